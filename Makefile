@@ -1,0 +1,30 @@
+# make demo   set everything up, then train and score a tiny model on synthetic Spanish
+# make test   set everything up, then run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: setup system-packages demo test bench clean
+
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	bash local/install_system_packages.sh --with-slurm
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+demo: setup
+	$(PY) local/demo.py
+
+test: setup
+	$(PY) -m pytest tests
+
+bench: setup
+	$(PY) bench/data_pipeline.py
+
+clean:
+	rm -rf demo results .pytest_cache

@@ -1,0 +1,292 @@
+"""CTCBrain: the one Brain that fine-tunes any encoder with CTC for any language."""
+
+import csv
+import logging
+import random
+import time
+
+import numpy as np
+import speechbrain as sb
+import torch
+from speechbrain.utils import checkpoints
+from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
+from speechbrain.utils.metric_stats import ErrorRateStats
+
+from crossling_asr.atomic import atomic_path
+from crossling_asr.data import decode_text
+
+logger = logging.getLogger(__name__)
+
+# Share of empty dev hypotheses from which the model is taken to emit only blanks.
+BLANK_COLLAPSE_SHARE = 0.95
+
+
+def greedy_ctc_decode(log_probs, wav_lens, blank_index=0):
+    """Best-path CTC decoding of a whole batch with tensor ops (no per-frame loop)."""
+    ids = log_probs.argmax(dim=-1)
+    frames = ids.shape[1]
+    lengths = torch.round(wav_lens * frames).long()
+    keep = ids != blank_index
+    keep[:, 1:] &= ids[:, 1:] != ids[:, :-1]
+    keep &= torch.arange(frames, device=ids.device)[None, :] < lengths[:, None]
+    ids, keep = ids.cpu(), keep.cpu()
+    return [row[mask].tolist() for row, mask in zip(ids, keep)]
+
+
+@checkpoints.register_checkpoint_hooks
+class RunState:
+    """What a resumed run must get back beyond weights and optimizers.
+
+    Counts of skipped batches, the training time spent so far and the random
+    number generators' states, so an interrupted run continues like an
+    uninterrupted one.
+    """
+
+    def __init__(self):
+        self.skipped_nonfinite = 0
+        self.skipped_oom = 0
+        self.train_seconds = 0.0
+        self._since = time.monotonic()
+
+    def elapsed(self):
+        now = time.monotonic()
+        self.train_seconds += now - self._since
+        self._since = now
+        return self.train_seconds
+
+    @checkpoints.mark_as_saver
+    def save(self, path):
+        state = {
+            "skipped_nonfinite": self.skipped_nonfinite,
+            "skipped_oom": self.skipped_oom,
+            "train_seconds": self.elapsed(),
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": np.random.get_state(),
+            "python_rng": random.getstate(),
+        }
+        if torch.cuda.is_available():
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        torch.save(state, path)
+
+    @checkpoints.mark_as_loader
+    def load(self, path, end_of_epoch=False):
+        del end_of_epoch
+        state = torch.load(path, weights_only=False)  # our own file: holds RNG tuples
+        self.skipped_nonfinite = state["skipped_nonfinite"]
+        self.skipped_oom = state["skipped_oom"]
+        self.train_seconds = state["train_seconds"]
+        self._since = time.monotonic()
+        torch.set_rng_state(state["torch_rng"])
+        np.random.set_state(state["numpy_rng"])
+        random.setstate(state["python_rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
+class CTCBrain(sb.Brain):
+    """Encoder -> CTC head -> log-softmax, trained with CTC, decoded greedily.
+
+    Shared by every language and encoder: all that differs comes from hparams.
+    Besides what sb.Brain does, it keeps the encoder's optimizer idle for
+    `encoder_freeze_steps` (the head warms up first), computes the
+    log-softmax and the CTC loss in fp32 under any autocast, skips batches
+    with a non-finite loss or that run out of GPU memory (counting them, and
+    stopping after too many non-finite ones in a row), warns about blank
+    collapse, keeps the best checkpoint by dev CER, and writes per-utterance
+    test hypotheses.
+    """
+
+    def __init__(self, *args, tokenizer, run_state, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tokenizer = tokenizer
+        self.run_state = run_state
+        self.blank_index = tokenizer.get_blank_index()
+        self.total_optimizer_steps = 1
+        self.consecutive_nonfinite = 0
+        self.dev_history = []
+        self.test_stats = None
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("run_state", run_state)
+
+    # ---- forward and loss ------------------------------------------------
+
+    def compute_forward(self, batch, stage):
+        batch = batch.to(self.device)
+        wavs, wav_lens = batch.sig
+        if stage == sb.Stage.TRAIN and hasattr(self.hparams, "wav_augment"):
+            wavs, wav_lens = self.hparams.wav_augment(wavs, wav_lens)
+        features = self.modules.encoder(wavs, wav_lens)
+        logits = self.modules.head(features)
+        log_probs = logits.float().log_softmax(dim=-1)
+        return log_probs, wav_lens
+
+    def compute_objectives(self, predictions, batch, stage):
+        log_probs, wav_lens = predictions
+        tokens, token_lens = batch.tokens
+        if stage == sb.Stage.TRAIN and hasattr(self.hparams, "wav_augment"):
+            tokens = self.hparams.wav_augment.replicate_labels(tokens)
+            token_lens = self.hparams.wav_augment.replicate_labels(token_lens)
+        with torch.autocast(device_type=self.device_type, enabled=False):
+            loss = sb.nnet.losses.ctc_loss(
+                log_probs, tokens, wav_lens, token_lens,
+                blank_index=self.blank_index, reduction=self.hparams.ctc_reduction,
+            )
+        if stage != sb.Stage.TRAIN:
+            hyps = [
+                decode_text(self.tokenizer, ids)
+                for ids in greedy_ctc_decode(log_probs, wav_lens, self.blank_index)
+            ]
+            self.record_hypotheses(batch.id, hyps, batch.wrd)
+        return loss
+
+    def record_hypotheses(self, ids, hyps, refs):
+        """Add a batch to the WER/CER statistics (CER counts spaces as characters)."""
+        self.wer_metric.append(ids, [h.split() for h in hyps], [r.split() for r in refs])
+        self.cer_metric.append(ids, [list(h) for h in hyps], [list(r) for r in refs])
+        self.empty_hyps += sum(1 for h in hyps if not h)
+        self.hypotheses.extend(zip(ids, refs, hyps))
+
+    # ---- one training step -------------------------------------------------
+
+    def fit_batch(self, batch):
+        should_step = (self.step % self.grad_accumulation_factor) == 0
+        self.on_fit_batch_start(batch, should_step)
+        loss, problem = None, None
+        with self.no_sync(not should_step):
+            try:
+                with self.training_ctx:
+                    outputs = self.compute_forward(batch, sb.Stage.TRAIN)
+                    loss = self.compute_objectives(outputs, batch, sb.Stage.TRAIN)
+                problem = None if torch.isfinite(loss) else "nonfinite"
+            except torch.OutOfMemoryError:
+                problem = "oom"
+            if self._any_rank(problem is not None):
+                return self._skip_batch(batch, problem or "other rank", loss)
+            self.consecutive_nonfinite = 0
+            self.scaler.scale(loss / self.grad_accumulation_factor).backward()
+        if should_step:
+            self.optimizers_step()
+            self.hparams.lr_schedule.on_optimizer_step(self)
+        self.on_fit_batch_end(batch, outputs, loss, should_step)
+        return loss.detach().cpu()
+
+    def _any_rank(self, flag):
+        """True if `flag` is true on any DDP rank (all ranks must skip together)."""
+        if not is_distributed_initialized():
+            return flag
+        tensor = torch.tensor([float(flag)], device=self.device)
+        torch.distributed.all_reduce(tensor)
+        return bool(tensor.item())
+
+    def _skip_batch(self, batch, problem, loss):
+        """Drop a batch without an update; count it; stop on a run of non-finite losses."""
+        self.zero_grad(set_to_none=True)
+        if problem == "oom":
+            self.run_state.skipped_oom += 1
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            logger.warning(
+                "Out of memory on a batch of %d utterances (%.1f s of audio); skipped. "
+                "Lower max_batch_length if this repeats.",
+                len(batch.id), float(batch.sig[0].shape[1]) / 16000 * len(batch.id),
+            )
+        else:
+            self.run_state.skipped_nonfinite += 1
+            self.consecutive_nonfinite += 1
+            logger.warning("Non-finite loss (%s) on batch %s; skipped", problem, list(batch.id)[:4])
+            if self.consecutive_nonfinite > self.hparams.max_consecutive_nonfinite:
+                raise RuntimeError(
+                    f"{self.consecutive_nonfinite} batches in a row had a non-finite loss: "
+                    "training diverged. Lower the learning rates, use bf16 rather than fp16, "
+                    "or check the data; the last good checkpoint is kept."
+                )
+        return torch.tensor(0.0)
+
+    # ---- optimizers ----------------------------------------------------------
+
+    def init_optimizers(self):
+        """Both optimizers exist and are checkpointed from the first step on.
+
+        Creating the encoder's only when it unfreezes would leave it out of
+        checkpoints written before that (KeyError on resume).
+        """
+        encoder_params = [p for p in self.modules.encoder.parameters() if p.requires_grad]
+        self.optimizers_dict = {
+            "encoder": self.hparams.encoder_optimizer(encoder_params),
+            "head": self.hparams.head_optimizer(self.modules.head.parameters()),
+        }
+        for name, opt in self.optimizers_dict.items():
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+            if self.checkpointer is not None:
+                self.checkpointer.add_recoverable(f"{name}_optimizer", opt)
+
+    def freeze_optimizers(self, optimizers):
+        if self.optimizer_step < self.hparams.encoder_freeze_steps:
+            return {k: v for k, v in optimizers.items() if k != "encoder"}
+        return optimizers
+
+    def zero_grad(self, set_to_none=False):
+        for opt in (self.optimizers_dict or {}).values():
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def optimizers_step(self):
+        super().optimizers_step()
+        # The frozen encoder's gradients must not pile up until it unfreezes.
+        self.zero_grad(set_to_none=True)
+
+    # ---- stages ------------------------------------------------------------
+
+    def on_stage_start(self, stage, epoch=None):
+        if stage != sb.Stage.TRAIN:
+            self.wer_metric = ErrorRateStats()
+            self.cer_metric = ErrorRateStats()
+            self.empty_hyps = 0
+            self.hypotheses = []
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        stats = {"loss": stage_loss}
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        stats["CER"] = self.cer_metric.summarize("error_rate")
+        stats["WER"] = self.wer_metric.summarize("error_rate")
+        empty_share = self.empty_hyps / max(1, len(self.hypotheses))
+        if stage == sb.Stage.VALID:
+            lrs = self.hparams.lr_schedule.on_valid_end(self, stage_loss)
+            if empty_share >= BLANK_COLLAPSE_SHARE:
+                logger.warning(
+                    "Blank collapse: %.0f%% of dev hypotheses are empty (the model emits only "
+                    "blanks). Usual causes: too few steps yet, too high encoder learning rate, "
+                    "too short head warm-up (encoder_freeze_steps).", 100 * empty_share,
+                )
+            stats["empty_hypotheses"] = round(empty_share, 4)
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "optimizer_step": self.optimizer_step,
+                            **{f"lr_{k}": v for k, v in lrs.items()}},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            self.dev_history.append({"epoch": epoch, **stats})
+            self.run_state.elapsed()
+            self.checkpointer.save_and_keep_only(
+                meta={"CER": stats["CER"], "WER": stats["WER"], "epoch": epoch},
+                min_keys=["CER"],
+            )
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"Epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats
+            )
+            self.test_stats = {**stats, "n_utterances": len(self.hypotheses)}
+            if if_main_process():
+                self.write_hypotheses(self.hparams.test_hypotheses_file)
+                with atomic_path(self.hparams.test_wer_file) as tmp, open(tmp, "w") as f:
+                    self.wer_metric.write_stats(f)
+
+    def write_hypotheses(self, path):
+        """One row per test utterance: id, reference, hypothesis."""
+        with atomic_path(path) as tmp:
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                writer = csv.writer(f, delimiter="\t")
+                writer.writerow(["ID", "reference", "hypothesis"])
+                writer.writerows(sorted(self.hypotheses))

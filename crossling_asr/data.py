@@ -1,0 +1,112 @@
+"""Datasets, CTC vocabulary and batching from prepared manifests.
+
+Audio is read from the 16 kHz FLAC files written once by data preparation:
+no MP3 decoding and no resampling happen per item, per epoch.
+"""
+
+import csv
+import logging
+from pathlib import Path
+
+import soundfile as sf
+import speechbrain as sb
+import torch
+from speechbrain.dataio.encoder import CTCTextEncoder
+from speechbrain.dataio.sampler import DynamicBatchSampler
+
+logger = logging.getLogger(__name__)
+
+BLANK = "<blank>"
+UNK = "<unk>"
+
+
+def read_audio(path):
+    """A 16 kHz mono FLAC/WAV as a float32 tensor (no resampling: prep did it)."""
+    audio, _ = sf.read(path, dtype="float32")
+    return torch.from_numpy(audio)
+
+
+def build_tokenizer(train_csv, path):
+    """The character CTC vocabulary of the training transcripts, saved at `path`.
+
+    Index 0 is the CTC blank; characters that occur in dev/test but not in
+    training map to <unk> (for the loss only: scoring uses the raw text).
+    Loads the saved file when it exists, so every rank and every later
+    decoding uses exactly the vocabulary the head was built for.
+    """
+    path = Path(path)
+    encoder = CTCTextEncoder()
+    if encoder.load_if_possible(path):
+        return encoder
+    with open(train_csv, encoding="utf-8", newline="") as f:
+        chars = sorted({ch for row in csv.DictReader(f) for ch in row["wrd"]})
+    if not chars:
+        raise ValueError(f"{train_csv} has no transcripts to build a vocabulary from")
+    encoder.insert_blank(BLANK, index=0)
+    encoder.update_from_iterable(chars, sequence_input=False)
+    encoder.add_unk(UNK)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    encoder.save(path)
+    return encoder
+
+
+def decode_text(tokenizer, ids):
+    """Token ids (blank-free) to a string; <unk> decodes to nothing."""
+    return "".join(ch for ch in tokenizer.decode_ndim(ids) if ch != UNK)
+
+
+def make_datasets(hparams, tokenizer):
+    """Train/dev/test DynamicItemDatasets with audio and token pipelines."""
+    datasets = {}
+    for split in ("train", "dev", "test"):
+        datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_csv(
+            csv_path=hparams[f"{split}_csv"], replacements={"data_root": hparams["prep_folder"]}
+        )
+    if hparams["sorting"] in ("ascending", "descending"):
+        datasets["train"] = datasets["train"].filtered_sorted(
+            sort_key="duration", reverse=hparams["sorting"] == "descending"
+        )
+    for split in ("dev", "test"):
+        datasets[split] = datasets[split].filtered_sorted(sort_key="duration", reverse=True)
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav):
+        return read_audio(wav)
+
+    @sb.utils.data_pipeline.takes("wrd")
+    @sb.utils.data_pipeline.provides("tokens")
+    def text_pipeline(wrd):
+        return tokenizer.encode_sequence_torch(list(wrd), allow_unk=True)
+
+    items = list(datasets.values())
+    sb.dataio.dataset.add_dynamic_item(items, audio_pipeline)
+    sb.dataio.dataset.add_dynamic_item(items, text_pipeline)
+    sb.dataio.dataset.set_output_keys(items, ["id", "sig", "tokens", "wrd"])
+    return datasets
+
+
+def train_loader_kwargs(hparams, train_set):
+    """DataLoader options for training: dynamic batches by total duration, or fixed size.
+
+    Dynamic batching buckets utterances of similar duration (little padding)
+    and shuffles the batches every epoch; its `max_batch_length` bounds the
+    seconds of audio in a batch, which bounds memory on long clips.
+    """
+    options = dict(hparams["train_dataloader_options"])
+    if hparams["dynamic_batching"]:
+        dynamic = dict(hparams["dynamic_batch_sampler"])
+        sampler = DynamicBatchSampler(
+            train_set,
+            length_func=lambda x: float(x["duration"]),
+            shuffle=True,
+            batch_ordering="random",
+            seed=hparams["seed"],
+            **dynamic,
+        )
+        options.pop("batch_size", None)
+        options.pop("shuffle", None)
+        options["batch_sampler"] = sampler
+    elif hparams["sorting"] != "random":
+        options["shuffle"] = False
+    return options

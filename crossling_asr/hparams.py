@@ -1,0 +1,108 @@
+"""Loading a recipe's hparams: a language file on top of the shared experiment file.
+
+A language's hparams (recipes/<lang>/hparams/<lang>.yaml) holds only data:
+language code, text rules, metric, synthetic voice. Its `base_hparams` key
+names the shared experiment file (hparams/ctc_study.yaml by default), which
+declares every key. The language's keys and then the command-line overrides
+are applied to the shared file, and HyperPyYAML rejects any key the shared
+file does not declare, so a typo fails at start-up.
+"""
+
+import difflib
+import io
+from pathlib import Path
+
+import ruamel.yaml
+from hyperpyyaml import load_hyperpyyaml
+
+
+class HparamsError(ValueError):
+    """An hparams file or override that cannot be used."""
+
+
+def _plain_yaml(text, origin):
+    try:
+        data = ruamel.yaml.YAML(typ="safe", pure=True).load(text) or {}
+    except ruamel.yaml.YAMLError as err:
+        raise HparamsError(f"{origin}: not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise HparamsError(f"{origin}: expected a mapping of keys to values")
+    return data
+
+
+def _merge(base, update):
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _declared_keys(base_text):
+    """Top-level keys of a HyperPyYAML file (its tags are kept, not resolved)."""
+    return set(ruamel.yaml.YAML(typ="rt").load(base_text).keys())
+
+
+def load_recipe_hparams(language_file, cli_overrides=""):
+    """Resolve a language hparams file with command-line overrides.
+
+    Returns (hparams, base_file, overrides): the loaded hparams, the shared
+    file they are built on, and the merged overrides (to save next to results).
+    """
+    language_file = Path(language_file)
+    if not language_file.is_file():
+        raise HparamsError(f"hparams file {language_file} not found")
+    language_data = _plain_yaml(language_file.read_text(encoding="utf-8"), language_file)
+    cli = _plain_yaml(cli_overrides or "", "command-line overrides") if cli_overrides else {}
+    base_rel = cli.pop("base_hparams", None) or language_data.pop("base_hparams", None)
+    language_data.pop("base_hparams", None)
+    if base_rel is None:
+        raise HparamsError(f"{language_file}: missing `base_hparams` (the shared experiment file)")
+    base_file = (language_file.parent / base_rel).resolve()
+    if not base_file.is_file():
+        base_file = Path(base_rel).resolve()
+    if not base_file.is_file():
+        raise HparamsError(f"{language_file}: base_hparams {base_rel} not found")
+    base_text = base_file.read_text(encoding="utf-8")
+    overrides = _merge(language_data, cli)
+
+    declared = _declared_keys(base_text)
+    unknown = [k for k in overrides if k not in declared]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, declared, n=3)
+            hints.append(f"'{key}'" + (f" (did you mean {', '.join(close)}?)" if close else ""))
+        raise HparamsError(
+            f"Unknown hparams key(s) {', '.join(hints)}: not declared in {base_file}"
+        )
+    try:
+        hparams = load_hyperpyyaml(base_text, overrides)
+    except (ValueError, KeyError, TypeError) as err:
+        raise HparamsError(f"{language_file} on {base_file.name}: {err}") from err
+    return hparams, base_file, overrides
+
+
+def dump_overrides(overrides):
+    """The overrides as YAML text (for create_experiment_directory)."""
+    stream = io.StringIO()
+    ruamel.yaml.YAML().dump(overrides, stream)
+    return stream.getvalue()
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def language_file(lang):
+    """recipes/<lang>/hparams/<lang>.yaml of the repository."""
+    return REPO_ROOT / "recipes" / lang / "hparams" / f"{lang}.yaml"
+
+
+def read_language_data(lang):
+    """A language's hparams as plain data (text rules, synthetic voice and words)."""
+    path = language_file(lang)
+    if not path.is_file():
+        raise HparamsError(f"No recipe for language '{lang}': {path} not found")
+    return _plain_yaml(path.read_text(encoding="utf-8"), path)

@@ -1,0 +1,104 @@
+"""The body of every recipe's train.py: prepare, train, test, record.
+
+    python train.py hparams/<lang>.yaml [--key=value ...] [SpeechBrain run options]
+
+Multi-GPU: torchrun --nproc_per_node=N train.py hparams/<lang>.yaml
+"""
+
+import logging
+import sys
+
+import speechbrain as sb
+from speechbrain.utils.distributed import if_main_process, run_on_main
+
+from crossling_asr.brain import CTCBrain, RunState
+from crossling_asr.common_voice import prepare_common_voice
+from crossling_asr.data import build_tokenizer, make_datasets, train_loader_kwargs
+from crossling_asr.encoders import count_parameters
+from crossling_asr.hparams import HparamsError, dump_overrides, load_recipe_hparams
+from crossling_asr.results import build_results, write_results
+from crossling_asr.text import TextNormalizer, language_spec_from_hparams
+
+logger = logging.getLogger(__name__)
+
+
+def prepare(hparams):
+    """Data preparation on the main process only; returns the report."""
+    normalizer = TextNormalizer(language_spec_from_hparams(hparams))
+    kwargs = dict(
+        data_folder=hparams["data_folder"],
+        prep_folder=hparams["prep_folder"],
+        normalizer=normalizer,
+        sample_rate=hparams["sample_rate"],
+        max_duration=hparams["max_duration"],
+        min_duration=hparams["min_duration"],
+        num_workers=hparams["prep_workers"],
+    )
+    run_on_main(prepare_common_voice, kwargs=kwargs)
+    # Every rank reads the finished report (the main rank wrote it).
+    return prepare_common_voice(**kwargs)
+
+
+def train_and_test(hparams, run_opts, overrides):
+    """Fit on train, select by dev CER, score test, write results.json."""
+    report = prepare(hparams)
+    run_on_main(build_tokenizer, args=[hparams["train_csv"], hparams["tokenizer_file"]])
+    tokenizer = build_tokenizer(hparams["train_csv"], hparams["tokenizer_file"])
+    datasets = make_datasets(hparams, tokenizer)
+
+    encoder = hparams["encoder_module"]
+    head = hparams["ctc_head"](input_size=encoder.output_size, n_tokens=len(tokenizer))
+    hparams["checkpointer"].add_recoverable("head", head)
+    brain = CTCBrain(
+        modules={"encoder": encoder, "head": head},
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+        tokenizer=tokenizer,
+        run_state=RunState(),
+    )
+    train_loader = brain.make_dataloader(
+        datasets["train"], stage=sb.Stage.TRAIN, **train_loader_kwargs(hparams, datasets["train"])
+    )
+    brain.total_optimizer_steps = max(
+        1, len(train_loader) * hparams["number_of_epochs"] // brain.grad_accumulation_factor
+    )
+    brain.fit(
+        hparams["epoch_counter"],
+        train_loader,
+        datasets["dev"],
+        valid_loader_kwargs=hparams["eval_dataloader_options"],
+    )
+    brain.evaluate(datasets["test"], min_key="CER", test_loader_kwargs=hparams["eval_dataloader_options"])
+
+    if if_main_process():
+        encoder_total, encoder_trainable = count_parameters(encoder)
+        parameters = {
+            "encoder_total": encoder_total,
+            "encoder_trainable": encoder_trainable,
+            "head": count_parameters(head)[0],
+            "vocabulary_size": len(tokenizer),
+        }
+        best = hparams["checkpointer"].find_checkpoint(min_key="CER")
+        results = build_results(hparams, overrides, brain, report, parameters, best.meta if best else {})
+        write_results(hparams["results_file"], results)
+        test = results["metrics"]["test"]
+        logger.info("Test WER %.2f CER %.2f -> %s", test["WER"], test["CER"], hparams["results_file"])
+    return brain
+
+
+def main(argv=None):
+    """Entry point used by recipes/<lang>/train.py."""
+    argv = sys.argv[1:] if argv is None else argv
+    hparams_file, run_opts, cli_overrides = sb.parse_arguments(argv)
+    try:
+        hparams, base_file, overrides = load_recipe_hparams(hparams_file, cli_overrides)
+    except (HparamsError, FileNotFoundError, ValueError) as err:
+        sys.exit(f"error: {err}")
+    sb.utils.distributed.ddp_init_group(run_opts)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=str(base_file),
+        overrides=dump_overrides(overrides),
+    )
+    return train_and_test(hparams, run_opts, overrides)

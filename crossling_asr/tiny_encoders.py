@@ -1,0 +1,72 @@
+"""Tiny randomly initialised encoders of each transformers family, saved locally.
+
+Model hubs are out of reach in tests and the demo, so these stand in for the
+real checkpoints: same classes, same loading path (a local directory read
+like a hub id), a few hundred thousand parameters instead of 315 million.
+"""
+
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModel,
+    HubertConfig,
+    UniSpeechConfig,
+    UniSpeechSatConfig,
+    Wav2Vec2Config,
+    Wav2Vec2FeatureExtractor,
+    WavLMConfig,
+)
+
+# model_type -> (config class, transformers model class name)
+FAMILY_CONFIGS = {
+    "wav2vec2": (Wav2Vec2Config, "Wav2Vec2Model"),
+    "hubert": (HubertConfig, "HubertModel"),
+    "wavlm": (WavLMConfig, "WavLMModel"),
+    "unispeech": (UniSpeechConfig, "UniSpeechModel"),
+    "unispeech-sat": (UniSpeechSatConfig, "UniSpeechSatModel"),
+}
+
+# The large models' layout (7 conv layers, 320x down-sampling, pre-LN) at toy width.
+TINY_ARCHITECTURE = dict(
+    hidden_size=96,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=192,
+    conv_dim=(64, 64, 64, 64, 64, 64, 64),
+    conv_stride=(5, 2, 2, 2, 2, 2, 2),
+    conv_kernel=(10, 3, 3, 3, 3, 2, 2),
+    feat_extract_norm="layer",
+    do_stable_layer_norm=True,
+    conv_bias=True,
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=4,
+    num_buckets=32,  # WavLM relative position buckets
+)
+
+
+def make_tiny_encoder(model_type, directory, seed=0):
+    """Save a tiny random `model_type` encoder (weights, config, feature extractor)."""
+    config_class, _ = FAMILY_CONFIGS[model_type]
+    config = config_class(**TINY_ARCHITECTURE)
+    torch.manual_seed(seed)
+    model = AutoModel.from_config(config)
+    directory = Path(directory)
+    model.save_pretrained(directory)
+    Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=16000, padding_value=0.0,
+        do_normalize=True, return_attention_mask=True,
+    ).save_pretrained(directory)
+    return directory
+
+
+def make_all_tiny_encoders(root, seed=0):
+    """One tiny encoder per family under `root/<model_type>`; returns {model_type: dir}."""
+    root = Path(root)
+    out = {}
+    for model_type in FAMILY_CONFIGS:
+        directory = root / model_type
+        if not (directory / "config.json").is_file():
+            make_tiny_encoder(model_type, directory, seed)
+        out[model_type] = directory
+    return out
