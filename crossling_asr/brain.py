@@ -3,6 +3,7 @@
 import csv
 import logging
 import random
+import signal
 import time
 
 import numpy as np
@@ -105,6 +106,7 @@ class CTCBrain(sb.Brain):
         self.consecutive_nonfinite = 0
         self.dev_history = []
         self.test_stats = None
+        self.stop_signal = None
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("run_state", run_state)
 
@@ -113,7 +115,7 @@ class CTCBrain(sb.Brain):
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
-        if stage == sb.Stage.TRAIN and hasattr(self.hparams, "wav_augment"):
+        if stage == sb.Stage.TRAIN and self.hparams.wav_augment is not None:
             wavs, wav_lens = self.hparams.wav_augment(wavs, wav_lens)
         features = self.modules.encoder(wavs, wav_lens)
         logits = self.modules.head(features)
@@ -123,7 +125,7 @@ class CTCBrain(sb.Brain):
     def compute_objectives(self, predictions, batch, stage):
         log_probs, wav_lens = predictions
         tokens, token_lens = batch.tokens
-        if stage == sb.Stage.TRAIN and hasattr(self.hparams, "wav_augment"):
+        if stage == sb.Stage.TRAIN and self.hparams.wav_augment is not None:
             tokens = self.hparams.wav_augment.replicate_labels(tokens)
             token_lens = self.hparams.wav_augment.replicate_labels(token_lens)
         with torch.autocast(device_type=self.device_type, enabled=False):
@@ -145,6 +147,27 @@ class CTCBrain(sb.Brain):
         self.cer_metric.append(ids, [list(h) for h in hyps], [list(r) for r in refs])
         self.empty_hyps += sum(1 for h in hyps if not h)
         self.hypotheses.extend(zip(ids, refs, hyps))
+
+    # ---- preemption ------------------------------------------------------------
+
+    def on_fit_start(self):
+        """Also: SIGTERM/SIGUSR1 (SLURM preemption) make training checkpoint and exit."""
+        super().on_fit_start()
+        for signum in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(signum, self._request_stop)
+
+    def _request_stop(self, signum, frame):
+        logger.warning("Received %s: checkpointing at the next step, then exiting", signal.Signals(signum).name)
+        self.stop_signal = signum
+
+    def _stop_if_requested(self, save=True):
+        """Checkpoint and exit (all ranks together) once a stop signal arrived."""
+        if self._any_rank(self.stop_signal is not None):
+            if save:
+                self._save_intra_epoch_ckpt()
+            self.run_state.elapsed()
+            logger.warning("Stopped by signal after optimizer step %d; re-run to resume", self.optimizer_step)
+            raise SystemExit(128 + (self.stop_signal or signal.SIGTERM))
 
     # ---- one training step -------------------------------------------------
 
@@ -168,6 +191,8 @@ class CTCBrain(sb.Brain):
             self.optimizers_step()
             self.hparams.lr_schedule.on_optimizer_step(self)
         self.on_fit_batch_end(batch, outputs, loss, should_step)
+        if should_step:
+            self._stop_if_requested()
         return loss.detach().cpu()
 
     def _any_rank(self, flag):
@@ -273,6 +298,7 @@ class CTCBrain(sb.Brain):
                 meta={"CER": stats["CER"], "WER": stats["WER"], "epoch": epoch},
                 min_keys=["CER"],
             )
+            self._stop_if_requested(save=False)
         else:
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats

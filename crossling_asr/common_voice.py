@@ -244,6 +244,8 @@ def prepare_common_voice(
         plans[split]["malformed_lines"] = malformed[:50]
 
     jobs = [job for split in splits for job in plans[split]["jobs"]]
+    for stale in (prep_folder / "wav16k").glob(".*.part"):
+        stale.unlink()  # left by a killed conversion
     _check_free_space(prep_folder, [src for src, dst, _ in jobs if not os.path.exists(dst)])
     converted = convert_clips(jobs, num_workers or os.cpu_count() or 1)
 

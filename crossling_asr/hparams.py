@@ -13,7 +13,7 @@ import io
 from pathlib import Path
 
 import ruamel.yaml
-from hyperpyyaml import load_hyperpyyaml
+from hyperpyyaml import load_hyperpyyaml, resolve_references
 
 
 class HparamsError(ValueError):
@@ -45,11 +45,35 @@ def _declared_keys(base_text):
     return set(ruamel.yaml.YAML(typ="rt").load(base_text).keys())
 
 
+def apply_protocol(base_text, protocol, protocols_dir):
+    """Replace top-level keys of the experiment file with a protocol's.
+
+    A protocol file (hparams/protocols/<name>.yaml) replaces whole entries,
+    tags included (e.g. AdamW by Adadelta), which command-line overrides
+    cannot; "study" is the experiment file itself.
+    """
+    if protocol == "study":
+        return base_text
+    path = Path(protocols_dir) / f"{protocol}.yaml"
+    if not path.is_file():
+        names = ["study"] + sorted(p.stem for p in Path(protocols_dir).glob("*.yaml"))
+        raise HparamsError(f"Unknown protocol '{protocol}'; valid: {', '.join(names)}")
+    yaml = ruamel.yaml.YAML(typ="rt")
+    base = yaml.load(base_text)
+    for key, value in yaml.load(path.read_text(encoding="utf-8")).items():
+        base[key] = value
+    base["protocol"] = protocol
+    stream = io.StringIO()
+    yaml.dump(base, stream)
+    return stream.getvalue()
+
+
 def load_recipe_hparams(language_file, cli_overrides=""):
     """Resolve a language hparams file with command-line overrides.
 
-    Returns (hparams, base_file, overrides): the loaded hparams, the shared
-    file they are built on, and the merged overrides (to save next to results).
+    Returns (hparams, experiment_yaml, overrides): the loaded hparams, the
+    experiment file's text (protocol applied) and the merged overrides; the
+    last two make the resolved hyperparams.yaml saved with results.
     """
     language_file = Path(language_file)
     if not language_file.is_file():
@@ -65,8 +89,10 @@ def load_recipe_hparams(language_file, cli_overrides=""):
         base_file = Path(base_rel).resolve()
     if not base_file.is_file():
         raise HparamsError(f"{language_file}: base_hparams {base_rel} not found")
-    base_text = base_file.read_text(encoding="utf-8")
     overrides = _merge(language_data, cli)
+    base_text = apply_protocol(
+        base_file.read_text(encoding="utf-8"), overrides.get("protocol", "study"), base_file.parent / "protocols"
+    )
 
     declared = _declared_keys(base_text)
     unknown = [k for k in overrides if k not in declared]
@@ -82,14 +108,12 @@ def load_recipe_hparams(language_file, cli_overrides=""):
         hparams = load_hyperpyyaml(base_text, overrides)
     except (ValueError, KeyError, TypeError) as err:
         raise HparamsError(f"{language_file} on {base_file.name}: {err}") from err
-    return hparams, base_file, overrides
+    return hparams, base_text, overrides
 
 
-def dump_overrides(overrides):
-    """The overrides as YAML text (for create_experiment_directory)."""
-    stream = io.StringIO()
-    ruamel.yaml.YAML().dump(overrides, stream)
-    return stream.getvalue()
+def resolved_yaml(experiment_yaml, overrides):
+    """The experiment file with overrides applied and references resolved (to save)."""
+    return resolve_references(experiment_yaml, overrides).getvalue()
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

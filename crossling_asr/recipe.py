@@ -7,15 +7,17 @@ Multi-GPU: torchrun --nproc_per_node=N train.py hparams/<lang>.yaml
 
 import logging
 import sys
+from pathlib import Path
 
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from crossling_asr.brain import CTCBrain, RunState
-from crossling_asr.common_voice import prepare_common_voice
+from crossling_asr.common_voice import CommonVoiceFormatError, prepare_common_voice
 from crossling_asr.data import build_tokenizer, make_datasets, train_loader_kwargs
 from crossling_asr.encoders import count_parameters
-from crossling_asr.hparams import HparamsError, dump_overrides, load_recipe_hparams
+from crossling_asr.atomic import write_text
+from crossling_asr.hparams import HparamsError, load_recipe_hparams, resolved_yaml
 from crossling_asr.results import build_results, write_results
 from crossling_asr.text import TextNormalizer, language_spec_from_hparams
 
@@ -39,9 +41,8 @@ def prepare(hparams):
     return prepare_common_voice(**kwargs)
 
 
-def train_and_test(hparams, run_opts, overrides):
+def train_and_test(hparams, run_opts, overrides, report):
     """Fit on train, select by dev CER, score test, write results.json."""
-    report = prepare(hparams)
     run_on_main(build_tokenizer, args=[hparams["train_csv"], hparams["tokenizer_file"]])
     tokenizer = build_tokenizer(hparams["train_csv"], hparams["tokenizer_file"])
     datasets = make_datasets(hparams, tokenizer)
@@ -60,6 +61,10 @@ def train_and_test(hparams, run_opts, overrides):
     train_loader = brain.make_dataloader(
         datasets["train"], stage=sb.Stage.TRAIN, **train_loader_kwargs(hparams, datasets["train"])
     )
+    if brain.train_sampler is None and train_loader.batch_sampler is not None:
+        # Brain only tracks samplers it made itself; the dynamic batch sampler
+        # must also get set_epoch() to reshuffle (and resume) epoch by epoch.
+        brain.train_sampler = train_loader.batch_sampler
     brain.total_optimizer_steps = max(
         1, len(train_loader) * hparams["number_of_epochs"] // brain.grad_accumulation_factor
     )
@@ -92,13 +97,15 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     hparams_file, run_opts, cli_overrides = sb.parse_arguments(argv)
     try:
-        hparams, base_file, overrides = load_recipe_hparams(hparams_file, cli_overrides)
+        hparams, experiment_yaml, overrides = load_recipe_hparams(hparams_file, cli_overrides)
     except (HparamsError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     sb.utils.distributed.ddp_init_group(run_opts)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=str(base_file),
-        overrides=dump_overrides(overrides),
-    )
-    return train_and_test(hparams, run_opts, overrides)
+    sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
+    if if_main_process():
+        write_text(Path(hparams["output_folder"]) / "hyperparams.yaml", resolved_yaml(experiment_yaml, overrides))
+    try:
+        report = prepare(hparams)
+    except (OSError, CommonVoiceFormatError) as err:  # missing files, bad TSV, full disk
+        sys.exit(f"error: data preparation failed: {err}")
+    return train_and_test(hparams, run_opts, overrides, report)

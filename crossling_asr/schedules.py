@@ -6,6 +6,7 @@ learning rates now in force, for the log. Both schedules act on every
 optimizer in `brain.optimizers_dict` (encoder and head).
 """
 
+import torch
 from speechbrain.nnet.schedulers import NewBobScheduler
 from speechbrain.utils import checkpoints
 
@@ -15,12 +16,14 @@ def current_lrs(brain):
     return {name: opt.param_groups[0]["lr"] for name, opt in brain.optimizers_dict.items()}
 
 
+@checkpoints.register_checkpoint_hooks
 class WarmupLinearDecay:
     """Linear warm-up over `warmup_ratio` of the run, then linear decay to zero.
 
-    The schedule of Hugging Face's Trainer, which the study's runs used. It
-    holds no state: the rate follows from the Brain's optimizer step (which
-    is checkpointed) and the run's total number of steps.
+    The schedule of Hugging Face's Trainer, which the study's runs used. The
+    rate follows from the Brain's optimizer step (which is checkpointed) and
+    the run's total number of steps; the checkpoint only records the ratio,
+    so a resumed run with a different ratio is noticed.
     """
 
     def __init__(self, warmup_ratio=0.1):
@@ -41,6 +44,17 @@ class WarmupLinearDecay:
 
     def on_valid_end(self, brain, valid_loss):
         return current_lrs(brain)
+
+    @checkpoints.mark_as_saver
+    def save(self, path):
+        torch.save({"warmup_ratio": self.warmup_ratio}, path)
+
+    @checkpoints.mark_as_loader
+    def load(self, path, end_of_epoch=False):
+        del end_of_epoch
+        saved = torch.load(path, weights_only=True)["warmup_ratio"]
+        if saved != self.warmup_ratio:
+            raise ValueError(f"checkpoint was trained with warmup_ratio {saved}, not {self.warmup_ratio}")
 
 
 @checkpoints.register_checkpoint_hooks
@@ -75,8 +89,6 @@ class NewBobOnValidLoss:
 
     @checkpoints.mark_as_saver
     def save(self, path):
-        import torch
-
         state = {
             name: {"value": s.hyperparam_value, "metrics": s.metric_values, "patient": s.current_patient}
             for name, s in self.schedulers.items()
@@ -85,8 +97,6 @@ class NewBobOnValidLoss:
 
     @checkpoints.mark_as_loader
     def load(self, path, end_of_epoch=False):
-        import torch
-
         del end_of_epoch
         state = torch.load(path, weights_only=True)
         for name, s in state.items():

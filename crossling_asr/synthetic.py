@@ -107,10 +107,12 @@ def write_mp3(path, audio, rate):
 
 def _render(job):
     """Speak one utterance and save it as a CV-style MP3."""
-    utt, voice, mp3_path, rate, channels = job
+    utt, voice, mp3_path, rate, channels, max_seconds = job
     with tempfile.TemporaryDirectory() as tmp:
         audio, espeak_rate = speak(utt.reading, voice, utt.speaker, Path(tmp) / "u.wav")
     audio = _resample(audio, espeak_rate, rate)
+    if max_seconds:
+        audio = audio[: int(max_seconds * rate)]
     audio = 0.9 * audio / max(1e-3, float(np.abs(audio).max()))
     if channels == 2:
         audio = np.stack([audio, 0.8 * audio], axis=1)
@@ -123,7 +125,10 @@ def _write_tsv(path, rows):
         writer = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar=None, quotechar=None)
         writer.writerow(CV7_COLUMNS)
         for row in rows:
-            writer.writerow([row.get(c, "") for c in CV7_COLUMNS])
+            if "raw" in row:  # a line that is not well-formed, as written
+                f.write(row["raw"] + "\n")
+            else:
+                writer.writerow([row.get(c, "") for c in CV7_COLUMNS])
 
 
 def _row(language, utt, clip_name, sentence=None):
@@ -171,7 +176,7 @@ def synthesize_corpus(
             sentence, reading = make_sentence(words, rng, word_delimiter)
             utt = Utterance(sentence, reading, rng.choice(pools[split]))
             name = f"common_voice_{language}_{split}_{i:05d}.mp3"
-            jobs.append((utt, voice, clips / name, CV_RATE, 1))
+            jobs.append((utt, voice, clips / name, CV_RATE, 1, None))
             rows[split].append(_row(language, utt, name))
     if faults:
         _add_faults(language, voice, words, word_delimiter, rng, pools, clips, jobs, rows)
@@ -182,7 +187,7 @@ def synthesize_corpus(
 
     for split, split_rows in rows.items():
         _write_tsv(out_dir / f"{split}.tsv", split_rows)
-    _write_tsv(out_dir / "validated.tsv", [r for split in sizes for r in rows[split]])
+    _write_tsv(out_dir / "validated.tsv", [r for split in sizes for r in rows[split] if "raw" not in r])
     for extra in ("invalidated", "other", "reported"):
         _write_tsv(out_dir / f"{extra}.tsv", [])
     return rows
@@ -192,9 +197,9 @@ def _add_faults(language, voice, words, word_delimiter, rng, pools, clips, jobs,
     """Append one row for each defect real Common Voice releases contain."""
     speaker = pools["train"][0]
 
-    def spoken(name, sentence, reading=None, rate=CV_RATE, channels=1, split="train"):
+    def spoken(name, sentence, reading=None, rate=CV_RATE, channels=1, max_seconds=None, split="train"):
         utt = Utterance(sentence, reading or sentence, speaker)
-        jobs.append((utt, voice, clips / name, rate, channels))
+        jobs.append((utt, voice, clips / name, rate, channels, max_seconds))
         rows[split].append({**_row(language, utt, name), "fault": name})
 
     base, reading = make_sentence(words, rng, word_delimiter)
@@ -207,10 +212,8 @@ def _add_faults(language, voice, words, word_delimiter, rng, pools, clips, jobs,
     spoken("fault_emoji.mp3", base + " \U0001f600", reading)
     spoken("fault_other_script.mp3", base + " Ωμέγα", reading + " omega")
     spoken("fault_digits.mp3", base + " 42", reading + " 42")
-    long_reading = " ".join([reading] * 12)
-    spoken("fault_too_long.mp3", " ".join([base] * 12), long_reading)
-    spoken("fault_too_short.mp3", words[0] if isinstance(words[0], str) else words[0][0],
-           None if isinstance(words[0], str) else words[0][1])
+    spoken("fault_too_long.mp3", " ".join([base] * 25), " ".join([reading] * 25))
+    spoken("fault_too_short.mp3", base, reading, max_seconds=0.2)
     # The same sentence in train and test, spoken by a train speaker.
     test_utt = next(job[0] for job in jobs if job[2].name == rows["test"][0]["path"])
     spoken("fault_test_sentence.mp3", test_utt.sentence, test_utt.reading)
@@ -224,13 +227,14 @@ def _add_faults(language, voice, words, word_delimiter, rng, pools, clips, jobs,
         ("../escape.mp3", template["sentence"]),
     ]:
         rows["train"].append({**template, "path": name, "sentence": sentence, "fault": name})
+    rows["train"].append({"raw": template["client_id"] + "\tfault_extra_field.mp3\ttext\twith\ttabs", "fault": "malformed"})
 
 
 def _write_fault_files(clips, rows):
     """Create the broken clip files after the good ones are rendered."""
     if not any("fault" in r for r in rows["train"]):
         return
-    source = clips / rows["train"][0]["path"]
+    source = clips / rows["train"][0]["path"]  # a good clip
     (clips / "fault_zero_byte.mp3").write_bytes(b"")
     data = source.read_bytes()
     (clips / "fault_truncated.mp3").write_bytes(data[: max(1, len(data) // 2)])

@@ -4,7 +4,7 @@
 1. espeak-ng speaks a small Common Voice-style Spanish corpus (demo/data/es);
 2. a tiny random wav2vec2 encoder is saved locally (demo/tiny/wav2vec2);
 3. recipes/es/train.py runs exactly as with real data and a real encoder,
-   with overrides that suit a 2-core CPU and a model learning from scratch;
+   with overrides that suit a 2-core CPU (crossling_asr.quick_run);
 4. the test WER and CER are printed from results.json.
 
 Usage: python local/demo.py [--epochs N] [--out demo]
@@ -19,35 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crossling_asr.hparams import language_file, read_language_data  # noqa: E402
+from crossling_asr.hparams import read_language_data  # noqa: E402
+from crossling_asr.quick_run import recipe_command  # noqa: E402
 from crossling_asr.synthetic import synthesize_corpus  # noqa: E402
 from crossling_asr.tiny_encoders import make_tiny_encoder  # noqa: E402
-
-# A model learning from scratch on 2 CPU cores wants no masking, no layerdrop,
-# a trainable feature encoder, a higher learning rate and small batches.
-CPU_DEMO_OVERRIDES = [
-    "--encoder_lr=0.003",
-    "--head_lr=0.003",
-    "--freeze_feature_encoder=False",
-    "--encoder_config={mask_time_prob: 0.0, layerdrop: 0.0}",
-    "--dynamic_batch_sampler={max_batch_length: 40, num_buckets: 10, max_batch_ex: 16}",
-    "--num_workers=0",
-    "--train_dataloader_options={pin_memory: False}",
-]
-
-
-def demo_command(lang, data_folder, encoder_dir, results_root, epochs):
-    """The train.py command line the demo runs (also used by the tests)."""
-    recipe = ROOT / "recipes" / lang
-    return [
-        sys.executable, str(recipe / "train.py"), str(language_file(lang)),
-        f"--data_folder={data_folder}",
-        f"--encoder_source={encoder_dir}",
-        f"--results_root={results_root}",
-        f"--number_of_epochs={epochs}",
-        *CPU_DEMO_OVERRIDES,
-    ]
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,7 +45,7 @@ def main():
         print(f"[2/3] Saving a tiny random wav2vec2 encoder in {encoder_dir}")
         make_tiny_encoder("wav2vec2", encoder_dir)
     print("[3/3] Training (recipes/%s/train.py); the log is in the output folder" % args.lang)
-    cmd = demo_command(args.lang, data_folder, encoder_dir, args.out / "results", args.epochs)
+    cmd = recipe_command(args.lang, data_folder, encoder_dir, args.out / "results", args.epochs)
     subprocess.run(cmd, check=True, cwd=ROOT / "recipes" / args.lang)
 
     results_file = next((args.out / "results" / args.lang).glob("*/seed_*/results.json"))

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Data pipeline benchmark: utterances/second delivered into a training batch.
+
+Compares, in one run on the same synthetic clips:
+  (a) this project: 16 kHz FLAC written once by data prep, read with soundfile;
+  (b) the stock SpeechBrain CommonVoice CTC pipeline: MP3 decoded and a
+      Resample transform built and applied per item, every epoch;
+with 0 and 2 DataLoader workers, and prints the ratio (a)/(b). Ratios, not
+absolute times, are the result: machines are noisy.
+
+Usage: python bench/data_pipeline.py [--clips 200] [--epochs 2]
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import soundfile as sf  # noqa: E402
+import speechbrain as sb  # noqa: E402
+import torchaudio  # noqa: E402
+
+from crossling_asr.common_voice import prepare_common_voice  # noqa: E402
+from crossling_asr.data import read_audio  # noqa: E402
+from crossling_asr.hparams import read_language_data  # noqa: E402
+from crossling_asr.synthetic import synthesize_corpus  # noqa: E402
+from crossling_asr.text import LanguageSpec, TextNormalizer  # noqa: E402
+
+
+def project_dataset(prep):
+    data = sb.dataio.dataset.DynamicItemDataset.from_csv(prep / "train.csv", replacements={"data_root": str(prep)})
+    sb.dataio.dataset.add_dynamic_item([data], read_audio, takes="wav", provides="sig")
+    sb.dataio.dataset.set_output_keys([data], ["id", "sig"])
+    return data
+
+
+def stock_audio_pipeline(mp3):
+    """What the stock recipe does per item: decode MP3, build a resampler, resample."""
+    rate = sf.info(mp3).samplerate
+    sig = sb.dataio.dataio.read_audio(mp3)
+    return torchaudio.transforms.Resample(rate, 16000)(sig)
+
+
+def stock_dataset(prep, clips):
+    data = sb.dataio.dataset.DynamicItemDataset.from_csv(prep / "train.csv", replacements={"data_root": str(prep)})
+    sb.dataio.dataset.add_dynamic_item(
+        [data], lambda ID: stock_audio_pipeline(str(clips / f"{ID}.mp3")), takes="id", provides="sig"
+    )
+    sb.dataio.dataset.set_output_keys([data], ["id", "sig"])
+    return data
+
+
+def utterances_per_second(dataset, workers, epochs, batch_size=8):
+    loader = sb.dataio.dataloader.make_dataloader(dataset, batch_size=batch_size, num_workers=workers)
+    count, start = 0, time.perf_counter()
+    for _ in range(epochs):
+        for batch in loader:
+            count += len(batch.id)
+    return count / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    words = read_language_data("es")["synthetic"]["words"]
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus, prep = Path(tmp) / "es", Path(tmp) / "prep"
+        synthesize_corpus(corpus, "es", "es", words, n_train=args.clips, n_dev=2, n_test=2)
+        start = time.perf_counter()
+        prepare_common_voice(corpus, prep, TextNormalizer(LanguageSpec("es", "a-zñáéíóúü")), num_workers=2)
+        prep_seconds = time.perf_counter() - start
+        print(f"one-off preparation of {args.clips} clips: {prep_seconds:.1f} s (2 processes)")
+        print(f"{'workers':>8} {'project utt/s':>14} {'stock utt/s':>12} {'ratio':>7}")
+        for workers in (0, 2):
+            ours = utterances_per_second(project_dataset(prep), workers, args.epochs)
+            stock = utterances_per_second(stock_dataset(prep, corpus / "clips"), workers, args.epochs)
+            print(f"{workers:>8} {ours:>14.1f} {stock:>12.1f} {ours / stock:>6.1f}x")
+
+
+if __name__ == "__main__":
+    main()

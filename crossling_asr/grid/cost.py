@@ -1,0 +1,156 @@
+"""GPU-hours a grid will take, from the encoders' sizes and the corpora's hours.
+
+Model (every number is a parameter, printed with the estimate):
+- training processes `audio_hours_per_gpu_hour` hours of audio per GPU-hour
+  for an encoder of `reference_params_millions` parameters, and
+  proportionally fewer for a larger one (compute per frame grows with the
+  parameters; all 16 encoders here are ~315M, so they cost about the same);
+- each epoch trains once on train and decodes dev once, and the test set is
+  decoded once; decoding costs `eval_cost_ratio` of training per audio hour
+  (a forward pass without backward);
+- each run adds `overhead_gpu_hours` (loading the model, checkpoints).
+
+Default throughput: 60 h of audio per GPU-hour for a 317M-parameter encoder.
+It is an assumption, not a measurement: it is what reports of fine-tuning
+wav2vec2-large / XLSR on Common Voice on one A100-class GPU in fp32/TF32 with
+batches of ~8 utterances suggest (one epoch of ~300 h of Spanish taking
+several hours); mixed precision, larger batches or an H100 run faster.
+`cost` prints the throughput measured on the finished runs under the results
+root (results.json training.wall_seconds) so the default can be replaced by
+a real figure once a few real runs have finished.
+
+Corpus hours come from each language's prep_report.json when it is prepared
+(the hours actually kept), else from a table given with --hours-per-lang
+(YAML: `de: {train: 500, dev: 27, test: 27}`, or `de: 500` for training hours
+alone). No built-in Common Voice 7.0 table is shipped: the per-split hours of
+that release could not be checked offline, and a wrong table would silently
+skew every estimate.
+"""
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import ruamel.yaml
+import yaml
+
+from crossling_asr.common_voice import REPORT_FILE
+from crossling_asr.grid.runs import GridError, read_json, read_registry
+from crossling_asr.hparams import REPO_ROOT
+
+SPLITS = ("train", "dev", "test")
+
+
+def study_epochs():
+    """number_of_epochs of the shared experiment file (hparams/ctc_study.yaml)."""
+    tree = ruamel.yaml.YAML(typ="rt").load((REPO_ROOT / "hparams" / "ctc_study.yaml").read_text(encoding="utf-8"))
+    return int(tree["number_of_epochs"])
+
+
+def epochs_from_overrides(recipe_overrides):
+    """The epochs a run trains for: --number_of_epochs=N among the overrides, else the study's."""
+    for arg in recipe_overrides:
+        if arg.startswith("--number_of_epochs="):
+            return int(arg.split("=", 1)[1])
+    return study_epochs()
+
+
+@dataclass
+class CostAssumptions:
+    """The parameters of the cost model (see the module docstring)."""
+
+    epochs: int
+    audio_hours_per_gpu_hour: float = 60.0
+    reference_params_millions: float = 317.4
+    eval_cost_ratio: float = 1 / 3
+    overhead_gpu_hours: float = 0.1
+
+    def run_gpu_hours(self, params_millions, hours):
+        """GPU-hours of one run of an encoder of `params_millions` on splits of `hours` {split: h}."""
+        throughput = self.audio_hours_per_gpu_hour * self.reference_params_millions / params_millions
+        processed = self.epochs * hours["train"] + self.eval_cost_ratio * (self.epochs * hours["dev"] + hours["test"])
+        return processed / throughput + self.overhead_gpu_hours
+
+
+def load_hours_table(path):
+    """{language: {train, dev, test}} from a YAML file (a bare number is training hours)."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    table = {}
+    for language, value in data.items():
+        if isinstance(value, (int, float)):
+            value = {"train": value}
+        if not isinstance(value, dict) or "train" not in value:
+            raise GridError(f"{path}: {language} needs training hours (a number or {{train: h, dev: h, test: h}})")
+        table[str(language)] = {split: float(value.get(split, 0.0)) for split in SPLITS}
+    return table
+
+
+def corpus_hours(language, results_root, hours_table):
+    """({split: hours}, where they come from) for a language; GridError if unknown."""
+    report = read_json(Path(results_root) / "prepared" / language / REPORT_FILE)
+    if report and "splits" in report:
+        return {split: float(report["splits"][split]["hours"]) for split in SPLITS}, "prep_report.json"
+    if language in (hours_table or {}):
+        return hours_table[language], "--hours-per-lang"
+    raise GridError(
+        f"No corpus hours for {language}: it is not prepared under {results_root} and "
+        "--hours-per-lang does not list it"
+    )
+
+
+def estimate(runs, results_root, assumptions, hours_table=None):
+    """One row per run: its encoder size, corpus hours and estimated GPU-hours."""
+    registry = read_registry()
+    rows = []
+    for run in runs:
+        hours, source = corpus_hours(run.language, results_root, hours_table)
+        params = float(registry[run.encoder]["params_millions"])
+        rows.append({
+            **run.to_dict(),
+            "params_millions": params,
+            **{f"{split}_hours": hours[split] for split in SPLITS},
+            "hours_from": source,
+            "gpu_hours": assumptions.run_gpu_hours(params, hours),
+        })
+    return pd.DataFrame(rows)
+
+
+def measured_throughput(results_root, reference_params_millions):
+    """(audio hours per GPU-hour scaled to the reference size, runs used) from finished results.json files.
+
+    Each run is taken to have used one GPU (results.json does not record a
+    DDP world size) and its wall-clock training time as its GPU time.
+    """
+    audio, gpu_hours, used = 0.0, 0.0, 0
+    for path in Path(results_root).glob("*/*/seed_*/results.json"):
+        results = read_json(path) or {}
+        training = results.get("training", {})
+        seconds = training.get("wall_seconds")
+        if results.get("status") != "finished" or not seconds:
+            continue
+        train_hours = results["data"]["splits"]["train"]["hours"]
+        params = results["parameters"]["encoder_total"] / 1e6
+        audio += train_hours * training["epochs"] * params / reference_params_millions
+        gpu_hours += seconds / 3600
+        used += 1
+    return (audio / gpu_hours if gpu_hours else None), used
+
+
+def format_estimate(table, assumptions, measured=None):
+    """The estimate as text: assumptions, totals per language and per encoder, grand total."""
+    lines = ["Assumptions: " + json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                                          for k, v in asdict(assumptions).items()})]
+    if measured and measured[0]:
+        lines.append(f"Measured on {measured[1]} finished run(s) under this results root: "
+                     f"{measured[0]:.1f} audio-hours per GPU-hour (scaled to "
+                     f"{assumptions.reference_params_millions}M parameters); pass it as "
+                     "--audio-hours-per-gpu-hour if those runs are representative")
+    sources = ", ".join(f"{lang}: {src}" for lang, src in table.groupby("language")["hours_from"].first().items())
+    lines.append(f"Corpus hours from: {sources}")
+    for key in ("language", "encoder"):
+        grouped = table.groupby(key).agg(runs=("gpu_hours", "size"), gpu_hours=("gpu_hours", "sum"))
+        lines.append(f"\nGPU-hours per {key}:")
+        lines += [f"  {name:<40} {row.runs:>4} runs {row.gpu_hours:>10.1f}" for name, row in grouped.iterrows()]
+    lines.append(f"\nTotal: {len(table)} runs, {table['gpu_hours'].sum():.1f} GPU-hours")
+    return "\n".join(lines)

@@ -1,0 +1,121 @@
+"""What every run of a grid submission shares, the recipe command of each run, the manifest.
+
+A GridJob holds where the data and the results live, the recipe overrides
+passed to every run, the per-encoder sources (tests and smoke grids put tiny
+local encoders there), and how many GPUs one run uses (more than one: the
+recipe is launched through torchrun and trains with DDP). Written to a
+manifest (JSON) it is all that a worker process, local or on a SLURM node,
+needs to launch one run or one language's preparation.
+"""
+
+import datetime
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from crossling_asr.atomic import write_json
+from crossling_asr.grid.runs import STALE_AFTER_SECONDS, GridError, Run
+from crossling_asr.hparams import REPO_ROOT, language_file
+
+# Keys the grid sets per run: passing them through would put the run's
+# output somewhere the grid does not look for it.
+GRID_KEYS = ("encoder", "seed", "results_root", "output_folder", "data_folder", "encoder_source")
+MANIFEST_VERSION = 1
+
+
+def check_recipe_overrides(overrides):
+    """Reject malformed pass-through overrides and those naming keys the grid sets itself."""
+    for arg in overrides:
+        if not arg.startswith("--"):
+            raise GridError(f"Recipe override {arg!r} must look like --key=value")
+        key = arg[2:].split("=", 1)[0]
+        if key in GRID_KEYS:
+            option = {"encoder_source": "--encoder-source NAME=PATH", "data_folder": "--data-root or --data-folder LANG=PATH"}
+            raise GridError(
+                f"--{key} is set by the grid for each run; "
+                + (f"use the grid's {option[key]}" if key in option else "select runs with --langs/--encoders/--seeds/--results-root")
+            )
+
+
+@dataclass
+class GridJob:
+    """The settings shared by all runs of one grid submission."""
+
+    results_root: str
+    data_root: str = None
+    data_folders: dict = field(default_factory=dict)
+    recipe_overrides: list = field(default_factory=list)
+    encoder_sources: dict = field(default_factory=dict)
+    gpus_per_run: int = 1
+    python: str = sys.executable
+    stale_after: float = STALE_AFTER_SECONDS
+
+    def __post_init__(self):
+        self.results_root = str(Path(self.results_root).resolve())
+        self.data_root = str(Path(self.data_root).resolve()) if self.data_root else None
+        self.data_folders = {lang: str(Path(path).resolve()) for lang, path in self.data_folders.items()}
+        self.encoder_sources = {name: str(source) for name, source in self.encoder_sources.items()}
+        check_recipe_overrides(self.recipe_overrides)
+        if self.gpus_per_run < 0:
+            raise GridError("--gpus-per-run must be 0 (CPU) or more")
+
+    def data_folder(self, language):
+        """The Common Voice folder of a language: --data-folder LANG=PATH, else <data root>/<lang>."""
+        if language in self.data_folders:
+            return self.data_folders[language]
+        if self.data_root is None:
+            raise GridError(f"No data folder for {language}: give --data-root or --data-folder {language}=PATH")
+        return str(Path(self.data_root) / language)
+
+    def language_overrides(self, language):
+        """Recipe overrides that decide a language's data preparation (shared by all its runs)."""
+        return [
+            f"--data_folder={self.data_folder(language)}",
+            f"--results_root={self.results_root}",
+            *self.recipe_overrides,
+        ]
+
+    def recipe_command(self, run):
+        """argv of one run: recipes/<lang>/train.py with the run's overrides (torchrun for >1 GPU)."""
+        launcher = [self.python]
+        if self.gpus_per_run > 1:
+            launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={self.gpus_per_run}"]
+        source = self.encoder_sources.get(run.encoder)
+        return [
+            *launcher,
+            str(REPO_ROOT / "recipes" / run.language / "train.py"),
+            str(language_file(run.language)),
+            *self.language_overrides(run.language),
+            f"--encoder={run.encoder}",
+            f"--seed={run.seed}",
+            *([f"--encoder_source={source}"] if source else []),
+        ]
+
+    def new_submission_dir(self, executor):
+        """A fresh folder under <results root>/grid/ for one submission's manifest, scripts and logs."""
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = Path(self.results_root) / "grid" / f"{executor}-{stamp}-{os.getpid()}"
+        folder.mkdir(parents=True, exist_ok=False)
+        return folder
+
+
+def write_manifest(path, job, runs, languages):
+    """The manifest of a submission: the job, its runs (by index) and languages to prepare."""
+    write_json(path, {
+        "manifest_version": MANIFEST_VERSION,
+        "job": asdict(job),
+        "runs": [run.to_dict() for run in runs],
+        "languages": list(languages),
+    })
+    return Path(path)
+
+
+def read_manifest(path):
+    """(job, runs, languages) from a manifest written by write_manifest."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("manifest_version") != MANIFEST_VERSION:
+        raise GridError(f"{path}: manifest version {data.get('manifest_version')}, expected {MANIFEST_VERSION}")
+    runs = [Run(r["language"], r["encoder"], int(r["seed"])) for r in data["runs"]]
+    return GridJob(**data["job"]), runs, data["languages"]

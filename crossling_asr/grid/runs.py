@@ -1,0 +1,196 @@
+"""The grid (languages x encoders x seeds) and the state of each run, read from disk.
+
+A run is done when its results.json says "finished"; running when its lock
+file's heartbeat is fresh; failed when its last attempt exited non-zero;
+pending otherwise (with a note when a checkpoint lets it resume, or when a
+previous attempt died without releasing its lock).
+"""
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from crossling_asr.hparams import REPO_ROOT, language_file
+
+RESULTS_FILE = "results.json"
+LOCK_FILE = "grid.lock"
+ATTEMPT_FILE = "grid_attempt.json"
+LOG_FILE = "grid_log.txt"
+# A holder touches its lock file this often; a lock untouched for longer than
+# STALE_AFTER_SECONDS belongs to a process that died without releasing it.
+HEARTBEAT_SECONDS = 30
+STALE_AFTER_SECONDS = 180
+DEFAULT_SEEDS = (1, 2, 3)
+
+STATES = ("done", "running", "failed", "pending")
+
+
+class GridError(ValueError):
+    """A grid selection or setting that cannot be used."""
+
+
+def read_registry():
+    """hparams/encoders.yaml as {name: entry}, read without importing crossling_asr.encoders.
+
+    That module imports speechbrain and transformers (~10 s); status, plan,
+    cost and the analysis only need the registry's data.
+    """
+    registry = yaml.safe_load((REPO_ROOT / "hparams" / "encoders.yaml").read_text(encoding="utf-8"))
+    for name, entry in registry.items():
+        entry["name"] = name
+        entry.setdefault("random_init", False)
+    return registry
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """One fine-tuning run of the study."""
+
+    language: str
+    encoder: str
+    seed: int
+
+    @property
+    def name(self):
+        return f"{self.language}/{self.encoder}/seed_{self.seed}"
+
+    def folder(self, results_root):
+        """The recipe's output folder for this run (output_folder in hparams/ctc_study.yaml)."""
+        return Path(results_root) / self.language / self.encoder / f"seed_{self.seed}"
+
+    def to_dict(self):
+        return {"language": self.language, "encoder": self.encoder, "seed": self.seed}
+
+
+def available_languages():
+    """Languages with a recipe in this repository (recipes/<lang>/hparams/<lang>.yaml)."""
+    return sorted(p.name for p in (REPO_ROOT / "recipes").iterdir() if language_file(p.name).is_file())
+
+
+def select_grid(languages=None, encoders=None, seeds=None):
+    """The runs of a selection; None means every language with a recipe, every encoder, seeds 1-3.
+
+    Raises GridError naming what is unknown and what is valid.
+    """
+    known_languages = available_languages()
+    known_encoders = list(read_registry())
+    languages = list(languages or known_languages)
+    encoders = list(encoders or known_encoders)
+    seeds = list(seeds or DEFAULT_SEEDS)
+    unknown = [lang for lang in languages if lang not in known_languages]
+    if unknown:
+        raise GridError(f"No recipe for language(s) {unknown}; available: {', '.join(known_languages)}")
+    unknown = [enc for enc in encoders if enc not in known_encoders]
+    if unknown:
+        raise GridError(
+            f"Unknown encoder(s) {unknown}; hparams/encoders.yaml has: {', '.join(known_encoders)}"
+        )
+    if len(set(seeds)) != len(seeds):
+        raise GridError(f"Seeds repeat: {seeds}")
+    return [Run(lang, enc, int(seed)) for lang in languages for enc in encoders for seed in seeds]
+
+
+@dataclass
+class RunStatus:
+    """What the disk says about one run."""
+
+    run: Run
+    state: str
+    detail: str = ""
+    log: Path = None
+    returncode: int = None
+
+
+def read_json(path):
+    """A JSON file's object, or None when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_finished(folder):
+    """True when the folder holds a results.json of a finished run."""
+    results = read_json(Path(folder) / RESULTS_FILE)
+    return isinstance(results, dict) and results.get("status") == "finished"
+
+
+def has_checkpoint(folder):
+    """True when the recipe saved at least one checkpoint (a relaunch resumes from it)."""
+    return any((Path(folder) / "save").glob("CKPT+*"))
+
+
+def lock_age(folder, now=None):
+    """Seconds since the lock file's last heartbeat, or None when there is no lock file."""
+    try:
+        mtime = (Path(folder) / LOCK_FILE).stat().st_mtime
+    except FileNotFoundError:
+        return None
+    return (now or time.time()) - mtime
+
+
+def log_tail(path, lines=1):
+    """The last non-empty lines of a log file ('' if it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 8192))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    kept = [line.strip() for line in text.replace("\r", "\n").splitlines() if line.strip()]
+    return " | ".join(kept[-lines:])
+
+
+def run_status(run, results_root, stale_after=STALE_AFTER_SECONDS, now=None):
+    """The RunStatus of one run (see the module docstring for the states)."""
+    folder = run.folder(results_root)
+    results_path = folder / RESULTS_FILE
+    if results_path.is_file():
+        results = read_json(results_path)
+        if isinstance(results, dict) and results.get("status") == "finished":
+            test = results.get("metrics", {}).get("test", {})
+            return RunStatus(run, "done", f"WER {test.get('WER', float('nan')):.2f} CER {test.get('CER', float('nan')):.2f}")
+        return RunStatus(run, "failed", f"{results_path} is unreadable or not finished", log=results_path)
+    age = lock_age(folder, now)
+    if age is not None and age < stale_after:
+        holder = read_json(folder / LOCK_FILE) or {}
+        where = holder.get("slurm_job") or f"pid {holder.get('pid')}"
+        return RunStatus(run, "running", f"on {holder.get('host')} ({where}), heartbeat {age:.0f} s ago",
+                         log=folder / LOG_FILE)
+    attempt = read_json(folder / ATTEMPT_FILE) or {}
+    if attempt.get("outcome") == "failed":
+        log = Path(attempt.get("log") or folder / LOG_FILE)
+        return RunStatus(run, "failed", f"exit {attempt.get('returncode')} (attempt {attempt.get('attempt')}): "
+                         f"{log_tail(log)[-160:]}", log=log, returncode=attempt.get("returncode"))
+    notes = []
+    if age is not None:
+        notes.append(f"previous attempt died (heartbeat {age:.0f} s old)")
+    elif attempt.get("outcome") == "interrupted":
+        notes.append(f"attempt {attempt.get('attempt')} was interrupted")
+    if has_checkpoint(folder):
+        notes.append("resumes from checkpoint")
+    return RunStatus(run, "pending", "; ".join(notes))
+
+
+def grid_status(runs, results_root, stale_after=STALE_AFTER_SECONDS):
+    """RunStatus of every run, in the runs' order."""
+    now = time.time()
+    return [run_status(run, results_root, stale_after, now) for run in runs]
+
+
+def format_status(statuses, verbose=False):
+    """A status report: counts per state, then one line per run that is not done (all with verbose)."""
+    counts = {state: sum(1 for s in statuses if s.state == state) for state in STATES}
+    lines = [f"{len(statuses)} runs: " + ", ".join(f"{n} {state}" for state, n in counts.items())]
+    width = max((len(s.run.name) for s in statuses), default=0)
+    for status in statuses:
+        if verbose or status.state != "done":
+            line = f"  {status.run.name:<{width}}  {status.state:<8} {status.detail}"
+            if status.state == "failed" and status.log:
+                line += f"\n  {'':<{width}}  {'':<8} log: {status.log}"
+            lines.append(line.rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,233 @@
+"""The SLURM executor: the grid as sbatch job arrays that survive preemption and time limits.
+
+One submission writes, under <results root>/grid/slurm-<stamp>/, a manifest
+and batch scripts, then submits
+- a preparation array (one CPU task per language not yet prepared), and
+- one training array per resource class (GPU type and time limit), whose
+  task ids are the runs' indices in the manifest, started only once the
+  preparation array succeeded (--dependency=afterok).
+Each task runs `python -m crossling_asr.grid.worker`, which skips finished
+runs and runs claimed elsewhere, so resubmitting a grid is safe.
+
+Plain sbatch scripts rather than submitit: the scripts are readable and
+editable by hand, resubmittable with plain `sbatch`, need no Python package
+on the submitting side, and the requeue logic (a bash trap around the
+worker) is visible in them; submitit would pickle callables and hide both.
+
+Preemption and time limits: scripts are submitted with --requeue and
+--signal=B:USR1@<s>. SLURM sends USR1 to the batch shell that many seconds
+before the time limit, and TERM on preemption or `scontrol requeue`; the
+trap forwards TERM to the worker (which stops the recipe; the recipe keeps
+its last checkpoint, and saves one on SIGTERM where it supports that), then
+requeues the task with `scontrol requeue`. The requeued task runs the same
+command and the recipe resumes from its last checkpoint.
+
+GPU memory: SLURM has no generic per-GPU memory request. With --gpu-types
+(e.g. a100_40g=40,a100_80g=80, as named in the cluster's gres.conf) a run
+asks for the smallest type with at least the registry's gpu_memory_gb for
+its encoder; without it, plain --gres=gpu:N, and the needed memory is
+written in the script for the user to add a --constraint via --sbatch-arg.
+"""
+
+import math
+import shlex
+import subprocess
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crossling_asr.atomic import write_json, write_text
+from crossling_asr.grid.cost import estimate
+from crossling_asr.grid.job import write_manifest
+from crossling_asr.grid.runs import GridError, is_finished, read_registry
+from crossling_asr.hparams import REPO_ROOT
+
+MAX_ARRAY_TASKS = 1000  # SLURM's default MaxArraySize is 1001 (task ids 0-1000)
+
+
+@dataclass
+class SlurmOptions:
+    """sbatch settings of a submission (None: leave it to the cluster's defaults)."""
+
+    partition: str = None
+    account: str = None
+    qos: str = None
+    time: str = None
+    time_safety: float = 1.5
+    cpus_per_task: int = 8
+    mem: str = None
+    gpu_types: dict = field(default_factory=dict)
+    max_parallel: int = None
+    prep_cpus: int = 8
+    prep_time: str = "12:00:00"
+    prep_mem: str = None
+    signal_seconds: int = 300
+    sbatch_args: list = field(default_factory=list)
+
+
+def parse_gpu_types(text):
+    """'a100_40g=40,a100_80g=80' -> {'a100_40g': 40.0, 'a100_80g': 80.0}."""
+    types = {}
+    for item in filter(None, (text or "").split(",")):
+        name, sep, memory = item.partition("=")
+        if not sep:
+            raise GridError(f"--gpu-types entry {item!r} must be NAME=GB")
+        types[name.strip()] = float(memory)
+    return types
+
+
+def gpu_gres(memory_gb, gpus, gpu_types):
+    """The --gres value for `gpus` GPUs with at least `memory_gb` each, or None for a CPU run."""
+    if gpus == 0:
+        return None
+    if not gpu_types:
+        return f"gpu:{gpus}"
+    fitting = [(memory, name) for name, memory in gpu_types.items() if memory >= memory_gb]
+    if not fitting:
+        raise GridError(f"No GPU type in --gpu-types has {memory_gb} GB (types: {gpu_types})")
+    return f"gpu:{min(fitting)[1]}:{gpus}"
+
+
+def hours_to_time_limit(hours):
+    """Hours as an sbatch time limit HH:MM:00, rounded up to 15 minutes."""
+    minutes = max(15, math.ceil(hours * 60 / 15) * 15)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}:00"
+
+
+def batch_script(name, array, resources, task, manifest, submission, options, python, notes=()):
+    """A job-array script running `crossling_asr.grid.worker --task <task>` with the requeue trap."""
+    directives = [
+        f"--job-name={name}",
+        f"--array={array}",
+        f"--output={submission}/slurm-%A_%a.out",
+        "--open-mode=append",
+        "--requeue",
+        f"--signal=B:USR1@{options.signal_seconds}",
+        *resources,
+        *[f"--{key}={value}" for key, value in
+          (("partition", options.partition), ("account", options.account), ("qos", options.qos)) if value],
+        *options.sbatch_args,
+    ]
+    worker = shlex.join([python, "-m", "crossling_asr.grid.worker", "--manifest", str(manifest), "--task", task,
+                         "--index"])
+    return "\n".join([
+        "#!/bin/bash",
+        *[f"#SBATCH {directive}" for directive in directives],
+        *[f"# {note}" for note in notes],
+        "# USR1 (before the time limit) or TERM (preemption, scontrol requeue): stop the worker,",
+        "# which stops the recipe (its last checkpoint stays), then requeue this task; the requeued",
+        "# task runs the same command and the recipe resumes from that checkpoint.",
+        f"cd {shlex.quote(str(REPO_ROOT))}",
+        f'export PYTHONPATH={shlex.quote(str(REPO_ROOT))}"${{PYTHONPATH:+:$PYTHONPATH}}"',
+        'export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"',
+        'task="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"',
+        "stop_and_requeue() {",
+        '    echo "[grid] $(date -Is) $1 received: stopping the worker, requeueing $task"',
+        '    if [[ -n "${worker:-}" ]]; then kill -TERM "$worker" 2>/dev/null; wait "$worker"; fi',
+        '    scontrol requeue "$task" || echo "[grid] scontrol requeue $task failed (already requeued?)"',
+        "    exit 0",
+        "}",
+        "trap 'stop_and_requeue USR1' USR1",
+        "trap 'stop_and_requeue TERM' TERM",
+        'echo "[grid] $(date -Is) task $task (restart ${SLURM_RESTART_COUNT:-0}) on $(hostname)"',
+        f'{worker} "$SLURM_ARRAY_TASK_ID" &',
+        "worker=$!",
+        'wait "$worker"',
+        "",
+    ])
+
+
+def array_spec(indices, max_parallel):
+    """Task ids as an sbatch --array value: ranges where consecutive, %N to cap parallel tasks."""
+    indices = sorted(indices)
+    parts, start = [], indices[0]
+    for previous, current in zip(indices, indices[1:] + [None]):
+        if current != previous + 1:
+            parts.append(str(start) if start == previous else f"{start}-{previous}")
+            start = current
+    return ",".join(parts) + (f"%{max_parallel}" if max_parallel else "")
+
+
+class SlurmExecutor:
+    """Submits a grid to SLURM; see the module docstring."""
+
+    def __init__(self, job, options, sbatch="sbatch", out=print):
+        self.job = job
+        self.options = options
+        self.sbatch = sbatch
+        self.out = out
+
+    def resource_classes(self, runs, assumptions, hours_table):
+        """{(gres, time limit, memory GB): [run indices]} for `runs`."""
+        registry = read_registry()
+        if self.options.time:
+            limits = [self.options.time] * len(runs)
+        else:
+            try:
+                costs = estimate(runs, self.job.results_root, assumptions, hours_table)
+            except GridError as err:
+                raise GridError(f"{err}. Give --time to set the time limit directly.") from err
+            limits = [hours_to_time_limit(h * self.options.time_safety) for h in costs["gpu_hours"]]
+        classes = defaultdict(list)
+        for index, (run, limit) in enumerate(zip(runs, limits)):
+            memory = float(registry[run.encoder]["gpu_memory_gb"])
+            gres = gpu_gres(memory, self.job.gpus_per_run, self.options.gpu_types)
+            classes[(gres, limit, memory if gres else 0.0)].append(index)
+        return classes
+
+    def submit(self, runs, assumptions, hours_table=None):
+        """Write the scripts and submit them; returns the submission records (also in submitted.json)."""
+        todo = [run for run in runs if not is_finished(run.folder(self.job.results_root))]
+        self.out(f"{len(runs) - len(todo)} of {len(runs)} runs already finished; submitting {len(todo)}")
+        if not todo:
+            return []
+        if len(todo) > MAX_ARRAY_TASKS:
+            raise GridError(f"{len(todo)} runs exceed SLURM's default MaxArraySize; select fewer per submission")
+        classes = self.resource_classes(todo, assumptions, hours_table)
+        languages = list(dict.fromkeys(run.language for run in todo))
+        to_prepare = [lang for lang in languages
+                      if not (Path(self.job.results_root) / "prepared" / lang / "prep_done.json").is_file()]
+        submission = self.job.new_submission_dir("slurm")
+        # The manifest's languages are those the preparation array handles, by task id.
+        manifest = write_manifest(submission / "manifest.json", self.job, todo, to_prepare)
+        records = []
+        dependency = []
+        if to_prepare:
+            resources = [f"--cpus-per-task={self.options.prep_cpus}", f"--time={self.options.prep_time}"]
+            resources += [f"--mem={self.options.prep_mem}"] if self.options.prep_mem else []
+            script = batch_script(
+                "xl-asr-prep", array_spec(range(len(to_prepare)), None), resources, "prep", manifest, submission,
+                self.options, self.job.python, notes=[f"Prepares: {', '.join(to_prepare)}"],
+            )
+            job_id = self._submit(submission / "prep.sbatch", script, [])
+            records.append({"script": "prep.sbatch", "job_id": job_id, "languages": to_prepare})
+            dependency = [f"--dependency=afterok:{job_id}"]
+        for number, ((gres, limit, memory), indices) in enumerate(sorted(classes.items(), key=str)):
+            resources = [f"--time={limit}", f"--cpus-per-task={self.options.cpus_per_task}"]
+            resources += [f"--gres={gres}"] if gres else []
+            resources += [f"--mem={self.options.mem}"] if self.options.mem else []
+            encoders = sorted({todo[i].encoder for i in indices})
+            notes = [f"Runs: {len(indices)} ({', '.join(encoders)})"]
+            if gres:
+                notes.append(f"Each run needs {self.job.gpus_per_run} GPU(s) with >= {memory:g} GB of memory")
+            script = batch_script(
+                f"xl-asr-train{number}", array_spec(indices, self.options.max_parallel), resources, "run",
+                manifest, submission, self.options, self.job.python, notes,
+            )
+            job_id = self._submit(submission / f"train{number}.sbatch", script, dependency)
+            records.append({"script": f"train{number}.sbatch", "job_id": job_id,
+                            "runs": [todo[i].name for i in indices], "time": limit, "gres": gres})
+        write_json(submission / "submitted.json", records)
+        for record in records:
+            what = record.get("languages") or f"{len(record['runs'])} runs"
+            self.out(f"submitted {record['script']} as job {record['job_id']}: {what}")
+        self.out(f"scripts, manifest and SLURM logs: {submission}")
+        return records
+
+    def _submit(self, path, script, extra_args):
+        write_text(path, script)
+        path.chmod(0o755)
+        proc = subprocess.run([self.sbatch, "--parsable", *extra_args, str(path)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise GridError(f"sbatch {path} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
+        return proc.stdout.strip().split(";")[0]

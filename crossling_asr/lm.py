@@ -1,0 +1,266 @@
+"""Word n-gram language models for CTC beam search: build (ARPA), decode, tune.
+
+KenLM's `lmplz` is not installable from PyPI or Debian here, so the LM is
+estimated in Python: interpolated Kneser-Ney (Chen & Goodman 1998, one
+discount per order) written as an ARPA back-off model that the `kenlm` Python
+module reads. Written that way, the ARPA probability of a listed n-gram is
+the interpolated probability and a context's back-off weight is its
+interpolation weight, so every context's distribution sums to one exactly
+(tests/test_lm.py checks this through KenLM). Pure Python keeps everything in
+memory: fine for Common Voice transcripts (a few hundred thousand sentences);
+for a large text corpus use KenLM's lmplz and pass its ARPA to the decoder.
+
+Text goes through the language's `TextNormalizer`, the one used for training
+targets and references (pitfall 11): the LM and the acoustic model share an
+alphabet. Decoding is SpeechBrain's CTCBeamSearcher with the ARPA through
+KenLM; `alpha` weighs the LM and `beta` is a per-word insertion bonus, both
+tuned on dev (`tune_lm_weights`). Languages written without spaces have no
+words to model: they are decoded greedily (`require_word_delimiter`).
+"""
+
+import csv
+import itertools
+import logging
+import math
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from speechbrain.utils.metric_stats import ErrorRateStats
+
+from crossling_asr.atomic import atomic_path
+
+logger = logging.getLogger(__name__)
+
+BOS, EOS, UNK = "<s>", "</s>", "<unk>"
+# log10 probability ARPA files give <s>, which is never predicted.
+ARPA_NEVER = -99.0
+# Discount used when an order has no n-gram seen once or none seen twice.
+FALLBACK_DISCOUNT = 0.5
+MIN_ORDER = 2  # KenLM reads bigram models and up
+MAX_ORDER = 6
+
+
+class LMTextError(ValueError):
+    """LM training text that cannot be used (empty, or a language without words)."""
+
+
+def require_word_delimiter(spec):
+    """Raise LMTextError for a language written without spaces (no words to model)."""
+    if not spec.word_delimiter:
+        raise LMTextError(
+            f"Language {spec.code} is written without spaces between words, so a word "
+            "n-gram LM does not apply; decode it greedily (CER is its metric)."
+        )
+
+
+def normalized_sentences(lines, normalizer):
+    """Yield normalised, non-empty sentences of `lines`; count those rejected.
+
+    Lines follow the training targets' rules: a line the language's policy
+    would skip as a training target (digits, foreign characters) is skipped.
+    Returns (generator of sentences, Counter of rejection reasons filled as
+    the generator runs).
+    """
+    rejected = Counter()
+
+    def generate():
+        for line in lines:
+            result = normalizer(line)
+            reason = normalizer.reject_reason(result)
+            if reason:
+                rejected[reason] += 1
+                continue
+            yield result.text
+
+    gen = generate()
+    return gen, rejected
+
+
+def read_text_lines(path):
+    """Lines of a UTF-8 text file (one sentence a line), or a clear error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"LM text file {path} not found")
+    try:
+        with open(path, encoding="utf-8") as f:
+            yield from (line.rstrip("\n") for line in f)
+    except UnicodeDecodeError as err:
+        raise LMTextError(f"LM text file {path} is not UTF-8: {err}") from err
+
+
+def read_manifest_transcripts(csv_path):
+    """The `wrd` column of a prepared manifest CSV."""
+    with open(csv_path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        if "wrd" not in (reader.fieldnames or []):
+            raise LMTextError(f"{csv_path} has no `wrd` column of transcripts")
+        yield from (row["wrd"] for row in reader)
+
+
+class KneserNeyLM:
+    """An interpolated Kneser-Ney word n-gram model, estimated from sentences.
+
+    Counts: the highest order uses raw counts; lower orders use continuation
+    counts (the number of distinct words seen before the n-gram), except
+    n-grams starting with <s>, which cannot be extended to the left and keep
+    raw counts. Each order n has one absolute discount D_n = n1 / (n1 + 2 n2)
+    from its counts of counts. Unigrams are interpolated with the uniform
+    distribution over the vocabulary plus <unk>, so unseen words get mass.
+    """
+
+    def __init__(self, sentences, order=3):
+        if not MIN_ORDER <= order <= MAX_ORDER:
+            raise ValueError(f"LM order must be between {MIN_ORDER} and {MAX_ORDER}, got {order}")
+        self.order = order
+        raw = [Counter() for _ in range(order + 1)]  # raw[n][ngram tuple]
+        n_sentences = 0
+        for sentence in sentences:
+            words = [BOS, *sentence.split(), EOS]
+            n_sentences += 1
+            for n in range(1, order + 1):
+                for i in range(len(words) - n + 1):
+                    raw[n][tuple(words[i : i + n])] += 1
+        if n_sentences == 0:
+            raise LMTextError("no sentences to estimate a language model from")
+        self.n_sentences = n_sentences
+        self.counts = self._adjusted_counts(raw)
+        self.discounts = [None] + [self._discount(self.counts[n]) for n in range(1, order + 1)]
+        self.vocabulary = sorted({g[0] for g in self.counts[1]} - {BOS} | {UNK})
+        self.log10_probs, self.log10_backoffs = self._estimate()
+
+    def _adjusted_counts(self, raw):
+        counts = [None] * (self.order + 1)
+        counts[self.order] = raw[self.order]
+        for n in range(self.order - 1, 0, -1):
+            left_extensions = Counter(g[1:] for g in raw[n + 1])
+            counts[n] = Counter(
+                {g: (c if g[0] == BOS else left_extensions[g]) for g, c in raw[n].items()}
+            )
+        counts[1][(BOS,)] = 0  # <s> is a context only, never predicted
+        return counts
+
+    @staticmethod
+    def _discount(counts):
+        n1 = sum(1 for c in counts.values() if c == 1)
+        n2 = sum(1 for c in counts.values() if c == 2)
+        if n1 == 0 or n2 == 0:
+            return FALLBACK_DISCOUNT
+        return n1 / (n1 + 2 * n2)
+
+    def _estimate(self):
+        """Interpolated probabilities of every seen n-gram and back-off weights of contexts."""
+        probs = {}  # ngram -> probability (not log)
+        backoffs = {}  # context ngram -> interpolation weight of its lower order
+        unigram_total = sum(c for g, c in self.counts[1].items() if g != (BOS,))
+        seen_types = sum(1 for g, c in self.counts[1].items() if g != (BOS,) and c > 0)
+        d1 = self.discounts[1]
+        uniform_weight = d1 * seen_types / unigram_total
+        for word in self.vocabulary:
+            count = self.counts[1].get((word,), 0)
+            probs[(word,)] = max(count - d1, 0) / unigram_total + uniform_weight / len(self.vocabulary)
+        for n in range(2, self.order + 1):
+            by_context = defaultdict(list)
+            for ngram, count in self.counts[n].items():
+                by_context[ngram[:-1]].append((ngram, count))
+            d = self.discounts[n]
+            for context, entries in by_context.items():
+                total = sum(c for _, c in entries)
+                weight = d * sum(1 for _, c in entries if c > 0) / total
+                backoffs[context] = weight
+                for ngram, count in entries:
+                    # Every suffix of a seen n-gram is a seen lower-order n-gram.
+                    probs[ngram] = max(count - d, 0) / total + weight * probs[ngram[1:]]
+        log_probs = {g: math.log10(p) for g, p in probs.items()}
+        log_probs[(BOS,)] = ARPA_NEVER
+        log_backoffs = {g: math.log10(w) for g, w in backoffs.items()}
+        return log_probs, log_backoffs
+
+    def ngram_counts(self):
+        """Number of n-grams the ARPA file lists, per order."""
+        counts = [0] * (self.order + 1)
+        for ngram in self.log10_probs:
+            counts[len(ngram)] += 1
+        return counts[1:]
+
+    def write_arpa(self, path):
+        """Write the model as an ARPA file (atomically)."""
+        by_order = defaultdict(list)
+        for ngram in self.log10_probs:
+            by_order[len(ngram)].append(ngram)
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            f.write("\\data\\\n")
+            for n in range(1, self.order + 1):
+                f.write(f"ngram {n}={len(by_order[n])}\n")
+            for n in range(1, self.order + 1):
+                f.write(f"\n\\{n}-grams:\n")
+                for ngram in sorted(by_order[n]):
+                    line = f"{self.log10_probs[ngram]:.7f}\t{' '.join(ngram)}"
+                    if n < self.order and ngram in self.log10_backoffs:
+                        line += f"\t{self.log10_backoffs[ngram]:.7f}"
+                    f.write(line + "\n")
+            f.write("\n\\end\\\n")
+        return Path(path)
+
+
+def make_beam_searcher(tokenizer, arpa_path, alpha, beta, beam_size=100):
+    """SpeechBrain's CTC beam search with the ARPA word LM (through KenLM).
+
+    `alpha` weighs the LM log-probability, `beta` is added per word.
+    """
+    from speechbrain.decoders.ctc import CTCBeamSearcher
+
+    vocab = [tokenizer.ind2lab[i] for i in range(len(tokenizer))]
+    if " " not in vocab:
+        raise LMTextError("the model's vocabulary has no space: a word LM cannot be used with it")
+    return CTCBeamSearcher(
+        blank_index=tokenizer.get_blank_index(),
+        vocab_list=vocab,
+        space_token=" ",
+        kenlm_model_path=str(arpa_path),
+        alpha=alpha,
+        beta=beta,
+        beam_size=beam_size,
+    )
+
+
+def set_lm_weights(searcher, alpha, beta):
+    """Change a beam searcher's LM weight and word bonus without reloading the LM."""
+    searcher.alpha, searcher.beta = alpha, beta
+    searcher.lm.alpha, searcher.lm.beta = alpha, beta
+
+
+def beam_decode(searcher, log_probs, frames):
+    """Beam-search one utterance's (frames, vocab) log-probabilities; returns text."""
+    hyps = searcher.decode_log_probs(log_probs[:frames].cpu().numpy(), frames)
+    return hyps[0].text if hyps else ""
+
+
+def word_error_rate(hypotheses, references):
+    """WER in percent of parallel lists of strings (SpeechBrain's ErrorRateStats)."""
+    stats = ErrorRateStats()
+    ids = [str(i) for i in range(len(references))]
+    stats.append(ids, [h.split() for h in hypotheses], [r.split() for r in references])
+    return stats.summarize("error_rate")
+
+
+def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size=100, greedy=None):
+    """Grid search of (alpha, beta) by dev WER.
+
+    `utterances`: [(log_probs (frames, vocab), n_frames, reference)] computed
+    once with the acoustic model. `greedy`: the greedy hypotheses, reported
+    for comparison. Returns {"best": {alpha, beta, WER}, "grid": [...], "greedy_WER"}.
+    """
+    references = [ref for _, _, ref in utterances]
+    grid = []
+    searcher = make_beam_searcher(tokenizer, arpa_path, alphas[0], betas[0], beam_size)
+    for alpha, beta in itertools.product(alphas, betas):
+        set_lm_weights(searcher, alpha, beta)
+        hyps = [beam_decode(searcher, lp, frames) for lp, frames, _ in utterances]
+        wer = word_error_rate(hyps, references)
+        logger.info("alpha %.2f beta %.2f: dev WER %.2f", alpha, beta, wer)
+        grid.append({"alpha": alpha, "beta": beta, "WER": wer})
+    best = min(grid, key=lambda g: (g["WER"], g["alpha"], g["beta"]))
+    result = {"best": best, "grid": grid, "n_utterances": len(references)}
+    if greedy is not None:
+        result["greedy_WER"] = word_error_rate(greedy, references)
+    return result

@@ -1,0 +1,58 @@
+"""Shared fixtures: tiny encoders of every family and synthetic corpora, made once.
+
+Everything is real: espeak-ng speech saved as Common Voice MP3s, encoders of
+the real transformers classes (tiny, random), the real recipes run as users
+run them. Expensive artefacts are session-scoped and shared between tests.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from crossling_asr.hparams import read_language_data  # noqa: E402
+from crossling_asr.quick_run import recipe_command  # noqa: E402
+from crossling_asr.synthetic import synthesize_corpus  # noqa: E402
+from crossling_asr.tiny_encoders import make_all_tiny_encoders  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_encoders(tmp_path_factory):
+    """{model_type: directory} of tiny random encoders of the five families."""
+    return make_all_tiny_encoders(tmp_path_factory.mktemp("tiny_encoders"))
+
+
+@pytest.fixture(scope="session")
+def make_corpus(tmp_path_factory):
+    """Factory: a synthetic Common Voice folder for a language, cached per arguments."""
+    cache = {}
+
+    def make(lang, n_train=40, n_dev=8, n_test=8, faults=False, seed=0):
+        key = (lang, n_train, n_dev, n_test, faults, seed)
+        if key not in cache:
+            data = read_language_data(lang)
+            folder = tmp_path_factory.mktemp(f"cv_{lang}") / lang
+            synthesize_corpus(
+                folder, lang, data["synthetic"]["voice"], data["synthetic"]["words"],
+                word_delimiter=data.get("text", {}).get("word_delimiter", True),
+                n_train=n_train, n_dev=n_dev, n_test=n_test, faults=faults, seed=seed,
+            )
+            cache[key] = folder
+        return cache[key]
+
+    return make
+
+
+def run_recipe(lang, data_folder, encoder_source, results_root, epochs=1, extra=(), check=True, **kwargs):
+    """Run recipes/<lang>/train.py in a subprocess, as a user would; returns CompletedProcess."""
+    cmd = recipe_command(lang, data_folder, encoder_source, results_root, epochs, extra)
+    proc = subprocess.run(
+        cmd, cwd=ROOT / "recipes" / lang, capture_output=True, text=True, **kwargs
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc

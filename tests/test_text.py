@@ -1,0 +1,70 @@
+"""TextNormalizer: one code path, language rules as data."""
+
+from collections import Counter
+
+import pytest
+
+from crossling_asr.text import LanguageSpec, TextNormalizer
+
+SPANISH = LanguageSpec(code="es", alphabet="a-zñáéíóúü")
+FRENCH = LanguageSpec(code="fr", alphabet="a-zàâæçéèêëîïôœùûüÿ", word_internal_punctuation="'-")
+
+
+@pytest.mark.parametrize(
+    "sentence, expected",
+    [
+        ("¿Qué tal, \"amigo\"?  ¡Bien!", "qué tal amigo bien"),
+        ("Cafe\u0301 CON leche.", "café con leche"),  # NFD accent composed by NFKC
+        ("«Hola» — dijo… ‘él’", "hola dijo él"),
+        ("\ufeffHola\u200b mundo", "hola mundo"),  # BOM and zero-width space dropped
+        ("  varios   espacios\ty\ttabs ", "varios espacios y tabs"),
+    ],
+)
+def test_spanish_normalisation(sentence, expected):
+    assert TextNormalizer(SPANISH).normalize(sentence) == expected
+
+
+def test_word_internal_apostrophe_kept_only_between_letters():
+    norm = TextNormalizer(FRENCH)
+    assert norm.normalize("L’homme qu'il a vu, 'peut-être' -demain-") == "l'homme qu'il a vu peut-être demain"
+
+
+def test_digits_and_foreign_characters_are_counted_and_skip_the_utterance():
+    norm = TextNormalizer(SPANISH)
+    result = norm("Tengo 42 años 😀 в Москве")
+    assert result.digits == {"4": 1, "2": 1}
+    assert result.foreign == Counter("вмоскве")  # lower-cased; the emoji is a symbol
+    assert norm.reject_reason(result) == "digits"
+    assert norm.reject_reason(norm("hola мир")) == "out_of_alphabet"
+    assert norm.reject_reason(norm("¡¿...!?")) == "empty_text"
+    assert norm.reject_reason(norm("hola")) is None
+
+
+@pytest.mark.parametrize("policy, expected", [("delete", "tengo años"), ("space", "tengo años")])
+def test_other_out_of_alphabet_policies_keep_the_utterance(policy, expected):
+    norm = TextNormalizer(LanguageSpec(code="es", alphabet="a-zñáéíóúü", out_of_alphabet=policy))
+    result = norm("Tengo 42 años")
+    assert result.text == expected
+    assert norm.reject_reason(result) is None
+
+
+def test_keep_policy_leaves_characters_for_references():
+    norm = TextNormalizer(SPANISH)
+    assert norm("Tengo 42 años", out_of_alphabet="keep").text == "tengo 42 años"
+
+
+def test_case_map_handles_turkish_dotted_i():
+    turkish = LanguageSpec(code="tr", alphabet="a-zçğıöşü", case_map={"I": "ı", "İ": "i"})
+    assert TextNormalizer(turkish).normalize("IŞIK İstanbul") == "ışık istanbul"
+
+
+def test_scripts_without_spaces_drop_them():
+    ja = LanguageSpec(code="ja", alphabet="\u3040-\u30ff\u4e00-\u9fff", word_delimiter=False)
+    assert TextNormalizer(ja).normalize("今日は、 いい 天気です。") == "今日はいい天気です"
+
+
+def test_bad_language_data_fails_clearly():
+    with pytest.raises(ValueError, match="out_of_alphabet"):
+        LanguageSpec(code="es", alphabet="a-z", out_of_alphabet="ignore")
+    with pytest.raises(ValueError, match="not a valid regex"):
+        LanguageSpec(code="es", alphabet="z-a")

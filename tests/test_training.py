@@ -1,0 +1,128 @@
+"""The Spanish recipe end to end: it learns, it resumes after a real kill, it fails fast."""
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT, run_recipe
+from crossling_asr.quick_run import recipe_command
+
+EPOCHS = 6
+# An untrained model outputs nothing or noise: CER >= ~95%. Learning must go well below.
+LEARNED_CER_BOUND = 80.0
+
+
+@pytest.fixture(scope="module")
+def corpus(make_corpus):
+    return make_corpus("es", n_train=120, n_dev=12, n_test=12)
+
+
+def results_of(results_root, encoder="xlsr-53", seed=1):
+    return json.loads((results_root / "es" / encoder / f"seed_{seed}" / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tiny_encoders, tmp_path_factory):
+    """One uninterrupted run, shared by the tests that need a trained model."""
+    root = tmp_path_factory.mktemp("uninterrupted")
+    run_recipe("es", corpus, tiny_encoders["wav2vec2"], root, epochs=EPOCHS)
+    return root
+
+
+def test_training_learns(trained):
+    results = results_of(trained)
+    test = results["metrics"]["test"]
+    assert test["CER"] < LEARNED_CER_BOUND, test
+    assert test["n_utterances"] == 12
+    assert results["status"] == "finished"
+    assert results["training"]["epochs"] == EPOCHS
+    assert results["training"]["optimizer_steps"] > 0
+    assert results["training"]["skipped_nonfinite_batches"] == 0
+
+
+def test_outputs_follow_speechbrain_conventions(trained):
+    out = trained / "es" / "xlsr-53" / "seed_1"
+    for name in ("train_log.txt", "hyperparams.yaml", "env.log", "results.json",
+                 "test_hypotheses.tsv", "wer_test.txt", "save/label_encoder.txt"):
+        assert (out / name).is_file(), name
+    assert list((out / "save").glob("CKPT+*/CKPT.yaml"))
+    rows = (out / "test_hypotheses.tsv").read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "ID\treference\thypothesis" and len(rows) == 13
+    results = results_of(trained)
+    assert results["run"]["encoder_family"] == "Wav2Vec2Model"
+    assert results["parameters"]["vocabulary_size"] == len(
+        (out / "save/label_encoder.txt").read_text(encoding="utf-8").split("\n================\n")[0].splitlines()
+    )
+    assert results["hparams"]["language"] == "es"
+    assert results["data"]["splits"]["train"]["utterances"] == 120
+    assert set(results["versions"]) >= {"torch", "speechbrain", "transformers"}
+
+
+def test_killed_run_resumes_to_the_same_step_count(corpus, tiny_encoders, trained, tmp_path):
+    """SIGKILL mid-epoch after an intra-epoch checkpoint, then re-run the same command."""
+    cmd = recipe_command("es", corpus, tiny_encoders["wav2vec2"], tmp_path, EPOCHS,
+                         extra=["--ckpt_interval_minutes=0", "--ckpt_interval_steps=4"])
+    save = tmp_path / "es" / "xlsr-53" / "seed_1" / "save"
+    proc = subprocess.Popen(cmd, cwd=ROOT / "recipes" / "es", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    try:
+        # Wait until training is in its second epoch with an intra-epoch checkpoint.
+        while time.time() < deadline and proc.poll() is None:
+            metas = [p.read_text() for p in save.glob("CKPT+*/CKPT.yaml")] if save.exists() else []
+            if any("end-of-epoch: false" in m for m in metas) and any("epoch: 1" in m for m in metas):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not (tmp_path / "es" / "xlsr-53" / "seed_1" / "results.json").exists()
+    run_recipe("es", corpus, tiny_encoders["wav2vec2"], tmp_path, epochs=EPOCHS,
+               extra=["--ckpt_interval_minutes=0", "--ckpt_interval_steps=4"])
+    resumed, uninterrupted = results_of(tmp_path), results_of(trained)
+    assert resumed["training"]["optimizer_steps"] == uninterrupted["training"]["optimizer_steps"]
+    assert resumed["training"]["epochs"] == EPOCHS
+    assert resumed["metrics"]["test"]["CER"] < 100.0
+
+
+def test_sigterm_checkpoints_and_exits_for_requeue(corpus, tiny_encoders, tmp_path):
+    cmd = recipe_command("es", corpus, tiny_encoders["wav2vec2"], tmp_path, EPOCHS)
+    proc = subprocess.Popen(cmd, cwd=ROOT / "recipes" / "es", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "es" / "xlsr-53" / "seed_1" / "train_log.txt"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (log.exists() and "epoch: 1" in log.read_text()):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, output[-2000:]
+    assert "re-run to resume" in output
+    metas = [p.read_text() for p in (log.parent / "save").glob("CKPT+*/CKPT.yaml")]
+    assert metas, "no checkpoint written on SIGTERM"
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("--encoder=wav2vec2-huge", "Unknown encoder 'wav2vec2-huge'. Valid names"),
+        ("--number_of_epoch=3", "Unknown hparams key(s) 'number_of_epoch' (did you mean number_of_epochs"),
+        ("--encoder_source=/does/not/exist", "encoder_source /does/not/exist is not a directory"),
+    ],
+)
+def test_bad_configuration_fails_fast_with_a_clear_message(corpus, tmp_path, override, message):
+    cmd = recipe_command("es", corpus, "/does/not/matter", tmp_path, 1)
+    cmd = [c for c in cmd if not c.startswith("--encoder_source")] + [override]
+    started = time.time()
+    proc = subprocess.run(cmd, cwd=ROOT / "recipes" / "es", capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr[-2000:]
+    assert time.time() - started < 60
+    assert not list(tmp_path.rglob("CKPT+*"))
+
+
+def test_missing_data_folder_fails_before_training(tiny_encoders, tmp_path):
+    proc = run_recipe("es", tmp_path / "no_such_corpus", tiny_encoders["wav2vec2"], tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "does not exist: point it at a Common Voice language folder" in proc.stderr
