@@ -20,6 +20,7 @@ words to model: they are decoded greedily (`require_word_delimiter`).
 
 import csv
 import itertools
+import json
 import logging
 import math
 from collections import Counter, defaultdict
@@ -28,6 +29,7 @@ from pathlib import Path
 from speechbrain.utils.metric_stats import ErrorRateStats
 
 from crossling_asr.atomic import atomic_path
+from crossling_asr.text import TextNormalizer
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 ARPA_NEVER = -99.0
 # Discount used when an order has no n-gram seen once or none seen twice.
 FALLBACK_DISCOUNT = 0.5
+DEFAULT_WEIGHTS = {"alpha": 0.5, "beta": 1.5}  # SpeechBrain's defaults, before tuning
 MIN_ORDER = 2  # KenLM reads bigram models and up
 MAX_ORDER = 6
 
@@ -200,6 +203,61 @@ class KneserNeyLM:
                     f.write(line + "\n")
             f.write("\n\\end\\\n")
         return Path(path)
+
+
+def build_run_lm(run, out, order=3, text_files=(), include_train=False):
+    """Write an ARPA LM for a finished run's language; returns a report dict.
+
+    Text: the run's training transcripts, or `text_files` (plus the training
+    transcripts with `include_train`); never dev or test. Sentences equal to
+    a dev/test transcript are counted and reported (they make dev/test WER
+    with this LM optimistic).
+    """
+    spec = run.language_spec
+    require_word_delimiter(spec)
+    sources = list(text_files)
+    if include_train or not sources:
+        sources.append(run.manifest("train"))
+    lines = itertools.chain.from_iterable(
+        read_text_lines(p) if Path(p).suffix != ".csv" else read_manifest_transcripts(p) for p in sources
+    )
+    generator, rejected = normalized_sentences(lines, TextNormalizer(spec))
+    sentences = list(generator)
+    held_out = set()
+    for split in ("dev", "test"):
+        held_out.update(read_manifest_transcripts(run.manifest(split)))
+    overlap = sum(1 for s in sentences if s in held_out)
+    if overlap:
+        logger.warning("%d LM sentences are also dev/test transcripts: dev/test WER with this LM "
+                       "is optimistic", overlap)
+    lm = KneserNeyLM(sentences, order)
+    lm.write_arpa(out)
+    return {
+        "arpa": str(out),
+        "order": order,
+        "text": [str(p) for p in sources],
+        "sentences": lm.n_sentences,
+        "rejected_lines": dict(rejected),
+        "vocabulary": len(lm.vocabulary),
+        "ngrams": lm.ngram_counts(),
+        "sentences_in_dev_test": overlap,
+    }
+
+
+def tuning_file(lm_path):
+    """Where tune_lm.py records the weights it chose for an LM: <lm>.tuning.json."""
+    return Path(f"{lm_path}.tuning.json")
+
+
+def tuned_weights(lm_path):
+    """{alpha, beta} chosen on dev for this LM, or SpeechBrain's defaults before tuning."""
+    path = tuning_file(lm_path)
+    if not path.is_file():
+        logger.warning("%s not found (run local/tune_lm.py): using alpha %.2f, beta %.2f",
+                       path, DEFAULT_WEIGHTS["alpha"], DEFAULT_WEIGHTS["beta"])
+        return dict(DEFAULT_WEIGHTS)
+    best = json.loads(path.read_text(encoding="utf-8"))["best"]
+    return {"alpha": best["alpha"], "beta": best["beta"]}
 
 
 def make_beam_searcher(tokenizer, arpa_path, alpha, beta, beam_size=100):

@@ -56,3 +56,27 @@ def run_recipe(lang, data_folder, encoder_source, results_root, epochs=1, extra=
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, cmd))} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
+
+
+def load_cpu_hparams(data_folder, encoder_source, results_root, lang="es", **overrides):
+    """In-process equivalent of run_recipe's command line: (hparams, overrides, prep report).
+
+    For tests that need to reach inside a run (monkeypatching the Brain); the
+    hparams are resolved exactly as train.py resolves them.
+    """
+    from crossling_asr.common_voice import prepare_common_voice
+    from crossling_asr.hparams import language_file, load_recipe_hparams
+    from crossling_asr.quick_run import CPU_TINY_OVERRIDES
+    from crossling_asr.text import TextNormalizer, language_spec_from_hparams
+
+    args = CPU_TINY_OVERRIDES + [
+        f"--encoder_source={encoder_source}", f"--data_folder={data_folder}", f"--results_root={results_root}",
+    ] + [f"--{key}={value}" for key, value in overrides.items()]
+    cli = "\n".join(arg[2:].replace("=", ": ", 1) for arg in args)
+    hparams, _, merged = load_recipe_hparams(language_file(lang), cli)
+    normalizer = TextNormalizer(language_spec_from_hparams(hparams))
+    report = prepare_common_voice(data_folder, hparams["prep_folder"], normalizer, num_workers=1)
+    return hparams, merged, report
+
+
+CPU_RUN_OPTS = {"device": "cpu", "noprogressbar": True}

@@ -2,7 +2,8 @@
 
 One submission writes, under <results root>/grid/slurm-<stamp>/, a manifest
 and batch scripts, then submits
-- a preparation array (one CPU task per language not yet prepared), and
+- a preparation array (one CPU task per language; a no-op for a language
+  already prepared with the same options), and
 - one training array per resource class (GPU type and time limit), whose
   task ids are the runs' indices in the manifest, started only once the
   preparation array succeeded (--dependency=afterok).
@@ -34,7 +35,6 @@ import shlex
 import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from crossling_asr.atomic import write_json, write_text
 from crossling_asr.grid.cost import estimate
@@ -185,23 +185,19 @@ class SlurmExecutor:
             raise GridError(f"{len(todo)} runs exceed SLURM's default MaxArraySize; select fewer per submission")
         classes = self.resource_classes(todo, assumptions, hours_table)
         languages = list(dict.fromkeys(run.language for run in todo))
-        to_prepare = [lang for lang in languages
-                      if not (Path(self.job.results_root) / "prepared" / lang / "prep_done.json").is_file()]
         submission = self.job.new_submission_dir("slurm")
-        # The manifest's languages are those the preparation array handles, by task id.
-        manifest = write_manifest(submission / "manifest.json", self.job, todo, to_prepare)
-        records = []
-        dependency = []
-        if to_prepare:
-            resources = [f"--cpus-per-task={self.options.prep_cpus}", f"--time={self.options.prep_time}"]
-            resources += [f"--mem={self.options.prep_mem}"] if self.options.prep_mem else []
-            script = batch_script(
-                "xl-asr-prep", array_spec(range(len(to_prepare)), None), resources, "prep", manifest, submission,
-                self.options, self.job.python, notes=[f"Prepares: {', '.join(to_prepare)}"],
-            )
-            job_id = self._submit(submission / "prep.sbatch", script, [])
-            records.append({"script": "prep.sbatch", "job_id": job_id, "languages": to_prepare})
-            dependency = [f"--dependency=afterok:{job_id}"]
+        manifest = write_manifest(submission / "manifest.json", self.job, todo, languages)
+        # Every language goes through the preparation array (a quick no-op when it is
+        # prepared with the same options): it is the one place where data are prepared.
+        resources = [f"--cpus-per-task={self.options.prep_cpus}", f"--time={self.options.prep_time}"]
+        resources += [f"--mem={self.options.prep_mem}"] if self.options.prep_mem else []
+        script = batch_script(
+            "xl-asr-prep", array_spec(range(len(languages)), None), resources, "prep", manifest, submission,
+            self.options, self.job.python, notes=[f"Prepares: {', '.join(languages)}"],
+        )
+        job_id = self._submit(submission / "prep.sbatch", script, [])
+        records = [{"script": "prep.sbatch", "job_id": job_id, "languages": languages}]
+        dependency = [f"--dependency=afterok:{job_id}"]
         for number, ((gres, limit, memory), indices) in enumerate(sorted(classes.items(), key=str)):
             resources = [f"--time={limit}", f"--cpus-per-task={self.options.cpus_per_task}"]
             resources += [f"--gres={gres}"] if gres else []

@@ -1,7 +1,8 @@
 """One grid task: a run (claim it, launch the recipe, record the attempt) or a language's preparation.
 
 Both executors go through `execute_run`: the local executor calls it from a
-thread per slot, a SLURM array task runs this module:
+thread per slot, a SLURM array task runs this module (the languages' data
+are prepared beforehand, by `--task prep`, which both executors run first):
 
     python -m crossling_asr.grid.worker --manifest M --task run --index I
     python -m crossling_asr.grid.worker --manifest M --task prep --index I
@@ -129,16 +130,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     job, runs, languages = read_manifest(args.manifest)
-
-    from crossling_asr.grid.prep import prepare_language  # imports torch
-
     if args.task == "prep":
+        from crossling_asr.grid.prep import prepare_language  # imports torch
+
         language = languages[args.index]
         prepare_language(language, job.language_overrides(language))
         return 0
     run = runs[args.index]
-    # Normally done by the preparation job this array waits for; a no-op then.
-    prepare_language(run.language, job.language_overrides(run.language))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -1,0 +1,227 @@
+"""Every results.json under a results root in one tidy table, checked before anything is averaged.
+
+A results file is used only if it is a finished run of the current schema
+with finite test error rates, in the folder its own run fields name
+(<lang>/<encoder>/seed_<seed>/). The same run found twice (a copied folder)
+is reported and counted once (the copy in its own folder wins); seeds of one
+language x encoder cell whose settings differ are reported, since their mean
+would mix two experiments. Summaries carry the number of seeds behind every
+mean; a cell with fewer seeds than expected is flagged, never silently
+averaged as if complete.
+"""
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from crossling_asr.results import SCHEMA_VERSION
+
+# Folders under a results root that hold no runs.
+NON_RUN_FOLDERS = ("prepared", "grid")
+METRICS = ("error", "WER", "CER")
+RUN_COLUMNS = ("language", "encoder", "seed", "primary", "error", "WER", "CER", "test_loss", "test_utterances",
+               "dev_CER", "epochs", "optimizer_steps", "wall_seconds", "train_hours", "encoder_family",
+               "random_init", "path")
+
+
+@dataclass
+class ResultsCollection:
+    """What was found under a results root."""
+
+    runs: pd.DataFrame        # one row per accepted run
+    rejected: pd.DataFrame    # path, reason
+    duplicates: pd.DataFrame  # run, kept, duplicate, identical
+    conflicts: pd.DataFrame   # language, encoder, setting, values by seed
+
+
+def _get(obj, *keys):
+    for key in keys:
+        if not isinstance(obj, dict) or key not in obj:
+            raise KeyError(".".join(keys))
+        obj = obj[key]
+    return obj
+
+
+def run_row(results, path):
+    """The table row (RUN_COLUMNS) of one results object (KeyError naming a missing field)."""
+    test = _get(results, "metrics", "test")
+    primary = _get(results, "metrics", "primary")
+    training = results.get("training", {})
+    splits = results.get("data", {}).get("splits", {})
+    return {
+        "language": _get(results, "run", "language"),
+        "encoder": _get(results, "run", "encoder"),
+        "seed": int(_get(results, "run", "seed")),
+        "primary": primary,
+        "error": float(test[primary]),
+        "WER": float(test["WER"]),
+        "CER": float(test["CER"]),
+        "test_loss": test.get("loss"),
+        "test_utterances": test.get("n_utterances"),
+        "dev_CER": results.get("metrics", {}).get("dev_best", {}).get("CER"),
+        "epochs": training.get("epochs"),
+        "optimizer_steps": training.get("optimizer_steps"),
+        "wall_seconds": training.get("wall_seconds"),
+        "train_hours": splits.get("train", {}).get("hours"),
+        "encoder_family": results.get("run", {}).get("encoder_family"),
+        "random_init": results.get("run", {}).get("random_init"),
+        "path": str(path),
+    }
+
+
+def check_results(results, path, root):
+    """None if the results object is usable, else why not."""
+    if not isinstance(results, dict):
+        return "not a JSON object"
+    if results.get("schema_version") != SCHEMA_VERSION:
+        return f"schema_version {results.get('schema_version')!r}, expected {SCHEMA_VERSION}"
+    if results.get("status") != "finished":
+        return f"status {results.get('status')!r} is not 'finished'"
+    try:
+        row = run_row(results, path)
+    except (KeyError, TypeError, ValueError) as err:
+        return f"missing or malformed field {err}"
+    if not all(math.isfinite(row[m]) for m in METRICS):
+        return "non-finite test error rate"
+    folder = Path(path).parent.relative_to(root).parts
+    named = (row["language"], row["encoder"], f"seed_{row['seed']}")
+    if len(folder) == 3 and folder[2].startswith("seed_") and tuple(folder) != named:
+        return f"run name mismatch: folder says {'/'.join(folder)}, file says {'/'.join(named)}"
+    return None
+
+
+def comparable_settings(results):
+    """The settings two seeds of one cell must share: plain hparams except the seed and paths,
+    and the data each split held (machine-specific paths may differ between hosts)."""
+    settings = {
+        f"hparams.{key}": json.dumps(value, sort_keys=True)
+        for key, value in results.get("hparams", {}).items()
+        if key != "seed" and not (isinstance(value, str) and "/" in value)
+    }
+    for split, stats in results.get("data", {}).get("splits", {}).items():
+        settings[f"data.{split}.utterances"] = json.dumps(stats.get("utterances"))
+    settings["run.encoder_family"] = json.dumps(results.get("run", {}).get("encoder_family"))
+    settings["run.random_init"] = json.dumps(results.get("run", {}).get("random_init"))
+    return settings
+
+
+def collect(results_root):
+    """Read, check and tabulate every results.json under `results_root`."""
+    root = Path(results_root).resolve()
+    candidates, rejected = {}, []
+    for path in sorted(root.rglob("results.json")):
+        if path.relative_to(root).parts[0] in NON_RUN_FOLDERS:
+            continue
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            rejected.append({"path": str(path), "reason": f"unreadable: {err}"})
+            continue
+        reason = check_results(results, path, root)
+        if reason:
+            rejected.append({"path": str(path), "reason": reason})
+            continue
+        row = run_row(results, path)
+        candidates.setdefault((row["language"], row["encoder"], row["seed"]), []).append((path, results, row))
+
+    rows, duplicates, settings = [], [], {}
+    for (language, encoder, seed), found in candidates.items():
+        canonical = root / language / encoder / f"seed_{seed}" / "results.json"
+        found.sort(key=lambda item: (item[0] != canonical, str(item[0])))
+        kept_path, kept_results, kept_row = found[0]
+        rows.append(kept_row)
+        settings[(language, encoder, seed)] = comparable_settings(kept_results)
+        for path, results, row in found[1:]:
+            identical = (
+                all(row[m] == kept_row[m] for m in METRICS)
+                and comparable_settings(results) == settings[(language, encoder, seed)]
+            )
+            duplicates.append({"run": f"{language}/{encoder}/seed_{seed}", "kept": str(kept_path),
+                               "duplicate": str(path), "identical": identical})
+
+    runs = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
+    runs = runs.sort_values(["language", "encoder", "seed"]).reset_index(drop=True)
+    return ResultsCollection(
+        runs=runs,
+        rejected=pd.DataFrame(rejected, columns=["path", "reason"]),
+        duplicates=pd.DataFrame(duplicates, columns=["run", "kept", "duplicate", "identical"]),
+        conflicts=settings_conflicts(settings),
+    )
+
+
+def settings_conflicts(settings):
+    """Settings that differ between the seeds of a language x encoder cell, one row per setting."""
+    cells = {}
+    for (language, encoder, seed), values in settings.items():
+        cells.setdefault((language, encoder), {})[seed] = values
+    rows = []
+    for (language, encoder), by_seed in sorted(cells.items()):
+        keys = sorted(set().union(*by_seed.values()))
+        for key in keys:
+            values = {seed: by_seed[seed].get(key, "(absent)") for seed in sorted(by_seed)}
+            if len(set(values.values())) > 1:
+                rows.append({"language": language, "encoder": encoder, "setting": key,
+                             "values": "; ".join(f"seed {s}: {v}" for s, v in values.items())})
+    return pd.DataFrame(rows, columns=["language", "encoder", "setting", "values"])
+
+
+def summarize(runs, expected_seeds=None):
+    """Mean and sample std (n-1) over seeds per language x encoder, with the seeds behind them.
+
+    `expected_seeds`: the seeds every cell should have (default: every seed
+    found anywhere in `runs`); `complete` is False for a cell with fewer.
+    """
+    expected = sorted(set(expected_seeds) if expected_seeds else set(runs["seed"]))
+    grouped = runs.groupby(["language", "encoder"], sort=True)
+    summary = grouped.agg(
+        primary=("primary", "first"),
+        n_seeds=("seed", "size"),
+        seeds=("seed", lambda s: ",".join(str(v) for v in sorted(s))),
+        **{f"{m}_mean": (m, "mean") for m in METRICS},
+        **{f"{m}_std": (m, lambda s: s.std(ddof=1)) for m in METRICS},
+    ).reset_index()
+    summary["expected_seeds"] = len(expected)
+    summary["complete"] = summary["seeds"].apply(lambda s: set(map(int, s.split(","))) >= set(expected))
+    return summary
+
+
+def missing_runs(runs, languages, encoders, seeds):
+    """Runs of the expected grid (languages x encoders x seeds) with no accepted results."""
+    found = set(zip(runs["language"], runs["encoder"], runs["seed"]))
+    rows = [{"language": lang, "encoder": enc, "seed": seed}
+            for lang in languages for enc in encoders for seed in seeds if (lang, enc, seed) not in found]
+    return pd.DataFrame(rows, columns=["language", "encoder", "seed"])
+
+
+def format_mean_std(mean, std, n_seeds, expected, digits=2):
+    """'12.34 ± 0.56', with the seed count when a cell is incomplete: '12.34 (1/3 seeds)'."""
+    if pd.isna(mean):
+        return "–"
+    text = f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if not pd.isna(std) else "")
+    return text if n_seeds >= expected else f"{text} ({n_seeds}/{expected} seeds)"
+
+
+def markdown_table(frame, digits=2):
+    """A DataFrame as a GitHub-flavoured Markdown table (floats rounded, NaN as '–')."""
+    def cell(value):
+        if isinstance(value, float):
+            return "–" if math.isnan(value) else f"{value:.{digits}f}"
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    header = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def write_table(frame, stem, digits=2):
+    """Write `frame` as <stem>.csv and <stem>.md; returns the Markdown text."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(stem.with_suffix(".csv"), index=False)
+    text = markdown_table(frame, digits)
+    stem.with_suffix(".md").write_text(text + "\n", encoding="utf-8")
+    return text

@@ -1,0 +1,190 @@
+"""One Markdown report of a results root: checks, tables, statistics and figures.
+
+    build_report(results_root, out_dir) -> out_dir/report.md
+
+Next to report.md: tables/ (every table as CSV and Markdown) and figures/
+(PNG, linked from the report, and PDF). Image links are relative, so the
+folder can be moved or copied into a paper's appendix as a whole.
+"""
+
+import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from crossling_asr.analysis import figures
+from crossling_asr.analysis.aggregate import collect, format_mean_std, missing_runs, summarize, write_table
+from crossling_asr.analysis.stats import PREDICTORS, indo_european_gap, monolingual_transfer, size_and_diversity
+from crossling_asr.analysis.typology import TYPOLOGY_FILE, load_distances
+from crossling_asr.grid.runs import read_registry
+
+PRIMARY_TRANSFER_KIND = "genetic"
+
+
+class Report:
+    """Collects the report's Markdown while writing its tables and figures."""
+
+    def __init__(self, out_dir):
+        self.out = Path(out_dir)
+        self.parts = []
+
+    def text(self, markdown):
+        self.parts.append(markdown.strip() + "\n")
+
+    def table(self, frame, name, caption, digits=2, embed=True):
+        text = write_table(frame, self.out / "tables" / name, digits)
+        link = f"[CSV](tables/{name}.csv)"
+        self.text(f"{caption} ({link})\n\n{text}" if embed else f"{caption}: {len(frame)} rows, {link}, "
+                  f"[Markdown](tables/{name}.md)")
+
+    def figure(self, png, caption):
+        relative = Path(png).relative_to(self.out)
+        self.text(f"![{caption}]({relative.as_posix()})\n\n*{caption}* "
+                  f"([PDF]({relative.with_suffix('.pdf').as_posix()}))")
+
+    def write(self):
+        path = self.out / "report.md"
+        path.write_text("\n".join(self.parts), encoding="utf-8")
+        return path
+
+
+def ordered_encoders(found, registry):
+    """Encoders in registry order (the baseline last), then any unknown to the registry."""
+    known = [name for name in registry if name in found and not registry[name].get("random_init")]
+    baselines = [name for name in registry if name in found and registry[name].get("random_init")]
+    return known + baselines + sorted(set(found) - set(registry))
+
+
+def build_report(results_root, out_dir, languages=None, encoders=None, seeds=None,
+                 typology_file=TYPOLOGY_FILE, ie_metric="CER", n_resamples=2000):
+    """Write the report of `results_root` into `out_dir`; returns the path of report.md.
+
+    languages, encoders, seeds: the expected grid (default: everything found),
+    against which missing runs and incomplete cells are reported.
+    """
+    registry = read_registry()
+    collection = collect(results_root)
+    runs = collection.runs
+    report = Report(out_dir)
+    languages = list(languages or sorted(runs["language"].unique()))
+    encoders = list(encoders or ordered_encoders(runs["encoder"].unique(), registry))
+    seeds = list(seeds or sorted(runs["seed"].unique()))
+    report.text(f"# Cross-lingual transfer of wav2vec2-family encoders: results\n\n"
+                f"Results root: `{Path(results_root).resolve()}`; generated "
+                f"{datetime.datetime.now():%Y-%m-%d %H:%M}. Expected grid: {len(languages)} languages x "
+                f"{len(encoders)} encoders x seeds {', '.join(map(str, seeds))}.")
+    add_checks(report, collection, languages, encoders, seeds)
+    if runs.empty:
+        report.text("No finished runs: nothing to analyse.")
+        return report.write()
+    summary = summarize(runs, seeds)
+    add_error_table(report, summary, languages, encoders)
+    add_size_diversity(report, summary, registry, n_resamples)
+    add_indo_european(report, summary, registry, ie_metric)
+    add_transfer(report, summary, registry, typology_file, n_resamples)
+    return report.write()
+
+
+def add_checks(report, collection, languages, encoders, seeds):
+    runs = collection.runs
+    missing = missing_runs(runs, languages, encoders, seeds)
+    report.text(f"## Runs\n\n{len(runs)} finished runs used; {len(missing)} expected runs missing; "
+                f"{len(collection.rejected)} results files rejected; {len(collection.duplicates)} duplicates; "
+                f"{len(collection.conflicts)} settings differing between seeds of a cell.")
+    report.table(runs.drop(columns=["path"]), "runs", "Every run", embed=False)
+    for frame, name, caption in (
+        (missing, "missing_runs", "Missing runs (expected grid, no finished results.json)"),
+        (collection.rejected, "rejected", "Rejected results files (not used anywhere below)"),
+        (collection.duplicates, "duplicates", "The same run found more than once (only `kept` is used)"),
+        (collection.conflicts, "conflicts", "Settings that differ between the seeds of one cell "
+                                            "(their mean mixes experiments)"),
+    ):
+        if not frame.empty:
+            report.table(frame, name, caption, embed=len(frame) <= 40)
+
+
+def add_error_table(report, summary, languages, encoders):
+    cells = summary.set_index(["language", "encoder"])
+    expected = int(summary["expected_seeds"].iloc[0])
+    text = pd.DataFrame(index=languages, columns=encoders, dtype=object)
+    means = pd.DataFrame(index=languages, columns=encoders, dtype=float)
+    complete = pd.DataFrame(True, index=languages, columns=encoders)
+    for (language, encoder), cell in cells.iterrows():
+        if language in text.index and encoder in text.columns:
+            text.loc[language, encoder] = format_mean_std(cell["error_mean"], cell["error_std"], cell["n_seeds"],
+                                                          expected)
+            means.loc[language, encoder] = cell["error_mean"]
+            complete.loc[language, encoder] = bool(cell["complete"])
+    metric = summary.groupby("language")["primary"].first().to_dict()
+    metric = {lang: metric.get(lang, "?") for lang in languages}
+    text = text.fillna("–")
+    text.insert(0, "metric", [metric[lang] for lang in languages])
+    text.insert(0, "language", languages)
+    report.text("## 1. Test error per language and encoder\n\nPrimary metric of each language (CER for "
+                "languages written without spaces, WER otherwise), mean ± sample std over seeds; a cell with "
+                "missing seeds says how many it has.")
+    report.table(text, "error_matrix", "Mean test error (%)")
+    report.table(summary, "cell_summary", "Per cell: WER, CER and primary error, mean and std over seeds",
+                 embed=False)
+    png = figures.error_heatmap(means, complete, metric, report.out / "figures" / "error_heatmap")
+    report.figure(png, "Test error per language and encoder")
+
+
+def add_size_diversity(report, summary, registry, n_resamples):
+    cells, correlations = size_and_diversity(summary, registry, n_resamples=n_resamples)
+    report.text("## 2. Size vs diversity of the pre-training data\n\nSpearman's rho between the test error "
+                "and the pre-training hours / number of pre-training languages of the pre-trained encoders "
+                "(negative: more is better). Per language across encoders (95% percentile bootstrap CI "
+                "over encoders) and pooled over languages on the error relative to the language's mean "
+                "(95% cluster-bootstrap CI over languages; no p-value, the cells of a language are not "
+                "independent).")
+    if cells.empty:
+        report.text("No runs of pre-trained encoders.")
+        return
+    unverified = {name: sorted(set(registry[name].get("unverified", [])) & set(PREDICTORS))
+                  for name in sorted(cells["encoder"].unique())}
+    unverified = [f"{name} ({', '.join(fields)})" for name, fields in unverified.items() if fields]
+    if unverified:
+        report.text("Registry values not confirmed by the model cards (hparams/encoders.yaml `unverified`): "
+                    + "; ".join(unverified) + ".")
+    report.table(correlations, "size_vs_diversity", "Spearman correlations of error with pre-training "
+                 "size and diversity")
+    png = figures.size_diversity_scatter(cells, correlations, report.out / "figures" / "size_vs_diversity")
+    report.figure(png, "Error relative to the language mean against pre-training hours and languages")
+
+
+def add_indo_european(report, summary, registry, metric):
+    table = indo_european_gap(summary, registry, metric)
+    report.text(f"## 3. Indo-European vs other languages\n\nGap = mean {metric} of the other languages - "
+                f"mean {metric} of the Indo-European ones (language means over seeds; positive: "
+                "Indo-European languages do better). p: exact two-sided permutation test of the difference "
+                "in means over the assignment of languages to the groups (languages are the independent "
+                "units; seeds are averaged first); p_holm: Holm-adjusted over encoders. "
+                f"{metric} is used for every language so that the two groups are measured alike.")
+    report.table(table, "indo_european_gap", "Indo-European vs other languages per encoder", digits=3)
+    png = figures.indo_european_gap_bars(table, report.out / "figures" / "indo_european_gap")
+    report.figure(png, "Error gap between other and Indo-European languages per encoder")
+
+
+def add_transfer(report, summary, registry, typology_file, n_resamples):
+    report.text("## 4. Transfer of monolingual encoders\n\nRelative improvement over the no-pretraining "
+                "baseline, (baseline - encoder) / baseline of the primary error, against the similarity "
+                "(1 - URIEL distance, urielplus) of the encoder's pre-training language to the target "
+                "language. Spearman's rho over all (encoder, target) pairs, 95% cluster-bootstrap CI over "
+                "target languages (the p-value treats pairs as independent; read the CI).")
+    try:
+        distances = load_distances(typology_file)
+    except FileNotFoundError as err:
+        report.text(f"Not available: {err}.")
+        return
+    pairs, correlations = monolingual_transfer(summary, registry, distances, n_resamples=n_resamples)
+    if pairs.empty:
+        report.text("Not available: it needs runs of the no-pretraining baseline and of at least one "
+                    "monolingual encoder on the same languages.")
+        return
+    report.table(correlations, "transfer_correlations", "Correlation of relative improvement with "
+                 "language similarity", digits=3)
+    report.table(pairs, "transfer_pairs", "Monolingual encoder x target language", digits=3,
+                 embed=len(pairs) <= 60)
+    png = figures.transfer_scatter(pairs, PRIMARY_TRANSFER_KIND, report.out / "figures" / "transfer")
+    report.figure(png, f"Improvement over no pre-training against {PRIMARY_TRANSFER_KIND} similarity")

@@ -1,0 +1,210 @@
+"""The statistics behind the study's three findings, computed on per-cell means over seeds.
+
+The unit of analysis is a language x encoder cell (mean over its seeds):
+seeds of one cell share data and model, so they are replications of the
+training noise, not independent observations of the effects tested here.
+
+1. Size vs diversity of pre-training: Spearman's rank correlation of the
+   error with pretraining_hours and with n_languages (pre-trained encoders
+   only; the no-pretraining baseline has neither). Per language, across
+   encoders, with a percentile bootstrap CI over encoders; pooled over all
+   languages on the error relative to the language's mean (so that language
+   difficulty does not dominate the ranks), with a CI from a cluster
+   bootstrap over languages (cells of a language are not independent; no
+   p-value is given for the pooled correlation for the same reason).
+2. Indo-European vs other languages: per encoder, the gap mean(other) -
+   mean(Indo-European) of the language means, tested with an exact
+   two-sided permutation test of the difference in means over the
+   assignment of languages to the two groups (scipy.stats.permutation_test,
+   all assignments enumerated). Why this test: the exchangeable units are
+   languages (seeds are averaged first, see above); the groups are small
+   (12 vs 6) and error rates are not normal, so an exact test without
+   distributional assumptions, on the quantity reported (the gap in error
+   points), is the most direct choice. Holm's correction across encoders.
+3. Transfer of monolingual encoders: relative improvement over the
+   no-pretraining baseline, (baseline - encoder) / baseline, against the
+   typological similarity (1 - URIEL distance) between the encoder's
+   pre-training language and the target language; Spearman's rho over all
+   (encoder, target) pairs with a cluster bootstrap CI over target languages
+   (the CI is the measure to read: the p-value of spearmanr treats the
+   pairs, which share targets and encoders, as independent).
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from crossling_asr.analysis.typology import iso639_3, is_indo_european
+
+PREDICTORS = ("pretraining_hours", "n_languages")
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def spearman(x, y):
+    """(rho, two-sided p) of Spearman's rank correlation; NaNs when undefined (constant input)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan, math.nan
+    result = scipy_stats.spearmanr(x, y)
+    return float(result.statistic), float(result.pvalue)
+
+
+def rank_correlation(x, y):
+    """Spearman's rho alone (Pearson of average ranks), fast enough for bootstrap loops."""
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan
+    return float(np.corrcoef(scipy_stats.rankdata(x), scipy_stats.rankdata(y))[0, 1])
+
+
+def bootstrap_ci(statistic, n_units, n_resamples=BOOTSTRAP_RESAMPLES, level=0.95, seed=0):
+    """Percentile bootstrap CI of `statistic(indices)` over `n_units` units resampled with replacement.
+
+    Resamples where the statistic is undefined (NaN) are dropped; when more
+    than half are, the CI is (NaN, NaN).
+    """
+    if n_units < 3:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    values = np.array([statistic(rng.integers(0, n_units, n_units)) for _ in range(n_resamples)], dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < n_resamples / 2:
+        return math.nan, math.nan
+    alpha = (1 - level) / 2
+    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
+
+def permutation_p_value(group_a, group_b):
+    """Exact two-sided permutation p-value of mean(group_b) - mean(group_a) (NaN if a group is empty)."""
+    group_a, group_b = np.asarray(group_a, dtype=float), np.asarray(group_b, dtype=float)
+    if len(group_a) == 0 or len(group_b) == 0:
+        return math.nan
+    result = scipy_stats.permutation_test(
+        (group_b, group_a), lambda b, a: np.mean(b) - np.mean(a),
+        permutation_type="independent", alternative="two-sided", n_resamples=np.inf,
+    )
+    return float(result.pvalue)
+
+
+def holm_adjust(p_values):
+    """Holm's step-down adjusted p-values (NaNs stay NaN and do not count as tests)."""
+    p = np.asarray(p_values, dtype=float)
+    valid = np.flatnonzero(np.isfinite(p))
+    adjusted = np.full_like(p, np.nan)
+    running = 0.0
+    for rank, index in enumerate(valid[np.argsort(p[valid])]):
+        running = max(running, min(1.0, (len(valid) - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def pretrained_cells(summary, registry, metric="error"):
+    """Cells of pre-trained encoders with their predictors and the error relative to the language mean."""
+    pretrained = [name for name, entry in registry.items() if not entry.get("random_init")]
+    cells = summary.loc[summary["encoder"].isin(pretrained), ["language", "encoder", f"{metric}_mean"]].copy()
+    cells = cells.rename(columns={f"{metric}_mean": "error"})
+    for predictor in PREDICTORS:
+        cells[predictor] = cells["encoder"].map(lambda name, p=predictor: float(registry[name][p]))
+    cells["relative_error"] = cells["error"] / cells.groupby("language")["error"].transform("mean")
+    return cells.reset_index(drop=True)
+
+
+def size_and_diversity(summary, registry, metric="error", n_resamples=BOOTSTRAP_RESAMPLES, seed=0):
+    """(cells, correlations): Spearman of error vs each predictor, per language and pooled."""
+    cells = pretrained_cells(summary, registry, metric)
+    rows = []
+    for predictor in PREDICTORS:
+        for language, group in cells.groupby("language", sort=True):
+            x, y = group[predictor].to_numpy(), group["error"].to_numpy()
+            rho, p = spearman(x, y)
+            low, high = bootstrap_ci(lambda idx: rank_correlation(x[idx], y[idx]), len(group), n_resamples, seed=seed)
+            rows.append({"scope": language, "predictor": predictor, "n": len(group),
+                         "rho": rho, "p_value": p, "ci_low": low, "ci_high": high})
+        rho = spearman(cells[predictor], cells["relative_error"])[0]
+        low, high = cluster_bootstrap_ci(cells[predictor], cells["relative_error"], cells["language"],
+                                         n_resamples, seed)
+        rows.append({"scope": "pooled (relative error)", "predictor": predictor, "n": len(cells),
+                     "rho": rho, "p_value": math.nan, "ci_low": low, "ci_high": high})
+    return cells, pd.DataFrame(rows, columns=["scope", "predictor", "n", "rho", "p_value", "ci_low", "ci_high"])
+
+
+def cluster_bootstrap_ci(x, y, clusters, n_resamples=BOOTSTRAP_RESAMPLES, seed=0):
+    """Bootstrap CI of Spearman's rho(x, y) resampling whole clusters (e.g. languages) with replacement."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    members = [np.flatnonzero(np.asarray(clusters) == c) for c in pd.unique(np.asarray(clusters))]
+
+    def statistic(cluster_indices):
+        rows = np.concatenate([members[i] for i in cluster_indices])
+        return rank_correlation(x[rows], y[rows])
+
+    return bootstrap_ci(statistic, len(members), n_resamples, seed=seed)
+
+
+def indo_european_gap(summary, registry, metric="CER"):
+    """Per encoder (and over all pre-trained encoders): Indo-European vs other languages.
+
+    gap = mean(other) - mean(Indo-European) of the language means of `metric`
+    (positive: Indo-European languages do better), exact permutation p-value,
+    Holm-adjusted across the encoder rows.
+    """
+    column = f"{metric}_mean"
+    groups = [(encoder, cells) for encoder, cells in summary.groupby("encoder", sort=True)]
+    pretrained = [name for name, entry in registry.items() if not entry.get("random_init")]
+    over_encoders = (summary[summary["encoder"].isin(pretrained)]
+                     .groupby("language", as_index=False)[column].mean())
+    rows = []
+    for encoder, cells in groups + [("all pre-trained (language means)", over_encoders)]:
+        indo_european = cells["language"].map(is_indo_european).to_numpy(dtype=bool)
+        values = cells[column].to_numpy(dtype=float)
+        ie, other = values[indo_european], values[~indo_european]
+        rows.append({
+            "encoder": encoder, "n_indo_european": len(ie), "n_other": len(other),
+            "mean_indo_european": ie.mean() if len(ie) else math.nan,
+            "mean_other": other.mean() if len(other) else math.nan,
+            "gap": (other.mean() - ie.mean()) if len(ie) and len(other) else math.nan,
+            "p_value": permutation_p_value(ie, other),
+        })
+    table = pd.DataFrame(rows)
+    per_encoder = table.index[:-1]
+    table["p_holm"] = math.nan
+    table.loc[per_encoder, "p_holm"] = holm_adjust(table.loc[per_encoder, "p_value"])
+    return table
+
+
+def monolingual_transfer(summary, registry, distances, metric="error", n_resamples=BOOTSTRAP_RESAMPLES, seed=0):
+    """(pairs, correlations) for monolingual encoders vs the no-pretraining baseline.
+
+    pairs: one row per (monolingual encoder, target language) with the
+    relative improvement and the similarity of each distance kind;
+    correlations: Spearman of relative improvement vs similarity per kind.
+    """
+    column = f"{metric}_mean"
+    baselines = [name for name, entry in registry.items() if entry.get("random_init")]
+    baseline = summary[summary["encoder"].isin(baselines)].groupby("language")[column].mean()
+    rows = []
+    for cell in summary.itertuples(index=False):
+        pretraining = registry.get(cell.encoder, {}).get("monolingual")
+        base = baseline.get(cell.language)
+        if not pretraining or base is None or not base > 0:
+            continue
+        source, target = iso639_3(pretraining), iso639_3(cell.language)
+        row = {"encoder": cell.encoder, "pretraining_language": pretraining, "language": cell.language,
+               "baseline_error": base, "error": getattr(cell, column),
+               "relative_improvement": (base - getattr(cell, column)) / base, "same_language": source == target}
+        for kind, matrix in distances.items():
+            row[f"{kind}_similarity"] = 1.0 - float(matrix.loc[target, source])
+        rows.append(row)
+    pairs = pd.DataFrame(rows)
+    correlations = []
+    if not pairs.empty:
+        for kind in distances:
+            x = f"{kind}_similarity"
+            rho, p = spearman(pairs[x], pairs["relative_improvement"])
+            low, high = cluster_bootstrap_ci(pairs[x], pairs["relative_improvement"], pairs["language"],
+                                             n_resamples, seed)
+            correlations.append({"similarity": kind, "n_pairs": len(pairs), "rho": rho, "p_value": p,
+                                 "ci_low": low, "ci_high": high,
+                                 "share_positive_transfer": float((pairs["relative_improvement"] > 0).mean())})
+    return pairs, pd.DataFrame(correlations, columns=["similarity", "n_pairs", "rho", "p_value", "ci_low",
+                                                      "ci_high", "share_positive_transfer"])

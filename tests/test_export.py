@@ -1,0 +1,169 @@
+"""Export: a finished run becomes a folder plain SpeechBrain loads and transcribes with.
+
+Also home of `usage_run`, the one under-trained Spanish model that the export,
+transcription and LM tests share (trained once per session).
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import ROOT, run_recipe
+
+from crossling_asr.brain import greedy_ctc_decode
+from crossling_asr.data import build_tokenizer, decode_text, read_audio
+from crossling_asr.encoders import build_encoder, resolve_encoder
+from crossling_asr.export import ExportError, export_model, load_finished_run
+from crossling_asr.lm import build_run_lm
+from crossling_asr.model import CTCHead
+from crossling_asr.transcribe import AcousticModel, Decoder
+from speechbrain.utils.checkpoints import Checkpointer
+
+USAGE_CORPUS = dict(n_train=200, n_dev=20, n_test=20)
+USAGE_EPOCHS = 15
+
+
+@pytest.fixture(scope="session")
+def usage_run(tmp_path_factory, make_corpus, tiny_encoders):
+    """(output folder, encoder dir) of a finished es run on a tiny wav2vec2, trained once.
+
+    Modules importing this fixture get their own instance of it; the run is
+    found on disk by the second one, so training happens once per session.
+    """
+    results_root = tmp_path_factory.getbasetemp() / "usage_model"
+    output_folder = results_root / "es" / "xlsr-53" / "seed_1"
+    encoder_dir = tiny_encoders["wav2vec2"]
+    if not (output_folder / "results.json").is_file():
+        corpus = make_corpus("es", **USAGE_CORPUS)
+        run_recipe("es", corpus, encoder_dir, results_root, epochs=USAGE_EPOCHS)
+    return output_folder, encoder_dir
+
+
+def test_clip(output_folder):
+    """The first test utterance's 16 kHz FLAC written by data preparation."""
+    results = json.loads((output_folder / "results.json").read_text())
+    with open(results["hparams"]["test_csv"], encoding="utf-8") as f:
+        next(f)
+        wav = next(f).split(",")[2]
+    return wav.replace("$data_root", results["hparams"]["prep_folder"])
+
+
+def project_transcript(output_folder, encoder_dir, clip, scratch):
+    """The clip decoded the way CTCBrain decodes: SSLEncoder + CTCHead of the best checkpoint."""
+    results = json.loads((output_folder / "results.json").read_text())
+    encoder = build_encoder(
+        resolve_encoder(results["run"]["encoder"], encoder_dir), scratch,
+        config_overrides=results["hparams"]["encoder_config"],
+    )
+    tokenizer = build_tokenizer(results["hparams"]["train_csv"], output_folder / "save" / "label_encoder.txt")
+    head = CTCHead(input_size=encoder.output_size, n_tokens=len(tokenizer))
+    best = Checkpointer(output_folder / "save").find_checkpoint(min_key="CER")
+    encoder.load_state_dict(torch.load(best.path / "encoder.ckpt", weights_only=True))
+    head.load_state_dict(torch.load(best.path / "head.ckpt", weights_only=True))
+    encoder.eval(), head.eval()
+    wavs, wav_lens = read_audio(clip)[None], torch.ones(1)
+    with torch.no_grad():
+        log_probs = head(encoder(wavs, wav_lens)).float().log_softmax(dim=-1)
+    return decode_text(tokenizer, greedy_ctc_decode(log_probs, wav_lens, tokenizer.get_blank_index())[0])
+
+
+# Runs in a fresh interpreter, from a folder outside the repository, and
+# fails if anything imports the project's package.
+PLAIN_SPEECHBRAIN = r"""
+import json, sys
+
+class RefuseProjectCode:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "crossling_asr":
+            raise ImportError("the exported model imported project code: " + name)
+        return None
+
+sys.meta_path.insert(0, RefuseProjectCode())
+from speechbrain.inference.ASR import EncoderASR
+
+jobs = json.loads(sys.argv[1])
+out = {}
+for name, job in jobs.items():
+    asr = EncoderASR.from_hparams(source=job["source"], savedir=job["savedir"], overrides=job.get("overrides", {}))
+    out[name] = asr.transcribe_file(job["clip"])
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_exported_model_transcribes_like_the_project_in_plain_speechbrain(usage_run, tmp_path):
+    output_folder, encoder_dir = usage_run
+    clip = test_clip(output_folder)
+    greedy_dir = export_model(output_folder, tmp_path / "export")
+    arpa = tmp_path / "lm.arpa"
+    build_run_lm(load_finished_run(output_folder), arpa)
+    lm_dir = export_model(output_folder, tmp_path / "export_lm", arpa, {"alpha": 1.0, "beta": 1.0, "beam_size": 16})
+    moved = shutil.copytree(greedy_dir, tmp_path / "moved" / "export")
+
+    files = {p.name for p in greedy_dir.iterdir()}
+    assert {"hyperparams.yaml", "model.safetensors", "config.json", "preprocessor_config.json",
+            "ctc_head.pt", "label_encoder.txt", "README.md", "model_info.json"} <= files
+    assert not [f for f in files if f.endswith((".ckpt", ".bin", ".pkl"))]
+    torch.load(greedy_dir / "ctc_head.pt", weights_only=True)
+    assert "crossling_asr" not in (greedy_dir / "hyperparams.yaml").read_text()
+
+    jobs = {
+        "greedy": {"source": str(greedy_dir), "savedir": str(tmp_path / "sb_greedy"), "clip": clip},
+        "moved": {"source": str(moved), "savedir": str(tmp_path / "sb_moved"), "clip": clip,
+                  "overrides": {"model_dir": str(moved)}},
+        "lm": {"source": str(lm_dir), "savedir": str(tmp_path / "sb_lm"), "clip": clip},
+    }
+    shutil.rmtree(greedy_dir)  # the moved copy must not need the original
+    proc = subprocess.run(
+        [sys.executable, "-c", PLAIN_SPEECHBRAIN, json.dumps(jobs)],
+        cwd=tmp_path, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    plain = json.loads(proc.stdout.split("RESULT ", 1)[1])
+
+    expected = project_transcript(output_folder, encoder_dir, clip, tmp_path / "scratch")
+    assert expected.strip(), "the shared model should not be blank-collapsed"
+    assert plain["moved"] == expected
+
+    lm_model = AcousticModel.load(lm_dir, "cpu")
+    log_probs, frames = lm_model.log_probs([read_audio(clip)])
+    assert plain["lm"] == Decoder(lm_model, arpa, 1.0, 1.0, 16)(log_probs, frames)[0]
+
+
+def test_model_card_states_language_encoder_data_scores_and_citation(usage_run, tmp_path):
+    output_folder, _ = usage_run
+    card = (export_model(output_folder, tmp_path / "export") / "README.md").read_text()
+    results = json.loads((output_folder / "results.json").read_text())
+    test = results["metrics"]["test"]
+    for fact in ("language: es", "xlsr-53", "MLS, CommonVoice, BABEL", "56000 hours", "Seed 1",
+                 f"{test['WER']:.2f}", f"{test['CER']:.2f}", "2511.21704", "EncoderASR.from_hparams",
+                 "## Limitations", "| train | 200 |"):
+        assert fact in card, fact
+
+
+def test_export_refuses_unfinished_runs_and_foreign_folders(usage_run, tmp_path):
+    output_folder, _ = usage_run
+    with pytest.raises(ExportError, match="results.json"):
+        export_model(tmp_path, tmp_path / "export")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(ExportError, match="not an exported model"):
+        export_model(output_folder, foreign)
+    assert (foreign / "notes.txt").read_text() == "mine"
+    export_model(output_folder, tmp_path / "again")
+    with pytest.raises(ExportError, match="--overwrite"):
+        export_model(output_folder, tmp_path / "again")
+    export_model(output_folder, tmp_path / "again", overwrite=True)
+
+
+def test_export_cli(usage_run, tmp_path):
+    output_folder, _ = usage_run
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "local" / "export_model.py"), str(output_folder), str(tmp_path / "cli")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Exported to" in proc.stdout and (tmp_path / "cli" / "hyperparams.yaml").is_file()

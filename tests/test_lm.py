@@ -1,0 +1,117 @@
+"""Word n-gram LMs: a correct ARPA, the language's normalisation, and lower WER than greedy."""
+
+import json
+import random
+import subprocess
+import sys
+
+import kenlm
+import pytest
+
+from crossling_asr.lm import (
+    BOS,
+    EOS,
+    KneserNeyLM,
+    LMTextError,
+    normalized_sentences,
+    require_word_delimiter,
+)
+from crossling_asr.text import LanguageSpec, TextNormalizer
+from test_export import ROOT, usage_run  # noqa: F401  (the shared trained model)
+
+
+def random_sentences(n=300, seed=0):
+    rng = random.Random(seed)
+    words = "casa perro gato agua sol luna niño río".split()
+    return [" ".join(rng.choice(words[: rng.randint(2, 8)]) for _ in range(rng.randint(1, 6))) for _ in range(n)]
+
+
+def kenlm_state_after(model, context):
+    """KenLM's state after reading `context` (from <s> if it starts with it)."""
+    state = kenlm.State()
+    if context and context[0] == BOS:
+        model.BeginSentenceWrite(state)
+        context = context[1:]
+    else:
+        model.NullContextWrite(state)
+    for word in context:
+        nxt = kenlm.State()
+        model.BaseScore(state, word, nxt)
+        state = nxt
+    return state
+
+
+@pytest.mark.parametrize("order", [2, 3, 4])
+def test_every_context_distribution_sums_to_one_in_kenlm(tmp_path, order):
+    lm = KneserNeyLM(random_sentences(), order)
+    arpa = lm.write_arpa(tmp_path / "lm.arpa")
+    model = kenlm.Model(str(arpa))
+    assert model.order == order
+    contexts = [()] + [g for g in lm.log10_probs if len(g) < order and g[-1] != EOS]
+    assert len(contexts) > 20
+    for context in contexts:
+        state = kenlm_state_after(model, context)
+        total = sum(10 ** model.BaseScore(state, w, kenlm.State()) for w in lm.vocabulary)
+        assert total == pytest.approx(1.0, abs=1e-5), context
+
+
+def test_kneser_ney_values_by_hand():
+    # "<s> a b </s>", "<s> b </s>": unigram continuation counts a 1, b 2, </s> 1, so
+    # D1 = n1 / (n1 + 2 n2) = 2 / 4 and the uniform share 0.5 * 3 types / 4 = 0.375 is
+    # spread over {a, b, </s>, <unk>}.
+    lm = KneserNeyLM(["a b", "b"], order=2)
+    prob = {g: 10**p for g, p in lm.log10_probs.items()}
+    assert prob[("a",)] == pytest.approx(0.5 / 4 + 0.375 / 4)
+    assert prob[("b",)] == pytest.approx(1.5 / 4 + 0.375 / 4)
+    assert prob[("<unk>",)] == pytest.approx(0.375 / 4)
+    # Bigram discount 3/5 (counts 1, 1, 2, 1); context <s> has 2 types of total count 2.
+    assert prob[(BOS, "a")] == pytest.approx(0.4 / 2 + 0.6 * prob[("a",)])
+    assert 10 ** lm.log10_backoffs[(BOS,)] == pytest.approx(0.6)
+
+
+def test_lm_text_uses_the_training_normalisation():
+    spec = LanguageSpec(code="es", alphabet="a-zñáéíóúü")
+    sentences, rejected = normalized_sentences(["¡Hola, Niño!", "tengo 42 años", "  ", "río"], TextNormalizer(spec))
+    assert list(sentences) == ["hola niño", "río"]
+    assert rejected == {"digits": 1, "empty_text": 1}
+
+
+def test_languages_without_spaces_are_refused_with_a_reason():
+    with pytest.raises(LMTextError, match="without spaces"):
+        require_word_delimiter(LanguageSpec(code="ja", alphabet="ぁ-ん", word_delimiter=False))
+
+
+def test_empty_text_and_bad_order_are_refused():
+    with pytest.raises(LMTextError):
+        KneserNeyLM([], order=3)
+    with pytest.raises(ValueError, match="order"):
+        KneserNeyLM(["a b"], order=1)
+
+
+def run_tool(script, *args):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "local" / script), *map(str, args)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+def test_lm_decoding_lowers_test_wer_of_an_undertrained_model(usage_run, tmp_path):
+    """build_lm -> tune_lm (dev) -> transcribe test with and without the LM."""
+    output_folder, _ = usage_run
+    arpa = tmp_path / "3gram.arpa"
+    report = json.loads(run_tool("build_lm.py", output_folder, "--out", arpa, "--order", "3").stdout)
+    assert report["vocabulary"] <= 45  # the synthetic word list, </s> and <unk>
+    run_tool("tune_lm.py", output_folder, "--lm", arpa, "--alphas", "0.5,1,2", "--betas", "0,2", "--beam-size", "32")
+    tuning = json.loads(arpa.with_name("3gram.arpa.tuning.json").read_text())
+    assert tuning["best"]["WER"] <= tuning["greedy_WER"]
+
+    results = json.loads((output_folder / "results.json").read_text())
+    test_csv = results["hparams"]["test_csv"]
+    scores = {}
+    for name, extra in (("greedy", []), ("lm", ["--lm", arpa, "--beam-size", "32"])):
+        report_file = tmp_path / f"{name}.json"
+        run_tool("transcribe.py", output_folder, test_csv, "--out", tmp_path / f"{name}.tsv", "--json", report_file, *extra)
+        scores[name] = json.loads(report_file.read_text())["scores"]
+    assert scores["lm"]["n_scored"] == scores["greedy"]["n_scored"] > 0
+    assert scores["lm"]["WER"] < scores["greedy"]["WER"] - 5, scores
