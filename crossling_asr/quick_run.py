@@ -25,15 +25,18 @@ CPU_TINY_OVERRIDES = [
 
 
 def recipe_command(lang, data_folder, encoder_source, results_root, epochs, extra=()):
-    """argv running recipes/<lang>/train.py on a tiny encoder with CPU settings."""
-    return [
-        sys.executable,
-        str(REPO_ROOT / "recipes" / lang / "train.py"),
-        str(language_file(lang)),
+    """argv running recipes/<lang>/train.py on a tiny encoder with CPU settings.
+
+    `extra` options win over the CPU defaults of the same key.
+    """
+    options = {}
+    for arg in [
         f"--data_folder={data_folder}",
         f"--encoder_source={encoder_source}",
         f"--results_root={results_root}",
         f"--number_of_epochs={epochs}",
         *CPU_TINY_OVERRIDES,
         *extra,
-    ]
+    ]:
+        options[arg.split("=", 1)[0]] = arg
+    return [sys.executable, str(REPO_ROOT / "recipes" / lang / "train.py"), str(language_file(lang)), *options.values()]

@@ -72,7 +72,8 @@ def load_cpu_hparams(data_folder, encoder_source, results_root, lang="es", **ove
     args = CPU_TINY_OVERRIDES + [
         f"--encoder_source={encoder_source}", f"--data_folder={data_folder}", f"--results_root={results_root}",
     ] + [f"--{key}={value}" for key, value in overrides.items()]
-    cli = "\n".join(arg[2:].replace("=", ": ", 1) for arg in args)
+    options = dict(arg[2:].split("=", 1) for arg in args)  # later options win
+    cli = "\n".join(f"{key}: {value}" for key, value in options.items())
     hparams, _, merged = load_recipe_hparams(language_file(lang), cli)
     normalizer = TextNormalizer(language_spec_from_hparams(hparams))
     report = prepare_common_voice(data_folder, hparams["prep_folder"], normalizer, num_workers=1)

@@ -23,7 +23,7 @@ from crossling_asr.transcribe import AcousticModel, Decoder
 from speechbrain.utils.checkpoints import Checkpointer
 
 USAGE_CORPUS = dict(n_train=200, n_dev=20, n_test=20)
-USAGE_EPOCHS = 15
+USAGE_EPOCHS = 12
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +42,7 @@ def usage_run(tmp_path_factory, make_corpus, tiny_encoders):
     return output_folder, encoder_dir
 
 
-def test_clip(output_folder):
+def first_test_clip(output_folder):
     """The first test utterance's 16 kHz FLAC written by data preparation."""
     results = json.loads((output_folder / "results.json").read_text())
     with open(results["hparams"]["test_csv"], encoding="utf-8") as f:
@@ -95,7 +95,7 @@ print("RESULT " + json.dumps(out))
 
 def test_exported_model_transcribes_like_the_project_in_plain_speechbrain(usage_run, tmp_path):
     output_folder, encoder_dir = usage_run
-    clip = test_clip(output_folder)
+    clip = first_test_clip(output_folder)
     greedy_dir = export_model(output_folder, tmp_path / "export")
     arpa = tmp_path / "lm.arpa"
     build_run_lm(load_finished_run(output_folder), arpa)
@@ -109,27 +109,26 @@ def test_exported_model_transcribes_like_the_project_in_plain_speechbrain(usage_
     torch.load(greedy_dir / "ctc_head.pt", weights_only=True)
     assert "crossling_asr" not in (greedy_dir / "hyperparams.yaml").read_text()
 
-    jobs = {
-        "greedy": {"source": str(greedy_dir), "savedir": str(tmp_path / "sb_greedy"), "clip": clip},
-        "moved": {"source": str(moved), "savedir": str(tmp_path / "sb_moved"), "clip": clip,
-                  "overrides": {"model_dir": str(moved)}},
-        "lm": {"source": str(lm_dir), "savedir": str(tmp_path / "sb_lm"), "clip": clip},
-    }
     shutil.rmtree(greedy_dir)  # the moved copy must not need the original
+    jobs = {
+        "greedy_moved": {"source": str(moved), "savedir": str(tmp_path / "sb_greedy"), "clip": clip,
+                         "overrides": {"model_dir": str(moved)}},
+        "lm_in_place": {"source": str(lm_dir), "savedir": str(tmp_path / "sb_lm"), "clip": clip},
+    }
     proc = subprocess.run(
         [sys.executable, "-c", PLAIN_SPEECHBRAIN, json.dumps(jobs)],
-        cwd=tmp_path, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+        cwd=tmp_path, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"},
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     plain = json.loads(proc.stdout.split("RESULT ", 1)[1])
 
     expected = project_transcript(output_folder, encoder_dir, clip, tmp_path / "scratch")
     assert expected.strip(), "the shared model should not be blank-collapsed"
-    assert plain["moved"] == expected
+    assert plain["greedy_moved"] == expected
 
     lm_model = AcousticModel.load(lm_dir, "cpu")
     log_probs, frames = lm_model.log_probs([read_audio(clip)])
-    assert plain["lm"] == Decoder(lm_model, arpa, 1.0, 1.0, 16)(log_probs, frames)[0]
+    assert plain["lm_in_place"] == Decoder(lm_model, arpa, 1.0, 1.0, 16)(log_probs, frames)[0]
 
 
 def test_model_card_states_language_encoder_data_scores_and_citation(usage_run, tmp_path):

@@ -12,6 +12,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+# 20 distinguishable colours: up to 18 languages or 11 monolingual encoders in one plot.
+DISTINCT_COLORS = plt.get_cmap("tab20")
+
 
 def save(fig, stem):
     """Write <stem>.png and <stem>.pdf; returns the PNG path."""
@@ -51,8 +54,9 @@ def size_diversity_scatter(cells, correlations, stem):
     pooled = correlations[correlations["scope"].str.startswith("pooled")].set_index("predictor")
     for ax, predictor, label in zip(axes, ("pretraining_hours", "n_languages"),
                                     ("pre-training hours", "pre-training languages")):
-        for language, group in cells.groupby("language"):
-            ax.scatter(group[predictor], group["relative_error"], s=14, alpha=0.6, label=language)
+        for i, (language, group) in enumerate(cells.groupby("language")):
+            ax.scatter(group[predictor], group["relative_error"], s=14, alpha=0.6, label=language,
+                       color=DISTINCT_COLORS(i % DISTINCT_COLORS.N))
         means = cells.groupby(predictor)["relative_error"].mean()
         ax.plot(means.index, means.to_numpy(), "k-", lw=1, label="mean over languages")
         ax.set_xscale("log")
@@ -83,8 +87,9 @@ def indo_european_gap_bars(table, stem):
 def transfer_scatter(pairs, kind, stem):
     """Relative improvement of monolingual encoders over the baseline against language similarity."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    for encoder, group in pairs.groupby("encoder"):
-        ax.scatter(group[f"{kind}_similarity"], 100 * group["relative_improvement"], s=18, label=encoder)
+    for i, (encoder, group) in enumerate(pairs.groupby("encoder")):
+        ax.scatter(group[f"{kind}_similarity"], 100 * group["relative_improvement"], s=18, label=encoder,
+                   color=DISTINCT_COLORS(i % DISTINCT_COLORS.N))
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel(f"{kind} similarity to the pre-training language (1 - URIEL distance)")
     ax.set_ylabel("improvement over no pre-training (%)")

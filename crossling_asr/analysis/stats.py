@@ -51,38 +51,57 @@ def spearman(x, y):
     return float(result.statistic), float(result.pvalue)
 
 
-def rank_correlation(x, y):
-    """Spearman's rho alone (Pearson of average ranks), fast enough for bootstrap loops."""
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return math.nan
-    return float(np.corrcoef(scipy_stats.rankdata(x), scipy_stats.rankdata(y))[0, 1])
+def rowwise_spearman(x_rows, y_rows):
+    """Spearman's rho of each row of two 2-D arrays; NaN entries are padding and left out.
 
-
-def bootstrap_ci(statistic, n_units, n_resamples=BOOTSTRAP_RESAMPLES, level=0.95, seed=0):
-    """Percentile bootstrap CI of `statistic(indices)` over `n_units` units resampled with replacement.
-
-    Resamples where the statistic is undefined (NaN) are dropped; when more
-    than half are, the CI is (NaN, NaN).
+    NaN where a row's x or y is constant (rho undefined).
     """
-    if n_units < 3:
+    rx = scipy_stats.rankdata(x_rows, axis=1, nan_policy="omit")
+    ry = scipy_stats.rankdata(y_rows, axis=1, nan_policy="omit")
+    rx = rx - np.nanmean(rx, axis=1, keepdims=True)
+    ry = ry - np.nanmean(ry, axis=1, keepdims=True)
+    numerator = np.nansum(rx * ry, axis=1)
+    denominator = np.sqrt(np.nansum(rx**2, axis=1) * np.nansum(ry**2, axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 1e-12, numerator / denominator, np.nan)
+
+
+def bootstrap_spearman_ci(x, y, clusters=None, n_resamples=BOOTSTRAP_RESAMPLES, level=0.95, seed=0):
+    """Percentile bootstrap CI of Spearman's rho(x, y).
+
+    Resamples observations with replacement, or, with `clusters` (a label
+    per observation), whole clusters. Resamples where rho is undefined are
+    dropped; when more than half are, or with fewer than 3 units, (NaN, NaN).
+    Draws: rng = numpy.random.default_rng(seed); rng.integers(0, n_units,
+    (n_resamples, n_units)) picks the units of every resample at once.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    labels = np.arange(len(x)) if clusters is None else np.asarray(clusters)
+    members = [np.flatnonzero(labels == label) for label in pd.unique(labels)]
+    if len(members) < 3:
         return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    values = np.array([statistic(rng.integers(0, n_units, n_units)) for _ in range(n_resamples)], dtype=float)
-    values = values[np.isfinite(values)]
-    if len(values) < n_resamples / 2:
+    picks = np.random.default_rng(seed).integers(0, len(members), (n_resamples, len(members)))
+    rows = [np.concatenate([members[unit] for unit in pick]) for pick in picks]
+    index = np.full((n_resamples, max(len(r) for r in rows)), -1)
+    for i, r in enumerate(rows):
+        index[i, :len(r)] = r
+    padded = index < 0
+    rho = rowwise_spearman(np.where(padded, np.nan, x[index]), np.where(padded, np.nan, y[index]))
+    rho = rho[np.isfinite(rho)]
+    if len(rho) < n_resamples / 2:
         return math.nan, math.nan
     alpha = (1 - level) / 2
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+    return float(np.quantile(rho, alpha)), float(np.quantile(rho, 1 - alpha))
 
 
 def permutation_p_value(group_a, group_b):
-    """Exact two-sided permutation p-value of mean(group_b) - mean(group_a) (NaN if a group is empty)."""
+    """Exact two-sided permutation p-value of mean(group_b) - mean(group_a) (NaN if a group has < 2)."""
     group_a, group_b = np.asarray(group_a, dtype=float), np.asarray(group_b, dtype=float)
-    if len(group_a) == 0 or len(group_b) == 0:
+    if len(group_a) < 2 or len(group_b) < 2:
         return math.nan
     result = scipy_stats.permutation_test(
-        (group_b, group_a), lambda b, a: np.mean(b) - np.mean(a),
-        permutation_type="independent", alternative="two-sided", n_resamples=np.inf,
+        (group_b, group_a), lambda b, a, axis: np.mean(b, axis=axis) - np.mean(a, axis=axis),
+        permutation_type="independent", alternative="two-sided", n_resamples=np.inf, vectorized=True,
     )
     return float(result.pvalue)
 
@@ -118,27 +137,15 @@ def size_and_diversity(summary, registry, metric="error", n_resamples=BOOTSTRAP_
         for language, group in cells.groupby("language", sort=True):
             x, y = group[predictor].to_numpy(), group["error"].to_numpy()
             rho, p = spearman(x, y)
-            low, high = bootstrap_ci(lambda idx: rank_correlation(x[idx], y[idx]), len(group), n_resamples, seed=seed)
+            low, high = bootstrap_spearman_ci(x, y, None, n_resamples, seed=seed)
             rows.append({"scope": language, "predictor": predictor, "n": len(group),
                          "rho": rho, "p_value": p, "ci_low": low, "ci_high": high})
         rho = spearman(cells[predictor], cells["relative_error"])[0]
-        low, high = cluster_bootstrap_ci(cells[predictor], cells["relative_error"], cells["language"],
-                                         n_resamples, seed)
+        low, high = bootstrap_spearman_ci(cells[predictor], cells["relative_error"], cells["language"],
+                                          n_resamples, seed=seed)
         rows.append({"scope": "pooled (relative error)", "predictor": predictor, "n": len(cells),
                      "rho": rho, "p_value": math.nan, "ci_low": low, "ci_high": high})
     return cells, pd.DataFrame(rows, columns=["scope", "predictor", "n", "rho", "p_value", "ci_low", "ci_high"])
-
-
-def cluster_bootstrap_ci(x, y, clusters, n_resamples=BOOTSTRAP_RESAMPLES, seed=0):
-    """Bootstrap CI of Spearman's rho(x, y) resampling whole clusters (e.g. languages) with replacement."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    members = [np.flatnonzero(np.asarray(clusters) == c) for c in pd.unique(np.asarray(clusters))]
-
-    def statistic(cluster_indices):
-        rows = np.concatenate([members[i] for i in cluster_indices])
-        return rank_correlation(x[rows], y[rows])
-
-    return bootstrap_ci(statistic, len(members), n_resamples, seed=seed)
 
 
 def indo_european_gap(summary, registry, metric="CER"):
@@ -201,8 +208,8 @@ def monolingual_transfer(summary, registry, distances, metric="error", n_resampl
         for kind in distances:
             x = f"{kind}_similarity"
             rho, p = spearman(pairs[x], pairs["relative_improvement"])
-            low, high = cluster_bootstrap_ci(pairs[x], pairs["relative_improvement"], pairs["language"],
-                                             n_resamples, seed)
+            low, high = bootstrap_spearman_ci(pairs[x], pairs["relative_improvement"], pairs["language"],
+                                              n_resamples, seed=seed)
             correlations.append({"similarity": kind, "n_pairs": len(pairs), "rho": rho, "p_value": p,
                                  "ci_low": low, "ci_high": high,
                                  "share_positive_transfer": float((pairs["relative_improvement"] > 0).mean())})

@@ -149,8 +149,8 @@ class LocalExecutor:
         while (run := work.get()) is not None:
             if self.stop.is_set():
                 continue
-            self.say(f"start {run.name} on {slot.name}")
-            outcome = execute_run(run, self.job, "local", env=slot.env, stop=self.stop)
+            outcome = execute_run(run, self.job, "local", env=slot.env, stop=self.stop,
+                                  on_launch=lambda r: self.say(f"start {r.name} on {slot.name}"))
             self._record(outcome)
             log = run.folder(self.job.results_root) / LOG_FILE
             if outcome.result == "failed":

@@ -72,8 +72,11 @@ def wait_or_stop(proc, stop, grace_seconds):
             return proc.wait()
 
 
-def execute_run(run, job, executor, env=None, stop=None, grace_seconds=STOP_GRACE_SECONDS):
-    """Launch one run unless it is finished or claimed elsewhere; returns a RunOutcome."""
+def execute_run(run, job, executor, env=None, stop=None, grace_seconds=STOP_GRACE_SECONDS, on_launch=None):
+    """Launch one run unless it is finished or claimed elsewhere; returns a RunOutcome.
+
+    `on_launch(run)` is called once the run is claimed, just before the recipe starts.
+    """
     folder = run.folder(job.results_root)
     if is_finished(folder):
         return RunOutcome(run, "skipped", 0, "already finished")
@@ -88,6 +91,8 @@ def execute_run(run, job, executor, env=None, stop=None, grace_seconds=STOP_GRAC
         attempt = (read_json(folder / ATTEMPT_FILE) or {}).get("attempt", 0) + 1
         command = job.recipe_command(run)
         log_path = folder / LOG_FILE
+        if on_launch is not None:
+            on_launch(run)
         started = time.time()
         with open(log_path, "a", encoding="utf-8") as log:
             where = f"{socket.gethostname()}, {executor}" + (f" {slurm_task_id()}" if slurm_task_id() else "")

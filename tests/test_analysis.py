@@ -1,0 +1,324 @@
+"""Aggregation, statistics and report on hand-made results.json files with known answers.
+
+Every statistic is checked against a value computed here independently:
+means and standard deviations by hand, Spearman's rho from ranks computed in
+the test, the permutation test by enumerating every assignment, the
+bootstrap by redoing its resamples with scipy's spearmanr, Holm by hand.
+"""
+
+import itertools
+import json
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from crossling_asr.analysis import aggregate, stats
+from crossling_asr.analysis.report import build_report
+from crossling_asr.analysis.typology import STUDY_LANGUAGES, TYPOLOGY_FILE, iso639_3, load_distances
+from crossling_asr.grid.runs import read_registry
+
+REGISTRY = read_registry()
+
+
+def results_object(language, encoder, seed, wer, cer=None, primary="WER", status="finished", **hparams):
+    """A schema-1 results.json object with the given test error rates."""
+    cer = wer / 2 if cer is None else cer
+    return {
+        "schema_version": 1,
+        "status": status,
+        "run": {"language": language, "encoder": encoder, "seed": seed, "encoder_family": "Wav2Vec2Model",
+                "random_init": encoder == "no-pretraining", "output_folder": f"/r/{language}/{encoder}/seed_{seed}"},
+        "metrics": {"primary": primary, "wer_meaningful": primary == "WER",
+                    "test": {"WER": wer, "CER": cer, "loss": 1.0, "n_utterances": 10},
+                    "dev_best": {"WER": wer, "CER": cer, "epoch": 1}},
+        "data": {"splits": {s: {"utterances": 10, "hours": 0.5, "speakers": 2, "skipped": {}}
+                            for s in ("train", "dev", "test")}},
+        "training": {"epochs": 1, "optimizer_steps": 5, "wall_seconds": 10.0},
+        "hparams": {"number_of_epochs": 1, "seed": seed, "output_folder": f"/r/{language}/{encoder}/seed_{seed}",
+                    **hparams},
+    }
+
+
+def write_results(root, results, folder=None):
+    run = results["run"]
+    folder = root / (folder or f"{run['language']}/{run['encoder']}/seed_{run['seed']}")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results))
+    return folder / "results.json"
+
+
+def manual_ranks(values):
+    """Average ranks (1-based; ties share the mean of their positions), computed by hand."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    position = 0
+    while position < len(order):
+        end = position
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[position]]:
+            end += 1
+        for k in range(position, end + 1):
+            ranks[order[k]] = (position + end) / 2 + 1
+        position = end + 1
+    return ranks
+
+
+def manual_spearman(x, y):
+    rx, ry = manual_ranks(list(x)), manual_ranks(list(y))
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    return cov / math.sqrt(sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry))
+
+
+# ---- aggregation -------------------------------------------------------------------
+
+
+def test_mean_std_over_seeds_and_incomplete_cells(tmp_path):
+    for seed, wer in zip((1, 2, 3), (10.0, 12.0, 17.0)):
+        write_results(tmp_path, results_object("es", "xlsr-53", seed, wer))
+    for seed, wer in zip((1, 2), (30.0, 34.0)):
+        write_results(tmp_path, results_object("de", "xlsr-53", seed, wer))
+
+    collection = aggregate.collect(tmp_path)
+    assert len(collection.runs) == 5 and collection.rejected.empty
+    summary = aggregate.summarize(collection.runs, expected_seeds=[1, 2, 3]).set_index("language")
+
+    es = summary.loc["es"]
+    assert es["WER_mean"] == pytest.approx(13.0)
+    assert es["WER_std"] == pytest.approx(math.sqrt(((10 - 13) ** 2 + (12 - 13) ** 2 + (17 - 13) ** 2) / 2))
+    assert es["CER_mean"] == pytest.approx(6.5)
+    assert es["error_mean"] == pytest.approx(13.0)  # WER is the primary metric here
+    assert (es["n_seeds"], es["complete"]) == (3, True)
+
+    de = summary.loc["de"]
+    assert de["WER_mean"] == pytest.approx(32.0)
+    assert de["WER_std"] == pytest.approx(math.sqrt(8.0))
+    assert (de["n_seeds"], de["seeds"], de["complete"]) == (2, "1,2", False)
+    assert aggregate.format_mean_std(de["error_mean"], de["error_std"], 2, 3) == "32.00 ± 2.83 (2/3 seeds)"
+
+    missing = aggregate.missing_runs(collection.runs, ["es", "de"], ["xlsr-53"], [1, 2, 3])
+    assert missing.to_dict("records") == [{"language": "de", "encoder": "xlsr-53", "seed": 3}]
+
+
+def test_unusable_results_are_rejected_with_a_reason(tmp_path):
+    write_results(tmp_path, results_object("es", "xlsr-53", 1, 10.0))
+    write_results(tmp_path, results_object("es", "xlsr-53", 2, 10.0, status="running"))
+    old = results_object("es", "xlsr-53", 3, 10.0)
+    old["schema_version"] = 0
+    write_results(tmp_path, old)
+    write_results(tmp_path, results_object("es", "wavlm-large", 1, float("nan")))
+    write_results(tmp_path, results_object("es", "wavlm-large", 2, 11.0), folder="es/wavlm-large/seed_3")
+    broken = tmp_path / "es" / "hubert-large-ll60k" / "seed_1"
+    broken.mkdir(parents=True)
+    (broken / "results.json").write_text('{"status": "finish')
+
+    collection = aggregate.collect(tmp_path)
+    assert collection.runs[["language", "encoder", "seed"]].values.tolist() == [["es", "xlsr-53", 1]]
+    reasons = {re.sub(r".*/(es/[^/]+/seed_\d)/results.json", r"\1", p): r
+               for p, r in zip(collection.rejected["path"], collection.rejected["reason"])}
+    assert "not 'finished'" in reasons["es/xlsr-53/seed_2"]
+    assert "schema_version" in reasons["es/xlsr-53/seed_3"]
+    assert "non-finite" in reasons["es/wavlm-large/seed_1"]
+    assert "run name mismatch" in reasons["es/wavlm-large/seed_3"]
+    assert "unreadable" in reasons["es/hubert-large-ll60k/seed_1"]
+
+
+def test_duplicates_counted_once_and_differing_settings_reported(tmp_path):
+    kept = write_results(tmp_path, results_object("es", "xlsr-53", 1, 10.0))
+    write_results(tmp_path, results_object("es", "xlsr-53", 1, 10.0), folder="backup/es/xlsr-53/seed_1")
+    write_results(tmp_path, results_object("es", "xlsr-53", 1, 11.0), folder="old/es/xlsr-53/seed_1")
+    write_results(tmp_path, results_object("es", "xlsr-53", 2, 12.0, number_of_epochs=3))
+
+    collection = aggregate.collect(tmp_path)
+    assert len(collection.runs) == 2
+    assert collection.runs.set_index("seed").loc[1, "path"] == str(kept)
+    duplicates = collection.duplicates.set_index("duplicate")["identical"]
+    assert duplicates[str(tmp_path / "backup/es/xlsr-53/seed_1/results.json")]
+    assert not duplicates[str(tmp_path / "old/es/xlsr-53/seed_1/results.json")]
+    # Paths differ between seeds by construction (output_folder) and are not reported.
+    conflicts = collection.conflicts
+    assert conflicts["setting"].tolist() == ["hparams.number_of_epochs"]
+    assert conflicts["values"].iloc[0] == "seed 1: 1; seed 2: 3"
+
+
+# ---- statistics ---------------------------------------------------------------------
+
+
+def test_spearman_equals_pearson_of_hand_computed_ranks():
+    x = [1, 4, 4, 23, 53, 128, 1, 4]
+    y = [30.0, 28.0, 29.5, 22.0, 20.0, 18.0, 31.0, 27.0]
+    rho, p = stats.spearman(x, y)
+    assert rho == pytest.approx(manual_spearman(x, y))
+    assert 0 <= p < 0.01
+    assert math.isnan(stats.spearman([1, 1, 1, 1], [1, 2, 3, 4])[0])
+
+
+def test_bootstrap_ci_redone_with_scipy_on_the_same_resamples():
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 4, 24).astype(float)  # ties, as in pre-training hours
+    y = -x + rng.normal(0, 1.5, 24)
+    clusters = np.repeat(np.arange(8), 3)
+
+    for labels in (None, clusters):
+        low, high = stats.bootstrap_spearman_ci(x, y, labels, n_resamples=300, seed=11)
+        units = np.arange(24) if labels is None else clusters
+        members = [np.flatnonzero(units == u) for u in pd.unique(units)]
+        picks = np.random.default_rng(11).integers(0, len(members), (300, len(members)))
+        rhos = []
+        for pick in picks:
+            rows = np.concatenate([members[u] for u in pick])
+            if np.ptp(x[rows]) > 0 and np.ptp(y[rows]) > 0:
+                rhos.append(scipy_stats.spearmanr(x[rows], y[rows]).statistic)
+        assert (low, high) == pytest.approx((np.quantile(rhos, 0.025), np.quantile(rhos, 0.975)))
+        assert low < stats.spearman(x, y)[0] < high
+
+    assert stats.bootstrap_spearman_ci(np.arange(10), np.arange(10) * 2.0, n_resamples=200) == (1.0, 1.0)
+
+
+def test_permutation_p_value_equals_full_enumeration():
+    indo_european = [10.0, 12.0, 11.0, 15.0, 9.0]
+    other = [14.0, 20.0, 13.0]
+    p = stats.permutation_p_value(indo_european, other)
+
+    values = indo_european + other
+    observed = np.mean(other) - np.mean(indo_european)
+    null = []
+    for chosen in itertools.combinations(range(len(values)), len(other)):
+        b = [values[i] for i in chosen]
+        a = [values[i] for i in range(len(values)) if i not in chosen]
+        null.append(np.mean(b) - np.mean(a))
+    null = np.array(null)
+    greater = np.mean(null >= observed - 1e-9)
+    less = np.mean(null <= observed + 1e-9)
+    assert p == pytest.approx(min(1.0, 2 * min(greater, less)))
+    assert 0 < p < 0.2
+
+
+def test_holm_adjustment_by_hand():
+    adjusted = stats.holm_adjust([0.01, 0.04, 0.03, float("nan")])
+    # sorted 0.01, 0.03, 0.04 -> 3 x 0.01, max(0.03, 2 x 0.03), max(0.06, 1 x 0.04)
+    assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06])
+    assert math.isnan(adjusted[3])
+
+
+def summary_of(cells, metric_of=lambda lang: "WER"):
+    """A summarize()-shaped table from {(language, encoder): error} (one seed per cell)."""
+    runs = pd.DataFrame([
+        {"language": lang, "encoder": enc, "seed": 1, "primary": metric_of(lang), "error": err, "WER": err,
+         "CER": err / 2}
+        for (lang, enc), err in cells.items()
+    ])
+    return aggregate.summarize(runs)
+
+
+def test_indo_european_gap_per_encoder():
+    summary = summary_of({("es", "xlsr-53"): 10.0, ("de", "xlsr-53"): 12.0, ("fr", "xlsr-53"): 14.0,
+                          ("ja", "xlsr-53"): 20.0, ("th", "xlsr-53"): 30.0,
+                          ("es", "no-pretraining"): 50.0, ("ja", "no-pretraining"): 70.0})
+    table = stats.indo_european_gap(summary, REGISTRY, metric="WER").set_index("encoder")
+    row = table.loc["xlsr-53"]
+    assert (row["n_indo_european"], row["n_other"]) == (3, 2)
+    assert row["gap"] == pytest.approx(25.0 - 12.0)
+    assert row["p_value"] == pytest.approx(stats.permutation_p_value([10, 12, 14], [20, 30]))
+    # 5 languages, 2 "other": C(5,2) = 10 assignments; ours is the most extreme of both tails' 1.
+    assert row["p_value"] == pytest.approx(0.2)
+    assert table.loc["no-pretraining", "gap"] == pytest.approx(20.0)
+    pooled = table.loc["all pre-trained (language means)"]  # the baseline is left out
+    assert pooled["gap"] == pytest.approx(row["gap"])
+    assert math.isnan(pooled["p_holm"])
+
+
+def test_size_and_diversity_correlations():
+    encoders = ["wav2vec2-large-lv60", "unispeech-large-multi-lingual-1500h-cv", "voxpopuli-100k", "xlsr-53",
+                "xls-r-300m"]
+    errors = {"es": [30.0, 28.0, 25.0, 22.0, 20.0], "ja": [40.0, 41.0, 35.0, 30.0, 33.0]}
+    cells = {(lang, enc): err for lang, errs in errors.items() for enc, err in zip(encoders, errs)}
+    cells[("es", "no-pretraining")] = 90.0
+    cells_table, table = stats.size_and_diversity(summary_of(cells), REGISTRY, n_resamples=200)
+    assert "no-pretraining" not in set(cells_table["encoder"])
+    table = table.set_index(["scope", "predictor"])
+    for predictor in ("pretraining_hours", "n_languages"):
+        x = [REGISTRY[enc][predictor] for enc in encoders]
+        for lang, errs in errors.items():
+            assert table.loc[(lang, predictor), "rho"] == pytest.approx(manual_spearman(x, errs))
+        relative = [e / np.mean(errs) for errs in errors.values() for e in errs]
+        pooled = table.loc[("pooled (relative error)", predictor)]
+        assert pooled["rho"] == pytest.approx(manual_spearman(x * 2, relative))
+        assert pooled["n"] == 10 and math.isnan(pooled["p_value"])
+    assert table.loc[("es", "n_languages"), "rho"] == pytest.approx(-1.0)
+
+
+def test_monolingual_transfer_relative_improvement_and_similarity():
+    summary = summary_of({
+        ("es", "no-pretraining"): 50.0, ("de", "no-pretraining"): 60.0, ("fr", "no-pretraining"): 40.0,
+        ("es", "wav2vec2-large-lv60"): 30.0, ("de", "wav2vec2-large-lv60"): 30.0, ("fr", "wav2vec2-large-lv60"): 30.0,
+        ("es", "voxpopuli-fr"): 25.0, ("de", "voxpopuli-fr"): 45.0, ("fr", "voxpopuli-fr"): 20.0,
+        ("es", "xlsr-53"): 10.0,  # multilingual: not part of this analysis
+    })
+    codes = ["eng", "spa", "fra", "deu"]
+    genetic = pd.DataFrame([[0.0, 0.9, 0.9, 0.6], [0.9, 0.0, 0.5, 0.9], [0.9, 0.5, 0.0, 0.9], [0.6, 0.9, 0.9, 0.0]],
+                           index=codes, columns=codes)
+    pairs, correlations = stats.monolingual_transfer(summary, REGISTRY, {"genetic": genetic}, n_resamples=200)
+
+    by_pair = pairs.set_index(["encoder", "language"])
+    expected = {("wav2vec2-large-lv60", "es"): (0.4, 0.1), ("wav2vec2-large-lv60", "de"): (0.5, 0.4),
+                ("wav2vec2-large-lv60", "fr"): (0.25, 0.1), ("voxpopuli-fr", "es"): (0.5, 0.5),
+                ("voxpopuli-fr", "de"): (0.25, 0.1), ("voxpopuli-fr", "fr"): (0.5, 1.0)}
+    assert set(by_pair.index) == set(expected)
+    for key, (improvement, similarity) in expected.items():
+        assert by_pair.loc[key, "relative_improvement"] == pytest.approx(improvement)
+        assert by_pair.loc[key, "genetic_similarity"] == pytest.approx(similarity)
+    assert bool(by_pair.loc[("voxpopuli-fr", "fr"), "same_language"])
+    row = correlations.set_index("similarity").loc["genetic"]
+    improvements, similarities = zip(*expected.values())
+    assert row["rho"] == pytest.approx(manual_spearman(similarities, improvements))
+    assert row["n_pairs"] == 6 and row["share_positive_transfer"] == 1.0
+
+
+# ---- language data and report ---------------------------------------------------------
+
+
+def test_cached_typology_covers_the_study_languages():
+    assert [iso639_3(c) for c in ("ar", "fa", "zh-CN", "sv-SE", "sv")] == ["arb", "pes", "cmn", "swe", "swe"]
+    distances = load_distances(TYPOLOGY_FILE)
+    codes = {iso639_3(lang) for lang in STUDY_LANGUAGES}
+    assert set(distances) == {"genetic", "syntactic", "featural", "geographic"}
+    for matrix in distances.values():
+        assert set(matrix.index) == set(matrix.columns) == codes
+        values = matrix.loc[sorted(codes), sorted(codes)].to_numpy()
+        assert np.allclose(values, values.T) and np.all(np.diag(values) == 0)
+        assert values.min() >= 0 and values.max() <= 1
+    genetic = distances["genetic"]
+    assert genetic.loc["spa", "por"] < genetic.loc["spa", "deu"] < genetic.loc["spa", "jpn"] == 1.0
+    assert json.loads(TYPOLOGY_FILE.read_text())["command"] == "python local/compute_typology.py"
+
+
+def test_report_embeds_every_table_and_figure(tmp_path):
+    root = tmp_path / "results"
+    rng = np.random.default_rng(0)
+    encoders = ["wav2vec2-large-lv60", "voxpopuli-fr", "xlsr-53", "xls-r-300m", "no-pretraining"]
+    for lang in ("es", "de", "fr", "ja", "th"):
+        primary = "CER" if lang in ("ja", "th") else "WER"
+        for enc in encoders:
+            for seed in (1, 2):
+                wer = 60.0 if enc == "no-pretraining" else 25.0 + rng.normal(0, 2)
+                write_results(root, results_object(lang, enc, seed, wer, primary=primary))
+    out = tmp_path / "report"
+    path = build_report(root, out, seeds=[1, 2, 3], n_resamples=100)
+
+    text = path.read_text()
+    for heading in ("## Runs", "## 1.", "## 2.", "## 3.", "## 4."):
+        assert heading in text
+    assert "(2/3 seeds)" in text  # every cell lacks seed 3: flagged, not averaged silently
+    images = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
+    assert len(images) == 4
+    for image in images:
+        assert not image.startswith("/") and (out / image).is_file()
+        assert (out / image).with_suffix(".pdf").is_file()
+    for link in re.findall(r"\]\((tables/[^)]+)\)", text):
+        assert (out / link).is_file()
+    transfer = pd.read_csv(out / "tables" / "transfer_correlations.csv")
+    assert set(transfer["similarity"]) == {"genetic", "syntactic", "featural", "geographic"}

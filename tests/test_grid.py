@@ -1,0 +1,236 @@
+"""The grid runner: a real tiny grid on synthetic data, and its bookkeeping piece by piece.
+
+The end-to-end test runs 2 languages x 2 tiny encoders of different families
+x 2 seeds (1 epoch) through the local executor with 2 concurrent runs, from
+two grid processes at once on one results root (they must share the work,
+never run a run twice and never prepare a language twice), then checks
+status, that a re-run launches nothing, and the report.
+"""
+
+import datetime
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+from crossling_asr.grid.claim import RunClaim
+from crossling_asr.grid.cost import CostAssumptions, estimate, load_hours_table
+from crossling_asr.grid.job import GridJob
+from crossling_asr.grid.runs import (
+    ATTEMPT_FILE, LOCK_FILE, LOG_FILE, GridError, Run, run_status, select_grid,
+)
+from crossling_asr.grid.slurm import SlurmExecutor, SlurmOptions
+from crossling_asr.quick_run import CPU_TINY_OVERRIDES
+
+LANGUAGES = ("es", "it")
+ENCODERS = {"wav2vec2-large-lv60": "wav2vec2", "hubert-large-ll60k": "hubert"}  # registry name -> tiny family
+
+
+def grid_cli(*args, **kwargs):
+    """Run local/grid.py; returns CompletedProcess (stdout and stderr as text)."""
+    return subprocess.run([sys.executable, str(ROOT / "local" / "grid.py"), *map(str, args)],
+                          capture_output=True, text=True, **kwargs)
+
+
+def grid_args(results_root, corpora, tiny_encoders, seeds=(1, 2)):
+    """Selection and launch options of the tiny grid, then the recipe overrides after `--`."""
+    args = ["--results-root", results_root, "--langs", *LANGUAGES, "--encoders", *ENCODERS,
+            "--seeds", *seeds, "--gpus-per-run", "0"]
+    for lang, folder in corpora.items():
+        args += ["--data-folder", f"{lang}={folder}"]
+    for name, family in ENCODERS.items():
+        args += ["--encoder-source", f"{name}={tiny_encoders[family]}"]
+    return args
+
+
+def max_concurrency(attempts):
+    """Most attempts running at the same moment, from their start times and durations."""
+    events = []
+    for attempt in attempts:
+        start = datetime.datetime.fromisoformat(attempt["started"]).timestamp()
+        events += [(start, 1), (start + attempt["seconds"], -1)]
+    running = best = 0
+    for _, change in sorted(events, key=lambda e: (e[0], e[1])):
+        running += change
+        best = max(best, running)
+    return best
+
+
+def test_tiny_grid_from_two_processes_then_status_rerun_and_report(tmp_path, make_corpus, tiny_encoders):
+    corpora = {lang: make_corpus(lang, n_train=12, n_dev=4, n_test=4) for lang in LANGUAGES}
+    root = tmp_path / "results"
+    run_args = ["run", *grid_args(root, corpora, tiny_encoders), "--runs-per-gpu", "2",
+                "--", "--number_of_epochs=1", *CPU_TINY_OVERRIDES]
+    command = [sys.executable, str(ROOT / "local" / "grid.py"), *map(str, run_args)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(1)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outputs = [p.communicate(timeout=600)[0] for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], "\n\n".join(outputs)
+
+    runs = select_grid(LANGUAGES, ENCODERS, [1, 2])
+    starts = [line for out in outputs for line in out.splitlines() if "] start " in line]
+    assert sorted(line.split("] start ")[1].split(" on ")[0] for line in starts) == sorted(r.name for r in runs)
+    attempts = []
+    for run in runs:
+        folder = run.folder(root)
+        assert json.loads((folder / "results.json").read_text())["status"] == "finished"
+        assert (folder / LOG_FILE).read_text().count("=== grid attempt") == 1
+        assert not (folder / LOCK_FILE).exists()
+        attempts.append(json.loads((folder / ATTEMPT_FILE).read_text()))
+        assert attempts[-1]["outcome"] == "finished" and attempts[-1]["executor"] == "local"
+    assert max_concurrency(attempts) >= 2
+    prep_logs = "".join(p.read_text() for p in (root / "grid").glob("local-*/prep_*.log"))
+    # Each language prepared once (the other process found it prepared and skipped it).
+    assert len(re.findall(r"train: \d+ of \d+ rows kept", prep_logs)) == len(LANGUAGES)
+    assert prep_logs.count("already prepared with these options") >= len(LANGUAGES)
+
+    status = grid_cli("status", *grid_args(root, corpora, tiny_encoders))
+    assert status.returncode == 0 and status.stdout.startswith("8 runs: 8 done, 0 running, 0 failed, 0 pending")
+
+    again = grid_cli(*run_args)
+    assert again.returncode == 0, again.stderr
+    assert "8 of 8 runs already finished" in again.stdout and "] start " not in again.stdout
+    assert all((r.folder(root) / LOG_FILE).read_text().count("=== grid attempt") == 1 for r in runs)
+
+    report = subprocess.run([sys.executable, str(ROOT / "local" / "report.py"), "--results-root", str(root),
+                             "--out", str(tmp_path / "report"), "--bootstrap", "100"],
+                            capture_output=True, text=True)
+    assert report.returncode == 0, report.stderr
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "8 finished runs used; 0 expected runs missing" in text
+    images = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
+    assert images and all((tmp_path / "report" / image).is_file() for image in images)
+    runs_table = (tmp_path / "report" / "tables" / "runs.csv").read_text().splitlines()
+    assert len(runs_table) == 1 + 8
+
+
+def test_claim_is_exclusive_heartbeated_and_respects_other_hosts(tmp_path):
+    folder = tmp_path / "run"
+    claim = RunClaim.acquire(folder, "test")
+    assert claim is not None
+    assert RunClaim.acquire(folder, "test") is None  # held (flock) by a live owner
+    holder = json.loads((folder / LOCK_FILE).read_text())
+    assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
+    claim.release()
+    assert not (folder / LOCK_FILE).exists()
+
+    # A fresh lock written on another host (flock does not cross hosts): left alone.
+    (folder / LOCK_FILE).write_text(json.dumps({"host": "elsewhere", "pid": 1, "slurm_job": None}))
+    assert RunClaim.acquire(folder, "test") is None
+    # Its heartbeat stopped long ago: the owner is dead, the run can be taken over.
+    old = time.time() - 3600
+    os.utime(folder / LOCK_FILE, (old, old))
+    taken = RunClaim.acquire(folder, "test")
+    assert taken is not None
+    taken.release()
+
+
+def test_status_reads_each_state_from_disk(tmp_path):
+    done, running, failed, interrupted, fresh = (Run("es", "xlsr-53", seed) for seed in range(1, 6))
+    (done.folder(tmp_path)).mkdir(parents=True)
+    (done.folder(tmp_path) / "results.json").write_text(json.dumps(
+        {"status": "finished", "metrics": {"test": {"WER": 12.5, "CER": 4.0}}}))
+    claim = RunClaim.acquire(running.folder(tmp_path), "test")
+    failed.folder(tmp_path).mkdir(parents=True)
+    (failed.folder(tmp_path) / LOG_FILE).write_text("...\nRuntimeError: out of cheese\n")
+    (failed.folder(tmp_path) / ATTEMPT_FILE).write_text(json.dumps(
+        {"attempt": 2, "outcome": "failed", "returncode": 1, "log": str(failed.folder(tmp_path) / LOG_FILE)}))
+    (interrupted.folder(tmp_path) / "save" / "CKPT+2026-01-01").mkdir(parents=True)
+    (interrupted.folder(tmp_path) / LOCK_FILE).write_text("{}")
+    os.utime(interrupted.folder(tmp_path) / LOCK_FILE, (time.time() - 3600,) * 2)
+    try:
+        states = {run.seed: run_status(run, tmp_path) for run in (done, running, failed, interrupted, fresh)}
+    finally:
+        claim.release()
+    assert (states[1].state, states[1].detail) == ("done", "WER 12.50 CER 4.00")
+    assert states[2].state == "running" and socket.gethostname() in states[2].detail
+    assert states[3].state == "failed" and states[3].returncode == 1 and "out of cheese" in states[3].detail
+    assert states[3].log == failed.folder(tmp_path) / LOG_FILE
+    assert states[4].state == "pending" and "died" in states[4].detail and "checkpoint" in states[4].detail
+    assert (states[5].state, states[5].detail) == ("pending", "")
+
+
+def test_selection_and_overrides_are_checked():
+    with pytest.raises(GridError, match="No recipe for language"):
+        select_grid(["xx"], None, None)
+    with pytest.raises(GridError, match="Unknown encoder"):
+        select_grid(["es"], ["wav2vec3"], None)
+    assert len(select_grid(["es", "de"], None, None)) == 2 * 16 * 3
+    with pytest.raises(GridError, match="set by the grid"):
+        GridJob(results_root="/tmp/r", recipe_overrides=["--seed=4"])
+    command = GridJob(results_root="/tmp/r", data_root="/data", gpus_per_run=2,
+                      encoder_sources={"xlsr-53": "/tiny"}).recipe_command(Run("es", "xlsr-53", 2))
+    assert command[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    assert command[-4:] == ["--results_root=/tmp/r", "--encoder=xlsr-53", "--seed=2", "--encoder_source=/tiny"]
+    assert "--data_folder=/data/es" in command
+
+
+def write_prep_report(root, language, hours):
+    folder = root / "prepared" / language
+    folder.mkdir(parents=True)
+    (folder / "prep_report.json").write_text(json.dumps(
+        {"splits": {split: {"hours": h, "kept": 1} for split, h in zip(("train", "dev", "test"), hours)}}))
+
+
+def test_cost_estimate_from_prep_reports_and_a_hours_table(tmp_path):
+    write_prep_report(tmp_path, "es", (10.0, 1.0, 2.0))
+    (tmp_path / "hours.yaml").write_text("de: {train: 20, dev: 2, test: 2}\nit: 5\n")
+    hours = load_hours_table(tmp_path / "hours.yaml")
+    assumptions = CostAssumptions(epochs=3, audio_hours_per_gpu_hour=50.0, reference_params_millions=317.4,
+                                  eval_cost_ratio=0.5, overhead_gpu_hours=0.25)
+    table = estimate(select_grid(["es", "de", "it"], ["xlsr-53", "xls-r-300m"], [1]), tmp_path, assumptions, hours)
+    by_run = table.set_index(["language", "encoder"])
+    # es, xlsr-53 (317.4M): (3 x 10 + 0.5 x (3 x 1 + 2)) / 50 + 0.25
+    assert by_run.loc[("es", "xlsr-53"), "gpu_hours"] == pytest.approx((30 + 2.5) / 50 + 0.25)
+    # xls-r-300m has 315.4M parameters: proportionally faster
+    assert by_run.loc[("de", "xls-r-300m"), "gpu_hours"] == pytest.approx(
+        (60 + 0.5 * (6 + 2)) / (50 * 317.4 / 315.4) + 0.25)
+    assert by_run.loc[("it", "xlsr-53"), "gpu_hours"] == pytest.approx(15 / 50 + 0.25)
+    assert set(table["hours_from"]) == {"prep_report.json", "--hours-per-lang"}
+    with pytest.raises(GridError, match="No corpus hours for fr"):
+        estimate(select_grid(["fr"], ["xlsr-53"], [1]), tmp_path, assumptions, hours)
+
+    out = grid_cli("cost", "--results-root", tmp_path, "--langs", "es", "--encoders", "xlsr-53", "--seeds", "1",
+                   "--audio-hours-per-gpu-hour", "50", "--", "--number_of_epochs=3")
+    assert out.returncode == 0, out.stderr
+    expected = (30 + (3 * 1 + 2) / 3) / 50 + 0.1
+    assert f"Total: 1 runs, {expected:.1f} GPU-hours" in out.stdout
+    assert '"epochs": 3' in out.stdout
+
+
+def test_slurm_scripts_request_resources_from_the_registry(tmp_path):
+    fake_sbatch = tmp_path / "sbatch"
+    fake_sbatch.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/calls"\n'
+                           'n=$(wc -l < "$(dirname "$0")/calls")\necho "$((100 + n));cluster"\n')
+    fake_sbatch.chmod(0o755)
+    root = tmp_path / "results"
+    write_prep_report(root, "es", (100.0, 1.0, 1.0))
+    job = GridJob(results_root=root, data_root=tmp_path / "cv", gpus_per_run=1)
+    options = SlurmOptions(gpu_types={"a100_40g": 40, "a100_80g": 80}, partition="gpu", mem="64G")
+    runs = select_grid(["es"], ["xlsr-53", "wavlm-large"], [1, 2])
+    records = SlurmExecutor(job, options, sbatch=str(fake_sbatch), out=lambda _: None).submit(
+        runs, CostAssumptions(epochs=3))
+
+    assert [r["job_id"] for r in records] == ["101", "102", "103"]
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls[0].endswith("prep.sbatch")
+    assert all(call.startswith("--parsable --dependency=afterok:101 ") for call in calls[1:])
+    scripts = {r["gres"]: (root / "grid").glob(f"slurm-*/{r['script']}").__next__().read_text()
+               for r in records[1:]}
+    assert set(scripts) == {"gpu:a100_40g:1", "gpu:a100_80g:1"}  # wavlm-large needs 48 GB
+    wavlm = scripts["gpu:a100_80g:1"]
+    # (3 x 100 + (3 x 1 + 1) / 3) / 60 + 0.1 GPU-hours, x 1.5, rounded up to 15 minutes: 07:45:00
+    for directive in ("--requeue", "--signal=B:USR1@300", "--time=07:45:00", "--gres=gpu:a100_80g:1",
+                      "--partition=gpu", "--mem=64G", "--open-mode=append"):
+        assert f"#SBATCH {directive}\n" in wavlm
+    assert "trap 'stop_and_requeue USR1' USR1" in wavlm and 'scontrol requeue "$task"' in wavlm
+    array = re.search(r"#SBATCH --array=(\S+)", wavlm).group(1)
+    manifest = json.loads(next((root / "grid").glob("slurm-*/manifest.json")).read_text())
+    assert {manifest["runs"][int(i)]["encoder"] for i in re.split(r"[,-]", array)} == {"wavlm-large"}
