@@ -439,14 +439,21 @@ def model_card(run, info):
     hp = run.hparams
     wer_meaningful = results["metrics"].get("wer_meaningful", True)
 
-    pretraining = "the no-pretraining baseline: the architecture with random initial weights" if info["encoder"][
-        "random_init"
-    ] else (
-        f"pre-trained on {', '.join(facts.get('pretraining_data', [])) or 'unknown data'}, "
-        f"{facts.get('pretraining_hours', 'unknown')} hours, "
-        f"{facts.get('n_languages', 'unknown')} language(s)"
-        + (f" ({', '.join(facts['languages'])})" if facts.get("languages") else "")
-    )
+    if info["encoder"]["random_init"]:
+        pretraining = "the no-pretraining baseline: the architecture with random initial weights"
+    else:
+        pretraining = (
+            f"pre-trained on {', '.join(facts.get('pretraining_data', [])) or 'unknown data'}, "
+            f"{facts.get('pretraining_hours', 'unknown')} hours, "
+            f"{facts.get('n_languages', 'unknown')} language(s)"
+            + (f" ({', '.join(facts['languages'])})" if facts.get("languages") else "")
+        )
+    if facts and facts.get("source") != info["encoder"]["source"]:
+        pretraining += (
+            f" — facts of the registry's `{facts.get('source')}`; this run replaced the source "
+            f"by `{info['encoder']['source']}`, so they hold only if that is a copy of it"
+        )
+    encoder_parameters = (results.get("parameters") or {}).get("encoder_total")
     unverified = facts.get("unverified") or []
     split_rows = "\n".join(
         f"| {name} | {s.get('utterances')} | {_fmt(s.get('hours'))} | {s.get('speakers')} |"
@@ -496,7 +503,7 @@ Models* (arXiv {STUDY_ARXIV}). Seed {info['seed']}.
 
 - name in the study's registry: `{encoder_name}`; source: `{info['encoder']['source']}`
 - {pretraining}
-- parameters (millions): {facts.get('params_millions', 'unknown')}
+- parameters (millions): {_fmt(encoder_parameters / 1e6 if encoder_parameters else None, 1)}
 - fact sources: {json.dumps(facts.get('sources', {}))}{" — not verified against the model card: " + ", ".join(unverified) if unverified else ""}
 
 ## Training data
@@ -533,7 +540,8 @@ Library versions: {json.dumps(info.get('versions') or {})}
 
 Transcripts are NFKC-normalised, {"lower-cased, " if info['text'].get('lowercase', True) else ""}stripped of
 punctuation and limited to the alphabet `{info['text'].get('alphabet')}`; digits and other
-characters are not in the vocabulary. Compare outputs with references normalised the same way.
+characters are not in the vocabulary.{"" if wer_meaningful else " Spaces are removed."} Compare outputs with
+references normalised the same way.
 
 ## Limitations
 
@@ -549,7 +557,7 @@ characters are not in the vocabulary. Compare outputs with references normalised
 from speechbrain.inference.ASR import EncoderASR
 
 asr = EncoderASR.from_hparams(source="path/to/this/folder", savedir="pretrained_models/asr")
-print(asr.transcribe_file("clip.wav"))  # any file torchaudio reads; resampled to 16 kHz
+print(asr.transcribe_file("clip.wav"))  # any file soundfile reads; resampled to 16 kHz
 ```
 
 The YAML's `model_dir` holds the folder's absolute path at export time: after moving the

@@ -4,6 +4,7 @@ Also home of `usage_run`, the one under-trained Spanish model that the export,
 transcription and LM tests share (trained once per session).
 """
 
+import csv
 import json
 import shutil
 import subprocess
@@ -42,13 +43,12 @@ def usage_run(tmp_path_factory, make_corpus, tiny_encoders):
     return output_folder, encoder_dir
 
 
-def first_test_clip(output_folder):
-    """The first test utterance's 16 kHz FLAC written by data preparation."""
+def longest_test_clip(output_folder):
+    """The longest test utterance's 16 kHz FLAC written by data preparation."""
     results = json.loads((output_folder / "results.json").read_text())
-    with open(results["hparams"]["test_csv"], encoding="utf-8") as f:
-        next(f)
-        wav = next(f).split(",")[2]
-    return wav.replace("$data_root", results["hparams"]["prep_folder"])
+    with open(results["hparams"]["test_csv"], encoding="utf-8", newline="") as f:
+        row = max(csv.DictReader(f), key=lambda r: float(r["duration"]))
+    return row["wav"].replace("$data_root", results["hparams"]["prep_folder"])
 
 
 def project_transcript(output_folder, encoder_dir, clip, scratch):
@@ -95,7 +95,7 @@ print("RESULT " + json.dumps(out))
 
 def test_exported_model_transcribes_like_the_project_in_plain_speechbrain(usage_run, tmp_path):
     output_folder, encoder_dir = usage_run
-    clip = first_test_clip(output_folder)
+    clip = longest_test_clip(output_folder)
     greedy_dir = export_model(output_folder, tmp_path / "export")
     arpa = tmp_path / "lm.arpa"
     build_run_lm(load_finished_run(output_folder), arpa)

@@ -38,10 +38,13 @@ def grid_cli(*args, **kwargs):
                           capture_output=True, text=True, **kwargs)
 
 
-def grid_args(results_root, corpora, tiny_encoders, seeds=(1, 2)):
-    """Selection and launch options of the tiny grid, then the recipe overrides after `--`."""
-    args = ["--results-root", results_root, "--langs", *LANGUAGES, "--encoders", *ENCODERS,
-            "--seeds", *seeds, "--gpus-per-run", "0"]
+def selection_args(results_root, seeds=(1, 2)):
+    return ["--results-root", results_root, "--langs", *LANGUAGES, "--encoders", *ENCODERS, "--seeds", *seeds]
+
+
+def grid_args(results_root, corpora, tiny_encoders):
+    """Selection and launch options of the tiny grid (CPU runs, tiny encoders)."""
+    args = [*selection_args(results_root), "--gpus-per-run", "0"]
     for lang, folder in corpora.items():
         args += ["--data-folder", f"{lang}={folder}"]
     for name, family in ENCODERS.items():
@@ -91,7 +94,7 @@ def test_tiny_grid_from_two_processes_then_status_rerun_and_report(tmp_path, mak
     assert len(re.findall(r"train: \d+ of \d+ rows kept", prep_logs)) == len(LANGUAGES)
     assert prep_logs.count("already prepared with these options") >= len(LANGUAGES)
 
-    status = grid_cli("status", *grid_args(root, corpora, tiny_encoders))
+    status = grid_cli("status", *selection_args(root))
     assert status.returncode == 0 and status.stdout.startswith("8 runs: 8 done, 0 running, 0 failed, 0 pending")
 
     again = grid_cli(*run_args)

@@ -15,8 +15,11 @@ from crossling_asr.lm import (
     LMTextError,
     normalized_sentences,
     require_word_delimiter,
+    tuned_weights,
+    tuning_file,
 )
 from crossling_asr.text import LanguageSpec, TextNormalizer
+from crossling_asr.transcribe import AcousticModel, Decoder, collect_inputs, score, transcribe
 from test_export import ROOT, usage_run  # noqa: F401  (the shared trained model)
 
 
@@ -97,21 +100,25 @@ def run_tool(script, *args):
 
 
 def test_lm_decoding_lowers_test_wer_of_an_undertrained_model(usage_run, tmp_path):
-    """build_lm -> tune_lm (dev) -> transcribe test with and without the LM."""
+    """build_lm.py (train transcripts) -> tune_lm.py (dev) -> test WER with and without the LM."""
     output_folder, _ = usage_run
     arpa = tmp_path / "3gram.arpa"
     report = json.loads(run_tool("build_lm.py", output_folder, "--out", arpa, "--order", "3").stdout)
     assert report["vocabulary"] <= 45  # the synthetic word list, </s> and <unk>
-    run_tool("tune_lm.py", output_folder, "--lm", arpa, "--alphas", "0.5,1,2", "--betas", "0,2", "--beam-size", "32")
-    tuning = json.loads(arpa.with_name("3gram.arpa.tuning.json").read_text())
+    run_tool("tune_lm.py", output_folder, "--lm", arpa, "--alphas", "0.5,1", "--betas", "0,1.5", "--beam-size", "32")
+    tuning = json.loads(tuning_file(arpa).read_text())
     assert tuning["best"]["WER"] <= tuning["greedy_WER"]
 
-    results = json.loads((output_folder / "results.json").read_text())
-    test_csv = results["hparams"]["test_csv"]
-    scores = {}
-    for name, extra in (("greedy", []), ("lm", ["--lm", arpa, "--beam-size", "32"])):
-        report_file = tmp_path / f"{name}.json"
-        run_tool("transcribe.py", output_folder, test_csv, "--out", tmp_path / f"{name}.tsv", "--json", report_file, *extra)
-        scores[name] = json.loads(report_file.read_text())["scores"]
+    model = AcousticModel.load(output_folder, "cpu")
+    test_csv = json.loads((output_folder / "results.json").read_text())["hparams"]["test_csv"]
+    weights = tuned_weights(arpa)
+    scores = {
+        name: score(transcribe(model, collect_inputs([test_csv]), decoder, progress=False), model.normalizer)
+        for name, decoder in (
+            ("greedy", Decoder(model)),
+            ("lm", Decoder(model, arpa, weights["alpha"], weights["beta"], beam_size=32)),
+        )
+    }
+    print("test WER/CER greedy vs LM:", scores)
     assert scores["lm"]["n_scored"] == scores["greedy"]["n_scored"] > 0
     assert scores["lm"]["WER"] < scores["greedy"]["WER"] - 5, scores

@@ -24,7 +24,8 @@ def run(corpus, tiny_encoders, root, **overrides):
     overrides.setdefault("dynamic_batch_sampler", "{max_batch_length: 6, num_buckets: 4, max_batch_ex: 4}")
     hparams, merged, report = load_cpu_hparams(corpus, tiny_encoders["wav2vec2"], root, **overrides)
     brain = train_and_test(hparams, CPU_RUN_OPTS, merged, report)
-    return brain, json.loads((root / "es" / "xlsr-53" / "seed_1" / "results.json").read_text())
+    seed = overrides.get("seed", 1)
+    return brain, json.loads((root / "es" / "xlsr-53" / f"seed_{seed}" / "results.json").read_text())
 
 
 def failing_after(method, fail, calls):

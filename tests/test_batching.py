@@ -1,0 +1,74 @@
+"""Dynamic batching and gradient checkpointing: correctness only (no timings)."""
+
+import random
+
+import pytest
+import speechbrain as sb
+import torch
+
+from crossling_asr.data import make_dynamic_batch_sampler
+from crossling_asr.encoders import build_encoder, resolve_encoder
+
+
+def durations_dataset(n, seed=0):
+    """A dataset of `n` items with Common Voice-like durations (1-10 s, mode ~4 s)."""
+    rng = random.Random(seed)
+    data = {f"u{i}": {"duration": min(10.0, max(1.0, rng.lognormvariate(1.4, 0.35)))} for i in range(n)}
+    return sb.dataio.dataset.DynamicItemDataset(data)
+
+
+def make_sampler(dataset, max_batch_length=60.0, num_buckets=20, seed=1):
+    return make_dynamic_batch_sampler(dataset, max_batch_length, num_buckets, seed)
+
+
+def test_dynamic_batches_cover_every_utterance_once_per_epoch_within_the_limit():
+    dataset = durations_dataset(500)
+    durations = {item: dataset.data[item]["duration"] for item in dataset.data_ids}
+    sampler = make_sampler(dataset)
+    orders = []
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        batches = list(sampler)
+        ids = [dataset.data_ids[i] for batch in batches for i in batch]
+        assert sorted(ids) == sorted(dataset.data_ids)  # each exactly once
+        for batch in batches:
+            padded = len(batch) * max(durations[dataset.data_ids[i]] for i in batch)
+            assert padded <= 60.0 + 1e-6
+        orders.append(ids)
+    assert orders[0] != orders[1] != orders[2]  # reshuffled between epochs
+
+
+def test_dynamic_batches_pad_little():
+    dataset = durations_dataset(2000)
+    durations = [dataset.data[i]["duration"] for i in dataset.data_ids]  # sampler yields positions
+    sampler = make_sampler(dataset, max_batch_length=200.0, num_buckets=40)
+    sampler.set_epoch(0)
+    real = padded = 0.0
+    for batch in sampler:
+        longest = max(durations[i] for i in batch)
+        real += sum(durations[i] for i in batch)
+        padded += len(batch) * longest
+    assert 1 - real / padded < 0.05
+
+
+@pytest.mark.parametrize("model_type", ["wav2vec2", "wavlm"])
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients(model_type, tiny_encoders, tmp_path):
+    torch.manual_seed(0)
+    wavs, lens = torch.randn(2, 16000), torch.tensor([1.0, 0.7])
+    results = []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        name = "xlsr-53" if model_type == "wav2vec2" else "wavlm-large"
+        encoder = build_encoder(
+            resolve_encoder(name, tiny_encoders[model_type]), tmp_path / str(checkpointing),
+            config_overrides={"layerdrop": 0.0, "hidden_dropout": 0.0, "attention_dropout": 0.0,
+                              "activation_dropout": 0.0, "feat_proj_dropout": 0.0, "mask_time_prob": 0.0},
+            gradient_checkpointing=checkpointing,
+        )
+        encoder.train()
+        loss = encoder(wavs, lens).pow(2).mean()
+        loss.backward()
+        grads = torch.cat([p.grad.flatten() for p in encoder.parameters() if p.grad is not None])
+        results.append((loss.item(), grads))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
+    assert torch.allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-6)

@@ -1,0 +1,62 @@
+"""One run on two processes (torchrun + SpeechBrain DDP, gloo on CPU) against the same run on one.
+
+The relation checked: with dynamic batching, SpeechBrain wraps the batch
+sampler in a DistributedSamplerWrapper, which deals the single process's
+list of B batches out to the ranks, padded to a multiple of the world size;
+with one epoch each rank therefore takes ceil(B / 2) optimizer steps where
+the single process takes B (the learning-rate schedule is sized from the
+same per-rank loader length). Data preparation runs once, on rank 0, while
+rank 1 waits at SpeechBrain's barrier (pitfall 9).
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+from crossling_asr.hparams import language_file
+from crossling_asr.quick_run import CPU_TINY_OVERRIDES
+
+# Small batches (at most 8 s of audio) so that one epoch has several steps.
+SMALL_BATCHES = "--dynamic_batch_sampler={max_batch_length: 8, num_buckets: 4, max_batch_ex: 4}"
+
+
+def results_of(root):
+    return json.loads((root / "es" / "wav2vec2-large-lv60" / "seed_1" / "results.json").read_text())
+
+
+def test_two_process_ddp_takes_half_the_steps(tmp_path, make_corpus, tiny_encoders):
+    corpus = make_corpus("es", n_train=12, n_dev=4, n_test=4)
+    recipe = [
+        str(ROOT / "recipes" / "es" / "train.py"), str(language_file("es")), f"--data_folder={corpus}",
+        "--encoder=wav2vec2-large-lv60", f"--encoder_source={tiny_encoders['wav2vec2']}", "--number_of_epochs=1",
+        *[o for o in CPU_TINY_OVERRIDES if not o.startswith("--dynamic_batch_sampler=")], SMALL_BATCHES,
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    single = subprocess.run([sys.executable, *recipe, f"--results_root={tmp_path / 'single'}"],
+                            cwd=ROOT / "recipes" / "es", capture_output=True, text=True, env=env)
+    assert single.returncode == 0, single.stderr[-3000:]
+    ddp = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *recipe,
+         f"--results_root={tmp_path / 'ddp'}", "--distributed_backend=gloo"],
+        cwd=ROOT / "recipes" / "es", capture_output=True, text=True, env=env,
+    )
+    assert ddp.returncode == 0, ddp.stdout[-3000:] + ddp.stderr[-5000:]
+
+    one, two = results_of(tmp_path / "single"), results_of(tmp_path / "ddp")
+    assert one["data"]["splits"] == two["data"]["splits"]  # the same data
+    single_steps, ddp_steps = one["training"]["optimizer_steps"], two["training"]["optimizer_steps"]
+    assert single_steps >= 3, "too few batches for the comparison to say anything"
+    assert ddp_steps == math.ceil(single_steps / 2)
+
+    for results in (one, two):
+        assert results["status"] == "finished" and results["training"]["epochs"] == 1
+        assert all(math.isfinite(epoch["loss"]) for epoch in results["training"]["dev_history"])
+        test = results["metrics"]["test"]
+        assert math.isfinite(test["loss"]) and 0 <= test["CER"] <= 150 and test["n_utterances"] == 4
+    # Prepared once: one conversion (tqdm bar of rank 0), one report of kept rows.
+    output = ddp.stdout + ddp.stderr
+    assert output.count("Converting clips: 100%") == 1
+    assert output.count("train: 12 of 12 rows kept") == 1
