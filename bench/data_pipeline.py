@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Data pipeline benchmark: utterances/second delivered into a training batch.
+"""Data pipeline benchmarks: preparation across cores, and utterances/second
+delivered into a training batch.
+
+Preparation: clips/second converting MP3 to 16 kHz FLAC with 1 process and
+with all cores, on the same clips (fresh output folders).
 
 Compares, in one run on the same synthetic clips:
   (a) this project: 16 kHz FLAC written once by data prep, read with soundfile;
@@ -8,10 +12,11 @@ Compares, in one run on the same synthetic clips:
 with 0 and 2 DataLoader workers, and prints the ratio (a)/(b). Ratios, not
 absolute times, are the result: machines are noisy.
 
-Usage: python bench/data_pipeline.py [--clips 200] [--epochs 2]
+Usage: python bench/data_pipeline.py [--clips 200] [--epochs 5]
 """
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -55,7 +60,9 @@ def stock_dataset(prep, clips):
 
 
 def utterances_per_second(dataset, workers, epochs, batch_size=8):
-    loader = sb.dataio.dataloader.make_dataloader(dataset, batch_size=batch_size, num_workers=workers)
+    loader = sb.dataio.dataloader.make_dataloader(
+        dataset, batch_size=batch_size, num_workers=workers, persistent_workers=workers > 0
+    )
     count, start = 0, time.perf_counter()
     for _ in range(epochs):
         for batch in loader:
@@ -66,16 +73,21 @@ def utterances_per_second(dataset, workers, epochs, batch_size=8):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=200)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args()
     words = read_language_data("es")["synthetic"]["words"]
     with tempfile.TemporaryDirectory() as tmp:
-        corpus, prep = Path(tmp) / "es", Path(tmp) / "prep"
+        corpus = Path(tmp) / "es"
         synthesize_corpus(corpus, "es", "es", words, n_train=args.clips, n_dev=2, n_test=2)
-        start = time.perf_counter()
-        prepare_common_voice(corpus, prep, TextNormalizer(LanguageSpec("es", "a-zñáéíóúü")), num_workers=2)
-        prep_seconds = time.perf_counter() - start
-        print(f"one-off preparation of {args.clips} clips: {prep_seconds:.1f} s (2 processes)")
+        normalizer = TextNormalizer(LanguageSpec("es", "a-zñáéíóúü"))
+        rates = {}
+        for workers in (1, os.cpu_count()):
+            start = time.perf_counter()
+            prepare_common_voice(corpus, Path(tmp) / f"prep{workers}", normalizer, num_workers=workers)
+            rates[workers] = (args.clips + 4) / (time.perf_counter() - start)
+        prep = Path(tmp) / f"prep{os.cpu_count()}"
+        print(f"preparation: {rates[1]:.1f} clips/s with 1 process, {rates[os.cpu_count()]:.1f} with "
+              f"{os.cpu_count()}: x{rates[os.cpu_count()] / rates[1]:.2f}")
         print(f"{'workers':>8} {'project utt/s':>14} {'stock utt/s':>12} {'ratio':>7}")
         for workers in (0, 2):
             ours = utterances_per_second(project_dataset(prep), workers, args.epochs)

@@ -122,6 +122,8 @@ def train_loader_kwargs(hparams, train_set):
     seconds of audio in a batch, which bounds memory on long clips.
     """
     options = dict(hparams["train_dataloader_options"])
+    # Workers that outlive an epoch: no process start-up cost every epoch.
+    options["persistent_workers"] = options.get("num_workers", 0) > 0
     if hparams["dynamic_batching"]:
         options.pop("batch_size", None)
         options.pop("shuffle", None)

@@ -58,6 +58,10 @@ def train_and_test(hparams, run_opts, overrides, report):
         tokenizer=tokenizer,
         run_state=RunState(),
     )
+    if getattr(encoder.model.config, "layerdrop", 0.0) > 0:
+        # LayerDrop skips transformer layers at random: under DDP their parameters then get
+        # no gradient in that step, which DDP rejects unless it looks for unused ones (pitfall 6).
+        brain.find_unused_parameters = True
     train_loader = brain.make_dataloader(
         datasets["train"], stage=sb.Stage.TRAIN, **train_loader_kwargs(hparams, datasets["train"])
     )

@@ -6,7 +6,8 @@ list of B batches out to the ranks, padded to a multiple of the world size;
 with one epoch each rank therefore takes ceil(B / 2) optimizer steps where
 the single process takes B (the learning-rate schedule is sized from the
 same per-rank loader length). Data preparation runs once, on rank 0, while
-rank 1 waits at SpeechBrain's barrier (pitfall 9).
+rank 1 waits at SpeechBrain's barrier (pitfall 9). LayerDrop is on, so the
+run also checks that DDP accepts steps where a layer was skipped (pitfall 6).
 """
 
 import json
@@ -19,8 +20,14 @@ from conftest import ROOT
 from crossling_asr.hparams import language_file
 from crossling_asr.quick_run import CPU_TINY_OVERRIDES
 
-# Small batches (at most 8 s of audio) so that one epoch has several steps.
-SMALL_BATCHES = "--dynamic_batch_sampler={max_batch_length: 8, num_buckets: 4, max_batch_ex: 4}"
+# Small batches (at most 8 s of audio) so that one epoch has several steps; LayerDrop on,
+# as in the study's settings: a skipped layer leaves parameters without a gradient, which
+# DDP accepts only with find_unused_parameters (set by the recipe when layerdrop > 0).
+OVERRIDES = [
+    *(o.replace("layerdrop: 0.0", "layerdrop: 0.5") for o in CPU_TINY_OVERRIDES
+      if not o.startswith("--dynamic_batch_sampler=")),
+    "--dynamic_batch_sampler={max_batch_length: 8, num_buckets: 4, max_batch_ex: 4}",
+]
 
 
 def results_of(root):
@@ -32,8 +39,9 @@ def test_two_process_ddp_takes_half_the_steps(tmp_path, make_corpus, tiny_encode
     recipe = [
         str(ROOT / "recipes" / "es" / "train.py"), str(language_file("es")), f"--data_folder={corpus}",
         "--encoder=wav2vec2-large-lv60", f"--encoder_source={tiny_encoders['wav2vec2']}", "--number_of_epochs=1",
-        *[o for o in CPU_TINY_OVERRIDES if not o.startswith("--dynamic_batch_sampler=")], SMALL_BATCHES,
+        *OVERRIDES,
     ]
+    assert any("layerdrop: 0.5" in o for o in OVERRIDES)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     single = subprocess.run([sys.executable, *recipe, f"--results_root={tmp_path / 'single'}"],
                             cwd=ROOT / "recipes" / "es", capture_output=True, text=True, env=env)

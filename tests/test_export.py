@@ -9,19 +9,20 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from conftest import ROOT, run_recipe
+from speechbrain.utils.checkpoints import Checkpointer
 
 from crossling_asr.brain import greedy_ctc_decode
 from crossling_asr.data import build_tokenizer, decode_text, read_audio
 from crossling_asr.encoders import build_encoder, resolve_encoder
-from crossling_asr.export import ExportError, export_model, load_finished_run
+from crossling_asr.export import ExportError, export_model, load_finished_run, upload_export
 from crossling_asr.lm import build_run_lm
 from crossling_asr.model import CTCHead
 from crossling_asr.transcribe import AcousticModel, Decoder
-from speechbrain.utils.checkpoints import Checkpointer
 
 USAGE_CORPUS = dict(n_train=200, n_dev=20, n_test=20)
 USAGE_EPOCHS = 12
@@ -166,3 +167,27 @@ def test_export_cli(usage_run, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Exported to" in proc.stdout and (tmp_path / "cli" / "hyperparams.yaml").is_file()
+
+
+def test_upload_points_the_uploaded_yaml_at_the_repo(usage_run, tmp_path, monkeypatch):
+    """--upload without a network: the hub client is replaced by one recording what it gets."""
+    import huggingface_hub
+
+    output_folder, _ = usage_run
+    export_dir = export_model(output_folder, tmp_path / "export")
+    received = {}
+
+    class RecordingHfApi:
+        def create_repo(self, repo_id, private, exist_ok):
+            received["repo"] = (repo_id, private)
+
+        def upload_folder(self, folder_path, repo_id, commit_message):
+            received["files"] = sorted(p.name for p in Path(folder_path).iterdir())
+            received["yaml"] = (Path(folder_path) / "hyperparams.yaml").read_text()
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHfApi)
+    url = upload_export(export_dir, "someone/asr-es")
+    assert url == "https://huggingface.co/someone/asr-es" and received["repo"] == ("someone/asr-es", True)
+    assert 'model_dir: "someone/asr-es"' in received["yaml"] and str(export_dir) not in received["yaml"]
+    assert received["files"] == sorted(p.name for p in export_dir.iterdir())
+    assert str(export_dir) in (export_dir / "hyperparams.yaml").read_text()  # the local copy is unchanged
