@@ -34,6 +34,17 @@ def greedy_ctc_decode(log_probs, wav_lens, blank_index=0):
     return [row[mask].tolist() for row, mask in zip(ids, keep)]
 
 
+def _numpy_state_to_tensors(state):
+    """numpy's RNG state with its key array as a tensor (loadable with weights_only)."""
+    name, keys, pos, has_gauss, cached = state
+    return [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]
+
+
+def _numpy_state_from_tensors(state):
+    name, keys, pos, has_gauss, cached = state
+    return (name, keys.numpy().astype(np.uint32), pos, has_gauss, cached)
+
+
 @checkpoints.register_checkpoint_hooks
 class RunState:
     """What a resumed run must get back beyond weights and optimizers.
@@ -62,7 +73,7 @@ class RunState:
             "skipped_oom": self.skipped_oom,
             "train_seconds": self.elapsed(),
             "torch_rng": torch.get_rng_state(),
-            "numpy_rng": np.random.get_state(),
+            "numpy_rng": _numpy_state_to_tensors(np.random.get_state()),
             "python_rng": random.getstate(),
         }
         if torch.cuda.is_available():
@@ -72,13 +83,13 @@ class RunState:
     @checkpoints.mark_as_loader
     def load(self, path, end_of_epoch=False):
         del end_of_epoch
-        state = torch.load(path, weights_only=False)  # our own file: holds RNG tuples
+        state = torch.load(path, weights_only=True)
         self.skipped_nonfinite = state["skipped_nonfinite"]
         self.skipped_oom = state["skipped_oom"]
         self.train_seconds = state["train_seconds"]
         self._since = time.monotonic()
         torch.set_rng_state(state["torch_rng"])
-        np.random.set_state(state["numpy_rng"])
+        np.random.set_state(_numpy_state_from_tensors(state["numpy_rng"]))
         random.setstate(state["python_rng"])
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
