@@ -101,6 +101,7 @@ def main():
         "speedup_batched_vs_one_at_a_time": round(single_s / batched_s, 2),
     }
     if args.lm is not None:
+        figures["lm_decoding"] = decoders["beam+LM"].settings
         figures["slowdown_lm_vs_greedy_end_to_end"] = round(rows["batched + LM"] / batched_s, 2)
         figures["slowdown_lm_vs_greedy_decoding_only"] = round(decode_s["beam+LM"] / max(decode_s["greedy"], 1e-9), 1)
 

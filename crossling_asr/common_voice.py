@@ -239,7 +239,7 @@ def prepare_common_voice(
     for split, tsv in zip(splits, tsvs):
         rows, malformed = read_cv_tsv(tsv)
         plans[split] = _plan_split(split, rows, clips_dir, normalizer, sample_rate, prep_folder)
-        plans[split]["stats"]["rows_read"] = len(rows) + len(malformed)
+        plans[split]["rows_read"] = len(rows) + len(malformed)
         plans[split]["skipped"]["malformed_row"] += len(malformed)
         plans[split]["malformed_lines"] = malformed[:50]
 
@@ -258,7 +258,7 @@ def prepare_common_voice(
         if split == "train":
             train_sentences = {e["wrd"] for e in entries}
         report["splits"][split] = {
-            "rows_read": plans[split]["stats"]["rows_read"],
+            "rows_read": plans[split]["rows_read"],
             "kept": len(entries),
             "hours": round(sum(e["duration"] for e in entries) / 3600, 4),
             "speakers": len({e["spk_id"] for e in entries}),
@@ -322,7 +322,6 @@ def _plan_split(split, rows, clips_dir, normalizer, sample_rate, prep_folder):
         "examples": examples,
         "digits": digits,
         "foreign": foreign,
-        "stats": {},
     }
 
 
@@ -331,11 +330,12 @@ def _finish_split(split, plan, converted, sample_rate, max_duration, min_duratio
     skipped, examples = plan["skipped"], plan["examples"]
     entries = []
     for row, src, dst, text in plan["planned"]:
-        frames, reason = converted[src]
+        frames, error = converted[src]
         if frames is None:
-            skipped[reason.split(":")[0]] += 1
-            if len(examples[reason.split(":")[0]]) < 5:
-                examples[reason.split(":")[0]].append({"line": row["line"], "path": row["path"], "error": reason})
+            reason = error.split(":")[0]
+            skipped[reason] += 1
+            if len(examples[reason]) < 5:
+                examples[reason].append({"line": row["line"], "path": row["path"], "error": error})
             continue
         duration = frames / sample_rate
         if split == "train":

@@ -20,7 +20,9 @@ Decoding is greedy (best path) or CTC beam search with a word n-gram LM
 It is computed from the acoustic posteriors alone, whatever the decoder.
 With references (a manifest's wrd column or a references TSV), WER and CER
 are scored with SpeechBrain's ErrorRateStats after the language's text
-normalisation of the references (the one used in training).
+normalisation of the references (the one used in training). Transcripts have
+single spaces and no leading or trailing space; CTCBrain scores its raw
+best-path strings, so its test CER can differ slightly (WER does not).
 """
 
 import csv

@@ -156,10 +156,12 @@ def run_grid(args, runs, overrides):
     gpus = args.gpus.split(",") if args.gpus else visible_gpus()
     if job.gpus_per_run == 0:
         gpus = []
-    outcomes = LocalExecutor(job, make_slots(gpus, job.gpus_per_run, args.runs_per_gpu)).run(runs)
-    failed = [o for o in outcomes if o.result == "failed"]
+    executor = LocalExecutor(job, make_slots(gpus, job.gpus_per_run, args.runs_per_gpu))
+    outcomes = executor.run(runs)
     print(format_status(grid_status(runs, job.results_root, job.stale_after)))
-    return 1 if failed else 0
+    if executor.stop.is_set():
+        return 130
+    return 1 if any(o.result == "failed" for o in outcomes) else 0
 
 
 def main(argv=None):

@@ -81,9 +81,11 @@ def test_mean_std_over_seeds_and_incomplete_cells(tmp_path):
         write_results(tmp_path, results_object("es", "xlsr-53", seed, wer))
     for seed, wer in zip((1, 2), (30.0, 34.0)):
         write_results(tmp_path, results_object("de", "xlsr-53", seed, wer))
+    for seed in (1, 2, 4):  # three seeds, but not the expected ones
+        write_results(tmp_path, results_object("it", "xlsr-53", seed, 20.0))
 
     collection = aggregate.collect(tmp_path)
-    assert len(collection.runs) == 5 and collection.rejected.empty
+    assert len(collection.runs) == 8 and collection.rejected.empty
     summary = aggregate.summarize(collection.runs, expected_seeds=[1, 2, 3]).set_index("language")
 
     es = summary.loc["es"]
@@ -97,10 +99,15 @@ def test_mean_std_over_seeds_and_incomplete_cells(tmp_path):
     assert de["WER_mean"] == pytest.approx(32.0)
     assert de["WER_std"] == pytest.approx(math.sqrt(8.0))
     assert (de["n_seeds"], de["seeds"], de["complete"]) == (2, "1,2", False)
-    assert aggregate.format_mean_std(de["error_mean"], de["error_std"], 2, 3) == "32.00 ± 2.83 (2/3 seeds)"
+    assert aggregate.format_mean_std(de["error_mean"], de["error_std"], 2, 3, de["complete"]) == \
+        "32.00 ± 2.83 (2/3 seeds)"
+    assert aggregate.format_mean_std(13.0, 1.0, 3, 3, True) == "13.00 ± 1.00"
 
-    missing = aggregate.missing_runs(collection.runs, ["es", "de"], ["xlsr-53"], [1, 2, 3])
-    assert missing.to_dict("records") == [{"language": "de", "encoder": "xlsr-53", "seed": 3}]
+    assert (summary.loc["it", "n_seeds"], summary.loc["it", "complete"]) == (3, False)
+
+    missing = aggregate.missing_runs(collection.runs, ["es", "de", "it"], ["xlsr-53"], [1, 2, 3])
+    assert missing.to_dict("records") == [{"language": "de", "encoder": "xlsr-53", "seed": 3},
+                                          {"language": "it", "encoder": "xlsr-53", "seed": 3}]
 
 
 def test_unusable_results_are_rejected_with_a_reason(tmp_path):

@@ -196,12 +196,12 @@ def missing_runs(runs, languages, encoders, seeds):
     return pd.DataFrame(rows, columns=["language", "encoder", "seed"])
 
 
-def format_mean_std(mean, std, n_seeds, expected, digits=2):
-    """'12.34 ± 0.56', with the seed count when a cell is incomplete: '12.34 (1/3 seeds)'."""
+def format_mean_std(mean, std, n_seeds, expected, complete, digits=2):
+    """'12.34 ± 0.56', with the seed count when a cell lacks expected seeds: '12.34 (1/3 seeds)'."""
     if pd.isna(mean):
         return "–"
     text = f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if not pd.isna(std) else "")
-    return text if n_seeds >= expected else f"{text} ({n_seeds}/{expected} seeds)"
+    return text if complete else f"{text} ({n_seeds}/{expected} seeds)"
 
 
 def markdown_table(frame, digits=2):

@@ -112,7 +112,7 @@ def add_error_table(report, summary, languages, encoders):
     for (language, encoder), cell in cells.iterrows():
         if language in text.index and encoder in text.columns:
             text.loc[language, encoder] = format_mean_std(cell["error_mean"], cell["error_std"], cell["n_seeds"],
-                                                          expected)
+                                                          expected, cell["complete"])
             means.loc[language, encoder] = cell["error_mean"]
             complete.loc[language, encoder] = bool(cell["complete"])
     metric = summary.groupby("language")["primary"].first().to_dict()

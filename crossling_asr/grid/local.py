@@ -71,16 +71,17 @@ def make_slots(gpus, gpus_per_run, runs_per_gpu):
 class LocalExecutor:
     """Runs a grid on this machine; see the module docstring."""
 
-    def __init__(self, job, slots, out=print):
+    def __init__(self, job, slots):
         self.job = job
         self.slots = slots
-        self.out = out
         self.stop = threading.Event()
         self.outcomes = []
         self._lock = threading.Lock()
 
     def say(self, message):
-        self.out(f"[grid {datetime.datetime.now():%H:%M:%S}] {message}")
+        """One progress line (under a lock: slot threads print concurrently)."""
+        with self._lock:
+            print(f"[grid {datetime.datetime.now():%H:%M:%S}] {message}", flush=True)
 
     def run(self, runs):
         """Prepare and run every unfinished run of `runs`; returns their RunOutcomes."""

@@ -104,10 +104,10 @@ def execute_run(run, job, executor, env=None, stop=None, grace_seconds=STOP_GRAC
             )
             returncode = wait_or_stop(proc, stop, grace_seconds)
         seconds = time.time() - started
-        if stop is not None and stop.is_set():
-            result, detail = "interrupted", "stopped by a signal; a relaunch resumes from the last checkpoint"
-        elif returncode == 0 and is_finished(folder):
+        if returncode == 0 and is_finished(folder):
             result, detail = "finished", ""
+        elif stop is not None and stop.is_set():
+            result, detail = "interrupted", "stopped by a signal; a relaunch resumes from the last checkpoint"
         else:
             result = "failed"
             detail = f"exit {returncode}" if returncode else "exit 0 but no finished results.json"
