@@ -51,8 +51,9 @@ def build_tokenizer(train_csv, path):
 
 
 def decode_text(tokenizer, ids):
-    """Token ids (blank-free) to a string; <unk> decodes to nothing."""
-    return "".join(ch for ch in tokenizer.decode_ndim(ids) if ch != UNK)
+    """Token ids (blank-free) to a string; <unk> decodes to nothing; spaces collapsed
+    and trimmed like references, so a stray space never counts as an error."""
+    return " ".join("".join(ch for ch in tokenizer.decode_ndim(ids) if ch != UNK).split())
 
 
 def make_datasets(hparams, tokenizer):

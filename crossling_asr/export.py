@@ -226,7 +226,7 @@ def head_state_from_export(state):
     return {name.replace(".norm.", "."): tensor for name, tensor in state.items()}
 
 
-def _head_layers_yaml(head):
+def head_layers_yaml(head):
     """The head's layers as HyperPyYAML list items of torch / SpeechBrain classes."""
     items = []
     for layer in head:
@@ -297,7 +297,7 @@ wav2vec2: !new:speechbrain.integrations.huggingface.wav2vec2.Wav2Vec2
     apply_spec_augment: False
 
 ctc_head: !new:torch.nn.Sequential
-{_head_layers_yaml(head)}
+{head_layers_yaml(head)}
 
 log_softmax: !new:speechbrain.nnet.activations.Softmax
     apply_log: True

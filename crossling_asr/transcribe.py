@@ -2,7 +2,8 @@
 
 Inputs are audio files, folders (searched recursively for files soundfile
 reads) and manifest CSVs (columns ID, wav and optionally wrd, as written by
-data preparation; `$data_root` is the manifest's folder). Each file is read
+data preparation; `$data_root` and relative paths refer to the manifest's
+folder). Each file is read
 once, mixed to mono and resampled to 16 kHz once. Utterances are sorted by
 duration and batched by padded seconds, so little compute goes to padding;
 the encoder normalises each clip over its own samples and masks padding, as
@@ -123,17 +124,20 @@ def collect_inputs(inputs):
 
 
 def read_manifest(path):
-    """AudioItems of a manifest CSV (ID, wav, optional wrd and duration)."""
+    """AudioItems of a manifest CSV (ID, wav and optionally wrd).
+
+    `$data_root` in wav, and any relative wav path, refer to the manifest's folder.
+    """
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         missing = {"ID", "wav"} - set(reader.fieldnames or [])
         if missing:
             raise InputError(f"manifest {path} lacks column(s) {sorted(missing)} (needs ID, wav)")
-        root = str(path.parent.resolve())
+        folder = path.parent.resolve()
         items = []
         for row in reader:
-            wav = row["wav"].replace("$data_root", root)
-            items.append(AudioItem(row["ID"], wav, reference=row.get("wrd")))
+            wav = folder / row["wav"].replace("$data_root", str(folder))  # relative: to the manifest
+            items.append(AudioItem(row["ID"], str(wav), reference=row.get("wrd")))
     return items
 
 
@@ -319,7 +323,7 @@ class AcousticModel:
         """Best-path transcripts of a batch, decoded as in training."""
         wav_lens = frames.float() / log_probs.shape[1]
         ids = greedy_ctc_decode(log_probs, wav_lens, self.blank_index)
-        return [" ".join(decode_text(self.tokenizer, row).split()) for row in ids]
+        return [decode_text(self.tokenizer, row) for row in ids]
 
 
 def ctc_confidence(log_probs, frames, blank_index):
