@@ -16,7 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crossling_asr.analysis.typology import DISTANCE_KINDS, STUDY_LANGUAGES, TYPOLOGY_FILE, compute_distances  # noqa: E402
+from crossling_asr.analysis.typology import (  # noqa: E402
+    DISTANCE_KINDS, STUDY_LANGUAGES, TYPOLOGY_FILE, compute_distances,
+)
 from crossling_asr.atomic import write_json  # noqa: E402
 
 

@@ -47,6 +47,21 @@ def make_corpus(tmp_path_factory):
     return make
 
 
+# The one under-trained Spanish model that training, export, transcription and
+# LM tests share: synthetic speech, tiny wav2vec2, trained once per session.
+USAGE_CORPUS = dict(n_train=200, n_dev=20, n_test=20)
+USAGE_EPOCHS = 12
+
+
+@pytest.fixture(scope="session")
+def usage_run(tmp_path_factory, make_corpus, tiny_encoders):
+    """(output folder, encoder dir) of the shared finished es run."""
+    results_root = tmp_path_factory.mktemp("usage_model")
+    encoder_dir = tiny_encoders["wav2vec2"]
+    run_recipe("es", make_corpus("es", **USAGE_CORPUS), encoder_dir, results_root, epochs=USAGE_EPOCHS)
+    return results_root / "es" / "xlsr-53" / "seed_1", encoder_dir
+
+
 def run_recipe(lang, data_folder, encoder_source, results_root, epochs=1, extra=(), check=True, **kwargs):
     """Run recipes/<lang>/train.py in a subprocess, as a user would; returns CompletedProcess."""
     cmd = recipe_command(lang, data_folder, encoder_source, results_root, epochs, extra)

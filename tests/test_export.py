@@ -1,8 +1,4 @@
-"""Export: a finished run becomes a folder plain SpeechBrain loads and transcribes with.
-
-Also home of `usage_run`, the one under-trained Spanish model that the export,
-transcription and LM tests share (trained once per session).
-"""
+"""Export: a finished run becomes a folder plain SpeechBrain loads and transcribes with."""
 
 import csv
 import json
@@ -13,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, run_recipe
+from conftest import ROOT
 from speechbrain.utils.checkpoints import Checkpointer
 
 from crossling_asr.brain import greedy_ctc_decode
@@ -23,26 +19,6 @@ from crossling_asr.export import ExportError, export_model, load_finished_run, u
 from crossling_asr.lm import build_run_lm
 from crossling_asr.model import CTCHead
 from crossling_asr.transcribe import AcousticModel, Decoder
-
-USAGE_CORPUS = dict(n_train=200, n_dev=20, n_test=20)
-USAGE_EPOCHS = 12
-
-
-@pytest.fixture(scope="session")
-def usage_run(tmp_path_factory, make_corpus, tiny_encoders):
-    """(output folder, encoder dir) of a finished es run on a tiny wav2vec2, trained once.
-
-    Modules importing this fixture get their own instance of it; the run is
-    found on disk by the second one, so training happens once per session.
-    """
-    results_root = tmp_path_factory.getbasetemp() / "usage_model"
-    output_folder = results_root / "es" / "xlsr-53" / "seed_1"
-    encoder_dir = tiny_encoders["wav2vec2"]
-    if not (output_folder / "results.json").is_file():
-        corpus = make_corpus("es", **USAGE_CORPUS)
-        run_recipe("es", corpus, encoder_dir, results_root, epochs=USAGE_EPOCHS)
-    return output_folder, encoder_dir
-
 
 def longest_test_clip(output_folder):
     """The longest test utterance's 16 kHz FLAC written by data preparation."""

@@ -20,7 +20,7 @@ from crossling_asr.lm import (
 )
 from crossling_asr.text import LanguageSpec, TextNormalizer
 from crossling_asr.transcribe import AcousticModel, Decoder, collect_inputs, score, transcribe
-from test_export import ROOT, usage_run  # noqa: F401  (the shared trained model)
+from conftest import ROOT
 
 
 def random_sentences(n=300, seed=0):

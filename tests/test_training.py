@@ -7,10 +7,9 @@ import time
 
 import pytest
 
-from conftest import ROOT, run_recipe
+from conftest import ROOT, USAGE_CORPUS, USAGE_EPOCHS, run_recipe
 from crossling_asr.quick_run import recipe_command
 
-EPOCHS = 10
 # An untrained model outputs nothing or noise: CER >= ~95%. Learning must go well below.
 LEARNED_CER_BOUND = 80.0
 # Short runs for resumption: small batches, so each epoch has several steps.
@@ -23,11 +22,6 @@ RESUME_OVERRIDES = [
 
 
 @pytest.fixture(scope="module")
-def corpus(make_corpus):
-    return make_corpus("es", n_train=200, n_dev=12, n_test=12)
-
-
-@pytest.fixture(scope="module")
 def small_corpus(make_corpus):
     return make_corpus("es", n_train=30, n_dev=4, n_test=4, seed=5)
 
@@ -36,40 +30,32 @@ def results_of(results_root, encoder="xlsr-53", seed=1):
     return json.loads((results_root / "es" / encoder / f"seed_{seed}" / "results.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def trained(corpus, tiny_encoders, tmp_path_factory):
-    """One uninterrupted run, shared by the tests that need a trained model."""
-    root = tmp_path_factory.mktemp("uninterrupted")
-    run_recipe("es", corpus, tiny_encoders["wav2vec2"], root, epochs=EPOCHS)
-    return root
-
-
-def test_training_learns(trained):
-    results = results_of(trained)
+def test_training_learns(usage_run):
+    results = json.loads((usage_run[0] / "results.json").read_text())
     test = results["metrics"]["test"]
     assert test["CER"] < LEARNED_CER_BOUND, test
-    assert test["n_utterances"] == 12
+    assert test["n_utterances"] == USAGE_CORPUS["n_test"]
     assert results["status"] == "finished"
-    assert results["training"]["epochs"] == EPOCHS
+    assert results["training"]["epochs"] == USAGE_EPOCHS
     assert results["training"]["optimizer_steps"] > 0
     assert results["training"]["skipped_nonfinite_batches"] == 0
 
 
-def test_outputs_follow_speechbrain_conventions(trained):
-    out = trained / "es" / "xlsr-53" / "seed_1"
+def test_outputs_follow_speechbrain_conventions(usage_run):
+    out = usage_run[0]
     for name in ("train_log.txt", "hyperparams.yaml", "env.log", "results.json",
                  "test_hypotheses.tsv", "wer_test.txt", "save/label_encoder.txt"):
         assert (out / name).is_file(), name
     assert list((out / "save").glob("CKPT+*/CKPT.yaml"))
     rows = (out / "test_hypotheses.tsv").read_text(encoding="utf-8").splitlines()
-    assert rows[0] == "ID\treference\thypothesis" and len(rows) == 13
-    results = results_of(trained)
+    assert rows[0] == "ID\treference\thypothesis" and len(rows) == USAGE_CORPUS["n_test"] + 1
+    results = json.loads((out / "results.json").read_text())
     assert results["run"]["encoder_family"] == "Wav2Vec2Model"
     assert results["parameters"]["vocabulary_size"] == len(
         (out / "save/label_encoder.txt").read_text(encoding="utf-8").split("\n================\n")[0].splitlines()
     )
     assert results["hparams"]["language"] == "es"
-    assert results["data"]["splits"]["train"]["utterances"] == 200
+    assert results["data"]["splits"]["train"]["utterances"] == USAGE_CORPUS["n_train"]
     assert set(results["versions"]) >= {"torch", "speechbrain", "transformers"}
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from test_export import ROOT, usage_run  # noqa: F401  (the shared trained model)
+from conftest import ROOT
 
 from crossling_asr.export import export_model
 from crossling_asr.transcribe import (

@@ -19,9 +19,16 @@ from crossling_asr.atomic import write_json
 from crossling_asr.grid.runs import STALE_AFTER_SECONDS, GridError, Run
 from crossling_asr.hparams import REPO_ROOT, language_file
 
-# Keys the grid sets per run: passing them through would put the run's
-# output somewhere the grid does not look for it.
-GRID_KEYS = ("encoder", "seed", "results_root", "output_folder", "data_folder", "encoder_source")
+# Keys the grid sets per run (passing them through would put the run's output
+# somewhere the grid does not look for it), and the grid option to use instead.
+GRID_KEYS = {
+    "encoder": "--encoders",
+    "seed": "--seeds",
+    "results_root": "--results-root",
+    "output_folder": "--results-root",
+    "data_folder": "--data-root or --data-folder LANG=PATH",
+    "encoder_source": "--encoder-source NAME=SOURCE",
+}
 MANIFEST_VERSION = 1
 
 
@@ -32,11 +39,7 @@ def check_recipe_overrides(overrides):
             raise GridError(f"Recipe override {arg!r} must look like --key=value")
         key = arg[2:].split("=", 1)[0]
         if key in GRID_KEYS:
-            option = {"encoder_source": "--encoder-source NAME=PATH", "data_folder": "--data-root or --data-folder LANG=PATH"}
-            raise GridError(
-                f"--{key} is set by the grid for each run; "
-                + (f"use the grid's {option[key]}" if key in option else "select runs with --langs/--encoders/--seeds/--results-root")
-            )
+            raise GridError(f"--{key} is set by the grid for each run; use the grid's {GRID_KEYS[key]} instead")
 
 
 @dataclass

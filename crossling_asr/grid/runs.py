@@ -153,7 +153,8 @@ def run_status(run, results_root, stale_after=STALE_AFTER_SECONDS, now=None):
         results = read_json(results_path)
         if isinstance(results, dict) and results.get("status") == "finished":
             test = results.get("metrics", {}).get("test", {})
-            return RunStatus(run, "done", f"WER {test.get('WER', float('nan')):.2f} CER {test.get('CER', float('nan')):.2f}")
+            nan = float("nan")
+            return RunStatus(run, "done", f"WER {test.get('WER', nan):.2f} CER {test.get('CER', nan):.2f}")
         return RunStatus(run, "failed", f"{results_path} is unreadable or not finished", log=results_path)
     age = lock_age(folder, now)
     if age is not None and age < stale_after:
