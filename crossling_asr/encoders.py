@@ -11,24 +11,12 @@ import logging
 from pathlib import Path
 
 import torch
-import yaml
 from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
 from transformers import AutoConfig, AutoModel, Wav2Vec2FeatureExtractor
 
+from crossling_asr.registry import REGISTRY_PATH, load_registry
+
 logger = logging.getLogger(__name__)
-
-REGISTRY_PATH = Path(__file__).resolve().parents[1] / "hparams" / "encoders.yaml"
-
-
-def load_registry(path=REGISTRY_PATH):
-    """The registry as {name: entry}; each entry gets its `name`."""
-    with open(path, encoding="utf-8") as f:
-        registry = yaml.safe_load(f)
-    for name, entry in registry.items():
-        entry["name"] = name
-        entry.setdefault("random_init", False)
-    return registry
-
 
 def resolve_encoder(name, source=None, registry_path=REGISTRY_PATH):
     """The registry entry for `name`; `source` (hub id or local dir) replaces its source.

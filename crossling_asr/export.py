@@ -35,7 +35,8 @@ from speechbrain.dataio.encoder import CTCTextEncoder
 from speechbrain.utils.checkpoints import Checkpointer
 
 from crossling_asr.atomic import write_json, write_text
-from crossling_asr.encoders import SSLEncoder, load_registry
+from crossling_asr.encoders import SSLEncoder
+from crossling_asr.registry import load_registry
 from crossling_asr.hparams import REPO_ROOT
 from crossling_asr.model import CTCHead
 from crossling_asr.text import LanguageSpec

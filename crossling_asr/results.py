@@ -10,7 +10,7 @@ Schema (version 1), one JSON object:
                      dev_best: {WER, CER, epoch}}   (error rates in percent)
   data              {release_folder, splits: {train|dev|test: {utterances,
                      hours, speakers, skipped}}}   (from prep_report.json)
-  training          {epochs, optimizer_steps, wall_seconds,
+  training          {epochs, optimizer_steps, world_size (DDP processes), wall_seconds,
                      skipped_nonfinite_batches, skipped_oom_batches,
                      dev_history: [{epoch, loss, WER, CER, ...}] of this process}
   parameters        {encoder_total, encoder_trainable, head, vocabulary_size}
@@ -23,6 +23,7 @@ with a new schema_version.
 """
 
 import datetime
+import os
 import platform
 
 from crossling_asr import __version__
@@ -100,6 +101,7 @@ def build_results(hparams, overrides, brain, prep_report, parameters, best_meta)
         "training": {
             "epochs": hparams["epoch_counter"].current,
             "optimizer_steps": brain.optimizer_step,
+            "world_size": int(os.environ.get("WORLD_SIZE", 1)),
             "wall_seconds": round(brain.run_state.elapsed(), 1),
             "skipped_nonfinite_batches": brain.run_state.skipped_nonfinite,
             "skipped_oom_batches": brain.run_state.skipped_oom,

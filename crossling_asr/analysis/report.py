@@ -16,7 +16,7 @@ from crossling_asr.analysis import figures
 from crossling_asr.analysis.aggregate import collect, format_mean_std, missing_runs, summarize, write_table
 from crossling_asr.analysis.stats import PREDICTORS, indo_european_gap, monolingual_transfer, size_and_diversity
 from crossling_asr.analysis.typology import TYPOLOGY_FILE, load_distances
-from crossling_asr.grid.runs import read_registry
+from crossling_asr.registry import load_registry
 
 PRIMARY_TRANSFER_KIND = "genetic"
 
@@ -62,7 +62,7 @@ def build_report(results_root, out_dir, languages=None, encoders=None, seeds=Non
     languages, encoders, seeds: the expected grid (default: everything found),
     against which missing runs and incomplete cells are reported.
     """
-    registry = read_registry()
+    registry = load_registry()
     collection = collect(results_root)
     runs = collection.runs
     report = Report(out_dir)

@@ -36,8 +36,9 @@ import ruamel.yaml
 import yaml
 
 from crossling_asr.common_voice import REPORT_FILE
-from crossling_asr.grid.runs import GridError, read_json, read_registry
+from crossling_asr.grid.runs import GridError, read_json
 from crossling_asr.hparams import REPO_ROOT
+from crossling_asr.registry import load_registry
 
 SPLITS = ("train", "dev", "test")
 
@@ -101,7 +102,7 @@ def corpus_hours(language, results_root, hours_table):
 
 def estimate(runs, results_root, assumptions, hours_table=None):
     """One row per run: its encoder size, corpus hours and estimated GPU-hours."""
-    registry = read_registry()
+    registry = load_registry()
     rows = []
     for run in runs:
         hours, source = corpus_hours(run.language, results_root, hours_table)

@@ -11,9 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from crossling_asr.hparams import REPO_ROOT, language_file
+from crossling_asr.registry import load_registry
 
 RESULTS_FILE = "results.json"
 LOCK_FILE = "grid.lock"
@@ -30,19 +29,6 @@ STATES = ("done", "running", "failed", "pending")
 
 class GridError(ValueError):
     """A grid selection or setting that cannot be used."""
-
-
-def read_registry():
-    """hparams/encoders.yaml as {name: entry}, read without importing crossling_asr.encoders.
-
-    That module imports speechbrain and transformers (~10 s); status, plan,
-    cost and the analysis only need the registry's data.
-    """
-    registry = yaml.safe_load((REPO_ROOT / "hparams" / "encoders.yaml").read_text(encoding="utf-8"))
-    for name, entry in registry.items():
-        entry["name"] = name
-        entry.setdefault("random_init", False)
-    return registry
 
 
 @dataclass(frozen=True, order=True)
@@ -76,7 +62,7 @@ def select_grid(languages=None, encoders=None, seeds=None):
     Raises GridError naming what is unknown and what is valid.
     """
     known_languages = available_languages()
-    known_encoders = list(read_registry())
+    known_encoders = list(load_registry())
     languages = list(languages or known_languages)
     encoders = list(encoders or known_encoders)
     seeds = list(seeds or DEFAULT_SEEDS)

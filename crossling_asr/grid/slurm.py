@@ -39,8 +39,9 @@ from dataclasses import dataclass, field
 from crossling_asr.atomic import write_json, write_text
 from crossling_asr.grid.cost import estimate
 from crossling_asr.grid.job import write_manifest
-from crossling_asr.grid.runs import GridError, is_finished, read_registry
+from crossling_asr.grid.runs import GridError, is_finished
 from crossling_asr.hparams import REPO_ROOT
+from crossling_asr.registry import load_registry
 
 MAX_ARRAY_TASKS = 1000  # SLURM's default MaxArraySize is 1001 (task ids 0-1000)
 
@@ -159,7 +160,7 @@ class SlurmExecutor:
 
     def resource_classes(self, runs, assumptions, hours_table):
         """{(gres, time limit, memory GB): [run indices]} for `runs`."""
-        registry = read_registry()
+        registry = load_registry()
         if self.options.time:
             limits = [self.options.time] * len(runs)
         else:
