@@ -50,7 +50,7 @@ def make_corpus(tmp_path_factory):
 # The one under-trained Spanish model that training, export, transcription and
 # LM tests share: synthetic speech, tiny wav2vec2, trained once per session.
 USAGE_CORPUS = dict(n_train=200, n_dev=20, n_test=20)
-USAGE_EPOCHS = 12
+USAGE_EPOCHS = 20
 
 
 @pytest.fixture(scope="session")

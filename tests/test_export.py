@@ -101,7 +101,9 @@ def test_exported_model_transcribes_like_the_project_in_plain_speechbrain(usage_
 
     expected = project_transcript(output_folder, encoder_dir, clip, tmp_path / "scratch")
     assert expected.strip(), "the shared model should not be blank-collapsed"
-    assert plain["greedy_moved"] == expected
+    # Plain EncoderASR joins characters as decoded; the project also collapses and
+    # trims spaces (as in references). The characters and words must be the same.
+    assert plain["greedy_moved"].split() == expected.split()
 
     lm_model = AcousticModel.load(lm_dir, "cpu")
     log_probs, frames = lm_model.log_probs([read_audio(clip)])

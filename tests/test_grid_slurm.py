@@ -159,7 +159,7 @@ def requeued_grid(slurm, tmp_path_factory, make_corpus, tiny_encoders):
     corpus = make_corpus("es", n_train=12, n_dev=4, n_test=4)
     args = ["run", "--executor", "slurm", "--results-root", root, "--langs", "es", "--encoders", *ENCODERS,
             "--seeds", "1", "--data-folder", f"es={corpus}", "--gpus-per-run", "0", "--cpus-per-task", "1",
-            "--prep-cpus", "1", "--time", "15", "--prep-time", "10",
+            "--prep-cpus", "1", "--time", "60", "--prep-time", "30",
             *[a for name, family in ENCODERS.items() for a in ("--encoder-source", f"{name}={tiny_encoders[family]}")],
             "--", f"--number_of_epochs={EPOCHS}", *CPU_TINY_OVERRIDES]
     submitted = subprocess.run([sys.executable, str(ROOT / "local" / "grid.py"), *map(str, args)],
@@ -169,11 +169,11 @@ def requeued_grid(slurm, tmp_path_factory, make_corpus, tiny_encoders):
 
     first = Run("es", "wav2vec2-large-lv60", 1)  # task 0: the first run of the manifest
     task = f"{train_job}_0"
-    wait_for(lambda: any((first.folder(root) / "save").glob("CKPT+*")), 300, f"a checkpoint of {first.name}")
+    wait_for(lambda: any((first.folder(root) / "save").glob("CKPT+*")), 600, f"a checkpoint of {first.name}")
     slurm.run("scontrol", "requeue", task)
     wait_for(lambda: slurm.task_state(task) == "PENDING", 90, f"{task} to be pending again", 0.5)
     slurm.run("scontrol", "update", f"JobId={task}", "StartTime=now")
-    wait_for(slurm.idle, 400, "every job to finish", 2)
+    wait_for(slurm.idle, 900, "every job to finish", 2)
     return {"root": root, "args": args, "task": task, "first": first, "submission": submitted.stdout}
 
 
