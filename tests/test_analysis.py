@@ -19,9 +19,9 @@ from scipy import stats as scipy_stats
 from crossling_asr.analysis import aggregate, stats
 from crossling_asr.analysis.report import build_report
 from crossling_asr.analysis.typology import STUDY_LANGUAGES, TYPOLOGY_FILE, iso639_3, load_distances
-from crossling_asr.grid.runs import read_registry
+from crossling_asr.registry import load_registry
 
-REGISTRY = read_registry()
+REGISTRY = load_registry()
 
 
 def results_object(language, encoder, seed, wer, cer=None, primary="WER", status="finished", **hparams):
