@@ -27,7 +27,7 @@ from crossling_asr.tiny_encoders import make_tiny_encoder  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lang", default="es")
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--train", type=int, default=200, help="training utterances")
     parser.add_argument("--out", type=Path, default=ROOT / "demo")
     args = parser.parse_args()
