@@ -2,6 +2,7 @@
 
 import csv
 import logging
+import os
 import random
 import signal
 import time
@@ -49,15 +50,16 @@ def _numpy_state_from_tensors(state):
 class RunState:
     """What a resumed run must get back beyond weights and optimizers.
 
-    Counts of skipped batches, the training time spent so far and the random
-    number generators' states, so an interrupted run continues like an
-    uninterrupted one.
+    Counts of skipped batches, the training time spent so far, the dev scores
+    of every epoch and the random number generators' states, so an interrupted
+    run continues (and reports) like an uninterrupted one.
     """
 
     def __init__(self):
         self.skipped_nonfinite = 0
         self.skipped_oom = 0
         self.train_seconds = 0.0
+        self.dev_history = []
         self._since = time.monotonic()
 
     def elapsed(self):
@@ -72,6 +74,7 @@ class RunState:
             "skipped_nonfinite": self.skipped_nonfinite,
             "skipped_oom": self.skipped_oom,
             "train_seconds": self.elapsed(),
+            "dev_history": self.dev_history,
             "torch_rng": torch.get_rng_state(),
             "numpy_rng": _numpy_state_to_tensors(np.random.get_state()),
             "python_rng": random.getstate(),
@@ -87,6 +90,7 @@ class RunState:
         self.skipped_nonfinite = state["skipped_nonfinite"]
         self.skipped_oom = state["skipped_oom"]
         self.train_seconds = state["train_seconds"]
+        self.dev_history = state["dev_history"]
         self._since = time.monotonic()
         torch.set_rng_state(state["torch_rng"])
         np.random.set_state(_numpy_state_from_tensors(state["numpy_rng"]))
@@ -115,7 +119,6 @@ class CTCBrain(sb.Brain):
         self.blank_index = tokenizer.get_blank_index()
         self.total_optimizer_steps = 1
         self.consecutive_nonfinite = 0
-        self.dev_history = []
         self.test_stats = None
         self.stop_signal = None
         if self.checkpointer is not None:
@@ -303,7 +306,7 @@ class CTCBrain(sb.Brain):
                 train_stats=self.train_stats,
                 valid_stats=stats,
             )
-            self.dev_history.append({"epoch": epoch, **stats})
+            self.run_state.dev_history.append({"epoch": epoch, **stats})
             self.run_state.elapsed()
             self.checkpointer.save_and_keep_only(
                 meta={"CER": stats["CER"], "WER": stats["WER"], "epoch": epoch},
@@ -319,6 +322,19 @@ class CTCBrain(sb.Brain):
                 self.write_hypotheses(self.hparams.test_hypotheses_file)
                 with atomic_path(self.hparams.test_wer_file) as tmp, open(tmp, "w") as f:
                     self.wer_metric.write_stats(f)
+
+    def training_summary(self):
+        """What training did, for results.json: take it after fit() and before evaluate(),
+        which loads the best checkpoint and with it that epoch's counters."""
+        return {
+            "epochs": self.hparams.epoch_counter.current,
+            "optimizer_steps": self.optimizer_step,
+            "world_size": int(os.environ.get("WORLD_SIZE", 1)),
+            "wall_seconds": round(self.run_state.elapsed(), 1),
+            "skipped_nonfinite_batches": self.run_state.skipped_nonfinite,
+            "skipped_oom_batches": self.run_state.skipped_oom,
+            "dev_history": list(self.run_state.dev_history),
+        }
 
     def write_hypotheses(self, path):
         """One row per test utterance: id, reference, hypothesis."""

@@ -78,6 +78,7 @@ def train_and_test(hparams, run_opts, overrides, report):
         datasets["dev"],
         valid_loader_kwargs=hparams["eval_dataloader_options"],
     )
+    training = brain.training_summary()
     brain.evaluate(datasets["test"], min_key="CER", test_loader_kwargs=hparams["eval_dataloader_options"])
 
     if if_main_process():
@@ -89,7 +90,7 @@ def train_and_test(hparams, run_opts, overrides, report):
             "vocabulary_size": len(tokenizer),
         }
         best = hparams["checkpointer"].find_checkpoint(min_key="CER")
-        results = build_results(hparams, overrides, brain, report, parameters, best.meta if best else {})
+        results = build_results(hparams, overrides, brain, report, parameters, best.meta if best else {}, training)
         write_results(hparams["results_file"], results)
         test = results["metrics"]["test"]
         logger.info("Test WER %.2f CER %.2f -> %s", test["WER"], test["CER"], hparams["results_file"])

@@ -12,7 +12,8 @@ Schema (version 1), one JSON object:
                      hours, speakers, skipped}}}   (from prep_report.json)
   training          {epochs, optimizer_steps, world_size (DDP processes), wall_seconds,
                      skipped_nonfinite_batches, skipped_oom_batches,
-                     dev_history: [{epoch, loss, WER, CER, ...}] of this process}
+                     dev_history: [{epoch, loss, WER, CER, ...}] of every epoch,
+                     across resumed attempts}
   parameters        {encoder_total, encoder_trainable, head, vocabulary_size}
   versions          {python, torch, torchaudio, speechbrain, transformers, crossling_asr}
   hparams           every resolved hparam with a plain value (numbers, strings,
@@ -23,7 +24,6 @@ with a new schema_version.
 """
 
 import datetime
-import os
 import platform
 
 from crossling_asr import __version__
@@ -64,8 +64,9 @@ def plain_hparams(hparams):
     return {k: v for k, v in hparams.items() if not k.startswith("__") and plain(v)}
 
 
-def build_results(hparams, overrides, brain, prep_report, parameters, best_meta):
-    """The results.json object of a finished run (`best_meta`: the best checkpoint's meta)."""
+def build_results(hparams, overrides, brain, prep_report, parameters, best_meta, training):
+    """The results.json object of a finished run (`best_meta`: the best checkpoint's meta,
+    `training`: CTCBrain.training_summary() taken when training ended)."""
     spec = hparams["encoder_spec"]
     return {
         "schema_version": SCHEMA_VERSION,
@@ -98,15 +99,7 @@ def build_results(hparams, overrides, brain, prep_report, parameters, best_meta)
                 for split, stats in prep_report["splits"].items()
             },
         },
-        "training": {
-            "epochs": hparams["epoch_counter"].current,
-            "optimizer_steps": brain.optimizer_step,
-            "world_size": int(os.environ.get("WORLD_SIZE", 1)),
-            "wall_seconds": round(brain.run_state.elapsed(), 1),
-            "skipped_nonfinite_batches": brain.run_state.skipped_nonfinite,
-            "skipped_oom_batches": brain.run_state.skipped_oom,
-            "dev_history": brain.dev_history,
-        },
+        "training": training,
         "parameters": parameters,
         "versions": library_versions(),
         "hparams": plain_hparams(hparams),

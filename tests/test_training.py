@@ -83,7 +83,11 @@ def test_killed_run_resumes_to_the_same_step_count(small_corpus, tiny_encoders, 
     run_recipe("es", small_corpus, tiny_encoders["wav2vec2"], root, RESUME_EPOCHS, RESUME_OVERRIDES)
     resumed, uninterrupted = results_of(root), results_of(uninterrupted_root)
     assert resumed["training"]["optimizer_steps"] == uninterrupted["training"]["optimizer_steps"]
-    assert resumed["training"]["epochs"] == RESUME_EPOCHS
+    assert resumed["training"]["epochs"] == uninterrupted["training"]["epochs"] == RESUME_EPOCHS
+    # The dev scores of the epochs before the kill come from the checkpoint: the record is whole.
+    assert [e["epoch"] for e in resumed["training"]["dev_history"]] == list(range(1, RESUME_EPOCHS + 1))
+    for got, expected in zip(resumed["training"]["dev_history"], uninterrupted["training"]["dev_history"]):
+        assert got["CER"] == expected["CER"] and got["loss"] == pytest.approx(expected["loss"], rel=1e-4)
     # Weights, optimizers, sampler position and RNG states were all restored:
     # the resumed run ends where the uninterrupted one did.
     assert resumed["metrics"]["test"]["loss"] == pytest.approx(uninterrupted["metrics"]["test"]["loss"], rel=1e-4)

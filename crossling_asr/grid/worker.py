@@ -13,7 +13,8 @@ per attempt) and the attempt's outcome to grid_attempt.json. Re-launching an
 interrupted run is all resuming takes: the recipe continues from its last
 checkpoint. On SIGTERM or SIGINT the worker stops the recipe (SIGTERM to its
 process group, SIGKILL after a grace period), records the attempt as
-interrupted and exits with 143.
+interrupted (finished, if the recipe had already written its finished
+results.json) and exits with 143.
 """
 
 import argparse
@@ -104,8 +105,10 @@ def execute_run(run, job, executor, env=None, stop=None, grace_seconds=STOP_GRAC
             )
             returncode = wait_or_stop(proc, stop, grace_seconds)
         seconds = time.time() - started
-        if returncode == 0 and is_finished(folder):
-            result, detail = "finished", ""
+        if is_finished(folder):
+            # results.json is written atomically as the recipe's last step: a signal that
+            # arrives after it (a late preemption) stops nothing that still had to be done.
+            result, detail = "finished", "" if returncode == 0 else f"signalled after finishing (exit {returncode})"
         elif stop is not None and stop.is_set():
             result, detail = "interrupted", "stopped by a signal; a relaunch resumes from the last checkpoint"
         else:
