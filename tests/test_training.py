@@ -1,6 +1,7 @@
 """The Spanish recipe end to end: it learns, it resumes after a real kill, it fails fast."""
 
 import json
+import math
 import signal
 import subprocess
 import time
@@ -59,17 +60,18 @@ def test_outputs_follow_speechbrain_conventions(usage_run):
     assert set(results["versions"]) >= {"torch", "speechbrain", "transformers"}
 
 
-def test_killed_run_resumes_to_the_same_step_count(small_corpus, tiny_encoders, tmp_path):
-    """SIGKILL mid-epoch after an intra-epoch checkpoint, then re-run the same command."""
-    uninterrupted_root = tmp_path / "uninterrupted"
-    run_recipe("es", small_corpus, tiny_encoders["wav2vec2"], uninterrupted_root, RESUME_EPOCHS, RESUME_OVERRIDES)
-    root = tmp_path / "killed"
-    cmd = recipe_command("es", small_corpus, tiny_encoders["wav2vec2"], root, RESUME_EPOCHS, RESUME_OVERRIDES)
-    save = root / "es" / "xlsr-53" / "seed_1" / "save"
+@pytest.fixture(scope="module")
+def uninterrupted_run(small_corpus, tiny_encoders, tmp_path_factory):
+    root = tmp_path_factory.mktemp("uninterrupted")
+    run_recipe("es", small_corpus, tiny_encoders["wav2vec2"], root, RESUME_EPOCHS, RESUME_OVERRIDES)
+    return results_of(root)
+
+
+def kill_mid_epoch_from_outside(cmd, save):
+    """SIGKILL the run once it is in its second epoch and has an intra-epoch checkpoint there."""
     proc = subprocess.Popen(cmd, cwd=ROOT / "recipes" / "es", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     try:
-        # Wait until training is in its second epoch with an intra-epoch checkpoint.
         while time.time() < deadline and proc.poll() is None:
             metas = [p.read_text() for p in save.glob("CKPT+*/CKPT.yaml")] if save.exists() else []
             if any("end-of-epoch: false" in m for m in metas) and any("epoch: 1" in m for m in metas):
@@ -79,9 +81,32 @@ def test_killed_run_resumes_to_the_same_step_count(small_corpus, tiny_encoders, 
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait()
+    return proc.returncode
+
+
+def kill_itself_at(point):
+    """Run the recipe through tests/die_at.py, which SIGKILLs it at `point` of epoch 2."""
+    def kill(cmd, save):
+        del save
+        proc = subprocess.run([cmd[0], str(ROOT / "tests" / "die_at.py"), point, "2", *cmd[1:]],
+                              cwd=ROOT / "recipes" / "es", capture_output=True, text=True)
+        assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
+        return proc.returncode
+    return kill
+
+
+@pytest.mark.parametrize("kill", [kill_mid_epoch_from_outside, kill_itself_at("validation"),
+                                  kill_itself_at("checkpoint_write")],
+                         ids=["mid-epoch", "during-validation", "during-checkpoint-write"])
+def test_killed_run_resumes_to_the_same_result(small_corpus, tiny_encoders, tmp_path, uninterrupted_run, kill):
+    """A real SIGKILL at several points, then the same command again: it ends where an uninterrupted run does."""
+    root = tmp_path / "killed"
+    cmd = recipe_command("es", small_corpus, tiny_encoders["wav2vec2"], root, RESUME_EPOCHS, RESUME_OVERRIDES)
+    save = root / "es" / "xlsr-53" / "seed_1" / "save"
+    assert kill(cmd, save) == -signal.SIGKILL
     assert not (save.parent / "results.json").exists()
     run_recipe("es", small_corpus, tiny_encoders["wav2vec2"], root, RESUME_EPOCHS, RESUME_OVERRIDES)
-    resumed, uninterrupted = results_of(root), results_of(uninterrupted_root)
+    resumed, uninterrupted = results_of(root), uninterrupted_run
     assert resumed["training"]["optimizer_steps"] == uninterrupted["training"]["optimizer_steps"]
     assert resumed["training"]["epochs"] == uninterrupted["training"]["epochs"] == RESUME_EPOCHS
     # The dev scores of the epochs before the kill come from the checkpoint: the record is whole.
@@ -90,6 +115,7 @@ def test_killed_run_resumes_to_the_same_step_count(small_corpus, tiny_encoders, 
         assert got["CER"] == expected["CER"] and got["loss"] == pytest.approx(expected["loss"], rel=1e-4)
     # Weights, optimizers, sampler position and RNG states were all restored:
     # the resumed run ends where the uninterrupted one did.
+    assert math.isfinite(resumed["metrics"]["test"]["loss"])
     assert resumed["metrics"]["test"]["loss"] == pytest.approx(uninterrupted["metrics"]["test"]["loss"], rel=1e-4)
     assert resumed["metrics"]["test"]["CER"] == uninterrupted["metrics"]["test"]["CER"]
 
