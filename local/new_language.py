@@ -18,7 +18,13 @@ Copies recipes/<from>/ (default es) to recipes/<code>/: train.py unchanged
   a word espeak must read from another spelling), else the most frequent
   words of --sentences, else none.
 
-Everything else (text rules the language needs: char_map, case_map, ...)
+* text.word_internal_punctuation: --word-internal, else the apostrophe,
+  middle dot and ZWNJ where --sentences write them between letters, else
+  the source's;
+* text.case_map: Turkish-style dotted/dotless i ({"I": "ı", "İ": "i"}) for
+  tr, az, crh, gag and any language whose --sentences contain "ı".
+
+Everything else (text rules the language needs: char_map, ...)
 is then edited in the yaml; see README_languages.md, "Adding a language".
 """
 
@@ -66,6 +72,18 @@ FULL_BLOCKS = {
 }
 # Scripts written without spaces between words.
 UNSPACED_SCRIPTS = {"CJK", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN"}
+# Latin orthographies with a dotted and a dotless i (Turkish, Azerbaijani,
+# Crimean Tatar, Gagauz): "I" lower-cases to "ı" and "İ" to "i", which
+# str.lower() gets wrong ("İ" -> "i" + U+0307). Given to any language whose
+# code is listed or whose sample sentences contain "ı".
+DOTLESS_I_CASE_MAP = {"I": "ı", "İ": "i"}
+DOTLESS_I_LANGUAGES = {"tr", "az", "crh", "gag"}
+# Characters that some orthographies write inside words: the apostrophe
+# (l'homme, İstanbul'da, п'ять), the Catalan middle dot (col·lecció), ZWNJ
+# (Persian می‌روم). One is kept between letters when at least this share of
+# the sample sentences has it there.
+WORD_INTERNAL_CANDIDATES = "'\u00b7\u200c"
+MIN_WORD_INTERNAL_SHARE = 0.01
 
 LANGUAGE_NAMES = {
     "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "et": "Estonian",
@@ -181,8 +199,11 @@ def default_voice(code, voices):
 # Alphabet from sample sentences
 
 
-def _prepare(sentence):
-    text = unicodedata.normalize("NFKC", sentence).lower()
+def _prepare(sentence, case_map):
+    text = unicodedata.normalize("NFKC", sentence)
+    for key, value in case_map.items():
+        text = text.replace(key, value)
+    text = text.lower()
     for key, value in TYPOGRAPHIC_MAP.items():
         text = text.replace(key, value)
     return text
@@ -219,11 +240,11 @@ def script_of(ch):
     return SCRIPT_GROUPS.get(first, first)
 
 
-def analyse_sentences(sentences):
+def analyse_sentences(sentences, case_map):
     """Letters and marks of sample sentences: (kept Counter, rare Counter, scripts Counter, spaces per letter)."""
     counts, spaces = Counter(), 0
     for sentence in sentences:
-        text = _prepare(sentence)
+        text = _prepare(sentence, case_map)
         spaces += len(text.split()) - 1 if text.strip() else 0
         counts.update(ch for ch in text if unicodedata.category(ch)[0] in "LM")
     total = sum(counts.values())
@@ -247,6 +268,21 @@ def alphabet_for_scripts(kept, scripts):
         for start, end in FULL_BLOCKS[prefix]:
             letters |= {chr(p) for p in range(start, end + 1)}
     return letters, main
+
+
+def _is_letter(ch):
+    return unicodedata.category(ch)[0] in "LM"  # marks too: Indic vowel signs, virama
+
+
+def word_internal_characters(sentences, case_map):
+    """The WORD_INTERNAL_CANDIDATES found between two letters in enough sample sentences."""
+    found = Counter()
+    for sentence in sentences:
+        text = _prepare(sentence, case_map)
+        found.update({ch for i, ch in enumerate(text[1:-1], 1) if ch in WORD_INTERNAL_CANDIDATES
+                      and _is_letter(text[i - 1]) and _is_letter(text[i + 1])})
+    return "".join(ch for ch in WORD_INTERNAL_CANDIDATES
+                   if found[ch] >= max(1, MIN_WORD_INTERNAL_SHARE * len(sentences)))
 
 
 def frequent_words(sentences, normalizer, n=40):
@@ -370,7 +406,7 @@ def parse_args(argv=None):
     parser.add_argument("--sentences", type=Path, help="sample sentences, one a line: derive the alphabet")
     parser.add_argument("--words", type=Path, help="words for synthetic speech, one a line (written<TAB>reading)")
     parser.add_argument("--word-internal", dest="word_internal", default=None,
-                        help="characters kept between letters, e.g. \"'\" (default: the source's)")
+                        help="characters kept between letters, e.g. \"'\" (default: found in --sentences, else the source's)")
     parser.add_argument("--word-delimiter", choices=("auto", "yes", "no"), default="auto",
                         help="no: written without spaces (CER primary); auto: from --sentences, else the source's")
     parser.add_argument("--name", help="language name for the README (default: espeak-ng's name)")
@@ -407,13 +443,19 @@ def main(argv=None):
         if not sentences:
             sys.exit(f"error: {args.sentences} has no sentences")
 
+    # Case pairs str.lower() gets wrong
+    case_map = {}
+    if code.split("-")[0].lower() in DOTLESS_I_LANGUAGES or any("ı" in s for s in sentences):
+        case_map = dict(DOTLESS_I_CASE_MAP)
+        print(f"Dotted/dotless i: case_map {case_map} (I -> ı, İ -> i before lower-casing)")
+
     # Alphabet
     word_delimiter = bool(src_text.get("word_delimiter", True))
     if args.alphabet:
         alphabet_body = args.alphabet
         alphabet_note = ["Letters given on the command line of local/new_language.py."]
     elif sentences:
-        kept, rare, scripts, spaces_per_letter = analyse_sentences(sentences)
+        kept, rare, scripts, spaces_per_letter = analyse_sentences(sentences, case_map)
         if not kept:
             sys.exit(f"error: no letters found in {args.sentences}")
         letters, main_scripts = alphabet_for_scripts(kept, scripts)
@@ -443,10 +485,16 @@ def main(argv=None):
         print(f"WARNING: no --alphabet or --sentences: the alphabet of {args.source} was copied; set it in the yaml")
     if args.word_delimiter != "auto":
         word_delimiter = args.word_delimiter == "yes"
+    if args.word_internal is not None:
+        word_internal = args.word_internal
+    elif sentences:
+        word_internal = word_internal_characters(sentences, case_map)
+        print(f"Kept between letters (found there in the sentences): {word_internal!r}")
+    else:
+        word_internal = src_text.get("word_internal_punctuation", "")
     text = {
-        "word_internal_punctuation": src_text.get("word_internal_punctuation", "")
-        if args.word_internal is None else args.word_internal,
-        "case_map": {},
+        "word_internal_punctuation": word_internal,
+        "case_map": case_map,
         "char_map": {},
         "lowercase": bool(src_text.get("lowercase", True)),
         "word_delimiter": word_delimiter,

@@ -398,3 +398,50 @@ def test_new_language_defaults(tmp_path):
     )
     data = (recipes / "ja-XX" / "hparams" / "ja-XX.yaml").read_text(encoding="utf-8")
     assert "word_delimiter: False" in data and "primary_metric: CER" in data
+
+
+def scaffold(code, sentences, tmp_path):
+    """local/new_language.py CODE --sentences (a sample written to a file); the new recipe's normaliser."""
+    import ruamel.yaml
+
+    sample = tmp_path / f"{code}.txt"
+    sample.write_text("\n".join(sentences) + "\n", encoding="utf-8")
+    recipes = tmp_path / "recipes"
+    subprocess.run([sys.executable, str(ROOT / "local" / "new_language.py"), code, "--sentences", str(sample),
+                    "--recipes-dir", str(recipes)], check=True, capture_output=True, text=True)
+    data = ruamel.yaml.YAML(typ="safe", pure=True).load((recipes / code / "hparams" / f"{code}.yaml").read_text())
+    return data, TextNormalizer(LanguageSpec(code=code, **data["text"]))
+
+
+TURKISH_SENTENCES = [
+    "İstanbul'da yaşıyorum ve her gün işe gidiyorum.",
+    "IĞDIR'dan gelen arkadaşım çok güzel şarkı söylüyor.",
+    "Öğretmen öğrencilere ödev verdi.",
+    "Bu akşam ne yiyeceğiz?",
+]
+
+
+def test_new_language_gets_dotless_i_and_apostrophes_from_its_sentences(tmp_path):
+    """Turkish: "I" lower-cases to "ı" and "İ" to "i" (not "i" + U+0307); suffixes after ' stay attached."""
+    data, normalizer = scaffold("tr", TURKISH_SENTENCES, tmp_path)
+    assert data["text"]["case_map"] == {"I": "ı", "İ": "i"}
+    assert data["text"]["word_internal_punctuation"] == "'"
+    assert "\u0307" not in data["text"]["alphabet"]
+    assert [normalizer.normalize(s) for s in TURKISH_SENTENCES[:2]] == [
+        "istanbul'da yaşıyorum ve her gün işe gidiyorum", "ığdır'dan gelen arkadaşım çok güzel şarkı söylüyor"]
+    # Without a sample the language code alone sets the case map (az writes ı too).
+    proc = subprocess.run([sys.executable, str(ROOT / "local" / "new_language.py"), "az", "--alphabet",
+                           "a-zçəğıöşü", "--recipes-dir", str(tmp_path / "recipes")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert 'case_map: {"I": "ı", "İ": "i"}' in (tmp_path / "recipes" / "az" / "hparams" / "az.yaml").read_text()
+
+
+def test_new_language_in_an_abugida_keeps_its_vowel_signs(tmp_path):
+    """Hindi (Devanagari): vowel signs, virama and nukta are marks, not punctuation; the danda is."""
+    sentences = ["मैं आज बाज़ार जा रहा हूँ।", "क्या आपने यह किताब पढ़ी है?", "बच्चे स्कूल में खेल रहे हैं।"]
+    data, normalizer = scaffold("hi", sentences, tmp_path)
+    assert data["primary_metric"] == "WER" and data["synthetic"]["voice"] == "hi"
+    for sentence in sentences:
+        result = normalizer(sentence)
+        assert normalizer.reject_reason(result) is None, (sentence, result)
+        assert result.text == unicodedata.normalize("NFKC", sentence).rstrip("।?").strip()
