@@ -58,7 +58,7 @@ def read_cv_tsv(tsv_path):
     if not tsv_path.is_file():
         raise FileNotFoundError(f"Common Voice TSV not found: {tsv_path}")
     rows, malformed = [], []
-    with open(tsv_path, encoding="utf-8", newline="") as f:
+    with open(tsv_path, encoding="utf-8-sig", newline="") as f:  # -sig: a BOM left by an editor
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if header is None:
@@ -240,7 +240,8 @@ def prepare_common_voice(
         rows, malformed = read_cv_tsv(tsv)
         plans[split] = _plan_split(split, rows, clips_dir, normalizer, sample_rate, prep_folder)
         plans[split]["rows_read"] = len(rows) + len(malformed)
-        plans[split]["skipped"]["malformed_row"] += len(malformed)
+        if malformed:
+            plans[split]["skipped"]["malformed_row"] += len(malformed)
         plans[split]["malformed_lines"] = malformed[:50]
 
     jobs = [job for split in splits for job in plans[split]["jobs"]]
@@ -309,6 +310,8 @@ def _plan_split(split, rows, clips_dir, normalizer, sample_rate, prep_folder):
         if reason:
             skip(reason, row)
             continue
+        if not clip.is_file() and not clip.suffix and clip.with_name(clip.name + ".mp3").is_file():
+            clip = clip.with_name(clip.name + ".mp3")  # early releases list paths without ".mp3"
         if not clip.is_file():
             skip("missing_clip", row)
             continue

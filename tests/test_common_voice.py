@@ -36,6 +36,13 @@ def test_tsv_with_quotes_and_later_release_columns(tmp_path):
     assert malformed == []
 
 
+def test_tsv_saved_with_a_byte_order_mark_is_read(tmp_path):
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("path\tsentence\na.mp3\tHola\n", encoding="utf-8-sig")
+    rows, _ = read_cv_tsv(tsv)
+    assert rows[0]["path"] == "a.mp3" and rows[0]["sentence"] == "Hola"
+
+
 def test_malformed_rows_are_reported_with_their_line(tmp_path):
     tsv = write(tmp_path / "dev.tsv", "client_id\tpath\tsentence\nc\ta.mp3\tok\nc\tb.mp3\ttoo\tmany\nc\tc.mp3\tok\n")
     rows, malformed = read_cv_tsv(tsv)
@@ -168,3 +175,14 @@ def test_out_of_disk_fails_before_converting(faulty_corpus, tmp_path, monkeypatc
     with pytest.raises(OSError, match="only 0.00 GB are free"):
         prepare_common_voice(faulty_corpus, tmp_path / "prep", SPANISH, num_workers=1)
     assert not list((tmp_path / "prep").glob("wav16k/*.flac"))
+
+
+def test_paths_listed_without_mp3_extension_are_found(make_corpus, tmp_path):
+    """Early Common Voice releases list `path` without ".mp3"; the clip is still found and used."""
+    import shutil
+
+    corpus = shutil.copytree(make_corpus("es", n_train=4, n_dev=2, n_test=2, seed=3), tmp_path / "es")
+    train = corpus / "train.tsv"
+    train.write_text(train.read_text(encoding="utf-8").replace(".mp3\t", "\t"), encoding="utf-8")
+    report = prepare_common_voice(corpus, tmp_path / "prep", SPANISH, num_workers=1)
+    assert report["splits"]["train"]["kept"] == 4 and report["splits"]["train"]["skipped"] == {}
