@@ -24,6 +24,11 @@ TYPOGRAPHIC_MAP = {
 }
 
 OUT_OF_ALPHABET_POLICIES = ("skip", "delete", "space")
+# Symbols a reader says as words ("&" is "y", "%" is "por ciento"): like
+# digits, turning them into spaces would leave words in the audio that the
+# transcript lacks, so they count as out-of-alphabet characters. Other
+# symbols (emoji, bullets, arrows) are not read out and become spaces.
+PRONOUNCED_SYMBOLS = frozenset("&%‰@§°#+=±×÷")
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,8 @@ class TextNormalizer:
     apostrophes/hyphens unified; the language's char map; punctuation and
     symbols become spaces (word-internal apostrophes/hyphens kept where the
     language lists them); invisible format characters (ZWNJ, BOM, marks of
-    direction) are deleted unless the alphabet lists them; digits and other
+    direction) are deleted unless the alphabet lists them; digits, symbols
+    read out as words (PRONOUNCED_SYMBOLS, currency signs) and other
     characters outside the alphabet follow the language's policy and are
     counted; spaces are collapsed (or removed for scripts without them).
     """
@@ -122,6 +128,8 @@ class TextNormalizer:
                 cls = "drop"
             elif category == "Nd" or ch.isdigit():
                 cls = "digit"
+            elif ch in PRONOUNCED_SYMBOLS or category == "Sc":  # currency signs: $ € £ ₽ ...
+                cls = "foreign"
             elif category[0] in "PS" or category in ("Zs", "Cc"):
                 cls = "punct"
             else:

@@ -137,8 +137,9 @@ Error rates in percent, mean over seeds 1-3 (`results.json` of each run:
 COMMON_STEPS = (
     "Every language goes through the same steps (crossling_asr/text.py): Unicode NFKC, "
     "lower-casing, typographic apostrophes unified to ', the language's character map, "
-    "punctuation and symbols to spaces, invisible format characters deleted. Training "
-    "sentences that still contain digits or characters outside the alphabet are skipped "
+    "punctuation and symbols that are not read out (emoji, bullets) to spaces, invisible "
+    "format characters deleted. Training sentences that still contain digits, symbols read "
+    "as words (& % @ § ° # + = currency signs) or characters outside the alphabet are skipped "
     "and counted in prep_report.json (numbers are not spelled out); dev and test keep "
     "every sentence."
 )

@@ -68,3 +68,19 @@ def test_bad_language_data_fails_clearly():
         LanguageSpec(code="es", alphabet="a-z", out_of_alphabet="ignore")
     with pytest.raises(ValueError, match="not a valid regex"):
         LanguageSpec(code="es", alphabet="z-a")
+
+
+@pytest.mark.parametrize("sentence", ["Johnson & Johnson", "Subió un 5 %", "Cuesta 3 €", "Cuesta €", "tema #1",
+                                      "escribe a info@ejemplo", "hace 20 °C"])
+def test_symbols_read_out_as_words_are_not_silently_dropped(sentence):
+    """"&" is spoken ("y"): a transcript without it would not match the audio, so the row is not trained on."""
+    normalizer = TextNormalizer(LanguageSpec(code="es", alphabet="a-zñáéíóúü"))
+    result = normalizer(sentence)
+    assert normalizer.reject_reason(result) in ("digits", "out_of_alphabet")
+    assert normalizer(sentence, out_of_alphabet="keep").text != normalizer(sentence, out_of_alphabet="delete").text
+
+
+def test_symbols_not_read_out_become_spaces():
+    normalizer = TextNormalizer(LanguageSpec(code="es", alphabet="a-zñáéíóúü"))
+    result = normalizer("¡Hola! 😀 → adiós • fin")
+    assert result.text == "hola adiós fin" and normalizer.reject_reason(result) is None
