@@ -42,6 +42,11 @@ class LanguageSpec:
         transcript may contain, e.g. "a-zñáéíóúü" or "\\u0621-\\u064a".
     word_internal_punctuation : characters kept only between two letters
         (apostrophe in "l'homme", hyphen in "peut-être"); elsewhere a space.
+    homoglyph_map : letters of another script that look like letters of the
+        alphabet (Latin "i" typed for Ukrainian "і"), replaced only inside
+        words that also contain letters of the alphabet: "вiн" -> "він",
+        while a word wholly in the other script ("iPhone") stays as it is.
+        Applied first, in the original case.
     case_map : applied before lower-casing (Turkish "I" -> "ı").
     char_map : applied after lower-casing; a value of "" deletes the key
         (Arabic harakat), other values unify variants (Russian "ё" -> "е").
@@ -56,6 +61,7 @@ class LanguageSpec:
     code: str
     alphabet: str
     word_internal_punctuation: str = ""
+    homoglyph_map: dict = field(default_factory=dict)
     case_map: dict = field(default_factory=dict)
     char_map: dict = field(default_factory=dict)
     lowercase: bool = True
@@ -96,7 +102,8 @@ def _replacer(mapping):
 class TextNormalizer:
     """Normalises raw Common Voice sentences into CTC training targets.
 
-    Steps: Unicode NFKC; language case map; lower-casing; typographic
+    Steps: Unicode NFKC; look-alike letters of another script replaced in
+    words of the language's script; language case map; lower-casing; typographic
     apostrophes/hyphens unified; the language's char map; punctuation and
     symbols become spaces (word-internal apostrophes/hyphens kept where the
     language lists them); invisible format characters (ZWNJ, BOM, marks of
@@ -109,6 +116,9 @@ class TextNormalizer:
     def __init__(self, spec: LanguageSpec):
         self.spec = spec
         self._letter = re.compile(f"[{spec.alphabet}]")
+        self._homoglyphs = dict(spec.homoglyph_map)
+        self._homoglyph = _replacer(self._homoglyphs)
+        self._word = re.compile(r"\S+")
         self._case_map = _replacer(dict(spec.case_map))
         self._char_map = _replacer({**TYPOGRAPHIC_MAP, **dict(spec.char_map)})
         self._classes = {}
@@ -137,11 +147,20 @@ class TextNormalizer:
             self._classes[ch] = cls
         return cls
 
+    def _unmix_word(self, match):
+        """A word mixing look-alikes with letters of the alphabet, written in the alphabet."""
+        word = match.group(0)
+        if any(ch in self._homoglyphs for ch in word) and self._letter.search(word.lower()):
+            return self._homoglyph(word)
+        return word
+
     def __call__(self, sentence: str, out_of_alphabet=None) -> Normalized:
         """Normalise `sentence`; `out_of_alphabet` overrides the language's
         policy, and "keep" leaves such characters in place (for references)."""
         policy = out_of_alphabet or self.spec.out_of_alphabet
         text = unicodedata.normalize("NFKC", sentence)
+        if self._homoglyphs:
+            text = self._word.sub(self._unmix_word, text)
         text = self._case_map(text)
         if self.spec.lowercase:
             text = text.lower()
