@@ -107,6 +107,12 @@ def main(argv=None):
         sys.exit(f"error: {err}")
     sb.utils.distributed.ddp_init_group(run_opts)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
+    if run_opts.get("compile"):
+        logger.warning(
+            "--compile: dynamic batches give torch.compile a new shape almost every step; "
+            "bench/torch_compile.py measured training 18-23x slower on CPU (recompiles) and a crash "
+            "with --compile_using_dynamic_shape_tracing (torch 2.11). Measure it before a long run."
+        )
     if if_main_process():
         write_text(Path(hparams["output_folder"]) / "hyperparams.yaml", resolved_yaml(experiment_yaml, overrides))
     try:
