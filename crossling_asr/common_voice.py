@@ -1,4 +1,4 @@
-"""Common Voice preparation: TSVs -> 16 kHz FLAC clips + SpeechBrain CSV manifests.
+"""Common Voice preparation: TSVs -> 16 kHz WAV (or FLAC) clips + SpeechBrain CSV manifests.
 
 Every clip is decoded and resampled ONCE, in parallel, instead of decoding MP3
 and resampling on every epoch as the stock SpeechBrain recipe does. The
@@ -37,8 +37,11 @@ REPORT_FILE = "prep_report.json"
 DONE_FILE = "prep_done.json"
 # Encoders of the wav2vec2 family emit one frame per 320 samples (20 ms).
 FRAMES_PER_SECOND = 50
-# FLAC at 16 kHz mono takes about this many times the bytes of a CV MP3.
-FLAC_TO_MP3_SIZE_RATIO = 4
+# Formats of the prepared 16 kHz clips: the soundfile format, and about how
+# many times the bytes of a CV MP3 a clip takes. 16-bit WAV reads ~4x faster
+# than FLAC (bench/data_pipeline.py), which keeps a few loader workers ahead
+# of an H100; FLAC takes ~0.55x the disk of WAV.
+AUDIO_FORMATS = {"wav": ("WAV", 7), "flac": ("FLAC", 4)}
 
 
 class CommonVoiceFormatError(ValueError):
@@ -97,7 +100,8 @@ _RESAMPLERS = {}
 
 
 def convert_clip(src, dst, sample_rate):
-    """Decode `src`, mix to mono, resample, write 16-bit FLAC to `dst` atomically.
+    """Decode `src`, mix to mono, resample, write 16-bit audio to `dst` atomically
+    (FLAC or WAV, from the suffix of `dst`).
 
     Returns (number of samples, None) or (None, reason) for an unusable clip.
     Out-of-disk errors are raised: they are not a property of the clip.
@@ -117,18 +121,19 @@ def convert_clip(src, dst, sample_rate):
             _RESAMPLERS[rate] = torchaudio.transforms.Resample(rate, sample_rate)
         wav = _RESAMPLERS[rate](wav)
     with atomic_path(dst) as tmp:
-        sf.write(str(tmp), wav.numpy(), sample_rate, format="FLAC", subtype="PCM_16")
+        sound_format = AUDIO_FORMATS[Path(dst).suffix[1:]][0]
+        sf.write(str(tmp), wav.numpy(), sample_rate, format=sound_format, subtype="PCM_16")
     return wav.shape[0], None
 
 
 def _convert_worker(job):
-    """Process-pool entry: convert one clip unless its FLAC already exists."""
+    """Process-pool entry: convert one clip unless its output already exists."""
     src, dst, sample_rate = job
     if os.path.exists(dst):
         try:
             return src, sf.info(dst).frames, None
         except RuntimeError:
-            os.unlink(dst)  # not a complete FLAC: convert again
+            os.unlink(dst)  # not a complete audio file: convert again
     try:
         frames, reason = convert_clip(src, dst, sample_rate)
     except OSError as err:
@@ -163,9 +168,9 @@ def convert_clips(jobs, num_workers):
     return results
 
 
-def _check_free_space(prep_folder, sources):
-    """Fail before converting if the disk obviously cannot hold the FLAC clips."""
-    needed = FLAC_TO_MP3_SIZE_RATIO * sum(os.path.getsize(s) for s in sources if os.path.exists(s))
+def _check_free_space(prep_folder, sources, audio_format):
+    """Fail before converting if the disk obviously cannot hold the converted clips."""
+    needed = AUDIO_FORMATS[audio_format][1] * sum(os.path.getsize(s) for s in sources if os.path.exists(s))
     free = shutil.disk_usage(prep_folder).free
     if needed > free:
         raise OSError(
@@ -190,19 +195,22 @@ def prepare_common_voice(
     max_duration=20.0,
     min_duration=0.3,
     num_workers=None,
+    audio_format="wav",
 ):
     """Prepare one Common Voice language folder for training.
 
     Arguments
     ---------
     data_folder : the language folder of a Common Voice release (clips/ and TSVs).
-    prep_folder : where FLAC clips (`wav16k/`), manifests (`<split>.csv`) and
+    prep_folder : where 16 kHz clips (`wav16k/`), manifests (`<split>.csv`) and
         `prep_report.json` are written; shared by every run of the language.
     normalizer : the language's TextNormalizer.
     max_duration, min_duration : training clips outside these bounds (seconds)
         are skipped; dev and test are never filtered by duration, so scores
         stay comparable with other work on the same release.
     num_workers : processes for conversion (default: all cores).
+    audio_format : "wav" (16-bit PCM, fastest to read in training) or
+        "flac" (~0.55x the disk, ~4x slower to read).
 
     Returns the report dict (also written to prep_report.json).
     """
@@ -219,9 +227,12 @@ def prepare_common_voice(
     for tsv in tsvs:
         if not tsv.is_file():
             raise FileNotFoundError(f"{tsv} not found (needed for split '{tsv.stem}')")
+    if audio_format not in AUDIO_FORMATS:
+        raise ValueError(f"audio_format must be one of {sorted(AUDIO_FORMATS)}, not {audio_format!r}")
     prep_folder.mkdir(parents=True, exist_ok=True)
 
     options = {
+        "audio_format": audio_format,
         "spec": normalizer.spec.__dict__,
         "sample_rate": sample_rate,
         "max_duration": max_duration,
@@ -238,7 +249,9 @@ def prepare_common_voice(
     plans = {}
     for split, tsv in zip(splits, tsvs):
         rows, malformed = read_cv_tsv(tsv)
-        plans[split] = _plan_split(split, rows, clips_dir, normalizer, sample_rate, prep_folder)
+        plans[split] = _plan_split(
+            split, rows, clips_dir, normalizer, sample_rate, prep_folder / "wav16k", audio_format
+        )
         plans[split]["rows_read"] = len(rows) + len(malformed)
         if malformed:
             plans[split]["skipped"]["malformed_row"] += len(malformed)
@@ -247,7 +260,7 @@ def prepare_common_voice(
     jobs = [job for split in splits for job in plans[split]["jobs"]]
     for stale in (prep_folder / "wav16k").glob(".*.part"):
         stale.unlink()  # left by a killed conversion
-    _check_free_space(prep_folder, [src for src, dst, _ in jobs if not os.path.exists(dst)])
+    _check_free_space(prep_folder, [src for src, dst, _ in jobs if not os.path.exists(dst)], audio_format)
     converted = convert_clips(jobs, num_workers or os.cpu_count() or 1)
 
     train_sentences = set()
@@ -279,7 +292,7 @@ def prepare_common_voice(
     return report
 
 
-def _plan_split(split, rows, clips_dir, normalizer, sample_rate, prep_folder):
+def _plan_split(split, rows, clips_dir, normalizer, sample_rate, audio_folder, audio_format):
     """Normalise text and list the clips to convert for one split."""
     skipped, examples = Counter(), defaultdict(list)
     digits, foreign = Counter(), Counter()
@@ -315,7 +328,7 @@ def _plan_split(split, rows, clips_dir, normalizer, sample_rate, prep_folder):
         if not clip.is_file():
             skip("missing_clip", row)
             continue
-        dst = prep_folder / "wav16k" / (clip.stem + ".flac")
+        dst = audio_folder / f"{clip.stem}.{audio_format}"
         jobs.append((str(clip), str(dst), sample_rate))
         planned.append((row, str(clip), dst, result.text))
     return {

@@ -1,6 +1,6 @@
 """Datasets, CTC vocabulary and batching from prepared manifests.
 
-Audio is read from the 16 kHz FLAC files written once by data preparation:
+Audio is read from the 16 kHz WAV (or FLAC) files written once by data preparation:
 no MP3 decoding and no resampling happen per item, per epoch.
 """
 

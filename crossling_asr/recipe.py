@@ -35,6 +35,7 @@ def prepare(hparams):
         max_duration=hparams["max_duration"],
         min_duration=hparams["min_duration"],
         num_workers=hparams["prep_workers"],
+        audio_format=hparams["prep_audio_format"],
     )
     run_on_main(prepare_common_voice, kwargs=kwargs)
     # Every rank reads the finished report (the main rank wrote it).

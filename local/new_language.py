@@ -115,7 +115,7 @@ Choose the encoder with `--encoder=<name>`, a name from `hparams/encoders.yaml`
 
 Encoders: {encoders}.
 
-Data preparation (MP3 to 16 kHz FLAC, once, shared by all runs of the language)
+Data preparation (MP3 to 16 kHz WAV, once, shared by all runs of the language)
 writes `results/prepared/{code}/` with `prep_report.json` (rows kept and skipped,
 by reason); each run writes `results/{code}/<encoder>/seed_<seed>/results.json`.
 Primary metric: **{metric}**{metric_note}.

@@ -6,6 +6,7 @@ import os
 
 import pytest
 import soundfile as sf
+import torch
 
 from crossling_asr.common_voice import (
     CommonVoiceFormatError,
@@ -13,6 +14,7 @@ from crossling_asr.common_voice import (
     read_cv_tsv,
     safe_clip_path,
 )
+from crossling_asr.data import read_audio
 from crossling_asr.text import LanguageSpec, TextNormalizer
 
 SPANISH = TextNormalizer(LanguageSpec(code="es", alphabet="a-zñáéíóúü"))
@@ -140,22 +142,42 @@ def test_rerun_with_same_options_does_nothing(faulty_corpus, prepared, caplog):
     assert {p: p.stat().st_mtime_ns for p in (prep / "wav16k").iterdir()} == mtimes
 
 
+def test_flac_output_holds_the_same_samples_as_wav(faulty_corpus, prepared, tmp_path):
+    """prep_audio_format: flac trades read speed for disk; the data are the same."""
+    wav_prep, wav_report = prepared
+    report = prepare_common_voice(
+        faulty_corpus, tmp_path / "prep", SPANISH, max_duration=15.0, num_workers=2, audio_format="flac"
+    )
+    assert report["splits"] == wav_report["splits"]
+    wav_rows, flac_rows = manifest(wav_prep, "train"), manifest(tmp_path / "prep", "train")
+    assert [r["ID"] for r in wav_rows] == [r["ID"] for r in flac_rows]
+    for wav_row, flac_row in zip(wav_rows, flac_rows):
+        assert wav_row["wav"].endswith(".wav") and flac_row["wav"].endswith(".flac")
+        wav_audio = read_audio(wav_row["wav"].replace("$data_root", str(wav_prep)))
+        flac_audio = read_audio(flac_row["wav"].replace("$data_root", str(tmp_path / "prep")))
+        # libsndfile rounds float -> 16-bit differently for the two formats: 1 LSB.
+        assert wav_audio.shape == flac_audio.shape
+        assert torch.allclose(wav_audio, flac_audio, rtol=0, atol=1.01 / 32768)
+    with pytest.raises(ValueError, match="audio_format"):
+        prepare_common_voice(faulty_corpus, tmp_path / "other", SPANISH, audio_format="mp3")
+
+
 def test_interrupted_prep_redoes_only_what_is_missing(faulty_corpus, tmp_path):
     prep = tmp_path / "prep"
     first = prepare_common_voice(faulty_corpus, prep, SPANISH, max_duration=15.0, num_workers=1)
-    flacs = sorted((prep / "wav16k").iterdir())
+    clips = sorted((prep / "wav16k").iterdir())
     # Simulate a kill: no done marker, two clips never converted, a partial temp file left.
     os.unlink(prep / "prep_done.json")
-    os.unlink(flacs[0])
-    write_partial = prep / "wav16k" / f".{flacs[1].name}.xyz.part"
+    os.unlink(clips[0])
+    write_partial = prep / "wav16k" / f".{clips[1].name}.xyz.part"
     write_partial.write_bytes(b"partial")
-    os.unlink(flacs[1])
-    untouched = {p: p.stat().st_mtime_ns for p in flacs[2:]}
+    os.unlink(clips[1])
+    untouched = {p: p.stat().st_mtime_ns for p in clips[2:]}
     second = prepare_common_voice(faulty_corpus, prep, SPANISH, max_duration=15.0, num_workers=1)
     assert second["splits"] == first["splits"]
-    assert flacs[0].is_file() and flacs[1].is_file()
+    assert clips[0].is_file() and clips[1].is_file()
     assert not write_partial.exists()
-    assert {p: p.stat().st_mtime_ns for p in flacs[2:]} == untouched
+    assert {p: p.stat().st_mtime_ns for p in clips[2:]} == untouched
 
 
 def test_missing_folders_and_files_fail_clearly(tmp_path):
@@ -174,7 +196,7 @@ def test_out_of_disk_fails_before_converting(faulty_corpus, tmp_path, monkeypatc
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 1000))
     with pytest.raises(OSError, match="only 0.00 GB are free"):
         prepare_common_voice(faulty_corpus, tmp_path / "prep", SPANISH, num_workers=1)
-    assert not list((tmp_path / "prep").glob("wav16k/*.flac"))
+    assert not list((tmp_path / "prep").glob("wav16k/*.wav"))
 
 
 def test_paths_listed_without_mp3_extension_are_found(make_corpus, tmp_path):
