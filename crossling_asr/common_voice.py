@@ -38,10 +38,10 @@ DONE_FILE = "prep_done.json"
 # Encoders of the wav2vec2 family emit one frame per 320 samples (20 ms).
 FRAMES_PER_SECOND = 50
 # Formats of the prepared 16 kHz clips: the soundfile format, and about how
-# many times the bytes of a CV MP3 a clip takes. 16-bit WAV reads ~4x faster
-# than FLAC (bench/data_pipeline.py), which keeps a few loader workers ahead
-# of an H100; FLAC takes ~0.55x the disk of WAV.
-AUDIO_FORMATS = {"wav": ("WAV", 7), "flac": ("FLAC", 4)}
+# many times the bytes of a CV MP3 (~64 kbit/s) a clip takes (16-bit WAV is
+# 256 kbit/s). WAV reads ~4x faster than FLAC (bench/data_pipeline.py), which
+# keeps a few loader workers ahead of an H100; FLAC takes ~0.55x its disk.
+AUDIO_FORMATS = {"wav": ("WAV", 4), "flac": ("FLAC", 2.2)}
 
 
 class CommonVoiceFormatError(ValueError):
