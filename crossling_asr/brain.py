@@ -15,7 +15,7 @@ from speechbrain.utils.distributed import if_main_process, is_distributed_initia
 from speechbrain.utils.metric_stats import ErrorRateStats
 
 from crossling_asr.atomic import atomic_path
-from crossling_asr.data import decode_text
+from crossling_asr.data import RankShardSampler, decode_text
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,8 @@ class CTCBrain(sb.Brain):
     with a non-finite loss or that run out of GPU memory (counting them, and
     stopping after too many non-finite ones in a row), warns about blank
     collapse, keeps the best checkpoint by dev CER, and writes per-utterance
-    test hypotheses.
+    test hypotheses. Under DDP each rank decodes its own share of dev and test,
+    and the scores are computed from all ranks' hypotheses together.
     """
 
     def __init__(self, *args, tokenizer, run_state, **kwargs):
@@ -152,15 +153,43 @@ class CTCBrain(sb.Brain):
                 decode_text(self.tokenizer, ids)
                 for ids in greedy_ctc_decode(log_probs, wav_lens, self.blank_index)
             ]
-            self.record_hypotheses(batch.id, hyps, batch.wrd)
+            self.hypotheses.extend(zip(batch.id, batch.wrd, hyps))
+            self.eval_batches += 1
         return loss
 
-    def record_hypotheses(self, ids, hyps, refs):
-        """Add a batch to the WER/CER statistics (CER counts spaces as characters)."""
+    # ---- evaluation across DDP ranks -------------------------------------------
+
+    def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
+        """Also: under DDP, dev and test are sharded across the ranks, so N GPUs
+        decode them N times faster (SpeechBrain has every rank decode all of it)."""
+        if stage != sb.Stage.TRAIN and is_distributed_initialized():
+            loader_kwargs["sampler"] = RankShardSampler(
+                len(dataset), torch.distributed.get_rank(), torch.distributed.get_world_size()
+            )
+        return super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)
+
+    def gather_evaluation(self, stage_loss):
+        """All ranks' (id, reference, hypothesis) rows, sorted by id, and the
+        stage loss averaged over all ranks' batches; a single process's own."""
+        if not is_distributed_initialized():
+            return sorted(self.hypotheses), stage_loss
+        shards = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(shards, (self.hypotheses, float(stage_loss), self.eval_batches))
+        hypotheses = sorted(row for rows, _, _ in shards for row in rows)
+        logger.info("Rank %d decoded %d of %d utterances", torch.distributed.get_rank(),
+                    len(self.hypotheses), len(hypotheses))
+        batches = sum(n for _, _, n in shards)
+        loss = sum(avg * n for _, avg, n in shards) / max(1, batches)
+        return hypotheses, loss
+
+    def score(self, hypotheses):
+        """WER and CER statistics of (id, reference, hypothesis) rows (CER counts
+        spaces as characters)."""
+        ids, refs, hyps = zip(*hypotheses) if hypotheses else ((), (), ())
+        self.wer_metric = ErrorRateStats()
+        self.cer_metric = ErrorRateStats()
         self.wer_metric.append(ids, [h.split() for h in hyps], [r.split() for r in refs])
         self.cer_metric.append(ids, [list(h) for h in hyps], [list(r) for r in refs])
-        self.empty_hyps += sum(1 for h in hyps if not h)
-        self.hypotheses.extend(zip(ids, refs, hyps))
 
     # ---- preemption ------------------------------------------------------------
 
@@ -278,19 +307,19 @@ class CTCBrain(sb.Brain):
 
     def on_stage_start(self, stage, epoch=None):
         if stage != sb.Stage.TRAIN:
-            self.wer_metric = ErrorRateStats()
-            self.cer_metric = ErrorRateStats()
-            self.empty_hyps = 0
             self.hypotheses = []
+            self.eval_batches = 0
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
-        stats = {"loss": stage_loss}
         if stage == sb.Stage.TRAIN:
-            self.train_stats = stats
+            self.train_stats = {"loss": stage_loss}
             return
+        self.hypotheses, stage_loss = self.gather_evaluation(stage_loss)
+        self.score(self.hypotheses)
+        stats = {"loss": stage_loss}
         stats["CER"] = self.cer_metric.summarize("error_rate")
         stats["WER"] = self.wer_metric.summarize("error_rate")
-        empty_share = self.empty_hyps / max(1, len(self.hypotheses))
+        empty_share = sum(1 for _, _, hyp in self.hypotheses if not hyp) / max(1, len(self.hypotheses))
         if stage == sb.Stage.VALID:
             lrs = self.hparams.lr_schedule.on_valid_end(self, stage_loss)
             if empty_share >= BLANK_COLLAPSE_SHARE:
@@ -342,4 +371,4 @@ class CTCBrain(sb.Brain):
             with open(tmp, "w", encoding="utf-8", newline="") as f:
                 writer = csv.writer(f, delimiter="\t")
                 writer.writerow(["ID", "reference", "hypothesis"])
-                writer.writerows(sorted(self.hypotheses))
+                writer.writerows(self.hypotheses)

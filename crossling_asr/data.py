@@ -115,6 +115,22 @@ def make_dynamic_batch_sampler(dataset, max_batch_length, num_buckets, seed, max
     )
 
 
+class RankShardSampler(torch.utils.data.Sampler):
+    """Every `world_size`-th item from `rank` on, in dataset order: the ranks of a
+    DDP run decode disjoint shards of dev/test that together hold every item once
+    (no padding by repetition, unlike DistributedSampler, which would count some
+    utterances twice in the scores)."""
+
+    def __init__(self, num_items, rank, world_size):
+        self.indices = range(rank, num_items, world_size)
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self):
+        return len(self.indices)
+
+
 def train_loader_kwargs(hparams, train_set):
     """DataLoader options for training: dynamic batches by total duration, or fixed size.
 

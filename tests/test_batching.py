@@ -6,7 +6,7 @@ import pytest
 import speechbrain as sb
 import torch
 
-from crossling_asr.data import make_dynamic_batch_sampler
+from crossling_asr.data import RankShardSampler, make_dynamic_batch_sampler
 from crossling_asr.encoders import build_encoder, resolve_encoder
 
 
@@ -36,6 +36,14 @@ def test_dynamic_batches_cover_every_utterance_once_per_epoch_within_the_limit()
             assert padded <= 60.0 + 1e-6
         orders.append(ids)
     assert orders[0] != orders[1] != orders[2]  # reshuffled between epochs
+
+
+@pytest.mark.parametrize("num_items, world_size", [(10, 2), (7, 3), (2, 4), (0, 2)])
+def test_rank_shards_hold_every_dev_item_exactly_once(num_items, world_size):
+    shards = [list(RankShardSampler(num_items, rank, world_size)) for rank in range(world_size)]
+    assert sorted(i for shard in shards for i in shard) == list(range(num_items))
+    assert all(shard == sorted(shard) for shard in shards)  # dataset (duration) order kept
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
 
 
 def test_dynamic_batches_pad_little():

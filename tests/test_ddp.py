@@ -5,16 +5,20 @@ sampler in a DistributedSamplerWrapper, which deals the single process's
 list of B batches out to the ranks, padded to a multiple of the world size;
 with one epoch each rank therefore takes ceil(B / 2) optimizer steps where
 the single process takes B (the learning-rate schedule is sized from the
-same per-rank loader length). Data preparation runs once, on rank 0, while
+same per-rank loader length). Dev and test are split between the ranks, and
+the scores come from both ranks' hypotheses. Data preparation runs once, on rank 0, while
 rank 1 waits at SpeechBrain's barrier (pitfall 9). LayerDrop is on, so the
 run also checks that DDP accepts steps where a layer was skipped (pitfall 6).
 """
 
+import csv
 import json
 import math
 import os
 import subprocess
 import sys
+
+import pytest
 
 from conftest import ROOT
 from crossling_asr.hparams import language_file
@@ -32,6 +36,22 @@ OVERRIDES = [
 
 def results_of(root):
     return json.loads((root / "es" / "wav2vec2-large-lv60" / "seed_1" / "results.json").read_text())
+
+
+def read_test_hypotheses(root):
+    run = root / "es" / "wav2vec2-large-lv60" / "seed_1"
+    with open(run / "test_hypotheses.tsv", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def edit_distance(ref, hyp):
+    """Levenshtein distance between two strings (an independent check of the CER)."""
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
 
 
 def test_two_process_ddp_takes_half_the_steps(tmp_path, make_corpus, tiny_encoders):
@@ -64,7 +84,14 @@ def test_two_process_ddp_takes_half_the_steps(tmp_path, make_corpus, tiny_encode
         assert all(math.isfinite(epoch["loss"]) for epoch in results["training"]["dev_history"])
         test = results["metrics"]["test"]
         assert math.isfinite(test["loss"]) and 0 <= test["CER"] <= 150 and test["n_utterances"] == 4
-    # Prepared once: one conversion (tqdm bar of rank 0), one report of kept rows.
+    # Dev and test decoded half by each rank; the scores and the hypotheses file hold all.
     output = ddp.stdout + ddp.stderr
+    # (Only rank 0 logs; the other two test utterances in the file came from rank 1.)
+    assert output.count("Rank 0 decoded 2 of 4 utterances") == 2  # one dev epoch, one test
+    rows = read_test_hypotheses(tmp_path / "ddp")
+    assert sorted(r["ID"] for r in rows) == sorted(r["ID"] for r in read_test_hypotheses(tmp_path / "single"))
+    errors = sum(edit_distance(r["reference"], r["hypothesis"]) for r in rows)
+    assert two["metrics"]["test"]["CER"] == pytest.approx(100 * errors / sum(len(r["reference"]) for r in rows))
+    # Prepared once: one conversion (tqdm bar of rank 0), one report of kept rows.
     assert output.count("Converting clips: 100%") == 1
     assert output.count("train: 12 of 12 rows kept") == 1
