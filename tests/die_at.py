@@ -5,8 +5,9 @@
 POINT is where, in epoch EPOCH, the process kills itself (no clean-up runs,
 as with a power cut or the OOM killer):
   validation        inside the first dev batch
-  checkpoint_write  inside the end-of-epoch checkpoint save, after the model
-                    and optimizer files and before the run state
+  checkpoint_write  inside the end-of-epoch checkpoint save, when the encoder,
+                    head and schedule files are written and the run state and
+                    optimizer files are not yet
 Killing from outside at the right moment would be a race; the recipe code
 that runs is the users', only two functions are wrapped.
 """

@@ -21,7 +21,7 @@ from crossling_asr.model import CTCHead
 from crossling_asr.transcribe import AcousticModel, Decoder
 
 def longest_test_clip(output_folder):
-    """The longest test utterance's 16 kHz FLAC written by data preparation."""
+    """The longest test utterance's 16 kHz audio written by data preparation."""
     results = json.loads((output_folder / "results.json").read_text())
     with open(results["hparams"]["test_csv"], encoding="utf-8", newline="") as f:
         row = max(csv.DictReader(f), key=lambda r: float(r["duration"]))
