@@ -20,6 +20,7 @@ CPU_TINY_OVERRIDES = [
     "--dynamic_batch_sampler={max_batch_length: 40, num_buckets: 10, max_batch_ex: 16}",
     "--num_workers=0",
     "--train_dataloader_options={pin_memory: False}",
+    "--eval_dataloader_options={pin_memory: False}",
     "--prep_workers=2",
 ]
 
