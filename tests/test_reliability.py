@@ -12,6 +12,7 @@ from speechbrain.utils.checkpoints import Checkpointer
 from conftest import CPU_RUN_OPTS, load_cpu_hparams
 from crossling_asr.brain import CTCBrain
 from crossling_asr.checkpoints import AtomicCheckpointer
+from crossling_asr.model import CTCHead
 from crossling_asr.recipe import train_and_test
 
 
@@ -116,3 +117,33 @@ def test_a_kill_during_a_checkpoint_write_never_leaves_a_loadable_half(tmp_path)
     AtomicCheckpointer(tmp_path, recoverables={"a": Weights(3), "b": Weights(3)}).save_checkpoint(meta={"step": 3})
     assert sorted(c.meta["step"] for c in Checkpointer(tmp_path).list_checkpoints()) == [1, 3]
     assert not any((tmp_path / ".staging").iterdir())
+
+
+def test_bf16_mixed_precision_trains_with_the_ctc_loss_in_fp32(corpus, tiny_encoders, tmp_path, monkeypatch):
+    """--precision=bf16: in training the encoder and head run under autocast, the
+    log-softmax and the CTC loss in fp32 (bf16 CTC sums lose whole nats), weights
+    and optimizer state stay fp32; dev and test run at SpeechBrain's eval_precision
+    (fp32 unless --eval_precision=bf16)."""
+    seen = {"head": set(), "eval_head": set(), "log_probs": set()}
+    head_forward = CTCHead.forward
+    compute_objectives = CTCBrain.compute_objectives
+
+    def spy_head(self, x):
+        out = head_forward(self, x)
+        seen["head" if torch.is_grad_enabled() else "eval_head"].add(out.dtype)
+        return out
+
+    def spy_objectives(self, predictions, batch, stage):
+        seen["log_probs"].add(predictions[0].dtype)
+        return compute_objectives(self, predictions, batch, stage)
+
+    monkeypatch.setattr(CTCHead, "forward", spy_head)
+    monkeypatch.setattr(CTCBrain, "compute_objectives", spy_objectives)
+    brain, results = run(corpus, tiny_encoders, tmp_path, number_of_epochs=2, precision="bf16")
+    assert seen == {"head": {torch.bfloat16}, "eval_head": {torch.float32}, "log_probs": {torch.float32}}
+    assert results["status"] == "finished" and results["hparams"]["precision"] == "bf16"
+    assert results["training"]["skipped_nonfinite_batches"] == 0
+    assert all(torch.isfinite(torch.tensor(epoch["loss"])) for epoch in results["training"]["dev_history"])
+    assert {p.dtype for p in brain.modules.parameters()} == {torch.float32}
+    states = [s for opt in brain.optimizers_dict.values() for s in opt.state.values()]
+    assert states and {s["exp_avg"].dtype for s in states} == {torch.float32}
