@@ -74,9 +74,13 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients(model_type, ti
             gradient_checkpointing=checkpointing,
         )
         encoder.train()
-        loss = encoder(wavs, lens).pow(2).mean()
+        saved = []  # bytes of the activations autograd keeps for the backward pass
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.nbytes) or t, lambda t: t):
+            loss = encoder(wavs, lens).pow(2).mean()
         loss.backward()
         grads = torch.cat([p.grad.flatten() for p in encoder.parameters() if p.grad is not None])
-        results.append((loss.item(), grads))
+        results.append((loss.item(), grads, sum(saved)))
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
     assert torch.allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-6)
+    # ... and checkpointing is really on: the transformer layers' activations are not kept.
+    assert results[1][2] < 0.5 * results[0][2]
