@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import shutil
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, namedtuple
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -41,7 +41,8 @@ FRAMES_PER_SECOND = 50
 # many times the bytes of a CV MP3 (~64 kbit/s) a clip takes (16-bit WAV is
 # 256 kbit/s). WAV reads ~4x faster than FLAC (bench/data_pipeline.py), which
 # keeps a few loader workers ahead of an H100; FLAC takes ~0.55x its disk.
-AUDIO_FORMATS = {"wav": ("WAV", 4), "flac": ("FLAC", 2.2)}
+AudioFormat = namedtuple("AudioFormat", "soundfile_format size_vs_mp3")
+AUDIO_FORMATS = {"wav": AudioFormat("WAV", 4), "flac": AudioFormat("FLAC", 2.2)}
 
 
 class CommonVoiceFormatError(ValueError):
@@ -121,7 +122,7 @@ def convert_clip(src, dst, sample_rate):
             _RESAMPLERS[rate] = torchaudio.transforms.Resample(rate, sample_rate)
         wav = _RESAMPLERS[rate](wav)
     with atomic_path(dst) as tmp:
-        sound_format = AUDIO_FORMATS[Path(dst).suffix[1:]][0]
+        sound_format = AUDIO_FORMATS[Path(dst).suffix[1:]].soundfile_format
         sf.write(str(tmp), wav.numpy(), sample_rate, format=sound_format, subtype="PCM_16")
     return wav.shape[0], None
 
@@ -170,7 +171,7 @@ def convert_clips(jobs, num_workers):
 
 def _check_free_space(prep_folder, sources, audio_format):
     """Fail before converting if the disk obviously cannot hold the converted clips."""
-    needed = AUDIO_FORMATS[audio_format][1] * sum(os.path.getsize(s) for s in sources if os.path.exists(s))
+    needed = AUDIO_FORMATS[audio_format].size_vs_mp3 * sum(os.path.getsize(s) for s in sources if os.path.exists(s))
     free = shutil.disk_usage(prep_folder).free
     if needed > free:
         raise OSError(
