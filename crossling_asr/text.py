@@ -120,7 +120,10 @@ class TextNormalizer:
         self._homoglyph = _replacer(self._homoglyphs)
         self._word = re.compile(r"\S+")
         self._case_map = _replacer(dict(spec.case_map))
-        self._char_map = _replacer({**TYPOGRAPHIC_MAP, **dict(spec.char_map)})
+        # Two passes: the language's char_map keys are written with the unified
+        # apostrophe/hyphen and must match text typed with any of their variants.
+        self._typographic = _replacer(TYPOGRAPHIC_MAP)
+        self._char_map = _replacer(dict(spec.char_map))
         self._classes = {}
 
     def _char_class(self, ch):
@@ -164,7 +167,7 @@ class TextNormalizer:
         text = self._case_map(text)
         if self.spec.lowercase:
             text = text.lower()
-        text = self._char_map(text)
+        text = self._char_map(self._typographic(text))
         digits, foreign = Counter(), Counter()
         out = []
         for i, ch in enumerate(text):

@@ -85,6 +85,26 @@ DOTLESS_I_LANGUAGES = {"tr", "az", "crh", "gag"}
 WORD_INTERNAL_CANDIDATES = "'\u00b7\u200c"
 MIN_WORD_INTERNAL_SHARE = 0.01
 
+
+def _deleted(*ranges):
+    return {chr(p): "" for start, end in ranges for p in range(start, end + 1)}
+
+
+# Marks a script writes only sometimes (as the shipped ar, fa and ru recipes
+# delete them): for the sample's main script they become char_map entries
+# deleting them, so they never enter the alphabet and "мо́ва" is "мова".
+SCRIPT_CHAR_MAPS = {
+    # harakat, superscript alef, combining madda/hamza, tatweel
+    "ARABIC": _deleted((0x064B, 0x0655), (0x0670, 0x0670), (0x0640, 0x0640)),
+    # cantillation and niqqud (vowel points, dagesh, shin/sin dots)
+    "HEBREW": _deleted((0x0591, 0x05BD), (0x05BF, 0x05BF), (0x05C1, 0x05C2), (0x05C4, 0x05C5), (0x05C7, 0x05C7)),
+    # stress accents (NFKC keeps them combining on Cyrillic letters)
+    "CYRILLIC": _deleted((0x0300, 0x0301)),
+    # stress, emphasis and question marks written on a word's vowel; NFKC splits
+    # the letter "և" into "եւ", put back together ("եու" is left as it is)
+    "ARMENIAN": {**_deleted((0x055B, 0x055C), (0x055E, 0x055E)), "եւ": "և", "եու": "եու"},
+}
+
 LANGUAGE_NAMES = {
     "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "et": "Estonian",
     "fa": "Persian", "fr": "French", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
@@ -200,13 +220,16 @@ def default_voice(code, voices):
 # Alphabet from sample sentences
 
 
-def _prepare(sentence, case_map):
+def _prepare(sentence, case_map, char_map=None):
+    """What TextNormalizer does to a sentence before it looks at characters."""
     text = unicodedata.normalize("NFKC", sentence)
     for key, value in case_map.items():
         text = text.replace(key, value)
     text = text.lower()
     for key, value in TYPOGRAPHIC_MAP.items():
         text = text.replace(key, value)
+    for key in sorted(char_map or {}, key=len, reverse=True):
+        text = text.replace(key, char_map[key])
     return text
 
 
@@ -241,11 +264,17 @@ def script_of(ch):
     return SCRIPT_GROUPS.get(first, first)
 
 
-def analyse_sentences(sentences, case_map):
+def main_script_of(sentences, case_map):
+    """The script of most letters of the sample sentences (LATIN, CYRILLIC, ...)."""
+    scripts = Counter(script_of(ch) for s in sentences for ch in _prepare(s, case_map) if ch.isalpha())
+    return scripts.most_common(1)[0][0] if scripts else None
+
+
+def analyse_sentences(sentences, case_map, char_map=None):
     """Letters and marks of sample sentences: (kept Counter, rare Counter, scripts Counter, spaces per letter)."""
     counts, spaces = Counter(), 0
     for sentence in sentences:
-        text = _prepare(sentence, case_map)
+        text = _prepare(sentence, case_map, char_map)
         spaces += len(text.split()) - 1 if text.strip() else 0
         counts.update(ch for ch in text if unicodedata.category(ch)[0] in "LM")
     total = sum(counts.values())
@@ -275,11 +304,11 @@ def _is_letter(ch):
     return unicodedata.category(ch)[0] in "LM"  # marks too: Indic vowel signs, virama
 
 
-def word_internal_characters(sentences, case_map):
+def word_internal_characters(sentences, case_map, char_map=None):
     """The WORD_INTERNAL_CANDIDATES found between two letters in enough sample sentences."""
     found = Counter()
     for sentence in sentences:
-        text = _prepare(sentence, case_map)
+        text = _prepare(sentence, case_map, char_map)
         found.update({ch for i, ch in enumerate(text[1:-1], 1) if ch in WORD_INTERNAL_CANDIDATES
                       and _is_letter(text[i - 1]) and _is_letter(text[i + 1])})
     return "".join(ch for ch in WORD_INTERNAL_CANDIDATES
@@ -383,7 +412,10 @@ def build_yaml(code, name, source, base_rel, alphabet_line, alphabet_note, text,
     out.append(f"    alphabet: {alphabet_line}")
     out.append(f"    word_internal_punctuation: {yaml_string(text['word_internal_punctuation'])}")
     out.append(f"    case_map: {json.dumps(text['case_map'], ensure_ascii=False)}")
-    out.append(f"    char_map: {json.dumps(text['char_map'], ensure_ascii=False)}")
+    if text["char_map"]:
+        out.append("    # Marks the script writes only sometimes, deleted (see SCRIPT_CHAR_MAPS in")
+        out.append("    # local/new_language.py); add the language's variant letters here.")
+    out.append(f"    char_map: {json.dumps(text['char_map'])}")
     out.append(f"    lowercase: {text['lowercase']}")
     out.append(f"    word_delimiter: {text['word_delimiter']}")
     out.append(f"    out_of_alphabet: {text['out_of_alphabet']}")
@@ -450,13 +482,20 @@ def main(argv=None):
         case_map = dict(DOTLESS_I_CASE_MAP)
         print(f"Dotted/dotless i: case_map {case_map} (I -> ı, İ -> i before lower-casing)")
 
+    # Optional marks of the sample's script, deleted (and so kept out of the alphabet)
+    char_map = {}
+    script = main_script_of(sentences, case_map) if sentences else None
+    if script in SCRIPT_CHAR_MAPS:
+        char_map = dict(SCRIPT_CHAR_MAPS[script])
+        print(f"{script} script: char_map deletes its optional marks ({len(char_map)} entries)")
+
     # Alphabet
     word_delimiter = bool(src_text.get("word_delimiter", True))
     if args.alphabet:
         alphabet_body = args.alphabet
         alphabet_note = ["Letters given on the command line of local/new_language.py."]
     elif sentences:
-        kept, rare, scripts, spaces_per_letter = analyse_sentences(sentences, case_map)
+        kept, rare, scripts, spaces_per_letter = analyse_sentences(sentences, case_map, char_map)
         if not kept:
             sys.exit(f"error: no letters found in {args.sentences}")
         letters, main_scripts = alphabet_for_scripts(kept, scripts)
@@ -489,14 +528,14 @@ def main(argv=None):
     if args.word_internal is not None:
         word_internal = args.word_internal
     elif sentences:
-        word_internal = word_internal_characters(sentences, case_map)
+        word_internal = word_internal_characters(sentences, case_map, char_map)
         print(f"Kept between letters (found there in the sentences): {word_internal!r}")
     else:
         word_internal = src_text.get("word_internal_punctuation", "")
     text = {
         "word_internal_punctuation": word_internal,
         "case_map": case_map,
-        "char_map": {},
+        "char_map": char_map,
         "lowercase": bool(src_text.get("lowercase", True)),
         "word_delimiter": word_delimiter,
         "out_of_alphabet": src_text.get("out_of_alphabet", "skip"),

@@ -10,6 +10,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import unicodedata
@@ -455,3 +456,25 @@ def test_new_language_in_an_abugida_keeps_its_vowel_signs(tmp_path):
         result = normalizer(sentence)
         assert normalizer.reject_reason(result) is None, (sentence, result)
         assert result.text == unicodedata.normalize("NFKC", sentence).rstrip("।?").strip()
+
+
+@pytest.mark.parametrize("code, sentences, expected", [
+    # Belarusian stress accents are optional: "мо́ва" is "мова".
+    ("be", ["Беларуская мо́ва вельмі прыгожая.", "Ён ча́ста чытае кнігі.", "Мы пайшлі ў лес."],
+     ["беларуская мова вельмі прыгожая", "ён часта чытае кнігі", "мы пайшлі ў лес"]),
+    # Hebrew niqqud is optional: pointed and unpointed spellings are one word.
+    ("he", ["שָׁלוֹם, מה שלומך?", "הַיּוֹם יום יפה.", "הילדים הלכו לבית הספר."],
+     ["שלום מה שלומך", "היום יום יפה", "הילדים הלכו לבית הספר"]),
+    # Armenian marks written on a vowel do not split the word; NFKC's "եւ" is the letter "և" again.
+    ("hy-AM", ["Ինչո՞ւ ես ուշացել։", "Մենք և նրանք գնացինք Երևան։", "Ընկե՛ր, արի այստեղ։"],
+     ["ինչու ես ուշացել", "մենք և նրանք գնացինք երևան", "ընկեր արի այստեղ"]),
+    # Urdu: tatweel only stretches a word on the line; harakat are optional.
+    ("ur", ["یہ کتاب بہت جمیـــل ہے۔", "وہ اسکول جاتا ہے۔", "آپ کیسے ہیں؟"],
+     ["یہ کتاب بہت جمیل ہے", "وہ اسکول جاتا ہے", "آپ کیسے ہیں"]),
+])
+def test_new_language_deletes_the_optional_marks_of_its_script(code, sentences, expected, tmp_path):
+    """Marks a script writes only sometimes become char_map deletions, never alphabet letters."""
+    data, normalizer = scaffold(code, sentences, tmp_path)
+    marks = [k for k, v in data["text"]["char_map"].items() if v == "" and len(k) == 1]
+    assert marks and not any(re.fullmatch(f"[{data['text']['alphabet']}]", m) for m in marks)
+    assert [normalizer.normalize(s) for s in sentences] == expected

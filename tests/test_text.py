@@ -29,6 +29,13 @@ def test_word_internal_apostrophe_kept_only_between_letters():
     assert norm.normalize("L’homme qu'il a vu, 'peut-être' -demain-") == "l'homme qu'il a vu peut-être demain"
 
 
+@pytest.mark.parametrize("apostrophe", ["'", "\u2019", "\u2018", "\u02bc", "`"])
+def test_char_map_keys_written_with_the_ascii_apostrophe_match_every_variant(apostrophe):
+    """Apostrophes are unified before the language's char_map, as documented."""
+    spec = LanguageSpec(code="x", alphabet="a-zğ", word_internal_punctuation="'", char_map={"g'": "ğ"})
+    assert TextNormalizer(spec).normalize(f"Tog{apostrophe} va bog{apostrophe}") == "toğ va boğ"
+
+
 def test_digits_and_foreign_characters_are_counted_and_skip_the_utterance():
     norm = TextNormalizer(SPANISH)
     result = norm("Tengo 42 años 😀 в Москве")
