@@ -161,6 +161,11 @@ def synthesize_corpus(
     Returns {split: [rows]} of what was written (faults included).
     """
     require_espeak()
+    if not voice:
+        raise ValueError(f"No espeak-ng voice for '{language}': set synthetic.voice in its hparams "
+                         "(`espeak-ng --voices` lists them)")
+    if not words:
+        raise ValueError(f"No words to make '{language}' sentences from: set synthetic.words in its hparams")
     rng = random.Random(seed)
     out_dir = Path(out_dir)
     clips = out_dir / "clips"

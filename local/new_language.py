@@ -207,10 +207,14 @@ def espeak_voices():
     return voices
 
 
+# Common Voice codes whose espeak-ng voice has another name.
+VOICE_ALIASES = {"zh-TW": "cmn", "zh-CN": "cmn", "zh-HK": "yue", "kmr": "ku", "nan-tw": "nan"}
+
+
 def default_voice(code, voices):
-    """The espeak-ng voice named like the CV code: "ca" -> "ca", "sv-SE" -> "sv"."""
+    """The espeak-ng voice named like the CV code: "ca" -> "ca", "sv-SE" -> "sv", "zh-TW" -> "cmn"."""
     base = code.split("-")[0].lower()
-    for candidate in (code, code.lower(), f"{base}-{code.split('-')[-1].lower()}", base):
+    for candidate in (code, code.lower(), f"{base}-{code.split('-')[-1].lower()}", base, VOICE_ALIASES.get(code)):
         if candidate in voices:
             return candidate
     return None

@@ -478,3 +478,17 @@ def test_new_language_deletes_the_optional_marks_of_its_script(code, sentences, 
     marks = [k for k, v in data["text"]["char_map"].items() if v == "" and len(k) == 1]
     assert marks and not any(re.fullmatch(f"[{data['text']['alphabet']}]", m) for m in marks)
     assert [normalizer.normalize(s) for s in sentences] == expected
+
+
+def test_synthetic_corpus_without_a_voice_or_words_fails_clearly(tmp_path):
+    """A scaffolded language whose voice or word list is missing says which hparam to set."""
+    from crossling_asr.synthetic import synthesize_corpus
+
+    with pytest.raises(ValueError, match="No espeak-ng voice for 'gl'.*synthetic.voice"):
+        synthesize_corpus(tmp_path / "gl", "gl", None, ["casa"])
+    with pytest.raises(ValueError, match="No words .*'zh-TW'.*synthetic.words"):
+        synthesize_corpus(tmp_path / "zh-TW", "zh-TW", "cmn", [])
+    proc = subprocess.run([sys.executable, str(ROOT / "local" / "new_language.py"), "zh-TW", "--alphabet",
+                           "\\u4e00-\\u9fff", "--recipes-dir", str(tmp_path / "recipes")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "voice: cmn" in (tmp_path / "recipes" / "zh-TW" / "hparams" / "zh-TW.yaml").read_text()
