@@ -101,8 +101,8 @@ SCRIPT_CHAR_MAPS = {
     # stress accents (NFKC keeps them combining on Cyrillic letters)
     "CYRILLIC": _deleted((0x0300, 0x0301)),
     # stress, emphasis and question marks written on a word's vowel; NFKC splits
-    # the letter "և" into "եւ", put back together ("եու" is left as it is)
-    "ARMENIAN": {**_deleted((0x055B, 0x055C), (0x055E, 0x055E)), "եւ": "և", "եու": "եու"},
+    # the letter "և" into "եւ" (ւ follows ե in no other spelling), put back together
+    "ARMENIAN": {**_deleted((0x055B, 0x055C), (0x055E, 0x055E)), "եւ": "և"},
 }
 
 LANGUAGE_NAMES = {
