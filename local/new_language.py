@@ -19,8 +19,8 @@ Copies recipes/<from>/ (default es) to recipes/<code>/: train.py unchanged
   words of --sentences, else none.
 
 * text.word_internal_punctuation: --word-internal, else the apostrophe,
-  middle dot and ZWNJ where --sentences write them between letters, else
-  the source's;
+  middle dot, ZWNJ and Hebrew geresh/gershayim where --sentences write them
+  between letters, else the source's;
 * text.case_map: Turkish-style dotted/dotless i ({"I": "ı", "İ": "i"}) for
   tr, az, crh, gag and any language whose --sentences contain "ı".
 
@@ -80,9 +80,10 @@ DOTLESS_I_CASE_MAP = {"I": "ı", "İ": "i"}
 DOTLESS_I_LANGUAGES = {"tr", "az", "crh", "gag"}
 # Characters that some orthographies write inside words: the apostrophe
 # (l'homme, İstanbul'da, п'ять), the Catalan middle dot (col·lecció), ZWNJ
-# (Persian می‌روم). One is kept between letters when at least this share of
-# the sample sentences has it there.
-WORD_INTERNAL_CANDIDATES = "'\u00b7\u200c"
+# (Persian می‌روم), the Hebrew geresh and gershayim of abbreviations (צה״ל).
+# One is kept between letters when at least this share of the sample
+# sentences has it there.
+WORD_INTERNAL_CANDIDATES = "'\u00b7\u200c\u05f3\u05f4"
 MIN_WORD_INTERNAL_SHARE = 0.01
 
 

@@ -462,9 +462,10 @@ def test_new_language_in_an_abugida_keeps_its_vowel_signs(tmp_path):
     # Belarusian stress accents are optional: "мо́ва" is "мова".
     ("be", ["Беларуская мо́ва вельмі прыгожая.", "Ён ча́ста чытае кнігі.", "Мы пайшлі ў лес."],
      ["беларуская мова вельмі прыгожая", "ён часта чытае кнігі", "мы пайшлі ў лес"]),
-    # Hebrew niqqud is optional: pointed and unpointed spellings are one word.
-    ("he", ["שָׁלוֹם, מה שלומך?", "הַיּוֹם יום יפה.", "הילדים הלכו לבית הספר."],
-     ["שלום מה שלומך", "היום יום יפה", "הילדים הלכו לבית הספר"]),
+    # Hebrew niqqud is optional: pointed and unpointed spellings are one word; the
+    # gershayim of an abbreviation stays inside it.
+    ("he", ["שָׁלוֹם, מה שלומך?", "הַיּוֹם יום יפה.", "הילדים הלכו לבית הספר.", "דובר צה״ל אמר: \"כן\"."],
+     ["שלום מה שלומך", "היום יום יפה", "הילדים הלכו לבית הספר", "דובר צה״ל אמר כן"]),
     # Armenian marks written on a vowel do not split the word; NFKC's "եւ" is the letter "և" again.
     ("hy-AM", ["Ինչո՞ւ ես ուշացել։", "Մենք և նրանք գնացինք Երևան։", "Ընկե՛ր, արի այստեղ։"],
      ["ինչու ես ուշացել", "մենք և նրանք գնացինք երևան", "ընկեր արի այստեղ"]),
