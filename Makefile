@@ -11,10 +11,13 @@ setup: system-packages $(VENV)/.installed
 system-packages:
 	bash local/install_system_packages.sh --with-slurm
 
-$(VENV)/.installed: requirements.txt
+# requirements.txt pins the versions tested together; the package itself is installed
+# editable (its code, hparams/ and recipes/ stay in this checkout), without re-resolving.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 demo: setup

@@ -22,23 +22,19 @@ Common Voice, whose clips average ~5 s.)
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import soundfile as sf
+import speechbrain as sb
+import torchaudio
 
-import soundfile as sf  # noqa: E402
-import speechbrain as sb  # noqa: E402
-import torchaudio  # noqa: E402
-
-from crossling_asr.common_voice import prepare_common_voice  # noqa: E402
-from crossling_asr.data import read_audio  # noqa: E402
-from crossling_asr.hparams import read_language_data  # noqa: E402
-from crossling_asr.synthetic import synthesize_corpus  # noqa: E402
-from crossling_asr.text import LanguageSpec, TextNormalizer  # noqa: E402
+from crossling_asr.common_voice import prepare_common_voice
+from crossling_asr.data import read_audio
+from crossling_asr.hparams import read_language_data
+from crossling_asr.synthetic import synthesize_corpus
+from crossling_asr.text import LanguageSpec, TextNormalizer
 
 
 def project_dataset(prep):

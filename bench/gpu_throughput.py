@@ -19,20 +19,17 @@ Usage: python bench/gpu_throughput.py [--steps 20] [--max-batch-length 200] [--p
 
 import argparse
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-import torch  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-from crossling_asr.data import quantile_boundaries  # noqa: E402
-from crossling_asr.encoders import build_encoder, resolve_encoder  # noqa: E402
-from crossling_asr.model import CTCHead  # noqa: E402
-from crossling_asr.tiny_encoders import make_tiny_encoder  # noqa: E402
+from crossling_asr.data import quantile_boundaries
+from crossling_asr.encoders import build_encoder, resolve_encoder
+from crossling_asr.model import CTCHead
+from crossling_asr.tiny_encoders import make_tiny_encoder
 
 NO_REGULARISATION = {"mask_time_prob": 0.0, "layerdrop": 0.0, "hidden_dropout": 0.0, "attention_dropout": 0.0,
                      "activation_dropout": 0.0, "feat_proj_dropout": 0.0}

@@ -13,15 +13,11 @@ Usage: python bench/padding.py [--utterances 20000]
 
 import argparse
 import random
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import speechbrain as sb
+from speechbrain.dataio.sampler import DynamicBatchSampler
 
-import speechbrain as sb  # noqa: E402
-from speechbrain.dataio.sampler import DynamicBatchSampler  # noqa: E402
-
-from crossling_asr.data import make_dynamic_batch_sampler  # noqa: E402
+from crossling_asr.data import make_dynamic_batch_sampler
 
 
 def padding_share(batches, durations):

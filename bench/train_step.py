@@ -26,18 +26,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import torch
+from speechbrain.dataio.batch import PaddedBatch
+from speechbrain.dataio.encoder import CTCTextEncoder
 
-import torch  # noqa: E402
-from speechbrain.dataio.batch import PaddedBatch  # noqa: E402
-from speechbrain.dataio.encoder import CTCTextEncoder  # noqa: E402
-
-from crossling_asr.brain import CTCBrain, RunState  # noqa: E402
-from crossling_asr.encoders import build_encoder, resolve_encoder  # noqa: E402
-from crossling_asr.hparams import language_file, load_recipe_hparams  # noqa: E402
-from crossling_asr.model import CTCHead  # noqa: E402
-from crossling_asr.tiny_encoders import make_tiny_encoder  # noqa: E402
+from crossling_asr.brain import CTCBrain, RunState
+from crossling_asr.encoders import build_encoder, resolve_encoder
+from crossling_asr.hparams import language_file, load_recipe_hparams
+from crossling_asr.model import CTCHead
+from crossling_asr.tiny_encoders import make_tiny_encoder
 
 NO_REGULARISATION = {"mask_time_prob": 0.0, "layerdrop": 0.0, "hidden_dropout": 0.0, "attention_dropout": 0.0,
                      "activation_dropout": 0.0, "feat_proj_dropout": 0.0}

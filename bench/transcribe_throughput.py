@@ -24,17 +24,21 @@ Results go to stdout as a table and ratios (and --json). Example on the demo:
 import argparse
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from crossling_asr.atomic import write_json  # noqa: E402
-from crossling_asr.lm import tuned_weights  # noqa: E402
-from crossling_asr.transcribe import OK, AcousticModel, Decoder, collect_inputs, iter_batches, transcribe  # noqa: E402
+from crossling_asr.atomic import write_json
+from crossling_asr.lm import tuned_weights
+from crossling_asr.transcribe import (
+    OK,
+    AcousticModel,
+    Decoder,
+    collect_inputs,
+    iter_batches,
+    transcribe,
+)
 
 
 def timed_transcription(model, inputs, decoder, limit=None, **batching):

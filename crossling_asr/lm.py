@@ -11,7 +11,7 @@ memory: fine for Common Voice transcripts (a few hundred thousand sentences);
 for a large text corpus use KenLM's lmplz and pass its ARPA to the decoder.
 
 Text goes through the language's `TextNormalizer`, the one used for training
-targets and references (pitfall 11): the LM and the acoustic model share an
+targets and references: the LM and the acoustic model share an
 alphabet. Decoding is SpeechBrain's CTCBeamSearcher with the ARPA through
 KenLM; `alpha` weighs the LM and `beta` is a per-word insertion bonus, both
 tuned on dev (`tune_lm_weights`). Languages written without spaces have no

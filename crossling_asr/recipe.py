@@ -61,7 +61,7 @@ def train_and_test(hparams, run_opts, overrides, report):
     )
     if getattr(encoder.model.config, "layerdrop", 0.0) > 0:
         # LayerDrop skips transformer layers at random: under DDP their parameters then get
-        # no gradient in that step, which DDP rejects unless it looks for unused ones (pitfall 6).
+        # no gradient in that step, which DDP rejects unless it looks for unused ones.
         brain.find_unused_parameters = True
     train_loader = brain.make_dataloader(
         datasets["train"], stage=sb.Stage.TRAIN, **train_loader_kwargs(hparams, datasets["train"])

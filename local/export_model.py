@@ -1,57 +1,8 @@
 #!/usr/bin/env python3
-"""Export a finished run as a folder SpeechBrain's EncoderASR loads, with a model card.
-
-    python local/export_model.py <output_folder> <export_dir> [--lm LM.arpa] [--upload REPO_ID]
-
-The export holds the best checkpoint by dev CER (encoder as model.safetensors,
-head and vocabulary), hyperparams.yaml and README.md. With --lm it decodes
-with beam search and that LM, with the weights tune_lm.py chose (from
-<LM>.tuning.json) unless --alpha/--beta are given. --upload pushes the folder
-to the Hugging Face hub (a private repo unless --public); needs a token
-(`huggingface-cli login`).
-"""
-
-import argparse
-import json
-import logging
+"""The `crossling-export` command (crossling_asr/cli/export_model.py), run as a SpeechBrain-style local/ script."""
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from crossling_asr.export import ExportError, export_model, upload_export  # noqa: E402
-from crossling_asr.lm import tuned_weights  # noqa: E402
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("output_folder", type=Path, help="a finished run (holds results.json)")
-    parser.add_argument("export_dir", type=Path, help="the folder to write")
-    parser.add_argument("--lm", type=Path, help="ARPA word LM to decode with (local/build_lm.py)")
-    parser.add_argument("--alpha", type=float, help="LM weight (default: tuned, else 0.5)")
-    parser.add_argument("--beta", type=float, help="word insertion bonus (default: tuned, else 1.5)")
-    parser.add_argument("--beam-size", type=int, default=100)
-    parser.add_argument("--overwrite", action="store_true", help="replace an earlier export in export_dir")
-    parser.add_argument("--upload", metavar="REPO_ID", help="also upload to the Hugging Face hub")
-    parser.add_argument("--public", action="store_true", help="make the uploaded repo public")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-
-    try:
-        lm_weights = None
-        if args.lm is not None:
-            lm_weights = {**tuned_weights(args.lm), "beam_size": args.beam_size}
-            lm_weights.update({k: v for k, v in (("alpha", args.alpha), ("beta", args.beta)) if v is not None})
-        export_dir = export_model(args.output_folder, args.export_dir, args.lm, lm_weights, args.overwrite)
-    except (ExportError, FileNotFoundError) as err:
-        sys.exit(f"error: {err}")
-    info = json.loads((export_dir / "model_info.json").read_text(encoding="utf-8"))
-    test = info["metrics"]["test"]
-    print(f"Exported to {export_dir} (test WER {test['WER']:.2f}, CER {test['CER']:.2f}; "
-          f"decoding: {info['decoding']['method']})")
-    if args.upload:
-        print(f"Uploaded: {upload_export(export_dir, args.upload, private=not args.public)}")
-
+from crossling_asr.cli.export_model import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,73 +1,8 @@
 #!/usr/bin/env python3
-"""Choose the LM weight (alpha) and word insertion bonus (beta) by dev WER.
-
-    python local/tune_lm.py <model> --lm LM.arpa [--manifest dev.csv] [--alphas 0,0.5,1,1.5] [--betas 0,1,2,3]
-
-<model> is a finished run's output folder or an exported folder; the dev set
-is the run's dev manifest unless --manifest is given (never tune on test).
-The acoustic model runs once; every (alpha, beta) pair is a beam search over
-the same posteriors. The grid and the best pair go to <LM>.tuning.json, where
-transcribe.py and export_model.py find them.
-"""
-
-import argparse
-import logging
+"""The `crossling-tune-lm` command (crossling_asr/cli/tune_lm.py), run as a SpeechBrain-style local/ script."""
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from crossling_asr.atomic import write_json  # noqa: E402
-from crossling_asr.export import ExportError, load_finished_run  # noqa: E402
-from crossling_asr.lm import LMTextError, require_word_delimiter, tune_lm_weights, tuning_file  # noqa: E402
-from crossling_asr.transcribe import AcousticModel, InputError, iter_batches, read_manifest  # noqa: E402
-
-
-def floats(text):
-    return [float(v) for v in text.split(",")]
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", type=Path, help="run output folder or exported folder")
-    parser.add_argument("--lm", type=Path, required=True, help="ARPA word LM (local/build_lm.py)")
-    parser.add_argument("--manifest", type=Path, help="dev manifest CSV (default: the run's dev.csv)")
-    parser.add_argument("--alphas", type=floats, default=[0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
-    parser.add_argument("--betas", type=floats, default=[0.0, 0.5, 1.0, 2.0, 3.0])
-    parser.add_argument("--beam-size", type=int, default=100)
-    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-
-    try:
-        if not args.lm.is_file():
-            raise FileNotFoundError(f"LM file {args.lm} not found")
-        if args.manifest is None and not (args.model / "results.json").is_file():
-            raise InputError(f"{args.model} is not a run output folder: give the dev set with --manifest")
-        manifest = args.manifest or load_finished_run(args.model).manifest("dev")
-        model = AcousticModel.load(args.model, args.device)
-        require_word_delimiter(model.language_spec)
-        items = read_manifest(manifest)
-        if any(item.reference is None for item in items):
-            raise InputError(f"{manifest} has no wrd column: tuning needs references")
-        utterances, greedy = [], []
-        for batch_items, log_probs, frames, failures in iter_batches(model, items):
-            for item, message in failures:
-                logging.warning("%s skipped: %s", item.path, message)
-            if batch_items:
-                greedy += model.greedy_texts(log_probs, frames)
-                refs = [model.normalizer(item.reference, out_of_alphabet="keep").text for item in batch_items]
-                utterances += [(lp, int(n), ref) for lp, n, ref in zip(log_probs, frames, refs)]
-        result = tune_lm_weights(utterances, model.tokenizer, args.lm, args.alphas, args.betas,
-                                 args.beam_size, greedy)
-    except (ExportError, InputError, LMTextError, FileNotFoundError) as err:
-        sys.exit(f"error: {err}")
-    result.update(lm=str(args.lm), manifest=str(manifest), model=str(args.model), beam_size=args.beam_size)
-    write_json(tuning_file(args.lm), result)
-    best = result["best"]
-    print(f"dev WER: greedy {result['greedy_WER']:.2f}, with LM {best['WER']:.2f} "
-          f"(alpha {best['alpha']}, beta {best['beta']}) -> {tuning_file(args.lm)}")
-
+from crossling_asr.cli.tune_lm import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

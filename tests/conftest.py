@@ -6,18 +6,14 @@ run them. Expensive artefacts are session-scoped and shared between tests.
 """
 
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from crossling_asr.hparams import read_language_data  # noqa: E402
-from crossling_asr.quick_run import recipe_command  # noqa: E402
-from crossling_asr.synthetic import synthesize_corpus  # noqa: E402
-from crossling_asr.tiny_encoders import make_all_tiny_encoders  # noqa: E402
+from crossling_asr.hparams import REPO_ROOT as ROOT
+from crossling_asr.hparams import read_language_data
+from crossling_asr.quick_run import recipe_command
+from crossling_asr.synthetic import synthesize_corpus
+from crossling_asr.tiny_encoders import make_all_tiny_encoders
 
 
 @pytest.fixture(scope="session")

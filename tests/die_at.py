@@ -21,8 +21,7 @@ from pathlib import Path
 import speechbrain as sb
 from speechbrain.utils import checkpoints
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from crossling_asr.brain import CTCBrain, RunState  # noqa: E402
+from crossling_asr.brain import CTCBrain, RunState
 
 
 def die():

@@ -7,8 +7,9 @@ with one epoch each rank therefore takes ceil(B / 2) optimizer steps where
 the single process takes B (the learning-rate schedule is sized from the
 same per-rank loader length). Dev and test are split between the ranks, and
 the scores come from both ranks' hypotheses. Data preparation runs once, on rank 0, while
-rank 1 waits at SpeechBrain's barrier (pitfall 9). LayerDrop is on, so the
-run also checks that DDP accepts steps where a layer was skipped (pitfall 6).
+rank 1 waits at SpeechBrain's barrier (the other ranks must not read a half-written
+manifest). LayerDrop is on, so the run also checks that DDP accepts steps where a
+layer was skipped (with find_unused_parameters, which the recipe turns on for it).
 """
 
 import csv

@@ -8,8 +8,8 @@ requeue`, then `scontrol update StartTime=now` to skip the requeue delay);
 the requeued task must resume from the run's checkpoint and finish.
 
 The daemons run from a temporary directory (slurm.conf found through
-SLURM_CONF, free ports, a private munged socket), see
-/work/shared/environment-notes.md, and are stopped at the end. The test is
+SLURM_CONF, free ports, a private munged socket: nothing of the machine's own
+SLURM is touched), and are stopped at the end. The test is
 skipped only where they cannot run: SLURM or munge not installed, or not root.
 """
 

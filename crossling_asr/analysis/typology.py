@@ -20,8 +20,6 @@ import datetime
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from crossling_asr.hparams import REPO_ROOT
 
 TYPOLOGY_FILE = REPO_ROOT / "hparams" / "typology_distances.json"
@@ -90,5 +88,7 @@ def load_distances(path=TYPOLOGY_FILE):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run `python local/compute_typology.py` to create it")
+    import pandas as pd  # not at import time: the commands' --help stays fast
+
     data = json.loads(path.read_text(encoding="utf-8"))
     return {kind: pd.DataFrame(matrix) for kind, matrix in data["distances"].items()}

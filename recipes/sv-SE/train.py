@@ -3,13 +3,10 @@
 
     python train.py hparams/<lang>.yaml --data_folder=/path/to/cv-corpus/<lang>
 
-All logic is shared (crossling_asr.recipe); see README.md of this directory.
+All logic is shared (crossling_asr.recipe, installed by `pip install -e .` at the
+repository root); see README.md of this directory.
 """
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
-from crossling_asr.recipe import main  # noqa: E402
+from crossling_asr.recipe import main
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,204 @@
+"""Run the study's grid (languages x encoders x seeds) and follow it.
+
+    local/grid.py status  --results-root R [selection]
+    local/grid.py plan    --results-root R [selection] [--data-root D ...] [-- recipe overrides]
+    local/grid.py prepare --results-root R --data-root D [selection] [-- recipe overrides]
+    local/grid.py run     --results-root R --data-root D [selection] [--executor local|slurm ...]
+                          [-- recipe overrides]
+    local/grid.py cost    --results-root R [selection] [--hours-per-lang FILE] [-- recipe overrides]
+
+Selection: --langs es de ... --encoders xlsr-53 ... --seeds 1 2 3 (default:
+every language with a recipe, every encoder of hparams/encoders.yaml, seeds
+1 2 3). Everything after `--` is passed to every run's recipe
+(e.g. -- --number_of_epochs=1 --precision=bf16).
+
+Examples
+  # 4 GPUs of this machine, one run per GPU, Spanish and German, all encoders:
+  local/grid.py run --results-root results --data-root /data/cv-corpus-7.0-2021-07-21 --langs es de
+  # the same grid on a SLURM cluster, A100s of 40 or 80 GB:
+  local/grid.py run --executor slurm --gpu-types a100_40g=40,a100_80g=80 --partition gpu \\
+      --results-root results --data-root /data/cv-corpus-7.0-2021-07-21 --langs es de
+  # a tiny CPU smoke grid on synthetic data and tiny encoders:
+  local/grid.py run --results-root /tmp/r --data-root /tmp/cv --langs es --encoders wav2vec2-large-lv60 \\
+      --seeds 1 --encoder-source wav2vec2-large-lv60=/tmp/tiny/wav2vec2 --gpus-per-run 0 -- --number_of_epochs=1
+"""
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+
+from crossling_asr.grid.cost import (
+    CostAssumptions, epochs_from_overrides, estimate, format_estimate, load_hours_table, measured_throughput,
+)
+from crossling_asr.grid.job import GridJob
+from crossling_asr.grid.local import LocalExecutor, make_slots, visible_gpus
+from crossling_asr.grid.runs import (
+    STALE_AFTER_SECONDS, GridError, format_status, grid_status, select_grid,
+)
+from crossling_asr.grid.slurm import SlurmExecutor, SlurmOptions, parse_gpu_types
+
+
+def key_value(text):
+    """NAME=VALUE -> (NAME, VALUE)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    selection = argparse.ArgumentParser(add_help=False)
+    selection.add_argument("--results-root", required=True, type=Path, help="results_root of the recipes")
+    selection.add_argument("--langs", nargs="+", help="Common Voice codes (default: every recipe)")
+    selection.add_argument("--encoders", nargs="+", help="registry names (default: all 16)")
+    selection.add_argument("--seeds", nargs="+", type=int, help="default: 1 2 3")
+    selection.add_argument("--stale-after", type=float, default=STALE_AFTER_SECONDS,
+                           help="seconds without heartbeat after which a lock is dead (default %(default)s)")
+
+    launch = argparse.ArgumentParser(add_help=False)
+    launch.add_argument("--data-root", type=Path, help="folder holding one Common Voice folder per language")
+    launch.add_argument("--data-folder", type=key_value, action="append", default=[], metavar="LANG=PATH",
+                        help="a language's Common Voice folder, overriding --data-root (repeatable)")
+    launch.add_argument("--encoder-source", type=key_value, action="append", default=[], metavar="NAME=SOURCE",
+                        help="hub id or local directory replacing an encoder's source (repeatable)")
+    launch.add_argument("--gpus-per-run", type=int, default=1,
+                        help="GPUs (processes) per run; >1 launches torchrun (DDP); 0: CPU (default 1)")
+
+    hours = argparse.ArgumentParser(add_help=False)
+    hours.add_argument("--hours-per-lang", type=Path, help="YAML {lang: {train: h, dev: h, test: h}} for "
+                       "languages not prepared yet")
+    hours.add_argument("--audio-hours-per-gpu-hour", type=float, default=CostAssumptions.audio_hours_per_gpu_hour,
+                       help="training throughput at the reference size (default %(default)s)")
+    hours.add_argument("--reference-params-millions", type=float,
+                       default=CostAssumptions.reference_params_millions, help="default %(default)s")
+    hours.add_argument("--eval-cost-ratio", type=float, default=CostAssumptions.eval_cost_ratio,
+                       help="cost of decoding an hour relative to training on it (default 1/3)")
+    hours.add_argument("--overhead-gpu-hours", type=float, default=CostAssumptions.overhead_gpu_hours,
+                       help="fixed GPU-hours per run (default %(default)s)")
+
+    status = commands.add_parser("status", parents=[selection], help="done/running/failed/pending counts")
+    status.add_argument("-v", "--verbose", action="store_true", help="list finished runs too")
+    commands.add_parser("plan", parents=[selection, launch], help="every run, its state and its command")
+    commands.add_parser("prepare", parents=[selection, launch], help="prepare the selected languages' data")
+    commands.add_parser("cost", parents=[selection, hours], help="GPU-hours estimate")
+
+    run = commands.add_parser("run", parents=[selection, launch, hours], help="launch the unfinished runs")
+    run.add_argument("--executor", choices=("local", "slurm"), default="local")
+    local = run.add_argument_group("local executor")
+    local.add_argument("--gpus", help="comma-separated GPU ids to use (default: all visible)")
+    local.add_argument("--runs-per-gpu", type=int, default=1,
+                       help="concurrent runs per GPU group; on a CPU-only machine, concurrent CPU runs")
+    slurm = run.add_argument_group("slurm executor")
+    slurm.add_argument("--partition")
+    slurm.add_argument("--account")
+    slurm.add_argument("--qos")
+    slurm.add_argument("--time", help="time limit of every run (default: cost estimate x --time-safety)")
+    slurm.add_argument("--time-safety", type=float, default=1.5)
+    slurm.add_argument("--cpus-per-task", type=int, default=8)
+    slurm.add_argument("--mem", help="host memory per run, e.g. 64G")
+    slurm.add_argument("--gpu-types", type=parse_gpu_types, default={},
+                       help="gres GPU types and their memory, e.g. a100_40g=40,a100_80g=80")
+    slurm.add_argument("--max-parallel", type=int, help="at most this many array tasks at once")
+    slurm.add_argument("--prep-cpus", type=int, default=8)
+    slurm.add_argument("--prep-time", default="12:00:00")
+    slurm.add_argument("--prep-mem")
+    slurm.add_argument("--signal-seconds", type=int, default=300,
+                       help="USR1 this long before the time limit triggers a checkpointed requeue")
+    slurm.add_argument("--sbatch-arg", action="append", default=[], help="extra sbatch option (repeatable)")
+    slurm.add_argument("--sbatch", default="sbatch", help="sbatch executable")
+    return parser
+
+
+def make_job(args, overrides):
+    return GridJob(
+        results_root=args.results_root,
+        data_root=args.data_root,
+        data_folders=dict(args.data_folder),
+        recipe_overrides=overrides,
+        encoder_sources=dict(args.encoder_source),
+        gpus_per_run=args.gpus_per_run,
+        stale_after=args.stale_after,
+    )
+
+
+def cost_assumptions(args, overrides):
+    return CostAssumptions(
+        epochs=epochs_from_overrides(overrides),
+        audio_hours_per_gpu_hour=args.audio_hours_per_gpu_hour,
+        reference_params_millions=args.reference_params_millions,
+        eval_cost_ratio=args.eval_cost_ratio,
+        overhead_gpu_hours=args.overhead_gpu_hours,
+    )
+
+
+def run_grid(args, runs, overrides):
+    job = make_job(args, overrides)
+    for language in dict.fromkeys(run.language for run in runs):
+        job.data_folder(language)  # fail now, not inside a worker, when a folder is unknown
+    hours_table = load_hours_table(args.hours_per_lang) if args.hours_per_lang else None
+    if args.executor == "slurm":
+        options = SlurmOptions(
+            partition=args.partition, account=args.account, qos=args.qos, time=args.time,
+            time_safety=args.time_safety, cpus_per_task=args.cpus_per_task, mem=args.mem,
+            gpu_types=args.gpu_types, max_parallel=args.max_parallel, prep_cpus=args.prep_cpus,
+            prep_time=args.prep_time, prep_mem=args.prep_mem, signal_seconds=args.signal_seconds,
+            sbatch_args=args.sbatch_arg,
+        )
+        SlurmExecutor(job, options, sbatch=args.sbatch).submit(runs, cost_assumptions(args, overrides), hours_table)
+        return 0
+    gpus = args.gpus.split(",") if args.gpus else visible_gpus()
+    if job.gpus_per_run == 0:
+        gpus = []
+    executor = LocalExecutor(job, make_slots(gpus, job.gpus_per_run, args.runs_per_gpu))
+    outcomes = executor.run(runs)
+    print(format_status(grid_status(runs, job.results_root, job.stale_after)))
+    if executor.stop.is_set():
+        return 130
+    return 1 if any(o.result == "failed" for o in outcomes) else 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    overrides = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = build_parser().parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    try:
+        runs = select_grid(args.langs, args.encoders, args.seeds)
+        if args.command == "status":
+            print(format_status(grid_status(runs, args.results_root, args.stale_after), args.verbose))
+        elif args.command == "plan":
+            job = make_job(args, overrides)
+            statuses = grid_status(runs, job.results_root, job.stale_after)
+            print(format_status(statuses, verbose=True))
+            if args.data_root or args.data_folder:
+                print("\nCommands of the runs to launch:")
+                for status in statuses:
+                    if status.state in ("pending", "failed"):
+                        print(shlex.join(job.recipe_command(status.run)))
+        elif args.command == "prepare":
+            from crossling_asr.grid.prep import prepare_language  # imports torch
+
+            job = make_job(args, overrides)
+            for language in dict.fromkeys(run.language for run in runs):
+                report = prepare_language(language, job.language_overrides(language))
+                print(f"{language}: " + ", ".join(f"{split} {s['kept']} utterances ({s['hours']:.2f} h)"
+                                                  for split, s in report["splits"].items()))
+        elif args.command == "cost":
+            assumptions = cost_assumptions(args, overrides)
+            hours_table = load_hours_table(args.hours_per_lang) if args.hours_per_lang else None
+            table = estimate(runs, args.results_root, assumptions, hours_table)
+            measured = measured_throughput(args.results_root, assumptions.reference_params_millions)
+            print(format_estimate(table, assumptions, measured))
+        elif args.command == "run":
+            return run_grid(args, runs, overrides)
+    except GridError as err:
+        sys.exit(f"error: {err}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Transcribe audio files, folders or manifests with a trained or exported model.
+
+    python local/transcribe.py <model> INPUT [INPUT ...] --out transcripts.tsv [options]
+
+<model>: a finished run's output folder (best checkpoint by dev CER) or a
+folder written by export_model.py. INPUT: audio files (any format soundfile
+reads), folders (searched recursively) or manifest CSVs (ID, wav[, wrd]).
+Utterances are batched by length; each gets a status ("ok" or "error: ...",
+an unreadable file does not stop the others) and a CTC confidence (see
+crossling_asr/transcribe.py). References from a manifest's wrd column or
+--references (TSV: ID<TAB>transcript) give WER and CER.
+
+Decoding is greedy unless --lm is given (CTC beam search with that ARPA word
+LM; weights from <LM>.tuning.json written by tune_lm.py unless --alpha/--beta),
+or the exported model was exported with an LM (--greedy overrides).
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def make_decoder(model, args):
+    """Greedy, the --lm beam search, or the exported model's own LM."""
+    from crossling_asr.lm import require_word_delimiter, tuned_weights
+    from crossling_asr.transcribe import Decoder
+
+    if args.greedy:
+        return Decoder(model)
+    if args.lm is not None:
+        require_word_delimiter(model.language_spec)
+        if not args.lm.is_file():
+            raise FileNotFoundError(f"LM file {args.lm} not found")
+        weights = tuned_weights(args.lm)
+        alpha = weights["alpha"] if args.alpha is None else args.alpha
+        beta = weights["beta"] if args.beta is None else args.beta
+        return Decoder(model, args.lm, alpha, beta, args.beam_size)
+    if model.exported_lm is not None:
+        lm = model.exported_lm
+        return Decoder(model, lm["lm"], lm["alpha"], lm["beta"], lm["beam_size"])
+    return Decoder(model)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path, help="run output folder or exported folder")
+    parser.add_argument("inputs", nargs="+", help="audio files, folders or manifest CSVs")
+    parser.add_argument("--out", type=Path, required=True, help="TSV of transcripts to write")
+    parser.add_argument("--json", type=Path, help="also write everything as JSON here")
+    parser.add_argument("--references", type=Path, help="TSV of ID<TAB>reference transcript")
+    parser.add_argument("--lm", type=Path, help="ARPA word LM for beam search")
+    parser.add_argument("--alpha", type=float, help="LM weight")
+    parser.add_argument("--beta", type=float, help="word insertion bonus")
+    parser.add_argument("--beam-size", type=int, default=100)
+    parser.add_argument("--greedy", action="store_true", help="greedy decoding even if the model has an LM")
+    parser.add_argument("--batch-seconds", type=float, default=60.0, help="padded audio seconds per batch")
+    parser.add_argument("--batch-size", type=int, default=16, help="utterances per batch at most")
+    parser.add_argument("--workers", type=int, default=0, help="audio loading processes")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    args = parser.parse_args()
+    # torch, speechbrain and transformers load only now, so that --help answers at once.
+    from crossling_asr.export import ExportError
+    from crossling_asr.lm import LMTextError
+    from crossling_asr.transcribe import (
+        AcousticModel, InputError, attach_references, collect_inputs, read_references, score, transcribe,
+        write_json_report, write_tsv,
+    )
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+
+    try:
+        items = collect_inputs(args.inputs)
+        if args.references is not None:
+            attached = attach_references(items, read_references(args.references))
+            print(f"{attached} of {len(items)} utterances have a reference in {args.references}")
+        model = AcousticModel.load(args.model, args.device)
+        decoder = make_decoder(model, args)
+    except (ExportError, InputError, LMTextError, FileNotFoundError) as err:
+        sys.exit(f"error: {err}")
+
+    transcripts = transcribe(model, items, decoder, args.batch_seconds, args.batch_size, args.workers)
+    scores = score(transcripts, model.normalizer)
+    write_tsv(args.out, transcripts)
+    if args.json is not None:
+        write_json_report(args.json, transcripts, model, decoder, scores)
+    print(f"{len(transcripts) - scores['n_failed']} transcribed, {scores['n_failed']} failed -> {args.out}")
+    for t in transcripts:
+        if t.status != "ok":
+            print(f"  {t.path}: {t.status}")
+    if scores["n_scored"]:
+        print(f"WER {scores['WER']:.2f}  CER {scores['CER']:.2f}  ({scores['n_scored']} utterances with references)")
+
+
+if __name__ == "__main__":
+    main()
