@@ -24,7 +24,7 @@ demo: setup
 	$(PY) local/demo.py
 
 test: setup
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --require-system-packages
 
 bench: setup
 	$(PY) bench/data_pipeline.py

@@ -3,8 +3,15 @@
 Everything is real: espeak-ng speech saved as Common Voice MP3s, encoders of
 the real transformers classes (tiny, random), the real recipes run as users
 run them. Expensive artefacts are session-scoped and shared between tests.
+
+Markers (pytest.ini): `slow` (trains, or builds corpora or encoders),
+`needs_espeak`, `needs_slurm`. Tests using the corpus or trained-model
+fixtures get `slow` and `needs_espeak` automatically. Without espeak-ng or
+SLURM the tests needing them are skipped, unless `--require-system-packages`
+is given (`make test` and CI give it): then a missing package fails them.
 """
 
+import shutil
 import subprocess
 
 import pytest
@@ -14,6 +21,39 @@ from crossling_asr.hparams import read_language_data
 from crossling_asr.quick_run import recipe_command
 from crossling_asr.synthetic import synthesize_corpus
 from crossling_asr.tiny_encoders import make_all_tiny_encoders
+
+# Fixtures that synthesise speech with espeak-ng (directly or through a corpus).
+ESPEAK_FIXTURES = {"make_corpus", "usage_run"}
+# Fixtures that train, or build corpora or encoders: their tests are `slow`.
+SLOW_FIXTURES = ESPEAK_FIXTURES | {"tiny_encoders"}
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--require-system-packages", action="store_true",
+        help="fail, instead of skipping, tests whose system packages (espeak-ng, SLURM) are missing",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = set(item.fixturenames)
+        if fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if fixtures & ESPEAK_FIXTURES:
+            item.add_marker(pytest.mark.needs_espeak)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("needs_espeak") and shutil.which("espeak-ng") is None:
+        missing_system_package(item.config, "espeak-ng is not installed (make setup installs it)")
+
+
+def missing_system_package(config, message):
+    """Skip the running test, or fail it under --require-system-packages."""
+    if config.getoption("--require-system-packages"):
+        pytest.fail(f"{message}; --require-system-packages was given")
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ import pytest
 
 from conftest import ROOT
 
+pytestmark = [pytest.mark.slow, pytest.mark.needs_espeak]  # data_pipeline synthesises speech
+
 RATIO = r"([0-9]+\.[0-9]+)"
 
 CASES = {

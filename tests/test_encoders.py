@@ -48,6 +48,7 @@ def test_a_source_of_another_family_is_refused(tiny_encoders, tmp_path):
         build_encoder(resolve_encoder("hubert-large-ll60k", tiny_encoders["wav2vec2"]), tmp_path)
 
 
+@pytest.mark.slow  # builds the 315M-parameter architecture
 def test_no_pretraining_baseline_is_wav2vec2_large_from_config(tmp_path):
     entry = resolve_encoder("no-pretraining")
     encoder = build_encoder(entry, tmp_path)  # no download: built from the registry's architecture

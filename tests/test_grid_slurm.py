@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, missing_system_package
 from crossling_asr.grid.runs import ATTEMPT_FILE, LOG_FILE, Run
 from crossling_asr.quick_run import CPU_TINY_OVERRIDES
 
@@ -133,15 +133,15 @@ class LocalSlurm:
 
 
 @pytest.fixture(scope="module")
-def slurm():
+def slurm(pytestconfig):
     missing = [name for name in DAEMONS + CLIENTS if program(name) is None]
     if missing:
-        pytest.skip(f"SLURM/munge not installed ({', '.join(missing)} missing): "
-                    "bash local/install_system_packages.sh --with-slurm")
+        missing_system_package(pytestconfig, f"SLURM/munge not installed ({', '.join(missing)} missing): "
+                               "bash local/install_system_packages.sh --with-slurm")
     if os.geteuid() != 0:
-        pytest.skip("starting munged and slurmd needs root")
+        missing_system_package(pytestconfig, "starting munged and slurmd needs root")
     if not Path("/etc/munge/munge.key").is_file():
-        pytest.skip("/etc/munge/munge.key missing (the munge package creates it)")
+        missing_system_package(pytestconfig, "/etc/munge/munge.key missing (the munge package creates it)")
     # Not under pytest's tmp_path: that is private to root (0700) and munged runs as `munge`.
     folder = Path(tempfile.mkdtemp(prefix="grid-slurm-"))
     folder.chmod(0o755)
@@ -179,6 +179,7 @@ def requeued_grid(slurm, tmp_path_factory, make_corpus, tiny_encoders):
     return {"root": root, "args": args, "task": task, "first": first, "submission": submitted.stdout}
 
 
+@pytest.mark.needs_slurm
 def test_grid_runs_through_sbatch(requeued_grid, slurm):
     root = requeued_grid["root"]
     for name in ENCODERS:
@@ -198,6 +199,7 @@ def test_grid_runs_through_sbatch(requeued_grid, slurm):
     assert "submitted" not in again.stdout
 
 
+@pytest.mark.needs_slurm
 def test_requeued_run_resumes_from_its_checkpoint(requeued_grid):
     folder = requeued_grid["first"].folder(requeued_grid["root"])
     attempts = (folder / LOG_FILE).read_text().split("=== grid attempt ")[1:]

@@ -101,6 +101,7 @@ def _save_and_die(directory):
     checkpointer.save_checkpoint(meta={"step": 2})
 
 
+@pytest.mark.slow  # kills real checkpoint-writing processes
 def test_a_kill_during_a_checkpoint_write_never_leaves_a_loadable_half(tmp_path):
     AtomicCheckpointer(tmp_path, recoverables={"a": Weights(1), "b": Weights(1)}).save_checkpoint(meta={"step": 1})
     child = multiprocessing.get_context("spawn").Process(target=_save_and_die, args=(tmp_path,))

@@ -595,7 +595,6 @@ def main(argv=None):
     if voice is None:
         print("  no espeak-ng voice found for the code: set synthetic.voice (espeak-ng --voices)")
     print(f"Next: cd {dest} && python train.py hparams/{code}.yaml --data_folder=/path/to/cv-corpus-7.0-2021-07-21/{code}")
-    return dest
 
 
 if __name__ == "__main__":
