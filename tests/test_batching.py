@@ -6,7 +6,7 @@ import pytest
 import speechbrain as sb
 import torch
 
-from crossling_asr.data import RankShardSampler, make_dynamic_batch_sampler
+from crossling_asr.data import RankShardSampler, make_dynamic_batch_sampler, quantile_boundaries
 from crossling_asr.encoders import build_encoder, resolve_encoder
 
 
@@ -36,6 +36,18 @@ def test_dynamic_batches_cover_every_utterance_once_per_epoch_within_the_limit()
             assert padded <= 60.0 + 1e-6
         orders.append(ids)
     assert orders[0] != orders[1] != orders[2]  # reshuffled between epochs
+
+
+def test_bucket_boundaries_are_length_quantiles_just_above_the_value():
+    # 10 lengths, 5 buckets: upper bounds at sorted positions 2, 4, 6, 8 and the last (9),
+    # each 1 ms above its value so that the value itself falls inside the bucket.
+    lengths = [7.0, 1.0, 10.0, 3.0, 5.0, 2.0, 9.0, 4.0, 8.0, 6.0]
+    assert quantile_boundaries(lengths, 5) == pytest.approx([3.001, 5.001, 7.001, 9.001, 10.001])
+
+
+def test_bucket_boundaries_of_repeated_lengths_are_merged():
+    # Six clips of 2 s and two of 4.5 s in 4 buckets: positions 2, 4, 6 and 7 hold 2, 2, 4.5, 4.5.
+    assert quantile_boundaries([2.0] * 6 + [4.5, 4.5], 4) == pytest.approx([2.001, 4.501])
 
 
 @pytest.mark.parametrize("num_items, world_size", [(10, 2), (7, 3), (2, 4), (0, 2)])
