@@ -107,10 +107,13 @@ class CTCBrain(sb.Brain):
     `encoder_freeze_steps` (the head warms up first), computes the
     log-softmax and the CTC loss in fp32 under any autocast, skips batches
     with a non-finite loss or that run out of GPU memory (counting them, and
-    stopping after too many non-finite ones in a row), warns about blank
-    collapse, keeps the best checkpoint by dev CER, and writes per-utterance
-    test hypotheses. Under DDP each rank decodes its own share of dev and test,
-    and the scores are computed from all ranks' hypotheses together.
+    stopping when more than `max_consecutive_nonfinite` non-finite ones come
+    in a row; this replaces SpeechBrain's --nonfinite_patience), sets each
+    optimizer step's learning rate from `lr_schedule` just before the step,
+    warns about blank collapse, keeps the best checkpoint by dev CER, and
+    writes per-utterance test hypotheses. Under DDP each rank decodes its own
+    share of dev and test, and the scores are computed from all ranks'
+    hypotheses together.
     """
 
     def __init__(self, *args, tokenizer, run_state, **kwargs):
@@ -231,8 +234,8 @@ class CTCBrain(sb.Brain):
             self.consecutive_nonfinite = 0
             self.scaler.scale(loss / self.grad_accumulation_factor).backward()
         if should_step:
+            self.hparams.lr_schedule.before_optimizer_step(self)
             self.optimizers_step()
-            self.hparams.lr_schedule.on_optimizer_step(self)
         self.on_fit_batch_end(batch, outputs, loss, should_step)
         if should_step:
             self._stop_if_requested()
@@ -290,6 +293,8 @@ class CTCBrain(sb.Brain):
                 self.checkpointer.add_recoverable(f"{name}_optimizer", opt)
 
     def freeze_optimizers(self, optimizers):
+        """The encoder sits out optimizer steps 0 .. encoder_freeze_steps - 1
+        (SpeechBrain asks before it counts the step in `optimizer_step`)."""
         if self.optimizer_step < self.hparams.encoder_freeze_steps:
             return {k: v for k, v in optimizers.items() if k != "encoder"}
         return optimizers

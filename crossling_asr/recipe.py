@@ -98,10 +98,27 @@ def train_and_test(hparams, run_opts, overrides, report):
     return brain
 
 
+def check_run_options(run_opts):
+    """Refuse, before anything runs, SpeechBrain run options that CTCBrain would ignore.
+
+    --nonfinite_patience is read by sb.Brain's own training step, which
+    CTCBrain replaces with one that skips non-finite batches and stops on a
+    run of them (hparams key max_consecutive_nonfinite).
+    """
+    if "nonfinite_patience" in run_opts.overridden_args:
+        sys.exit(
+            "error: --nonfinite_patience would have no effect here (CTCBrain replaces the SpeechBrain "
+            "training step that reads it). Batches with a non-finite loss are skipped, and training "
+            "stops when more than max_consecutive_nonfinite of them come in a row: set that hparams "
+            "key instead, e.g. --max_consecutive_nonfinite=3."
+        )
+
+
 def main(argv=None):
     """Entry point used by recipes/<lang>/train.py."""
     argv = sys.argv[1:] if argv is None else argv
     hparams_file, run_opts, cli_overrides = sb.parse_arguments(argv)
+    check_run_options(run_opts)
     try:
         hparams, experiment_yaml, overrides = load_recipe_hparams(hparams_file, cli_overrides)
     except (HparamsError, FileNotFoundError, ValueError) as err:

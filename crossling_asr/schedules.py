@@ -1,10 +1,14 @@
 """Learning-rate schedules the Brain drives, with one small interface.
 
-`on_optimizer_step(brain)` runs after every optimizer step and
-`on_valid_end(brain, valid_loss)` after every validation; each returns the
-learning rates now in force, for the log. Both schedules act on every
-optimizer in `brain.optimizers_dict` (encoder and head).
+`before_optimizer_step(brain)` runs right before every optimizer step, while
+`brain.optimizer_step` is that step's 0-based index, and sets the rate that
+step uses; `on_valid_end(brain, valid_loss)` runs after every validation and
+returns the learning rates in force for the epoch just validated (for the
+log). Both act on every optimizer in `brain.optimizers_dict` (encoder and
+head), whether or not it is frozen at that step.
 """
+
+import math
 
 import torch
 from speechbrain.nnet.schedulers import NewBobScheduler
@@ -16,33 +20,47 @@ def current_lrs(brain):
     return {name: opt.param_groups[0]["lr"] for name, opt in brain.optimizers_dict.items()}
 
 
+def linear_warmup_decay(step, warmup_steps, total_steps):
+    """Share of the peak rate that 0-based optimizer step `step` uses.
+
+    The lr_lambda of transformers.get_linear_schedule_with_warmup, written out
+    so a transformers upgrade cannot change a study run's schedule (the tests
+    compare the two over whole runs): 0 at step 0, rising linearly to 1 at
+    `warmup_steps`, then falling linearly to 0 at `total_steps`.
+    """
+    if step < warmup_steps:
+        return step / max(1, warmup_steps)
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
 @checkpoints.register_checkpoint_hooks
 class WarmupLinearDecay:
     """Linear warm-up over `warmup_ratio` of the run, then linear decay to zero.
 
-    The schedule of Hugging Face's Trainer, which the study's runs used. The
-    rate follows from the Brain's optimizer step (which is checkpointed) and
-    the run's total number of steps; the checkpoint only records the ratio,
-    so a resumed run with a different ratio is noticed.
+    The schedule of Hugging Face's Trainer (lr_scheduler_type "linear"), which
+    the study's runs used: ceil(warmup_ratio x total) warm-up steps, as the
+    Trainer counts them from a ratio, and transformers'
+    get_linear_schedule_with_warmup for the rate of each step. The rate
+    follows from the Brain's optimizer step (which is checkpointed) and the
+    run's total number of steps, so a resumed run continues the same curve;
+    the checkpoint only records the ratio, so a resumed run with a different
+    ratio is noticed.
     """
 
     def __init__(self, warmup_ratio=0.1):
         self.warmup_ratio = warmup_ratio
 
     def factor(self, step, total):
-        warmup = max(1, int(self.warmup_ratio * total))
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total - step) / max(1, total - warmup))
+        return linear_warmup_decay(step, math.ceil(total * self.warmup_ratio), total)
 
-    def on_optimizer_step(self, brain):
+    def before_optimizer_step(self, brain):
         factor = self.factor(brain.optimizer_step, brain.total_optimizer_steps)
         for opt in brain.optimizers_dict.values():
             for group in opt.param_groups:
                 group["lr"] = group["initial_lr"] * factor
-        return current_lrs(brain)
 
     def on_valid_end(self, brain, valid_loss):
+        """The rates of the epoch's last optimizer step."""
         return current_lrs(brain)
 
     @checkpoints.mark_as_saver
@@ -59,7 +77,11 @@ class WarmupLinearDecay:
 
 @checkpoints.register_checkpoint_hooks
 class NewBobOnValidLoss:
-    """SpeechBrain's stock schedule: anneal each optimizer's rate when dev loss stalls."""
+    """SpeechBrain's stock schedule: anneal each optimizer's rate when dev loss stalls.
+
+    The annealed rate applies from the next epoch on; the optimizers' own
+    checkpoints carry it across a resume, the schedulers' carry the loss history.
+    """
 
     def __init__(self, annealing_factors, improvement_threshold=0.0025, patient=0):
         self.annealing_factors = dict(annealing_factors)
@@ -77,15 +99,17 @@ class NewBobOnValidLoss:
             )
         return self.schedulers[name]
 
-    def on_optimizer_step(self, brain):
-        return current_lrs(brain)
+    def before_optimizer_step(self, brain):
+        """Nothing: the rate changes only between epochs."""
 
     def on_valid_end(self, brain, valid_loss):
+        """Anneal for the next epoch; returns the rates the validated epoch used."""
+        in_force = current_lrs(brain)
         for name, opt in brain.optimizers_dict.items():
             _, new_lr = self._scheduler(name, opt.param_groups[0]["initial_lr"])(valid_loss)
             for group in opt.param_groups:
                 group["lr"] = new_lr
-        return current_lrs(brain)
+        return in_force
 
     @checkpoints.mark_as_saver
     def save(self, path):

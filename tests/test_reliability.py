@@ -12,8 +12,9 @@ from speechbrain.utils.checkpoints import Checkpointer
 from conftest import CPU_RUN_OPTS, load_cpu_hparams
 from crossling_asr.brain import CTCBrain
 from crossling_asr.checkpoints import AtomicCheckpointer
+from crossling_asr.hparams import language_file
 from crossling_asr.model import CTCHead
-from crossling_asr.recipe import train_and_test
+from crossling_asr.recipe import main, train_and_test
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,22 @@ def test_a_run_of_nonfinite_losses_stops_training_with_a_clear_error(corpus, tin
                         failing_after(CTCBrain.compute_objectives, nan_loss, set(range(1, 100))))
     with pytest.raises(RuntimeError, match="4 batches in a row had a non-finite loss"):
         run(corpus, tiny_encoders, tmp_path, number_of_epochs=1, max_consecutive_nonfinite=3)
+
+
+class HparamsLoaded(Exception):
+    """Raised in place of loading the hparams: start-up got that far."""
+
+
+@pytest.mark.parametrize("option", [["--nonfinite_patience=3"], ["--nonfinite_patience", "3"]])
+def test_speechbrains_nonfinite_patience_is_refused_at_start_up_naming_the_hparam_to_use(option, monkeypatch):
+    def load_recipe_hparams(*args):
+        raise HparamsLoaded
+
+    monkeypatch.setattr("crossling_asr.recipe.load_recipe_hparams", load_recipe_hparams)
+    with pytest.raises(SystemExit, match=r"--nonfinite_patience .*--max_consecutive_nonfinite=3"):
+        main([str(language_file("es")), *option])
+    with pytest.raises(HparamsLoaded):
+        main([str(language_file("es")), "--max_consecutive_nonfinite=3"])
 
 
 def test_out_of_memory_batch_is_skipped_and_training_continues(corpus, tiny_encoders, tmp_path, monkeypatch):
