@@ -70,8 +70,10 @@ def train_and_test(hparams, run_opts, overrides, report):
         # Brain only tracks samplers it made itself; the dynamic batch sampler
         # must also get set_epoch() to reshuffle (and resume) epoch by epoch.
         brain.train_sampler = train_loader.batch_sampler
+    # An epoch steps the optimizers once per full group of grad_accumulation_factor batches
+    # (a last partial group is dropped), so the decay reaches zero at the run's last step.
     brain.total_optimizer_steps = max(
-        1, len(train_loader) * hparams["number_of_epochs"] // brain.grad_accumulation_factor
+        1, hparams["number_of_epochs"] * (len(train_loader) // brain.grad_accumulation_factor)
     )
     brain.fit(
         hparams["epoch_counter"],
