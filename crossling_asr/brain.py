@@ -12,10 +12,10 @@ import speechbrain as sb
 import torch
 from speechbrain.utils import checkpoints
 from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
-from speechbrain.utils.metric_stats import ErrorRateStats
 
 from crossling_asr.atomic import atomic_path
 from crossling_asr.data import RankShardSampler, decode_text
+from crossling_asr.metrics import error_rate_stats
 
 logger = logging.getLogger(__name__)
 
@@ -186,13 +186,9 @@ class CTCBrain(sb.Brain):
         return hypotheses, loss
 
     def score(self, hypotheses):
-        """WER and CER statistics of (id, reference, hypothesis) rows (CER counts
-        spaces as characters)."""
+        """WER and CER statistics of (id, reference, hypothesis) rows (crossling_asr.metrics)."""
         ids, refs, hyps = zip(*hypotheses) if hypotheses else ((), (), ())
-        self.wer_metric = ErrorRateStats()
-        self.cer_metric = ErrorRateStats()
-        self.wer_metric.append(ids, [h.split() for h in hyps], [r.split() for r in refs])
-        self.cer_metric.append(ids, [list(h) for h in hyps], [list(r) for r in refs])
+        self.wer_metric, self.cer_metric = error_rate_stats(ids, hyps, refs)
 
     # ---- preemption ------------------------------------------------------------
 

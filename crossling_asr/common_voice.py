@@ -97,30 +97,19 @@ def safe_clip_path(clips_dir, relative):
     return candidate
 
 
-_RESAMPLERS = {}
-
-
 def convert_clip(src, dst, sample_rate):
-    """Decode `src`, mix to mono, resample, write 16-bit audio to `dst` atomically
-    (FLAC or WAV, from the suffix of `dst`).
+    """Decode `src`, mix to mono, resample (crossling_asr.audio), write 16-bit audio
+    to `dst` atomically (FLAC or WAV, from the suffix of `dst`).
 
     Returns (number of samples, None) or (None, reason) for an unusable clip.
     Out-of-disk errors are raised: they are not a property of the clip.
     """
-    import torch
-    import torchaudio
+    from crossling_asr.audio import AudioError, read_resampled
 
     try:
-        audio, rate = sf.read(str(src), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, ValueError) as err:
+        wav = read_resampled(src, sample_rate)
+    except AudioError as err:  # UndecodableAudioError, EmptyAudioError
         return None, f"undecodable: {err}".splitlines()[0][:200]
-    if audio.shape[0] == 0:
-        return None, "undecodable: no audio samples"
-    wav = torch.from_numpy(audio.mean(axis=1))
-    if rate != sample_rate:
-        if rate not in _RESAMPLERS:
-            _RESAMPLERS[rate] = torchaudio.transforms.Resample(rate, sample_rate)
-        wav = _RESAMPLERS[rate](wav)
     with atomic_path(dst) as tmp:
         sound_format = AUDIO_FORMATS[Path(dst).suffix[1:]].soundfile_format
         sf.write(str(tmp), wav.numpy(), sample_rate, format=sound_format, subtype="PCM_16")

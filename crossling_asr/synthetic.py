@@ -93,13 +93,6 @@ def speak(text, voice, speaker, wav_path):
     return audio, rate
 
 
-def _resample(audio, rate, target):
-    import torch
-    import torchaudio
-
-    return torchaudio.functional.resample(torch.from_numpy(audio), rate, target).numpy()
-
-
 def write_mp3(path, audio, rate):
     """Write mono or stereo float audio as MP3 (libsndfile's LAME encoder)."""
     sf.write(str(path), audio, rate, format="MP3")
@@ -107,10 +100,14 @@ def write_mp3(path, audio, rate):
 
 def _render(job):
     """Speak one utterance and save it as a CV-style MP3."""
+    import torch
+
+    from crossling_asr.audio import resample
+
     utt, voice, mp3_path, rate, channels, max_seconds = job
     with tempfile.TemporaryDirectory() as tmp:
         audio, espeak_rate = speak(utt.reading, voice, utt.speaker, Path(tmp) / "u.wav")
-    audio = _resample(audio, espeak_rate, rate)
+    audio = resample(torch.from_numpy(audio), espeak_rate, rate).numpy()
     if max_seconds:
         audio = audio[: int(max_seconds * rate)]
     audio = 0.9 * audio / max(1e-3, float(np.abs(audio).max()))

@@ -1,0 +1,70 @@
+"""Reading audio files as mono float32 tensors at the rate a model needs.
+
+Data preparation (Common Voice MP3s), transcription (any file soundfile
+reads) and the synthetic corpus (espeak-ng output) all decode and resample
+here. soundfile decodes (MP3 included, through libsndfile), channels are
+averaged to mono, and torchaudio's `Resample` resamples; one `Resample` is
+built per pair of rates and process, since building its sinc kernel costs
+more than applying it to a short clip.
+
+SpeechBrain's `AudioNormalizer` does the same but resamples every channel
+before mixing, and its `audio_io.load` turns every decoding failure into one
+RuntimeError; decoding here keeps the failures apart (undecodable, no
+samples, operating-system errors) so callers can report each.
+"""
+
+import functools
+
+import soundfile as sf
+import torch
+import torchaudio
+
+
+class AudioError(ValueError):
+    """A file that is not usable audio; the message says why."""
+
+
+class UndecodableAudioError(AudioError):
+    """soundfile cannot open or decode the file (its error is the __cause__)."""
+
+
+class EmptyAudioError(AudioError):
+    """The file decodes to no samples at all."""
+
+
+def audio_suffixes():
+    """File name suffixes of the formats this soundfile build reads."""
+    suffixes = {f".{fmt.lower()}" for fmt in sf.available_formats()}
+    return suffixes | {".opus", ".aif", ".oga"}
+
+
+def read_mono(path):
+    """(samples, rate) of an audio file: a 1-D float32 tensor, channels averaged.
+
+    Raises UndecodableAudioError or EmptyAudioError; OSError passes through.
+    """
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as err:
+        raise UndecodableAudioError(str(err)) from err
+    if audio.shape[0] == 0:
+        raise EmptyAudioError("no audio samples")
+    return torch.from_numpy(audio.mean(axis=1)), rate
+
+
+@functools.lru_cache(maxsize=None)
+def _resampler(orig_rate, new_rate):
+    return torchaudio.transforms.Resample(orig_rate, new_rate)
+
+
+def resample(signal, orig_rate, new_rate):
+    """`signal` (..., time) resampled from `orig_rate` to `new_rate` (itself when they are equal)."""
+    if orig_rate == new_rate:
+        return signal
+    return _resampler(orig_rate, new_rate)(signal)
+
+
+def read_resampled(path, sample_rate):
+    """An audio file as a 1-D float32 tensor at `sample_rate`, mixed to mono (see read_mono)."""
+    signal, rate = read_mono(path)
+    return resample(signal, rate, sample_rate)
