@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import unicodedata
 from collections import Counter, defaultdict, namedtuple
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -271,6 +272,7 @@ def prepare_common_voice(
             "skipped_examples": plans[split]["examples"],
             "digits": dict(plans[split]["digits"].most_common(50)),
             "out_of_alphabet_characters": dict(plans[split]["foreign"].most_common(50)),
+            "folded_letters": dict(plans[split]["folded"].most_common(50)),
         }
         if split != "train" and train_sentences:
             overlap = sum(1 for e in entries if e["wrd"] in train_sentences)
@@ -285,7 +287,7 @@ def prepare_common_voice(
 def _plan_split(split, rows, clips_dir, normalizer, sample_rate, audio_folder, audio_format):
     """Normalise text and list the clips to convert for one split."""
     skipped, examples = Counter(), defaultdict(list)
-    digits, foreign = Counter(), Counter()
+    digits, foreign, folded = Counter(), Counter(), Counter()
     seen, planned, jobs = set(), [], []
     # Dev/test references keep out-of-alphabet characters: scoring stays honest.
     policy = None if split == "train" else "keep"
@@ -307,6 +309,7 @@ def _plan_split(split, rows, clips_dir, normalizer, sample_rate, audio_folder, a
         result = normalizer(row["sentence"], out_of_alphabet=policy)
         digits.update(result.digits)
         foreign.update(result.foreign)
+        folded.update(result.folded)
         reason = normalizer.reject_reason(result) if split == "train" else (
             None if result.text else "empty_text"
         )
@@ -328,6 +331,7 @@ def _plan_split(split, rows, clips_dir, normalizer, sample_rate, audio_folder, a
         "examples": examples,
         "digits": digits,
         "foreign": foreign,
+        "folded": folded,
     }
 
 
@@ -376,7 +380,25 @@ def _write_manifest(path, entries):
             writer.writerows(entries)
 
 
+# A share of the training rows skipped for one reason above which the log
+# warns: a letter missing from the alphabet or a typing habit the text rules
+# do not know costs a language more than this, and should show on the first run.
+SKIP_WARNING_SHARE = 0.02
+# The report's counts of the characters behind each text skip reason.
+SKIP_REASON_CHARACTERS = {"digits": "digits", "out_of_alphabet": "out_of_alphabet_characters"}
+
+
+def _describe_characters(counts, n=10):
+    """The `n` most frequent characters of a report count, with code point and name (marks are invisible)."""
+    return ", ".join(
+        f"{ch!r} U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')} ({count})"
+        for ch, count in sorted(counts.items(), key=lambda item: -item[1])[:n]
+    )
+
+
 def _log_report(report):
+    """Log rows kept and skipped per split; warn about each training skip
+    reason above SKIP_WARNING_SHARE of the rows, with the characters behind it."""
     for split, stats in report["splits"].items():
         logger.info(
             "%s: %d of %d rows kept (%.2f h); skipped: %s",
@@ -385,4 +407,24 @@ def _log_report(report):
             stats["rows_read"],
             stats["hours"],
             stats["skipped"] or "none",
+        )
+        if stats.get("folded_letters"):
+            logger.info("%s: letters written as their base letter: %s", split,
+                        _describe_characters(stats["folded_letters"]))
+    train = report["splits"].get("train")
+    if not train or not train["rows_read"]:
+        return
+    for reason, count in train["skipped"].items():
+        share = count / train["rows_read"]
+        if share <= SKIP_WARNING_SHARE:
+            continue
+        characters = train.get(SKIP_REASON_CHARACTERS.get(reason), {})
+        logger.warning(
+            "train: %d of %d rows (%.1f%%, above %.0f%%) skipped for %s%s",
+            count,
+            train["rows_read"],
+            100 * share,
+            100 * SKIP_WARNING_SHARE,
+            reason,
+            f"; most frequent characters: {_describe_characters(characters)}" if characters else "",
         )

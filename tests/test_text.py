@@ -75,6 +75,29 @@ def test_bad_language_data_fails_clearly():
         LanguageSpec(code="es", alphabet="a-z", out_of_alphabet="ignore")
     with pytest.raises(ValueError, match="not a valid regex"):
         LanguageSpec(code="es", alphabet="z-a")
+    with pytest.raises(ValueError, match="foreign_letters"):
+        LanguageSpec(code="de", alphabet="a-zäöüß", foreign_letters="drop")
+    with pytest.raises(ValueError, match="word_map of it has keys without letters"):
+        LanguageSpec(code="it", alphabet="a-zà", word_map={"-": "à"})
+
+
+def test_word_map_whole_words_win_over_endings_and_longer_endings_over_shorter():
+    spec = LanguageSpec(code="it", alphabet="a-zàéè", word_internal_punctuation="'",
+                        word_map={"-e'": "è", "-che'": "ché", "de'": "de"})
+    normalizer = TextNormalizer(spec)
+    assert normalizer.normalize("E' de' Medici, perche' c'e'") == "è de medici perché c'è"
+    # an ending never matches inside a word, nor a whole-word key at a word's end
+    assert normalizer.normalize("tede'sco made'") == "tede'sco madè"
+    # the closing apostrophe of a quote is not an ending
+    assert normalizer.normalize("la parola 'sede' e' breve") == "la parola sede è breve"
+
+
+def test_fold_writes_base_letters_of_letters_outside_the_alphabet_only():
+    spec = LanguageSpec(code="es", alphabet="a-zñáéíóúü", foreign_letters="fold")
+    result = TextNormalizer(spec)("Niño en São Paulo y Łódź")
+    assert result.text == "niño en sao paulo y ódz"
+    assert result.folded == {"ã": 1, "ź": 1}  # ñ and ó are Spanish letters
+    assert result.foreign == {"ł": 1}
 
 
 @pytest.mark.parametrize("sentence", ["Johnson & Johnson", "Subió un 5 %", "Cuesta 3 €", "Cuesta €", "tema #1",
