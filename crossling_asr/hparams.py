@@ -6,6 +6,12 @@ names the shared experiment file (hparams/ctc_study.yaml by default), which
 declares every key. The language's keys and then the command-line overrides
 are applied to the shared file, and HyperPyYAML rejects any key the shared
 file does not declare, so a typo fails at start-up.
+
+Two defaults are settled here rather than in the shared file: `results_root`
+left null is the recipe's own folder's results/ (the same folder whether
+train.py is started from the recipe folder or the repository root), and
+`cpu_tiny: True` layers the shared file's neighbour cpu_tiny.yaml (settings
+for a tiny encoder on CPU) under the command-line overrides.
 """
 
 import difflib
@@ -68,6 +74,15 @@ def apply_protocol(base_text, protocol, protocols_dir):
     return stream.getvalue()
 
 
+CPU_TINY_FILE = "cpu_tiny.yaml"  # beside the shared experiment file
+
+
+def default_results_root(language_file):
+    """<recipe folder>/results for a language file at <recipe folder>/hparams/<lang>.yaml."""
+    folder = Path(language_file).resolve().parent
+    return (folder.parent if folder.name == "hparams" else folder) / "results"
+
+
 def load_recipe_hparams(language_file, cli_overrides=""):
     """Resolve a language hparams file with command-line overrides.
 
@@ -90,6 +105,14 @@ def load_recipe_hparams(language_file, cli_overrides=""):
     if not base_file.is_file():
         raise HparamsError(f"{language_file}: base_hparams {base_rel} not found")
     overrides = _merge(language_data, cli)
+    if overrides.get("cpu_tiny"):
+        cpu_tiny_file = base_file.parent / CPU_TINY_FILE
+        if not cpu_tiny_file.is_file():
+            raise HparamsError(f"cpu_tiny: True, but {cpu_tiny_file} not found")
+        cpu_tiny = _plain_yaml(cpu_tiny_file.read_text(encoding="utf-8"), cpu_tiny_file)
+        overrides = _merge(_merge(language_data, cpu_tiny), cli)
+    if overrides.get("results_root") is None:
+        overrides["results_root"] = str(default_results_root(language_file))
     base_text = apply_protocol(
         base_file.read_text(encoding="utf-8"), overrides.get("protocol", "study"), base_file.parent / "protocols"
     )

@@ -1,34 +1,24 @@
 """Command lines for quick CPU runs on tiny encoders: the demo, the tests, smoke grids.
 
 A tiny randomly initialised encoder learning from scratch on a 2-core CPU
-wants different settings from a pre-trained 315M-parameter one on a GPU:
-no masking, layerdrop or dropout, a trainable feature encoder, a higher
-learning rate, small batches and no loader workers. Only overrides change;
-the recipe and its hparams are the ones users run.
+wants different settings from a pre-trained 315M-parameter one on a GPU.
+They live in hparams/cpu_tiny.yaml and one recipe key turns them on
+(`--cpu_tiny=True`; the grid's `--cpu-tiny`); the recipe and its hparams
+are the ones users run.
 """
 
 import sys
 
 from crossling_asr.hparams import REPO_ROOT, language_file
 
-CPU_TINY_OVERRIDES = [
-    "--encoder_lr=0.003",
-    "--head_lr=0.003",
-    "--freeze_feature_encoder=False",
-    "--encoder_config={mask_time_prob: 0.0, layerdrop: 0.0, hidden_dropout: 0.0, "
-    "attention_dropout: 0.0, activation_dropout: 0.0, feat_proj_dropout: 0.0}",
-    "--dynamic_batch_sampler={max_batch_length: 40, num_buckets: 10, max_batch_ex: 16}",
-    "--num_workers=0",
-    "--train_dataloader_options={pin_memory: False}",
-    "--eval_dataloader_options={pin_memory: False}",
-    "--prep_workers=2",
-]
+# The recipe overrides that select the CPU tiny-encoder settings (hparams/cpu_tiny.yaml).
+CPU_TINY_OVERRIDES = ["--cpu_tiny=True"]
 
 
 def recipe_command(lang, data_folder, encoder_source, results_root, epochs, extra=()):
     """argv running recipes/<lang>/train.py on a tiny encoder with CPU settings.
 
-    `extra` options win over the CPU defaults of the same key.
+    `extra` options win over the earlier ones of the same key and over hparams/cpu_tiny.yaml.
     """
     options = {}
     for arg in [

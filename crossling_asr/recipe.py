@@ -6,11 +6,13 @@ Multi-GPU: torchrun --nproc_per_node=N train.py hparams/<lang>.yaml
 """
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 import speechbrain as sb
-from speechbrain.utils.distributed import if_main_process, run_on_main
+import torch
+from speechbrain.utils.distributed import if_main_process, infer_device, run_on_main
 
 from crossling_asr.brain import CTCBrain, RunState
 from crossling_asr.common_voice import CommonVoiceFormatError, prepare_common_voice
@@ -116,6 +118,53 @@ def check_run_options(run_opts):
         )
 
 
+PRECISIONS = ("fp32", "fp16", "bf16")  # SpeechBrain's --precision / --eval_precision values
+
+
+def check_device_and_precision(hparams, run_opts):
+    """Refuse, before data preparation, a device or precision this machine cannot run.
+
+    sb.Brain checks them only when it is built, after the data are prepared:
+    hours in for a large language. The values are taken as sb.Brain takes
+    them: a command-line run option wins over the hparams key of that name.
+    bf16 works on CPU (slowly); fp16 does not.
+    """
+
+    def option(key):
+        return run_opts[key] if key in run_opts.overridden_args or key not in hparams else hparams[key]
+
+    precisions = {key: option(key) for key in ("precision", "eval_precision")}
+    for key, value in precisions.items():
+        if value not in PRECISIONS:
+            sys.exit(f"error: --{key}={value}: expected one of {', '.join(PRECISIONS)}")
+    device = option("device") or infer_device()
+    device_type = str(device).split(":")[0]
+    if device_type == "cuda" and not torch.cuda.is_available():
+        sys.exit(f"error: --device={device}, but no CUDA GPU is visible here "
+                 f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}): run it on a GPU "
+                 "machine, or give --device=cpu")
+    half = [f"--{key}=fp16" for key, value in precisions.items() if value == "fp16"]
+    if device_type == "cpu" and half:
+        sys.exit(f"error: {' and '.join(half)} needs a CUDA GPU, and this run would train on the CPU"
+                 f"{'' if torch.cuda.is_available() else ' (no GPU is visible here)'}: give bf16 or fp32, "
+                 "or run it on a GPU machine")
+    bfloat = [f"--{key}=bf16" for key, value in precisions.items() if value == "bf16"]
+    if device_type == "cuda" and bfloat and not torch.cuda.is_bf16_supported():
+        sys.exit(f"error: {' and '.join(bfloat)}, but {torch.cuda.get_device_name()} has no bf16: "
+                 "give fp16 or fp32")
+
+
+def log_resume(hparams):
+    """Say when the run continues from a checkpoint of an earlier attempt (fit() recovers the latest)."""
+    checkpoint = hparams["checkpointer"].find_checkpoint()
+    if checkpoint is None:
+        return
+    counter = checkpoint.paramfiles.get("counter")  # the epoch counter's value when it was saved
+    epoch = Path(counter).read_text().strip() if counter else "?"
+    when = f"after epoch {epoch}" if checkpoint.meta.get("end-of-epoch", True) else f"during epoch {epoch}"
+    logger.info("Resuming %s from checkpoint %s (%s)", hparams["output_folder"], checkpoint.path.name, when)
+
+
 def main(argv=None):
     """Entry point used by recipes/<lang>/train.py."""
     argv = sys.argv[1:] if argv is None else argv
@@ -125,6 +174,7 @@ def main(argv=None):
         hparams, experiment_yaml, overrides = load_recipe_hparams(hparams_file, cli_overrides)
     except (HparamsError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
+    check_device_and_precision(hparams, run_opts)
     sb.utils.distributed.ddp_init_group(run_opts)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"])
     if run_opts.get("compile"):
@@ -135,6 +185,7 @@ def main(argv=None):
         )
     if if_main_process():
         write_text(Path(hparams["output_folder"]) / "hyperparams.yaml", resolved_yaml(experiment_yaml, overrides))
+        log_resume(hparams)
     try:
         report = prepare(hparams)
     except (OSError, CommonVoiceFormatError) as err:  # missing files, bad TSV, full disk

@@ -4,7 +4,8 @@ Schema (version 1), one JSON object:
   schema_version    1
   status            "finished" (a file is only written once the test is scored)
   run               {language, encoder, encoder_source, encoder_family,
-                     random_init, seed, output_folder, finished_at (UTC ISO)}
+                     random_init, seed, output_folder, finished_at (UTC ISO),
+                     device ("cpu", "cuda:0", ...: where rank 0 trained)}
   metrics           {primary: "WER"|"CER", wer_meaningful: bool,
                      test: {WER, CER, loss, n_utterances},
                      dev_best: {WER, CER, epoch}}   (error rates in percent)
@@ -80,6 +81,7 @@ def build_results(hparams, overrides, brain, prep_report, parameters, best_meta,
             "seed": hparams["seed"],
             "output_folder": str(hparams["output_folder"]),
             "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "device": str(brain.device),
         },
         "metrics": {
             "primary": hparams["primary_metric"],

@@ -3,28 +3,19 @@
 Model hubs are out of reach in tests and the demo, so these stand in for the
 real checkpoints: same classes, same loading path (a local directory read
 like a hub id), a few hundred thousand parameters instead of 315 million.
+`local/tiny_encoders.py OUT` (crossling-tiny-encoders) writes them for smoke
+runs; torch and transformers load only when an encoder is made.
 """
 
 from pathlib import Path
 
-import torch
-from transformers import (
-    AutoModel,
-    HubertConfig,
-    UniSpeechConfig,
-    UniSpeechSatConfig,
-    Wav2Vec2Config,
-    Wav2Vec2FeatureExtractor,
-    WavLMConfig,
-)
-
-# model_type -> (config class, transformers model class name)
+# model_type -> (transformers config class, model class) names
 FAMILY_CONFIGS = {
-    "wav2vec2": (Wav2Vec2Config, "Wav2Vec2Model"),
-    "hubert": (HubertConfig, "HubertModel"),
-    "wavlm": (WavLMConfig, "WavLMModel"),
-    "unispeech": (UniSpeechConfig, "UniSpeechModel"),
-    "unispeech-sat": (UniSpeechSatConfig, "UniSpeechSatModel"),
+    "wav2vec2": ("Wav2Vec2Config", "Wav2Vec2Model"),
+    "hubert": ("HubertConfig", "HubertModel"),
+    "wavlm": ("WavLMConfig", "WavLMModel"),
+    "unispeech": ("UniSpeechConfig", "UniSpeechModel"),
+    "unispeech-sat": ("UniSpeechSatConfig", "UniSpeechSatModel"),
 }
 
 # The large models' layout (7 conv layers, 320x down-sampling, pre-LN) at toy width.
@@ -47,8 +38,12 @@ TINY_ARCHITECTURE = dict(
 
 def make_tiny_encoder(model_type, directory, seed=0):
     """Save a tiny random `model_type` encoder (weights, config, feature extractor)."""
-    config_class, _ = FAMILY_CONFIGS[model_type]
-    config = config_class(**TINY_ARCHITECTURE)
+    import torch
+    import transformers
+    from transformers import AutoModel, Wav2Vec2FeatureExtractor
+
+    config_name, _ = FAMILY_CONFIGS[model_type]
+    config = getattr(transformers, config_name)(**TINY_ARCHITECTURE)
     torch.manual_seed(seed)
     model = AutoModel.from_config(config)
     directory = Path(directory)
@@ -60,11 +55,11 @@ def make_tiny_encoder(model_type, directory, seed=0):
     return directory
 
 
-def make_all_tiny_encoders(root, seed=0):
-    """One tiny encoder per family under `root/<model_type>`; returns {model_type: dir}."""
+def make_all_tiny_encoders(root, seed=0, families=tuple(FAMILY_CONFIGS)):
+    """One tiny encoder per family under `root/<model_type>` (kept if already there); returns {model_type: dir}."""
     root = Path(root)
     out = {}
-    for model_type in FAMILY_CONFIGS:
+    for model_type in families:
         directory = root / model_type
         if not (directory / "config.json").is_file():
             make_tiny_encoder(model_type, directory, seed)

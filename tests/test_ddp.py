@@ -29,8 +29,8 @@ from crossling_asr.quick_run import CPU_TINY_OVERRIDES
 # as in the study's settings: a skipped layer leaves parameters without a gradient, which
 # DDP accepts only with find_unused_parameters (set by the recipe when layerdrop > 0).
 OVERRIDES = [
-    *(o.replace("layerdrop: 0.0", "layerdrop: 0.5") for o in CPU_TINY_OVERRIDES
-      if not o.startswith("--dynamic_batch_sampler=")),
+    *CPU_TINY_OVERRIDES,
+    "--encoder_config={layerdrop: 0.5}",  # merged into the CPU settings' encoder_config
     "--dynamic_batch_sampler={max_batch_length: 8, num_buckets: 4, max_batch_ex: 4}",
 ]
 

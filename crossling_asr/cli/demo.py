@@ -3,7 +3,8 @@
 1. espeak-ng speaks a small Common Voice-style Spanish corpus (demo/data/es);
 2. a tiny random wav2vec2 encoder is saved locally (demo/tiny/wav2vec2);
 3. recipes/es/train.py runs exactly as with real data and a real encoder,
-   with overrides that suit a 2-core CPU (crossling_asr.quick_run);
+   with the settings that suit a tiny encoder on a 2-core CPU
+   (--cpu_tiny=True: hparams/cpu_tiny.yaml);
 4. the test WER and CER are printed from results.json.
 
 Usage: python local/demo.py [--epochs N] [--out demo]
