@@ -21,14 +21,14 @@ import pytest
 
 from conftest import ROOT
 from crossling_asr.grid.claim import RunClaim
-from crossling_asr.grid.cost import CostAssumptions, estimate, load_hours_table
+from crossling_asr.grid.cost import CostAssumptions, estimate, load_hours_table, measured_throughput
 from crossling_asr.grid.job import GridJob
 from crossling_asr.grid.runs import (
-    ATTEMPT_FILE, LOCK_FILE, LOG_FILE, GridError, Run, run_status, select_grid,
+    ATTEMPT_FILE, LOCK_FILE, LOG_FILE, GridError, Run, prep_failure_file, run_status, select_grid,
 )
 from crossling_asr.grid.slurm import SlurmExecutor, SlurmOptions
 from crossling_asr.grid.worker import execute_run
-from crossling_asr.quick_run import CPU_TINY_OVERRIDES
+from crossling_asr.registry import load_registry
 
 LANGUAGES = ("es", "it")
 ENCODERS = {"wav2vec2-large-lv60": "wav2vec2", "hubert-large-ll60k": "hubert"}  # registry name -> tiny family
@@ -70,8 +70,8 @@ def max_concurrency(attempts):
 def test_tiny_grid_from_two_processes_then_status_rerun_and_report(tmp_path, make_corpus, tiny_encoders):
     corpora = {lang: make_corpus(lang, n_train=12, n_dev=4, n_test=4) for lang in LANGUAGES}
     root = tmp_path / "results"
-    run_args = ["run", *grid_args(root, corpora, tiny_encoders), "--runs-per-gpu", "2",
-                "--", "--number_of_epochs=1", *CPU_TINY_OVERRIDES]
+    run_args = ["run", *grid_args(root, corpora, tiny_encoders), "--runs-per-gpu", "2", "--cpu-tiny",
+                "--", "--number_of_epochs=1"]
     command = [sys.executable, str(ROOT / "local" / "grid.py"), *map(str, run_args)]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     time.sleep(1)
@@ -98,6 +98,13 @@ def test_tiny_grid_from_two_processes_then_status_rerun_and_report(tmp_path, mak
 
     status = grid_cli("status", *selection_args(root))
     assert status.returncode == 0 and status.stdout.startswith("8 runs: 8 done, 0 running, 0 failed, 0 pending")
+    assert all(json.loads((r.folder(root) / "results.json").read_text())["hparams"]["cpu_tiny"] for r in runs)
+
+    # Tiny encoders on CPU say nothing about the study's throughput: cost does not offer it.
+    cost = grid_cli("cost", *selection_args(root))
+    assert cost.returncode == 0, cost.stderr
+    assert "pass it as" not in cost.stdout
+    assert "Finished runs that do not measure the study's throughput: 8 encoder_source replaced" in cost.stdout
 
     again = grid_cli(*run_args)
     assert again.returncode == 0, again.stderr
@@ -244,7 +251,118 @@ def test_cost_estimate_from_prep_reports_and_a_hours_table(tmp_path):
     assert out.returncode == 0, out.stderr
     expected = (30 + (3 * 1 + 2) / 3) / 50 + 0.1
     assert f"Total: 1 runs, {expected:.1f} GPU-hours" in out.stdout
+    assert re.search(rf"^  es +1 runs +{expected:.1f}$", out.stdout, re.M), out.stdout  # a count, not "1.0 runs"
     assert '"epochs": 3' in out.stdout
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--audio-hours-per-gpu-hour", "0", "must be > 0, got 0"),
+    ("--audio-hours-per-gpu-hour", "-5", "must be > 0, got -5"),
+    ("--reference-params-millions", "0", "must be > 0, got 0"),
+    ("--eval-cost-ratio", "-1", "must be >= 0, got -1"),
+])
+def test_cost_refuses_options_that_make_no_sense(tmp_path, option, value, message):
+    write_prep_report(tmp_path, "es", (10.0, 1.0, 2.0))
+    out = grid_cli("cost", "--results-root", tmp_path, "--langs", "es", "--encoders", "xlsr-53", "--seeds", "1",
+                   option, value)
+    assert out.returncode == 2 and f"argument {option}: {message}" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def write_results(root, encoder, seed, device, source=None, train_hours=10.0, dev_hours=1.0, epochs=3,
+                  wall_seconds=3600.0, world_size=1):
+    """A finished results.json with the fields the throughput measurement reads."""
+    folder = Run("es", encoder, seed).folder(root)
+    folder.mkdir(parents=True)
+    run = {"encoder": encoder, "encoder_source": source or load_registry()[encoder]["source"]}
+    if device:
+        run["device"] = device
+    (folder / "results.json").write_text(json.dumps({
+        "status": "finished", "run": run,
+        "data": {"splits": {"train": {"hours": train_hours}, "dev": {"hours": dev_hours}}},
+        "training": {"epochs": epochs, "wall_seconds": wall_seconds, "world_size": world_size},
+        "parameters": {"encoder_total": 317.4e6},
+    }))
+
+
+def test_measured_throughput_counts_only_gpu_runs_of_the_registry_encoders(tmp_path):
+    write_results(tmp_path, "xlsr-53", 1, "cuda:0", world_size=2)
+    write_results(tmp_path, "xlsr-53", 2, "cpu")
+    write_results(tmp_path, "xlsr-53", 3, "cuda:0", source="/tiny/wav2vec2")
+    write_results(tmp_path, "xlsr-53", 4, None)
+    measured = measured_throughput(tmp_path, CostAssumptions(epochs=3, eval_cost_ratio=1 / 3))
+    # 3 epochs x (10 h train + 1/3 x 1 h dev) of audio in 1 h on 2 GPUs
+    assert measured.audio_hours_per_gpu_hour == pytest.approx(3 * (10 + 1 / 3) / 2)
+    assert measured.runs == 1
+    assert measured.left_out == {"ran on cpu": 1, "encoder_source replaced": 1, "device not recorded": 1}
+
+
+def write_common_voice_folder(folder, train_header="client_id\tpath\tsentence"):
+    """A Common Voice language folder without clips: enough for preparation to read its TSVs."""
+    (folder / "clips").mkdir(parents=True)
+    (folder / "train.tsv").write_text(train_header + "\n")
+    for split in ("dev", "test", "validated"):
+        (folder / f"{split}.tsv").write_text("client_id\tpath\tsentence\n")
+
+
+def test_a_failed_preparation_is_shown_on_the_console_and_in_status_until_one_succeeds(tmp_path):
+    data = tmp_path / "cv" / "es"
+    write_common_voice_folder(data, train_header="client_id\tpath")  # no sentence column
+    root = tmp_path / "results"
+    selection = ["--results-root", root, "--langs", "es", "--encoders", "xlsr-53", "wavlm-large", "--seeds", "1"]
+    run = grid_cli("run", *selection, "--data-root", data.parent, "--gpus-per-run", "0")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "preparing es FAILED" in run.stdout
+    reason = f"{data / 'train.tsv'}:1: header lacks required column(s) ['sentence']"
+    assert reason in run.stdout  # the error itself, not only the log's path
+    assert "] start " not in run.stdout
+
+    status = grid_cli("status", *selection)
+    assert status.stdout.startswith("2 runs: 0 done, 0 running, 2 failed, 0 pending"), status.stdout
+    assert f"preparation of es failed: {reason}" in status.stdout
+    (prep_log,) = (root / "grid").glob("local-*/prep_es.log")
+    assert f"log: {prep_log}" in status.stdout
+
+    (data / "train.tsv").write_text("client_id\tpath\tsentence\n")
+    prepare = grid_cli("prepare", *selection, "--data-root", data.parent)
+    assert prepare.returncode == 0, prepare.stderr
+    assert not prep_failure_file(root, "es").exists()
+    assert grid_cli("status", *selection).stdout.startswith("2 runs: 0 done, 0 running, 0 failed, 2 pending")
+
+
+def test_a_data_root_one_level_too_deep_is_named_before_anything_runs(tmp_path):
+    data = tmp_path / "cv-corpus-7.0" / "es"
+    write_common_voice_folder(data)
+    root = tmp_path / "results"
+    for command in ("prepare", "run"):
+        out = grid_cli(command, "--results-root", root, "--langs", "es", "--encoders", "xlsr-53", "--seeds", "1",
+                       "--data-root", data)
+        assert out.returncode == 1, out.stdout + out.stderr
+        assert f"--data-root {data} is one language's Common Voice folder" in out.stderr
+        assert "one level too deep" in out.stderr and f"Give its parent: --data-root {data.parent}" in out.stderr
+        assert "Traceback" not in out.stderr and not root.exists()
+
+
+def test_data_folders_are_checked_with_what_they_must_hold(tmp_path):
+    write_common_voice_folder(tmp_path / "cv" / "es")
+    assert GridJob(results_root=tmp_path / "r", data_root=tmp_path / "cv").check_data_folder("es") is None
+    with pytest.raises(GridError, match=r"de: .*/cv/de does not exist\. --data-root must hold one Common Voice "
+                                        r"folder per language, <data root>/<lang>/ with train\.tsv, dev\.tsv, "
+                                        r"test\.tsv and clips/"):
+        GridJob(results_root=tmp_path / "r", data_root=tmp_path / "cv").check_data_folder("de")
+    with pytest.raises(GridError, match=r"it holds es/, which is one: give --data-folder es=.*/cv/es$"):
+        GridJob(results_root=tmp_path / "r", data_folders={"es": tmp_path / "cv"}).check_data_folder("es")
+    (tmp_path / "cv" / "es" / "test.tsv").unlink()
+    with pytest.raises(GridError, match=r"/cv/es lacks test\.tsv"):
+        GridJob(results_root=tmp_path / "r", data_root=tmp_path / "cv").check_data_folder("es")
+
+
+def test_cpu_tiny_switch_reaches_every_run_command(tmp_path):
+    out = grid_cli("plan", "--results-root", tmp_path, "--langs", "es", "--encoders", "xlsr-53", "--seeds", "1",
+                   "--data-root", tmp_path / "cv", "--cpu-tiny", "--", "--number_of_epochs=1")
+    assert out.returncode == 0, out.stderr
+    (command,) = [line for line in out.stdout.splitlines() if "train.py" in line]
+    assert "--cpu_tiny=True --number_of_epochs=1" in command
 
 
 def test_slurm_scripts_request_resources_from_the_registry(tmp_path):
@@ -255,7 +373,8 @@ def test_slurm_scripts_request_resources_from_the_registry(tmp_path):
     root = tmp_path / "results"
     write_prep_report(root, "es", (100.0, 1.0, 1.0))
     job = GridJob(results_root=root, data_root=tmp_path / "cv", gpus_per_run=1)
-    options = SlurmOptions(gpu_types={"a100_40g": 40, "a100_80g": 80}, partition="gpu", mem="64G")
+    options = SlurmOptions(gpu_types={"a100_40g": 40, "a100_80g": 80}, partition="gpu", prep_partition="cpu",
+                           mem="64G")
     runs = select_grid(["es"], ["xlsr-53", "wavlm-large"], [1, 2])
     records = SlurmExecutor(job, options, sbatch=str(fake_sbatch), out=lambda _: None).submit(
         runs, CostAssumptions(epochs=3))
@@ -276,3 +395,20 @@ def test_slurm_scripts_request_resources_from_the_registry(tmp_path):
     array = re.search(r"#SBATCH --array=(\S+)", wavlm).group(1)
     manifest = json.loads(next((root / "grid").glob("slurm-*/manifest.json")).read_text())
     assert {manifest["runs"][int(i)]["encoder"] for i in re.split(r"[,-]", array)} == {"wavlm-large"}
+    # The CPU-only preparation goes to its own partition, never to the GPU one.
+    prep = next((root / "grid").glob("slurm-*/prep.sbatch")).read_text()
+    assert re.findall(r"#SBATCH --partition=.*", prep) == ["#SBATCH --partition=cpu"]
+    assert "--gres" not in prep
+
+
+def test_slurm_preparation_uses_the_default_partition_unless_given(tmp_path):
+    fake_sbatch = tmp_path / "sbatch"
+    fake_sbatch.write_text('#!/bin/bash\necho "1;cluster"\n')
+    fake_sbatch.chmod(0o755)
+    root = tmp_path / "results"
+    job = GridJob(results_root=root, data_root=tmp_path / "cv", gpus_per_run=1)
+    SlurmExecutor(job, SlurmOptions(partition="gpu", time="01:00:00"), sbatch=str(fake_sbatch),
+                  out=lambda _: None).submit(select_grid(["es"], ["xlsr-53"], [1]), CostAssumptions(epochs=3))
+    (submission,) = (root / "grid").glob("slurm-*")
+    assert "--partition" not in (submission / "prep.sbatch").read_text()
+    assert "#SBATCH --partition=gpu\n" in (submission / "train0.sbatch").read_text()

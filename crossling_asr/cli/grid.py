@@ -18,12 +18,15 @@ Examples
   # the same grid on a SLURM cluster, A100s of 40 or 80 GB:
   local/grid.py run --executor slurm --gpu-types a100_40g=40,a100_80g=80 --partition gpu \\
       --results-root results --data-root /data/cv-corpus-7.0-2021-07-21 --langs es de
-  # a tiny CPU smoke grid on synthetic data and tiny encoders:
-  local/grid.py run --results-root /tmp/r --data-root /tmp/cv --langs es --encoders wav2vec2-large-lv60 \\
-      --seeds 1 --encoder-source wav2vec2-large-lv60=/tmp/tiny/wav2vec2 --gpus-per-run 0 -- --number_of_epochs=1
+  # a tiny CPU smoke grid on synthetic data (local/demo.py --out /tmp/demo) and a tiny encoder:
+  local/tiny_encoders.py /tmp/tiny --families wav2vec2
+  local/grid.py run --results-root /tmp/r --data-root /tmp/demo/data --langs es --encoders wav2vec2-large-lv60 \\
+      --seeds 1 --encoder-source wav2vec2-large-lv60=/tmp/tiny/wav2vec2 --gpus-per-run 0 --cpu-tiny \\
+      -- --number_of_epochs=1
 """
 
 import argparse
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -38,6 +41,7 @@ from crossling_asr.grid.runs import (
     STALE_AFTER_SECONDS, GridError, format_status, grid_status, select_grid,
 )
 from crossling_asr.grid.slurm import SlurmExecutor, SlurmOptions, parse_gpu_types
+from crossling_asr.quick_run import CPU_TINY_OVERRIDES
 
 
 def key_value(text):
@@ -46,6 +50,38 @@ def key_value(text):
     if not sep or not name or not value:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return name, value
+
+
+def _number(text, convert, allow_zero):
+    """`convert(text)`, refused unless finite and > 0 (>= 0 with `allow_zero`)."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if convert is int else 'a number'}, "
+                                         f"got {text!r}") from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise argparse.ArgumentTypeError(f"must be {'>= 0' if allow_zero else '> 0'}, got {text}")
+    return value
+
+
+def positive_float(text):
+    """An option where 0 or less makes no sense (a throughput, a size, a time factor)."""
+    return _number(text, float, allow_zero=False)
+
+
+def non_negative_float(text):
+    """An option that may be 0 but not negative (a cost added per run)."""
+    return _number(text, float, allow_zero=True)
+
+
+def positive_int(text):
+    """A count that must be at least 1 (CPUs, concurrent runs, seconds)."""
+    return _number(text, int, allow_zero=False)
+
+
+def non_negative_int(text):
+    """A count that may be 0 (GPUs per run: 0 is a CPU run)."""
+    return _number(text, int, allow_zero=True)
 
 
 def build_parser():
@@ -57,7 +93,7 @@ def build_parser():
     selection.add_argument("--langs", nargs="+", help="Common Voice codes (default: every recipe)")
     selection.add_argument("--encoders", nargs="+", help="registry names (default: all 16)")
     selection.add_argument("--seeds", nargs="+", type=int, help="default: 1 2 3")
-    selection.add_argument("--stale-after", type=float, default=STALE_AFTER_SECONDS,
+    selection.add_argument("--stale-after", type=positive_float, default=STALE_AFTER_SECONDS,
                            help="seconds without heartbeat after which a lock is dead (default %(default)s)")
 
     launch = argparse.ArgumentParser(add_help=False)
@@ -66,19 +102,23 @@ def build_parser():
                         help="a language's Common Voice folder, overriding --data-root (repeatable)")
     launch.add_argument("--encoder-source", type=key_value, action="append", default=[], metavar="NAME=SOURCE",
                         help="hub id or local directory replacing an encoder's source (repeatable)")
-    launch.add_argument("--gpus-per-run", type=int, default=1,
+    launch.add_argument("--gpus-per-run", type=non_negative_int, default=1,
                         help="GPUs (processes) per run; >1 launches torchrun (DDP); 0: CPU (default 1)")
+    launch.add_argument("--cpu-tiny", action="store_true",
+                        help="every run uses the recipe's settings for tiny encoders on CPU "
+                        f"({' '.join(CPU_TINY_OVERRIDES)}: hparams/cpu_tiny.yaml)")
 
     hours = argparse.ArgumentParser(add_help=False)
     hours.add_argument("--hours-per-lang", type=Path, help="YAML {lang: {train: h, dev: h, test: h}} for "
                        "languages not prepared yet")
-    hours.add_argument("--audio-hours-per-gpu-hour", type=float, default=CostAssumptions.audio_hours_per_gpu_hour,
+    hours.add_argument("--audio-hours-per-gpu-hour", type=positive_float,
+                       default=CostAssumptions.audio_hours_per_gpu_hour,
                        help="training throughput at the reference size (default %(default)s)")
-    hours.add_argument("--reference-params-millions", type=float,
+    hours.add_argument("--reference-params-millions", type=positive_float,
                        default=CostAssumptions.reference_params_millions, help="default %(default)s")
-    hours.add_argument("--eval-cost-ratio", type=float, default=CostAssumptions.eval_cost_ratio,
+    hours.add_argument("--eval-cost-ratio", type=non_negative_float, default=CostAssumptions.eval_cost_ratio,
                        help="cost of decoding an hour relative to training on it (default 1/3)")
-    hours.add_argument("--overhead-gpu-hours", type=float, default=CostAssumptions.overhead_gpu_hours,
+    hours.add_argument("--overhead-gpu-hours", type=non_negative_float, default=CostAssumptions.overhead_gpu_hours,
                        help="fixed GPU-hours per run (default %(default)s)")
 
     status = commands.add_parser("status", parents=[selection], help="done/running/failed/pending counts")
@@ -91,23 +131,25 @@ def build_parser():
     run.add_argument("--executor", choices=("local", "slurm"), default="local")
     local = run.add_argument_group("local executor")
     local.add_argument("--gpus", help="comma-separated GPU ids to use (default: all visible)")
-    local.add_argument("--runs-per-gpu", type=int, default=1,
+    local.add_argument("--runs-per-gpu", type=positive_int, default=1,
                        help="concurrent runs per GPU group; on a CPU-only machine, concurrent CPU runs")
     slurm = run.add_argument_group("slurm executor")
-    slurm.add_argument("--partition")
+    slurm.add_argument("--partition", help="partition of the training (GPU) arrays")
+    slurm.add_argument("--prep-partition",
+                       help="partition of the CPU-only preparation array (default: the cluster's default)")
     slurm.add_argument("--account")
     slurm.add_argument("--qos")
     slurm.add_argument("--time", help="time limit of every run (default: cost estimate x --time-safety)")
-    slurm.add_argument("--time-safety", type=float, default=1.5)
-    slurm.add_argument("--cpus-per-task", type=int, default=8)
+    slurm.add_argument("--time-safety", type=positive_float, default=1.5)
+    slurm.add_argument("--cpus-per-task", type=positive_int, default=8)
     slurm.add_argument("--mem", help="host memory per run, e.g. 64G")
     slurm.add_argument("--gpu-types", type=parse_gpu_types, default={},
                        help="gres GPU types and their memory, e.g. a100_40g=40,a100_80g=80")
-    slurm.add_argument("--max-parallel", type=int, help="at most this many array tasks at once")
-    slurm.add_argument("--prep-cpus", type=int, default=8)
+    slurm.add_argument("--max-parallel", type=positive_int, help="at most this many array tasks at once")
+    slurm.add_argument("--prep-cpus", type=positive_int, default=8)
     slurm.add_argument("--prep-time", default="12:00:00")
     slurm.add_argument("--prep-mem")
-    slurm.add_argument("--signal-seconds", type=int, default=300,
+    slurm.add_argument("--signal-seconds", type=positive_int, default=300,
                        help="USR1 this long before the time limit triggers a checkpointed requeue")
     slurm.add_argument("--sbatch-arg", action="append", default=[], help="extra sbatch option (repeatable)")
     slurm.add_argument("--sbatch", default="sbatch", help="sbatch executable")
@@ -119,7 +161,7 @@ def make_job(args, overrides):
         results_root=args.results_root,
         data_root=args.data_root,
         data_folders=dict(args.data_folder),
-        recipe_overrides=overrides,
+        recipe_overrides=[*(CPU_TINY_OVERRIDES if args.cpu_tiny else []), *overrides],
         encoder_sources=dict(args.encoder_source),
         gpus_per_run=args.gpus_per_run,
         stale_after=args.stale_after,
@@ -139,12 +181,12 @@ def cost_assumptions(args, overrides):
 def run_grid(args, runs, overrides):
     job = make_job(args, overrides)
     for language in dict.fromkeys(run.language for run in runs):
-        job.data_folder(language)  # fail now, not inside a worker, when a folder is unknown
+        job.check_data_folder(language)  # fail now, not inside a worker, when a folder is wrong
     hours_table = load_hours_table(args.hours_per_lang) if args.hours_per_lang else None
     if args.executor == "slurm":
         options = SlurmOptions(
-            partition=args.partition, account=args.account, qos=args.qos, time=args.time,
-            time_safety=args.time_safety, cpus_per_task=args.cpus_per_task, mem=args.mem,
+            partition=args.partition, prep_partition=args.prep_partition, account=args.account, qos=args.qos,
+            time=args.time, time_safety=args.time_safety, cpus_per_task=args.cpus_per_task, mem=args.mem,
             gpu_types=args.gpu_types, max_parallel=args.max_parallel, prep_cpus=args.prep_cpus,
             prep_time=args.prep_time, prep_mem=args.prep_mem, signal_seconds=args.signal_seconds,
             sbatch_args=args.sbatch_arg,
@@ -180,18 +222,24 @@ def main(argv=None):
                     if status.state in ("pending", "failed"):
                         print(shlex.join(job.recipe_command(status.run)))
         elif args.command == "prepare":
-            from crossling_asr.grid.prep import prepare_language  # imports torch
-
             job = make_job(args, overrides)
-            for language in dict.fromkeys(run.language for run in runs):
-                report = prepare_language(language, job.language_overrides(language))
+            languages = list(dict.fromkeys(run.language for run in runs))
+            for language in languages:
+                job.check_data_folder(language)
+            from crossling_asr.grid.prep import PREPARATION_ERRORS, prepare_for_grid  # imports torch
+
+            for language in languages:
+                try:
+                    report = prepare_for_grid(job, language, executor="prepare")
+                except PREPARATION_ERRORS as err:
+                    sys.exit(f"error: preparing {language} failed: {err}")
                 print(f"{language}: " + ", ".join(f"{split} {s['kept']} utterances ({s['hours']:.2f} h)"
                                                   for split, s in report["splits"].items()))
         elif args.command == "cost":
             assumptions = cost_assumptions(args, overrides)
             hours_table = load_hours_table(args.hours_per_lang) if args.hours_per_lang else None
             table = estimate(runs, args.results_root, assumptions, hours_table)
-            measured = measured_throughput(args.results_root, assumptions.reference_params_millions)
+            measured = measured_throughput(args.results_root, assumptions)
             print(format_estimate(table, assumptions, measured))
         elif args.command == "run":
             return run_grid(args, runs, overrides)

@@ -17,7 +17,8 @@ batches of ~8 utterances suggest (one epoch of ~300 h of Spanish taking
 several hours); mixed precision, larger batches or an H100 run faster.
 `cost` prints the throughput measured on the finished runs under the results
 root (results.json training.wall_seconds) so the default can be replaced by
-a real figure once a few real runs have finished.
+a real figure once a few real runs have finished; runs on CPU or on another
+encoder than the registry's (tiny test encoders) are left out of it.
 
 Corpus hours come from each language's prep_report.json when it is prepared
 (the hours actually kept), else from a table given with --hours-per-lang
@@ -28,7 +29,7 @@ skew every estimate.
 """
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -117,41 +118,85 @@ def estimate(runs, results_root, assumptions, hours_table=None):
     return pd.DataFrame(rows)
 
 
-def measured_throughput(results_root, reference_params_millions):
-    """(audio hours per GPU-hour scaled to the reference size, runs used) from finished results.json files.
+@dataclass
+class MeasuredThroughput:
+    """Throughput measured on finished runs, and the finished runs that do not measure it, by reason."""
 
-    Each run is taken to have used one GPU (results.json does not record a
-    DDP world size) and its wall-clock training time as its GPU time.
+    audio_hours_per_gpu_hour: float = None  # scaled to the reference size; None: no run measures it
+    runs: int = 0
+    left_out: dict = field(default_factory=dict)
+
+
+def not_a_study_measurement(results, registry):
+    """Why a finished run's time says nothing about the study's throughput, or None when it does.
+
+    Only a run of the registry's own encoder on a GPU measures it: a replaced
+    encoder_source (a tiny test encoder, another checkpoint) or a CPU run does not.
     """
-    audio, gpu_hours, used = 0.0, 0.0, 0
+    run = results.get("run", {})
+    entry = registry.get(run.get("encoder"))
+    if entry is None:
+        return "encoder not in hparams/encoders.yaml"
+    if run.get("encoder_source") != entry["source"]:
+        return "encoder_source replaced"
+    device = run.get("device")
+    if device is None:
+        return "device not recorded"
+    if not str(device).startswith("cuda"):
+        return f"ran on {device}"
+    return None
+
+
+def measured_throughput(results_root, assumptions):
+    """The MeasuredThroughput of the finished runs under `results_root` (their results.json).
+
+    A run's GPU time is its wall-clock time in fit() (results.json
+    training.wall_seconds) times its DDP processes; in that time it trained
+    `epochs` times on train and decoded dev as often, which the cost model
+    counts as epochs x (train + eval_cost_ratio x dev) hours of audio. The
+    throughput is scaled to `reference_params_millions` like the model's.
+    """
+    registry = load_registry()
+    measured = MeasuredThroughput()
+    audio = gpu_hours = 0.0
     for path in Path(results_root).glob("*/*/seed_*/results.json"):
         results = read_json(path) or {}
         training = results.get("training", {})
         seconds = training.get("wall_seconds")
         if results.get("status") != "finished" or not seconds:
             continue
-        train_hours = results["data"]["splits"]["train"]["hours"]
+        reason = not_a_study_measurement(results, registry)
+        if reason:
+            measured.left_out[reason] = measured.left_out.get(reason, 0) + 1
+            continue
+        splits = results["data"]["splits"]
+        hours = splits["train"]["hours"] + assumptions.eval_cost_ratio * splits["dev"]["hours"]
         params = results["parameters"]["encoder_total"] / 1e6
-        audio += train_hours * training["epochs"] * params / reference_params_millions
-        gpu_hours += seconds / 3600
-        used += 1
-    return (audio / gpu_hours if gpu_hours else None), used
+        audio += training["epochs"] * hours * params / assumptions.reference_params_millions
+        gpu_hours += seconds / 3600 * training.get("world_size", 1)
+        measured.runs += 1
+    if audio > 0:
+        measured.audio_hours_per_gpu_hour = audio / gpu_hours
+    return measured
 
 
 def format_estimate(table, assumptions, measured=None):
     """The estimate as text: assumptions, totals per language and per encoder, grand total."""
     lines = ["Assumptions: " + json.dumps({k: round(v, 4) if isinstance(v, float) else v
                                           for k, v in asdict(assumptions).items()})]
-    if measured and measured[0]:
-        lines.append(f"Measured on {measured[1]} finished run(s) under this results root: "
-                     f"{measured[0]:.1f} audio-hours per GPU-hour (scaled to "
+    if measured and measured.audio_hours_per_gpu_hour:
+        lines.append(f"Measured on {measured.runs} finished GPU run(s) under this results root: "
+                     f"{measured.audio_hours_per_gpu_hour:.1f} audio-hours per GPU-hour (scaled to "
                      f"{assumptions.reference_params_millions}M parameters); pass it as "
                      "--audio-hours-per-gpu-hour if those runs are representative")
+    if measured and measured.left_out:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(measured.left_out.items()))
+        lines.append(f"Finished runs that do not measure the study's throughput: {reasons}")
     sources = ", ".join(f"{lang}: {src}" for lang, src in table.groupby("language")["hours_from"].first().items())
     lines.append(f"Corpus hours from: {sources}")
     for key in ("language", "encoder"):
         grouped = table.groupby(key).agg(runs=("gpu_hours", "size"), gpu_hours=("gpu_hours", "sum"))
         lines.append(f"\nGPU-hours per {key}:")
-        lines += [f"  {name:<40} {row.runs:>4} runs {row.gpu_hours:>10.1f}" for name, row in grouped.iterrows()]
+        lines += [f"  {row.Index:<40} {row.runs:>4} runs {row.gpu_hours:>10.1f}" for row in grouped.itertuples()]
     lines.append(f"\nTotal: {len(table)} runs, {table['gpu_hours'].sum():.1f} GPU-hours")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from crossling_asr.atomic import write_json
+from crossling_asr.common_voice import SPLITS
 from crossling_asr.grid.runs import STALE_AFTER_SECONDS, GridError, Run
 from crossling_asr.hparams import REPO_ROOT, language_file
 
@@ -30,6 +31,18 @@ GRID_KEYS = {
     "encoder_source": "--encoder-source NAME=SOURCE",
 }
 MANIFEST_VERSION = 1
+# What data preparation reads from a Common Voice language folder.
+CV_LANGUAGE_FOLDER_ENTRIES = ("clips", *(f"{split}.tsv" for split in SPLITS))
+DATA_ROOT_LAYOUT = (
+    "--data-root must hold one Common Voice folder per language, <data root>/<lang>/ with "
+    f"{', '.join(CV_LANGUAGE_FOLDER_ENTRIES[1:])} and clips/ (e.g. /data/cv-corpus-7.0-2021-07-21, "
+    "the folder that holds es/, de/, ...)"
+)
+
+
+def missing_cv_entries(folder):
+    """The entries data preparation needs that `folder` lacks (empty: it is a Common Voice language folder)."""
+    return [name for name in CV_LANGUAGE_FOLDER_ENTRIES if not (Path(folder) / name).exists()]
 
 
 def check_recipe_overrides(overrides):
@@ -71,6 +84,32 @@ class GridJob:
         if self.data_root is None:
             raise GridError(f"No data folder for {language}: give --data-root or --data-folder {language}=PATH")
         return str(Path(self.data_root) / language)
+
+    def check_data_folder(self, language):
+        """Raise GridError, saying what is expected, unless a language's data folder is a Common Voice one.
+
+        Checked before any preparation starts; a --data-root that is itself a
+        language folder (one level too deep) is recognised and named.
+        """
+        folder = Path(self.data_folder(language))
+        missing = missing_cv_entries(folder)
+        if not missing:
+            return
+        what = "does not exist" if not folder.is_dir() else f"lacks {', '.join(missing)}"
+        if language in self.data_folders:
+            hint = "--data-folder LANG=PATH names one Common Voice language folder, holding " + ", ".join(
+                CV_LANGUAGE_FOLDER_ENTRIES)
+            if not missing_cv_entries(folder / language):
+                hint = f"it holds {language}/, which is one: give --data-folder {language}={folder / language}"
+            raise GridError(f"--data-folder {language}={folder}: {folder} {what}; {hint}")
+        root = Path(self.data_root)
+        if len(missing_cv_entries(root)) < len(CV_LANGUAGE_FOLDER_ENTRIES):
+            raise GridError(
+                f"--data-root {root} is one language's Common Voice folder (it holds "
+                f"{', '.join(n for n in CV_LANGUAGE_FOLDER_ENTRIES if (root / n).exists())} itself), "
+                f"one level too deep: {DATA_ROOT_LAYOUT}. Give its parent: --data-root {root.parent}"
+            )
+        raise GridError(f"{language}: {folder} {what}. {DATA_ROOT_LAYOUT}")
 
     def language_overrides(self, language):
         """Recipe overrides that decide a language's data preparation (shared by all its runs)."""

@@ -20,9 +20,11 @@ import threading
 from dataclasses import dataclass
 
 from crossling_asr.grid.job import write_manifest
-from crossling_asr.grid.runs import LOG_FILE, GridError, is_finished
+from crossling_asr.grid.runs import LOG_FILE, GridError, is_finished, log_tail_lines
 from crossling_asr.grid.worker import RunOutcome, execute_run, wait_or_stop
 from crossling_asr.hparams import REPO_ROOT
+
+PREP_FAILURE_LINES = 5  # lines of a failed preparation's log shown on the console
 
 
 def visible_gpus():
@@ -128,14 +130,15 @@ class LocalExecutor:
                 with open(log_path, "w", encoding="utf-8") as log:
                     proc = subprocess.Popen(
                         [self.job.python, "-m", "crossling_asr.grid.worker", "--manifest", str(manifest),
-                         "--task", "prep", "--index", str(index), "--executor", "local"],
+                         "--task", "prep", "--index", str(index), "--executor", "local", "--log", str(log_path)],
                         cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                     )
                     returncode = wait_or_stop(proc, self.stop, grace_seconds=30)
                 language_runs = [run for run in runs if run.language == language]
                 if returncode != 0:
+                    tail = "".join(f"\n    {line}" for line in log_tail_lines(log_path, PREP_FAILURE_LINES))
                     self.say(f"preparing {language} FAILED (exit {returncode}); its {len(language_runs)} runs "
-                             f"are not started. Log: {log_path}")
+                             f"are not started. Log: {log_path}; its last lines:{tail}")
                     for run in language_runs:
                         self._record(RunOutcome(run, "failed", returncode, f"preparation failed, see {log_path}"))
                     continue

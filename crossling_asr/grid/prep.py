@@ -10,21 +10,33 @@ processes never prepare the same language at once.
 The hparams are loaded without building any object (encoder, checkpointer,
 ...): every key of the shared experiment file that constructs an object is
 overridden with null, so preparing needs no model download and no GPU.
+
+A failed preparation is recorded in <results root>/prepared/<lang>.prep_failed.json
+(the error, where it ran, its log), where `status` finds it to show the
+language's runs as failed; the next successful preparation removes it.
 """
 
+import datetime
 import logging
+import socket
 from pathlib import Path
 
 import ruamel.yaml
 import speechbrain as sb
 import yaml
 
-from crossling_asr.grid.claim import FileLock
+from crossling_asr.atomic import write_json
+from crossling_asr.common_voice import CommonVoiceFormatError
+from crossling_asr.grid.claim import FileLock, slurm_task_id
+from crossling_asr.grid.runs import prep_failure_file
 from crossling_asr.hparams import HparamsError, language_file, load_recipe_hparams, read_language_data
 
 logger = logging.getLogger(__name__)
 
 OBJECT_TAGS = ("!new:", "!apply:", "!applyref:")
+# Failures caused by the input or the machine (an unknown hparams key, a bad TSV, a
+# missing file, a full disk): reported by their message alone, without a traceback.
+PREPARATION_ERRORS = (HparamsError, CommonVoiceFormatError, OSError)
 
 
 def object_keys(base_file):
@@ -66,3 +78,28 @@ def prepare_language(language, recipe_args):
         return prepare(hparams)
     finally:
         lock.release()
+
+
+def prepare_for_grid(job, language, executor, log=None):
+    """prepare_language with the grid job's overrides, recording a failure for `status`.
+
+    Any exception is recorded (with `log`, the file holding this process's
+    output, when known) and raised again; success removes the record.
+    """
+    record = prep_failure_file(job.results_root, language)
+    try:
+        report = prepare_language(language, job.language_overrides(language))
+    except Exception as err:
+        write_json(record, {
+            "language": language,
+            "error": str(err) or type(err).__name__,
+            "error_type": type(err).__name__,
+            "failed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "host": socket.gethostname(),
+            "executor": executor,
+            "slurm_job": slurm_task_id(),
+            "log": str(log) if log else None,
+        })
+        raise
+    record.unlink(missing_ok=True)
+    return report

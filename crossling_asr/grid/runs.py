@@ -1,8 +1,8 @@
 """The grid (languages x encoders x seeds) and the state of each run, read from disk.
 
 A run is done when its results.json says "finished"; running when its lock
-file's heartbeat is fresh; failed when its last attempt exited non-zero;
-pending otherwise (with a note when a checkpoint lets it resume, or when a
+file's heartbeat is fresh; failed when the last preparation of its language
+failed or its last attempt exited non-zero; pending otherwise (with a note when a checkpoint lets it resume, or when a
 previous attempt died without releasing its lock).
 """
 
@@ -118,17 +118,27 @@ def lock_age(folder, now=None):
     return (now or time.time()) - mtime
 
 
-def log_tail(path, lines=1):
-    """The last non-empty lines of a log file ('' if it cannot be read)."""
+def prep_failure_file(results_root, language):
+    """Where the grid records that a language's preparation failed (removed when one succeeds)."""
+    return Path(results_root) / "prepared" / f"{language}.prep_failed.json"
+
+
+def log_tail_lines(path, lines=1):
+    """The last non-empty lines of a log file, as a list (empty if it cannot be read)."""
     try:
         with open(path, "rb") as f:
             f.seek(0, 2)
             f.seek(max(0, f.tell() - 8192))
             text = f.read().decode("utf-8", errors="replace")
     except OSError:
-        return ""
+        return []
     kept = [line.strip() for line in text.replace("\r", "\n").splitlines() if line.strip()]
-    return " | ".join(kept[-lines:])
+    return kept[-lines:]
+
+
+def log_tail(path, lines=1):
+    """The last non-empty lines of a log file on one line ('' if it cannot be read)."""
+    return " | ".join(log_tail_lines(path, lines))
 
 
 def run_status(run, results_root, stale_after=STALE_AFTER_SECONDS, now=None):
@@ -148,6 +158,11 @@ def run_status(run, results_root, stale_after=STALE_AFTER_SECONDS, now=None):
         where = holder.get("slurm_job") or f"pid {holder.get('pid')}"
         return RunStatus(run, "running", f"on {holder.get('host')} ({where}), heartbeat {age:.0f} s ago",
                          log=folder / LOG_FILE)
+    prep_failure = read_json(prep_failure_file(results_root, run.language))
+    if prep_failure is not None:
+        log = prep_failure.get("log")
+        return RunStatus(run, "failed", f"preparation of {run.language} failed: {prep_failure.get('error', '')[:300]}",
+                         log=Path(log) if log else None)
     attempt = read_json(folder / ATTEMPT_FILE) or {}
     if attempt.get("outcome") == "failed":
         log = Path(attempt.get("log") or folder / LOG_FILE)

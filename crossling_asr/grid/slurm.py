@@ -3,7 +3,8 @@
 One submission writes, under <results root>/grid/slurm-<stamp>/, a manifest
 and batch scripts, then submits
 - a preparation array (one CPU task per language; a no-op for a language
-  already prepared with the same options), and
+  already prepared with the same options), in its own partition
+  (--prep-partition; default: the cluster's default, never the GPU one), and
 - one training array per resource class (GPU type and time limit), whose
   task ids are the runs' indices in the manifest, started only once the
   preparation array succeeded (--dependency=afterok).
@@ -35,6 +36,7 @@ import shlex
 import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from crossling_asr.atomic import write_json, write_text
 from crossling_asr.grid.cost import estimate
@@ -44,6 +46,7 @@ from crossling_asr.hparams import REPO_ROOT
 from crossling_asr.registry import load_registry
 
 MAX_ARRAY_TASKS = 1000  # SLURM's default MaxArraySize is 1001 (task ids 0-1000)
+OUTPUT_FILE = "slurm-%A_%a.out"  # sbatch --output of every task: %A array job id, %a task id
 
 
 @dataclass
@@ -51,6 +54,7 @@ class SlurmOptions:
     """sbatch settings of a submission (None: leave it to the cluster's defaults)."""
 
     partition: str = None
+    prep_partition: str = None  # the CPU-only preparation array (None: the cluster's default partition)
     account: str = None
     qos: str = None
     time: str = None
@@ -95,18 +99,23 @@ def hours_to_time_limit(hours):
     return f"{minutes // 60:02d}:{minutes % 60:02d}:00"
 
 
-def batch_script(name, array, resources, task, manifest, submission, options, python, notes=()):
+def task_output_file(submission, task):
+    """The SLURM output file of array task `task` ('<array job>_<task id>'), as --output names it."""
+    return Path(submission) / OUTPUT_FILE.replace("%A_%a", task)
+
+
+def batch_script(name, array, resources, partition, task, manifest, submission, options, python, notes=()):
     """A job-array script running `crossling_asr.grid.worker --task <task>` with the requeue trap."""
     directives = [
         f"--job-name={name}",
         f"--array={array}",
-        f"--output={submission}/slurm-%A_%a.out",
+        f"--output={submission}/{OUTPUT_FILE}",
         "--open-mode=append",
         "--requeue",
         f"--signal=B:USR1@{options.signal_seconds}",
         *resources,
         *[f"--{key}={value}" for key, value in
-          (("partition", options.partition), ("account", options.account), ("qos", options.qos)) if value],
+          (("partition", partition), ("account", options.account), ("qos", options.qos)) if value],
         *options.sbatch_args,
     ]
     worker = shlex.join([python, "-m", "crossling_asr.grid.worker", "--manifest", str(manifest), "--task", task,
@@ -193,7 +202,8 @@ class SlurmExecutor:
         resources = [f"--cpus-per-task={self.options.prep_cpus}", f"--time={self.options.prep_time}"]
         resources += [f"--mem={self.options.prep_mem}"] if self.options.prep_mem else []
         script = batch_script(
-            "xl-asr-prep", array_spec(range(len(languages)), None), resources, "prep", manifest, submission,
+            "xl-asr-prep", array_spec(range(len(languages)), None), resources, self.options.prep_partition, "prep",
+            manifest, submission,
             self.options, self.job.python, notes=[f"Prepares: {', '.join(languages)}"],
         )
         job_id = self._submit(submission / "prep.sbatch", script, [])
@@ -208,8 +218,8 @@ class SlurmExecutor:
             if gres:
                 notes.append(f"Each run needs {self.job.gpus_per_run} GPU(s) with >= {memory:g} GB of memory")
             script = batch_script(
-                f"xl-asr-train{number}", array_spec(indices, self.options.max_parallel), resources, "run",
-                manifest, submission, self.options, self.job.python, notes,
+                f"xl-asr-train{number}", array_spec(indices, self.options.max_parallel), resources,
+                self.options.partition, "run", manifest, submission, self.options, self.job.python, notes,
             )
             job_id = self._submit(submission / f"train{number}.sbatch", script, dependency)
             records.append({"script": f"train{number}.sbatch", "job_id": job_id,

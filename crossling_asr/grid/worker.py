@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from crossling_asr.atomic import write_json
 from crossling_asr.grid.claim import RunClaim, slurm_task_id
@@ -135,14 +136,22 @@ def main(argv=None):
     parser.add_argument("--task", choices=("run", "prep"), required=True)
     parser.add_argument("--index", type=int, required=True, help="index into the manifest's runs or languages")
     parser.add_argument("--executor", default="slurm", help="recorded in the lock file and attempt record")
+    parser.add_argument("--log", help="the file this task's output goes to, recorded when a preparation fails "
+                        "(default under SLURM: the task's output file)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     job, runs, languages = read_manifest(args.manifest)
     if args.task == "prep":
-        from crossling_asr.grid.prep import prepare_language  # imports torch
+        from crossling_asr.grid.prep import PREPARATION_ERRORS, prepare_for_grid  # imports torch
+        from crossling_asr.grid.slurm import task_output_file
 
         language = languages[args.index]
-        prepare_language(language, job.language_overrides(language))
+        log = args.log or (task_output_file(Path(args.manifest).parent, slurm_task_id()) if slurm_task_id() else None)
+        try:
+            prepare_for_grid(job, language, args.executor, log=log)
+        except PREPARATION_ERRORS as err:
+            print(f"error: preparing {language} failed: {err}", file=sys.stderr, flush=True)
+            return 1
         return 0
     run = runs[args.index]
     stop = threading.Event()
