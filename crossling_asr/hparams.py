@@ -7,7 +7,8 @@ declares every key. The language's keys and then the command-line overrides
 are applied to the shared file, and HyperPyYAML rejects any key the shared
 file does not declare, so a typo fails at start-up.
 
-Two defaults are settled here rather than in the shared file: `results_root`
+Three defaults are settled here rather than in the shared file: `run_name`
+left null is crossling_asr.run_layout's name for the encoder and protocol, `results_root`
 left null is the recipe's own folder's results/ (the same folder whether
 train.py is started from the recipe folder or the repository root), and
 `cpu_tiny: True` layers the shared file's neighbour cpu_tiny.yaml (settings
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import ruamel.yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
+
+from crossling_asr.run_layout import run_name
 
 
 class HparamsError(ValueError):
@@ -116,6 +119,10 @@ def load_recipe_hparams(language_file, cli_overrides=""):
     base_text = apply_protocol(
         base_file.read_text(encoding="utf-8"), overrides.get("protocol", "study"), base_file.parent / "protocols"
     )
+    if overrides.get("run_name") is None:
+        defaults = ruamel.yaml.YAML(typ="rt").load(base_text)
+        overrides["run_name"] = run_name(overrides.get("encoder", defaults["encoder"]),
+                                         overrides.get("protocol", defaults["protocol"]))
 
     declared = _declared_keys(base_text)
     unknown = [k for k in overrides if k not in declared]
