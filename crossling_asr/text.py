@@ -265,10 +265,11 @@ class TextNormalizer:
             return self._homoglyph(word)
         return word
 
-    def __call__(self, sentence: str, out_of_alphabet=None) -> Normalized:
-        """Normalise `sentence`; `out_of_alphabet` overrides the language's
-        policy, and "keep" leaves such characters in place (for references)."""
-        policy = out_of_alphabet or self.spec.out_of_alphabet
+    def rewrite(self, sentence: str) -> str:
+        """`sentence` after the steps that rewrite text (typographic map, NFKC, look-alike
+        apostrophes and letters, case map, lower-casing, char map, word map), before its
+        characters are checked against the alphabet: what a tool deriving an alphabet
+        from sample sentences must look at."""
         text = unicodedata.normalize("NFKC", self._typographic(sentence))
         if self._apostrophe_lookalike:
             text = self._apostrophe_lookalike.sub("'", text)
@@ -280,6 +281,13 @@ class TextNormalizer:
         text = self._char_map(text)
         if self._word_map:
             text = self._map_words(text)
+        return text
+
+    def __call__(self, sentence: str, out_of_alphabet=None) -> Normalized:
+        """Normalise `sentence`; `out_of_alphabet` overrides the language's
+        policy, and "keep" leaves such characters in place (for references)."""
+        policy = out_of_alphabet or self.spec.out_of_alphabet
+        text = self.rewrite(sentence)
         digits, foreign, folded = Counter(), Counter(), Counter()
         out = []
         for i, ch in enumerate(text):
