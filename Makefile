@@ -30,4 +30,4 @@ bench: setup
 	$(PY) bench/data_pipeline.py
 
 clean:
-	rm -rf demo results .pytest_cache
+	rm -rf demo results recipes/*/results .pytest_cache
