@@ -8,7 +8,8 @@ are applied to the shared file, and HyperPyYAML rejects any key the shared
 file does not declare, so a typo fails at start-up.
 
 Three defaults are settled here rather than in the shared file: `run_name`
-left null is crossling_asr.run_layout's name for the encoder and protocol, `results_root`
+left null is crossling_asr.run_layout's name for the encoder, protocol and
+encoder source, `results_root`
 left null is the recipe's own folder's results/ (the same folder whether
 train.py is started from the recipe folder or the repository root), and
 `cpu_tiny: True` layers the shared file's neighbour cpu_tiny.yaml (settings
@@ -122,7 +123,8 @@ def load_recipe_hparams(language_file, cli_overrides=""):
     if overrides.get("run_name") is None:
         defaults = ruamel.yaml.YAML(typ="rt").load(base_text)
         overrides["run_name"] = run_name(overrides.get("encoder", defaults["encoder"]),
-                                         overrides.get("protocol", defaults["protocol"]))
+                                         overrides.get("protocol", defaults["protocol"]),
+                                         overrides.get("encoder_source", defaults["encoder_source"]))
 
     declared = _declared_keys(base_text)
     unknown = [k for k in overrides if k not in declared]
@@ -147,16 +149,25 @@ def resolved_yaml(experiment_yaml, overrides):
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+RECIPES_DIR = REPO_ROOT / "recipes"
 
 
-def language_file(lang):
-    """recipes/<lang>/hparams/<lang>.yaml of the repository."""
-    return REPO_ROOT / "recipes" / lang / "hparams" / f"{lang}.yaml"
+def language_file(lang, recipes_dir=RECIPES_DIR):
+    """<recipes_dir>/<lang>/hparams/<lang>.yaml (default: the repository's recipes/)."""
+    return Path(recipes_dir) / lang / "hparams" / f"{lang}.yaml"
 
 
-def read_language_data(lang):
-    """A language's hparams as plain data (text rules, synthetic voice and words)."""
-    path = language_file(lang)
+def recipe_languages(recipes_dir=RECIPES_DIR):
+    """The languages with a recipe in `recipes_dir` (a language file where language_file puts it), sorted."""
+    recipes_dir = Path(recipes_dir)
+    if not recipes_dir.is_dir():
+        return []
+    return sorted(p.name for p in recipes_dir.iterdir() if language_file(p.name, recipes_dir).is_file())
+
+
+def read_language_data(lang, recipes_dir=RECIPES_DIR):
+    """A language's hparams as plain data (text rules, synthetic voice and words, language facts)."""
+    path = language_file(lang, recipes_dir)
     if not path.is_file():
         raise HparamsError(f"No recipe for language '{lang}': {path} not found")
     return _plain_yaml(path.read_text(encoding="utf-8"), path)

@@ -13,12 +13,14 @@ is given (`make test` and CI give it): then a missing package fails them.
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from crossling_asr.hparams import REPO_ROOT as ROOT
 from crossling_asr.hparams import read_language_data
 from crossling_asr.quick_run import recipe_command
+from crossling_asr.run_layout import output_folder
 from crossling_asr.synthetic import synthesize_corpus
 from crossling_asr.tiny_encoders import make_all_tiny_encoders
 
@@ -95,7 +97,12 @@ def usage_run(tmp_path_factory, make_corpus, tiny_encoders):
     results_root = tmp_path_factory.mktemp("usage_model")
     encoder_dir = tiny_encoders["wav2vec2"]
     run_recipe("es", make_corpus("es", **USAGE_CORPUS), encoder_dir, results_root, epochs=USAGE_EPOCHS)
-    return results_root / "es" / "xlsr-53" / "seed_1", encoder_dir
+    return run_folder(results_root, "es", "xlsr-53", 1, encoder_dir), encoder_dir
+
+
+def run_folder(results_root, lang, encoder, seed, encoder_source=None, protocol="study"):
+    """A run's output folder, named as the recipe names it (crossling_asr.run_layout)."""
+    return Path(output_folder(results_root, lang, encoder, seed, protocol, encoder_source))
 
 
 def run_recipe(lang, data_folder, encoder_source, results_root, epochs=1, extra=(), check=True, **kwargs):

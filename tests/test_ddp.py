@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_folder
 from crossling_asr.hparams import language_file
 from crossling_asr.quick_run import CPU_TINY_OVERRIDES
 
@@ -35,12 +35,12 @@ OVERRIDES = [
 ]
 
 
-def results_of(root):
-    return json.loads((root / "es" / "wav2vec2-large-lv60" / "seed_1" / "results.json").read_text())
+def results_of(root, encoder_source):
+    return json.loads((run_folder(root, "es", "wav2vec2-large-lv60", 1, encoder_source) / "results.json").read_text())
 
 
-def read_test_hypotheses(root):
-    run = root / "es" / "wav2vec2-large-lv60" / "seed_1"
+def read_test_hypotheses(root, encoder_source):
+    run = run_folder(root, "es", "wav2vec2-large-lv60", 1, encoder_source)
     with open(run / "test_hypotheses.tsv", encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f, delimiter="\t"))
 
@@ -74,7 +74,8 @@ def test_two_process_ddp_takes_half_the_steps(tmp_path, make_corpus, tiny_encode
     )
     assert ddp.returncode == 0, ddp.stdout[-3000:] + ddp.stderr[-5000:]
 
-    one, two = results_of(tmp_path / "single"), results_of(tmp_path / "ddp")
+    source = tiny_encoders["wav2vec2"]
+    one, two = results_of(tmp_path / "single", source), results_of(tmp_path / "ddp", source)
     assert one["data"]["splits"] == two["data"]["splits"]  # the same data
     single_steps, ddp_steps = one["training"]["optimizer_steps"], two["training"]["optimizer_steps"]
     assert single_steps >= 3, "too few batches for the comparison to say anything"
@@ -89,8 +90,8 @@ def test_two_process_ddp_takes_half_the_steps(tmp_path, make_corpus, tiny_encode
     output = ddp.stdout + ddp.stderr
     # (Only rank 0 logs; the other two test utterances in the file came from rank 1.)
     assert output.count("Rank 0 decoded 2 of 4 utterances") == 2  # one dev epoch, one test
-    rows = read_test_hypotheses(tmp_path / "ddp")
-    assert sorted(r["ID"] for r in rows) == sorted(r["ID"] for r in read_test_hypotheses(tmp_path / "single"))
+    rows = read_test_hypotheses(tmp_path / "ddp", source)
+    assert sorted(r["ID"] for r in rows) == sorted(r["ID"] for r in read_test_hypotheses(tmp_path / "single", source))
     errors = sum(edit_distance(r["reference"], r["hypothesis"]) for r in rows)
     assert two["metrics"]["test"]["CER"] == pytest.approx(100 * errors / sum(len(r["reference"]) for r in rows))
     # Prepared once: one conversion (tqdm bar of rank 0), one report of kept rows.

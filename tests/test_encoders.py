@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from conftest import CPU_RUN_OPTS, load_cpu_hparams
+from conftest import CPU_RUN_OPTS, load_cpu_hparams, run_folder
 from crossling_asr.encoders import build_encoder, load_registry, resolve_encoder
 from crossling_asr.recipe import train_and_test
 
@@ -97,7 +97,7 @@ def test_each_family_trains_through_the_brain(name, tiny_encoders, prepared_span
     hparams, overrides, report = load_cpu_hparams(corpus, family_dir, root, encoder=name, number_of_epochs=1)
     brain = train_and_test(hparams, CPU_RUN_OPTS, overrides, report)
     assert brain.optimizer_step > 0
-    results = json.loads((root / "es" / name / "seed_1" / "results.json").read_text())
+    results = json.loads((run_folder(root, "es", name, 1, family_dir) / "results.json").read_text())
     assert results["run"]["encoder"] == name
     assert results["run"]["encoder_family"] == REGISTRY[name]["family"]
     assert type(brain.modules.encoder.model).__name__ == REGISTRY[name]["family"]

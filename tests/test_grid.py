@@ -44,13 +44,24 @@ def selection_args(results_root, seeds=(1, 2)):
     return ["--results-root", results_root, "--langs", *LANGUAGES, "--encoders", *ENCODERS, "--seeds", *seeds]
 
 
+def tiny_sources(tiny_encoders):
+    """{registry name: tiny encoder directory} of the tiny grid."""
+    return {name: str(tiny_encoders[family]) for name, family in ENCODERS.items()}
+
+
+def tiny_selection_args(results_root, tiny_encoders):
+    """The tiny grid's selection: its runs live in folders named after the tiny sources."""
+    args = selection_args(results_root)
+    for name, source in tiny_sources(tiny_encoders).items():
+        args += ["--encoder-source", f"{name}={source}"]
+    return args
+
+
 def grid_args(results_root, corpora, tiny_encoders):
     """Selection and launch options of the tiny grid (CPU runs, tiny encoders)."""
-    args = [*selection_args(results_root), "--gpus-per-run", "0"]
+    args = [*tiny_selection_args(results_root, tiny_encoders), "--gpus-per-run", "0"]
     for lang, folder in corpora.items():
         args += ["--data-folder", f"{lang}={folder}"]
-    for name, family in ENCODERS.items():
-        args += ["--encoder-source", f"{name}={tiny_encoders[family]}"]
     return args
 
 
@@ -79,7 +90,8 @@ def test_tiny_grid_from_two_processes_then_status_rerun_and_report(tmp_path, mak
     outputs = [p.communicate(timeout=600)[0] for p in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], "\n\n".join(outputs)
 
-    runs = select_grid(LANGUAGES, ENCODERS, [1, 2])
+    runs = select_grid(LANGUAGES, ENCODERS, [1, 2], encoder_sources=tiny_sources(tiny_encoders))
+    assert all("~" in run.name for run in runs)  # the folders say the weights are not the registry's
     starts = [line for out in outputs for line in out.splitlines() if "] start " in line]
     assert sorted(line.split("] start ")[1].split(" on ")[0] for line in starts) == sorted(r.name for r in runs)
     attempts = []
@@ -96,12 +108,12 @@ def test_tiny_grid_from_two_processes_then_status_rerun_and_report(tmp_path, mak
     assert len(re.findall(r"train: \d+ of \d+ rows kept", prep_logs)) == len(LANGUAGES)
     assert prep_logs.count("already prepared with these options") >= len(LANGUAGES)
 
-    status = grid_cli("status", *selection_args(root))
+    status = grid_cli("status", *tiny_selection_args(root, tiny_encoders))
     assert status.returncode == 0 and status.stdout.startswith("8 runs: 8 done, 0 running, 0 failed, 0 pending")
     assert all(json.loads((r.folder(root) / "results.json").read_text())["hparams"]["cpu_tiny"] for r in runs)
 
     # Tiny encoders on CPU say nothing about the study's throughput: cost does not offer it.
-    cost = grid_cli("cost", *selection_args(root))
+    cost = grid_cli("cost", *tiny_selection_args(root, tiny_encoders))
     assert cost.returncode == 0, cost.stderr
     assert "pass it as" not in cost.stdout
     assert "Finished runs that do not measure the study's throughput: 8 encoder_source replaced" in cost.stdout
@@ -214,10 +226,13 @@ def test_selection_and_overrides_are_checked():
     assert len(select_grid(["es", "de"], None, None)) == 2 * 16 * 3
     with pytest.raises(GridError, match="set by the grid"):
         GridJob(results_root="/tmp/r", recipe_overrides=["--seed=4"])
-    command = GridJob(results_root="/tmp/r", data_root="/data", gpus_per_run=2,
-                      encoder_sources={"xlsr-53": "/tiny"}).recipe_command(Run("es", "xlsr-53", 2))
+    command = GridJob(results_root="/tmp/r", data_root="/data", gpus_per_run=2).recipe_command(
+        Run("es", "xlsr-53", 2, "stock", "/tiny"))
     assert command[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    assert command[-4:] == ["--results_root=/tmp/r", "--encoder=xlsr-53", "--seed=2", "--encoder_source=/tiny"]
+    assert command[-5:] == ["--results_root=/tmp/r", "--encoder=xlsr-53", "--seed=2", "--protocol=stock",
+                            "--encoder_source=/tiny"]
+    with pytest.raises(GridError, match="set by the grid"):
+        GridJob(results_root="/tmp/r", recipe_overrides=["--protocol=stock"])
     assert "--data_folder=/data/es" in command
 
 

@@ -169,21 +169,23 @@ def requeued_grid(slurm, tmp_path_factory, make_corpus, tiny_encoders):
     assert submitted.returncode == 0, submitted.stderr + slurm.logs()
     train_job = re.search(r"submitted train0.sbatch as job (\d+)", submitted.stdout).group(1)
 
-    first = Run("es", "wav2vec2-large-lv60", 1)  # task 0: the first run of the manifest
+    first = Run("es", "wav2vec2-large-lv60", 1, encoder_source=str(tiny_encoders["wav2vec2"]))  # task 0
     task = f"{train_job}_0"
     wait_for(lambda: any((first.folder(root) / "save").glob("CKPT+*")), 600, f"a checkpoint of {first.name}")
     slurm.run("scontrol", "requeue", task)
     wait_for(lambda: slurm.task_state(task) == "PENDING", 90, f"{task} to be pending again", 0.5)
     slurm.run("scontrol", "update", f"JobId={task}", "StartTime=now")
     wait_for(slurm.idle, 900, "every job to finish", 2)
-    return {"root": root, "args": args, "task": task, "first": first, "submission": submitted.stdout}
+    sources = {name: str(tiny_encoders[family]) for name, family in ENCODERS.items()}
+    return {"root": root, "args": args, "task": task, "first": first, "submission": submitted.stdout,
+            "sources": sources}
 
 
 @pytest.mark.needs_slurm
 def test_grid_runs_through_sbatch(requeued_grid, slurm):
     root = requeued_grid["root"]
     for name in ENCODERS:
-        folder = Run("es", name, 1).folder(root)
+        folder = Run("es", name, 1, encoder_source=requeued_grid["sources"][name]).folder(root)
         results = json.loads((folder / "results.json").read_text())
         assert results["status"] == "finished" and results["training"]["epochs"] == EPOCHS
         attempt = json.loads((folder / ATTEMPT_FILE).read_text())
@@ -191,7 +193,10 @@ def test_grid_runs_through_sbatch(requeued_grid, slurm):
     assert "submitted prep.sbatch" in requeued_grid["submission"]
 
     status = subprocess.run([sys.executable, str(ROOT / "local" / "grid.py"), "status", "--results-root", root,
-                             "--langs", "es", "--encoders", *ENCODERS, "--seeds", "1"], capture_output=True, text=True)
+                             "--langs", "es", "--encoders", *ENCODERS, "--seeds", "1",
+                             *[a for name, source in requeued_grid["sources"].items()
+                               for a in ("--encoder-source", f"{name}={source}")]],
+                            capture_output=True, text=True)
     assert status.stdout.startswith("2 runs: 2 done"), status.stdout
     again = subprocess.run([sys.executable, str(ROOT / "local" / "grid.py"), *map(str, requeued_grid["args"])],
                            env=slurm.env, capture_output=True, text=True)

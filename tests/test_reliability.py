@@ -9,7 +9,7 @@ import pytest
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
-from conftest import CPU_RUN_OPTS, load_cpu_hparams
+from conftest import CPU_RUN_OPTS, load_cpu_hparams, run_folder
 from crossling_asr.brain import CTCBrain
 from crossling_asr.checkpoints import AtomicCheckpointer
 from crossling_asr.hparams import language_file
@@ -27,7 +27,8 @@ def run(corpus, tiny_encoders, root, **overrides):
     hparams, merged, report = load_cpu_hparams(corpus, tiny_encoders["wav2vec2"], root, **overrides)
     brain = train_and_test(hparams, CPU_RUN_OPTS, merged, report)
     seed = overrides.get("seed", 1)
-    return brain, json.loads((root / "es" / "xlsr-53" / f"seed_{seed}" / "results.json").read_text())
+    folder = run_folder(root, "es", "xlsr-53", seed, tiny_encoders["wav2vec2"])
+    return brain, json.loads((folder / "results.json").read_text())
 
 
 def failing_after(method, fail, calls):

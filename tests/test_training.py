@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, USAGE_CORPUS, USAGE_EPOCHS, run_recipe
+from conftest import ROOT, USAGE_CORPUS, USAGE_EPOCHS, run_folder, run_recipe
 from crossling_asr.quick_run import recipe_command
 
 # An untrained model outputs nothing or noise: CER >= ~95%. Learning must go well below.
@@ -27,8 +27,9 @@ def small_corpus(make_corpus):
     return make_corpus("es", n_train=30, n_dev=4, n_test=4, seed=5)
 
 
-def results_of(results_root, encoder="xlsr-53", seed=1):
-    return json.loads((results_root / "es" / encoder / f"seed_{seed}" / "results.json").read_text())
+def results_of(results_root, encoder_source):
+    """results.json of the xlsr-53 (seed 1) run whose weights came from `encoder_source`."""
+    return json.loads((run_folder(results_root, "es", "xlsr-53", 1, encoder_source) / "results.json").read_text())
 
 
 def test_training_learns(usage_run):
@@ -64,7 +65,7 @@ def test_outputs_follow_speechbrain_conventions(usage_run):
 def uninterrupted_run(small_corpus, tiny_encoders, tmp_path_factory):
     root = tmp_path_factory.mktemp("uninterrupted")
     run_recipe("es", small_corpus, tiny_encoders["wav2vec2"], root, RESUME_EPOCHS, RESUME_OVERRIDES)
-    return results_of(root)
+    return results_of(root, tiny_encoders["wav2vec2"])
 
 
 def kill_mid_epoch_from_outside(cmd, save):
@@ -102,11 +103,11 @@ def test_killed_run_resumes_to_the_same_result(small_corpus, tiny_encoders, tmp_
     """A real SIGKILL at several points, then the same command again: it ends where an uninterrupted run does."""
     root = tmp_path / "killed"
     cmd = recipe_command("es", small_corpus, tiny_encoders["wav2vec2"], root, RESUME_EPOCHS, RESUME_OVERRIDES)
-    save = root / "es" / "xlsr-53" / "seed_1" / "save"
+    save = run_folder(root, "es", "xlsr-53", 1, tiny_encoders["wav2vec2"]) / "save"
     assert kill(cmd, save) == -signal.SIGKILL
     assert not (save.parent / "results.json").exists()
     run_recipe("es", small_corpus, tiny_encoders["wav2vec2"], root, RESUME_EPOCHS, RESUME_OVERRIDES)
-    resumed, uninterrupted = results_of(root), uninterrupted_run
+    resumed, uninterrupted = results_of(root, tiny_encoders["wav2vec2"]), uninterrupted_run
     assert resumed["training"]["optimizer_steps"] == uninterrupted["training"]["optimizer_steps"]
     assert resumed["training"]["epochs"] == uninterrupted["training"]["epochs"] == RESUME_EPOCHS
     # The dev scores of the epochs before the kill come from the checkpoint: the record is whole.
@@ -123,7 +124,7 @@ def test_killed_run_resumes_to_the_same_result(small_corpus, tiny_encoders, tmp_
 def test_sigterm_checkpoints_and_exits_for_requeue(small_corpus, tiny_encoders, tmp_path):
     cmd = recipe_command("es", small_corpus, tiny_encoders["wav2vec2"], tmp_path, 20, RESUME_OVERRIDES[:1])
     proc = subprocess.Popen(cmd, cwd=ROOT / "recipes" / "es", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log = tmp_path / "es" / "xlsr-53" / "seed_1" / "train_log.txt"
+    log = run_folder(tmp_path, "es", "xlsr-53", 1, tiny_encoders["wav2vec2"]) / "train_log.txt"
     deadline = time.time() + 300
     while time.time() < deadline and not (log.exists() and "epoch: 1" in log.read_text()):
         time.sleep(0.2)

@@ -42,6 +42,7 @@ from crossling_asr.grid.runs import (
 )
 from crossling_asr.grid.slurm import SlurmExecutor, SlurmOptions, parse_gpu_types
 from crossling_asr.quick_run import CPU_TINY_OVERRIDES
+from crossling_asr.run_layout import STUDY_PROTOCOL
 
 
 def key_value(text):
@@ -95,13 +96,17 @@ def build_parser():
     selection.add_argument("--seeds", nargs="+", type=int, help="default: 1 2 3")
     selection.add_argument("--stale-after", type=positive_float, default=STALE_AFTER_SECONDS,
                            help="seconds without heartbeat after which a lock is dead (default %(default)s)")
+    selection.add_argument("--protocol", default=STUDY_PROTOCOL,
+                           help="recipe protocol of every run: study (default) or a file name of "
+                           "hparams/protocols/ (`-- --protocol=NAME` means the same); part of the runs' folders")
+    selection.add_argument("--encoder-source", type=key_value, action="append", default=[], metavar="NAME=SOURCE",
+                           help="hub id or local directory replacing an encoder's weights (repeatable); "
+                           "such runs have their own folders (NAME~<source>)")
 
     launch = argparse.ArgumentParser(add_help=False)
     launch.add_argument("--data-root", type=Path, help="folder holding one Common Voice folder per language")
     launch.add_argument("--data-folder", type=key_value, action="append", default=[], metavar="LANG=PATH",
                         help="a language's Common Voice folder, overriding --data-root (repeatable)")
-    launch.add_argument("--encoder-source", type=key_value, action="append", default=[], metavar="NAME=SOURCE",
-                        help="hub id or local directory replacing an encoder's source (repeatable)")
     launch.add_argument("--gpus-per-run", type=non_negative_int, default=1,
                         help="GPUs (processes) per run; >1 launches torchrun (DDP); 0: CPU (default 1)")
     launch.add_argument("--cpu-tiny", action="store_true",
@@ -156,13 +161,21 @@ def build_parser():
     return parser
 
 
+def protocol_of(option, overrides):
+    """The grid's protocol and the overrides without it: `-- --protocol=NAME` is taken as --protocol NAME."""
+    given = [arg.split("=", 1)[1] for arg in overrides if arg.startswith("--protocol=")]
+    if given and option not in (STUDY_PROTOCOL, given[-1]):
+        raise GridError(f"--protocol {option} and -- --protocol={given[-1]} disagree")
+    rest = [arg for arg in overrides if not arg.startswith("--protocol=")]
+    return (given[-1] if given else option), rest
+
+
 def make_job(args, overrides):
     return GridJob(
         results_root=args.results_root,
         data_root=args.data_root,
         data_folders=dict(args.data_folder),
         recipe_overrides=[*(CPU_TINY_OVERRIDES if args.cpu_tiny else []), *overrides],
-        encoder_sources=dict(args.encoder_source),
         gpus_per_run=args.gpus_per_run,
         stale_after=args.stale_after,
     )
@@ -209,7 +222,8 @@ def main(argv=None):
     overrides = argv[argv.index("--") + 1:] if "--" in argv else []
     args = build_parser().parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     try:
-        runs = select_grid(args.langs, args.encoders, args.seeds)
+        args.protocol, overrides = protocol_of(args.protocol, overrides)
+        runs = select_grid(args.langs, args.encoders, args.seeds, args.protocol, dict(args.encoder_source))
         if args.command == "status":
             print(format_status(grid_status(runs, args.results_root, args.stale_after), args.verbose))
         elif args.command == "plan":

@@ -1,7 +1,9 @@
 """The study at scale: every language x encoder x seed run, on one machine or a SLURM cluster.
 
-A grid run is identified by (language, encoder, seed) and lives in the
-recipe's own output folder, results_root/<lang>/<encoder>/seed_<seed>/. What
+A grid run is identified by (language, encoder, seed), under a protocol and
+with the registry's weights unless a source replaces them, and lives in the
+recipe's own output folder, results_root/<lang>/<run name>/seed_<seed>/
+(crossling_asr.run_layout). What
 the grid knows about a run it reads from that folder (results.json, a lock
 file with a heartbeat, the record of the last attempt), so any number of grid
 processes, on any number of hosts, can share one results root.

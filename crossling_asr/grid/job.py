@@ -1,8 +1,7 @@
 """What every run of a grid submission shares, the recipe command of each run, the manifest.
 
 A GridJob holds where the data and the results live, the recipe overrides
-passed to every run, the per-encoder sources (tests and smoke grids put tiny
-local encoders there), and how many GPUs one run uses (more than one: the
+passed to every run and how many GPUs one run uses (more than one: the
 recipe is launched through torchrun and trains with DDP). Written to a
 manifest (JSON) it is all that a worker process, local or on a SLURM node,
 needs to launch one run or one language's preparation.
@@ -19,6 +18,7 @@ from crossling_asr.atomic import write_json
 from crossling_asr.common_voice import SPLITS
 from crossling_asr.grid.runs import STALE_AFTER_SECONDS, GridError, Run
 from crossling_asr.hparams import REPO_ROOT, language_file
+from crossling_asr.run_layout import STUDY_PROTOCOL
 
 # Keys the grid sets per run (passing them through would put the run's output
 # somewhere the grid does not look for it), and the grid option to use instead.
@@ -29,6 +29,7 @@ GRID_KEYS = {
     "output_folder": "--results-root",
     "data_folder": "--data-root or --data-folder LANG=PATH",
     "encoder_source": "--encoder-source NAME=SOURCE",
+    "protocol": "--protocol",
 }
 MANIFEST_VERSION = 1
 # What data preparation reads from a Common Voice language folder.
@@ -63,7 +64,6 @@ class GridJob:
     data_root: str = None
     data_folders: dict = field(default_factory=dict)
     recipe_overrides: list = field(default_factory=list)
-    encoder_sources: dict = field(default_factory=dict)
     gpus_per_run: int = 1
     python: str = sys.executable
     stale_after: float = STALE_AFTER_SECONDS
@@ -72,7 +72,6 @@ class GridJob:
         self.results_root = str(Path(self.results_root).resolve())
         self.data_root = str(Path(self.data_root).resolve()) if self.data_root else None
         self.data_folders = {lang: str(Path(path).resolve()) for lang, path in self.data_folders.items()}
-        self.encoder_sources = {name: str(source) for name, source in self.encoder_sources.items()}
         check_recipe_overrides(self.recipe_overrides)
         if self.gpus_per_run < 0:
             raise GridError("--gpus-per-run must be 0 (CPU) or more")
@@ -124,7 +123,6 @@ class GridJob:
         launcher = [self.python]
         if self.gpus_per_run > 1:
             launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={self.gpus_per_run}"]
-        source = self.encoder_sources.get(run.encoder)
         return [
             *launcher,
             str(REPO_ROOT / "recipes" / run.language / "train.py"),
@@ -132,7 +130,8 @@ class GridJob:
             *self.language_overrides(run.language),
             f"--encoder={run.encoder}",
             f"--seed={run.seed}",
-            *([f"--encoder_source={source}"] if source else []),
+            *([f"--protocol={run.protocol}"] if run.protocol != STUDY_PROTOCOL else []),
+            *([f"--encoder_source={run.encoder_source}"] if run.encoder_source else []),
         ]
 
     def new_submission_dir(self, executor):
@@ -159,5 +158,5 @@ def read_manifest(path):
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if data.get("manifest_version") != MANIFEST_VERSION:
         raise GridError(f"{path}: manifest version {data.get('manifest_version')}, expected {MANIFEST_VERSION}")
-    runs = [Run(r["language"], r["encoder"], int(r["seed"])) for r in data["runs"]]
+    runs = [Run(**{**r, "seed": int(r["seed"])}) for r in data["runs"]]
     return GridJob(**data["job"]), runs, data["languages"]

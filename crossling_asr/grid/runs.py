@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from crossling_asr.hparams import REPO_ROOT, language_file
+from crossling_asr.hparams import recipe_languages
 from crossling_asr.registry import load_registry
+from crossling_asr.run_layout import STUDY_PROTOCOL, normalized_source, output_folder, run_name
 
 RESULTS_FILE = "results.json"
 LOCK_FILE = "grid.lock"
@@ -33,31 +34,40 @@ class GridError(ValueError):
 
 @dataclass(frozen=True, order=True)
 class Run:
-    """One fine-tuning run of the study."""
+    """One run of the grid: (language, encoder, seed) under a protocol, with the registry's
+    encoder weights unless `encoder_source` replaces them."""
 
     language: str
     encoder: str
     seed: int
+    protocol: str = STUDY_PROTOCOL
+    encoder_source: str = None
 
     @property
     def name(self):
-        return f"{self.language}/{self.encoder}/seed_{self.seed}"
+        """language/run name/seed_N: the run's folder below the results root."""
+        return f"{self.language}/{run_name(self.encoder, self.protocol, self.encoder_source)}/seed_{self.seed}"
 
     def folder(self, results_root):
-        """The recipe's output folder for this run (output_folder in hparams/ctc_study.yaml)."""
-        return Path(results_root) / self.language / self.encoder / f"seed_{self.seed}"
+        """The recipe's output folder for this run (crossling_asr.run_layout, as the recipe computes it)."""
+        return Path(output_folder(results_root, self.language, self.encoder, self.seed, self.protocol,
+                                  self.encoder_source))
 
     def to_dict(self):
-        return {"language": self.language, "encoder": self.encoder, "seed": self.seed}
+        return {"language": self.language, "encoder": self.encoder, "seed": self.seed,
+                "protocol": self.protocol, "encoder_source": self.encoder_source}
 
 
 def available_languages():
     """Languages with a recipe in this repository (recipes/<lang>/hparams/<lang>.yaml)."""
-    return sorted(p.name for p in (REPO_ROOT / "recipes").iterdir() if language_file(p.name).is_file())
+    return recipe_languages()
 
 
-def select_grid(languages=None, encoders=None, seeds=None):
+def select_grid(languages=None, encoders=None, seeds=None, protocol=STUDY_PROTOCOL, encoder_sources=None):
     """The runs of a selection; None means every language with a recipe, every encoder, seeds 1-3.
+
+    `encoder_sources` ({encoder name: hub id or local directory}) replaces encoders'
+    weights; such runs live in their own folders (crossling_asr.run_layout).
 
     Raises GridError naming what is unknown and what is valid.
     """
@@ -76,7 +86,12 @@ def select_grid(languages=None, encoders=None, seeds=None):
         )
     if len(set(seeds)) != len(seeds):
         raise GridError(f"Seeds repeat: {seeds}")
-    return [Run(lang, enc, int(seed)) for lang in languages for enc in encoders for seed in seeds]
+    sources = {name: normalized_source(source) for name, source in (encoder_sources or {}).items()}
+    unknown = [name for name in sources if name not in known_encoders]
+    if unknown:
+        raise GridError(f"--encoder-source names unknown encoder(s) {unknown}")
+    return [Run(lang, enc, int(seed), protocol, sources.get(enc))
+            for lang in languages for enc in encoders for seed in seeds]
 
 
 @dataclass
