@@ -275,8 +275,11 @@ def prepare_common_voice(
             "folded_letters": dict(plans[split]["folded"].most_common(50)),
         }
         if split != "train" and train_sentences:
-            overlap = sum(1 for e in entries if e["wrd"] in train_sentences)
-            report["splits"][split]["sentences_also_in_train"] = overlap
+            shared = [e for e in entries if e["wrd"] in train_sentences]
+            report["splits"][split]["sentences_also_in_train"] = len(shared)
+            if shared:
+                report["splits"][split]["sentence_also_in_train_example"] = {"ID": shared[0]["ID"],
+                                                                          "sentence": shared[0]["wrd"]}
     report["total_skipped"] = sum(sum(s["skipped"].values()) for s in report["splits"].values())
     write_json(prep_folder / REPORT_FILE, report)
     write_json(done_file, {"fingerprint": fingerprint, "options": options})
@@ -411,6 +414,13 @@ def _log_report(report):
         if stats.get("folded_letters"):
             logger.info("%s: letters written as their base letter: %s", split,
                         _describe_characters(stats["folded_letters"]))
+        if stats.get("sentences_also_in_train"):
+            example = stats["sentence_also_in_train_example"]
+            logger.warning(
+                "%s: %d of %d utterances have a sentence that is also in train (e.g. %s: %r): "
+                "their scores measure recall of seen text as well as recognition",
+                split, stats["sentences_also_in_train"], stats["kept"], example["ID"], example["sentence"],
+            )
     train = report["splits"].get("train")
     if not train or not train["rows_read"]:
         return

@@ -10,6 +10,7 @@ import torch
 
 from crossling_asr.common_voice import (
     CommonVoiceFormatError,
+    _log_report,
     prepare_common_voice,
     read_cv_tsv,
     safe_clip_path,
@@ -105,8 +106,20 @@ def test_every_fault_is_handled_and_counted(faulty_corpus, prepared):
         assert repaired in kept, repaired
     assert len(kept) == 10 + 8
     assert report["splits"]["test"]["sentences_also_in_train"] >= 1
+    example = report["splits"]["test"]["sentence_also_in_train_example"]
+    assert example["ID"] in {row["ID"] for row in manifest(prep, "test")}
+    assert example["sentence"] == kept["fault_test_sentence"]["wrd"]
     assert report["splits"]["train"]["out_of_alphabet_characters"]
     assert json.loads((prep / "prep_report.json").read_text()) == report
+
+
+def test_a_test_sentence_also_in_train_is_a_warning_with_an_example(caplog):
+    split = {"rows_read": 10, "kept": 10, "hours": 0.01, "skipped": {}, "sentences_also_in_train": 3,
+             "sentence_also_in_train_example": {"ID": "clip_7", "sentence": "hola mundo"}}
+    with caplog.at_level("WARNING", logger="crossling_asr.common_voice"):
+        _log_report({"splits": {"test": split}})
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "test: 3 of 10 utterances have a sentence that is also in train (e.g. clip_7: 'hola mundo')" in warning
 
 
 def test_converted_audio_is_16k_mono_with_measured_duration(prepared):
