@@ -8,20 +8,28 @@ bootstrap by redoing its resamples with scipy's spearmanr, Holm by hand.
 
 import itertools
 import json
+import logging
 import math
 import re
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from crossling_asr.analysis import aggregate, stats
+from conftest import ROOT
+from crossling_asr.analysis import aggregate, recipe_readmes, stats
 from crossling_asr.analysis.report import build_report
-from crossling_asr.analysis.typology import STUDY_LANGUAGES, TYPOLOGY_FILE, iso639_3, load_distances
+from crossling_asr.analysis.typology import TYPOLOGY_FILE, iso639_3_of, language_facts, load_distances
+from crossling_asr.hparams import read_language_data, recipe_languages
 from crossling_asr.registry import load_registry
 
 REGISTRY = load_registry()
+# The study's grouping, as the recipes' yamls state it.
+FAMILIES = {"es": "Indo-European", "de": "Indo-European", "fr": "Indo-European", "ja": "Japonic", "th": "Kra-Dai"}
 
 
 def results_object(language, encoder, seed, wer, cer=None, primary="WER", status="finished", **hparams):
@@ -225,7 +233,7 @@ def test_indo_european_gap_per_encoder():
     summary = summary_of({("es", "xlsr-53"): 10.0, ("de", "xlsr-53"): 12.0, ("fr", "xlsr-53"): 14.0,
                           ("ja", "xlsr-53"): 20.0, ("th", "xlsr-53"): 30.0,
                           ("es", "no-pretraining"): 50.0, ("ja", "no-pretraining"): 70.0})
-    table = stats.indo_european_gap(summary, REGISTRY, metric="WER").set_index("encoder")
+    table = stats.indo_european_gap(summary, REGISTRY, FAMILIES, metric="WER").set_index("encoder")
     row = table.loc["xlsr-53"]
     assert (row["n_indo_european"], row["n_other"]) == (3, 2)
     assert row["gap"] == pytest.approx(25.0 - 12.0)
@@ -236,6 +244,8 @@ def test_indo_european_gap_per_encoder():
     pooled = table.loc["all pre-trained (language means)"]  # the baseline is left out
     assert pooled["gap"] == pytest.approx(row["gap"])
     assert math.isnan(pooled["p_holm"])
+    with pytest.raises(ValueError, match="family unknown for ja"):
+        stats.indo_european_gap(summary, REGISTRY, {**FAMILIES, "ja": None}, metric="WER")
 
 
 def test_size_and_diversity_correlations():
@@ -264,11 +274,19 @@ def test_monolingual_transfer_relative_improvement_and_similarity():
         ("es", "wav2vec2-large-lv60"): 30.0, ("de", "wav2vec2-large-lv60"): 30.0, ("fr", "wav2vec2-large-lv60"): 30.0,
         ("es", "voxpopuli-fr"): 25.0, ("de", "voxpopuli-fr"): 45.0, ("fr", "voxpopuli-fr"): 20.0,
         ("es", "xlsr-53"): 10.0,  # multilingual: not part of this analysis
+        # left out: Italian has no ISO 639-3 code here, Dutch's is not in the distances
+        ("it", "no-pretraining"): 50.0, ("it", "voxpopuli-fr"): 30.0,
+        ("nl", "no-pretraining"): 50.0, ("nl", "voxpopuli-fr"): 30.0,
     })
     codes = ["eng", "spa", "fra", "deu"]
     genetic = pd.DataFrame([[0.0, 0.9, 0.9, 0.6], [0.9, 0.0, 0.5, 0.9], [0.9, 0.5, 0.0, 0.9], [0.6, 0.9, 0.9, 0.0]],
                            index=codes, columns=codes)
-    pairs, correlations = stats.monolingual_transfer(summary, REGISTRY, {"genetic": genetic}, n_resamples=200)
+    iso_codes = {"en": "eng", "es": "spa", "fr": "fra", "de": "deu", "it": None, "nl": "nld"}
+    pairs, correlations, left_out = stats.monolingual_transfer(summary, REGISTRY, {"genetic": genetic}, iso_codes,
+                                                               n_resamples=200)
+    assert left_out.to_dict("records") == [
+        {"encoder": "voxpopuli-fr", "language": "it", "reason": "no ISO 639-3 code for it"},
+        {"encoder": "voxpopuli-fr", "language": "nl", "reason": "nld not in the cached distances"}]
 
     by_pair = pairs.set_index(["encoder", "language"])
     expected = {("wav2vec2-large-lv60", "es"): (0.4, 0.1), ("wav2vec2-large-lv60", "de"): (0.5, 0.4),
@@ -288,10 +306,21 @@ def test_monolingual_transfer_relative_improvement_and_similarity():
 # ---- language data and report ---------------------------------------------------------
 
 
-def test_cached_typology_covers_the_study_languages():
-    assert [iso639_3(c) for c in ("ar", "fa", "zh-CN", "sv-SE", "sv")] == ["arb", "pes", "cmn", "swe", "swe"]
+def test_iso_code_of_a_language_or_of_its_first_part():
+    codes = {"sv-SE": "swe", "zh-CN": "cmn", "zh-TW": "cmn", "pt": "por", "pt-BR": "por", "xx-A": "aaa",
+             "xx-B": "bbb", "yy": None}
+    assert [iso639_3_of(c, codes) for c in ("sv-SE", "sv", "zh", "pt", "xx", "yy", "en")] == \
+        ["swe", "swe", "cmn", "por", None, None, None]  # xx: its languages disagree
+
+
+def test_cached_typology_covers_the_recipes_languages():
+    """Every recipe's yaml states the ISO 639-3 code the cache holds its distances under."""
+    cached = json.loads(TYPOLOGY_FILE.read_text())
+    recipes = {lang: read_language_data(lang)["iso639_3"] for lang in recipe_languages()}
+    assert cached["languages"] == recipes
+    assert [recipes[c] for c in ("ar", "fa", "zh-CN", "sv-SE", "et")] == ["arb", "pes", "cmn", "swe", "est"]
     distances = load_distances(TYPOLOGY_FILE)
-    codes = {iso639_3(lang) for lang in STUDY_LANGUAGES}
+    codes = set(recipes.values())
     assert set(distances) == {"genetic", "syntactic", "featural", "geographic"}
     for matrix in distances.values():
         assert set(matrix.index) == set(matrix.columns) == codes
@@ -329,3 +358,117 @@ def test_report_embeds_every_table_and_figure(tmp_path):
         assert (out / link).is_file()
     transfer = pd.read_csv(out / "tables" / "transfer_correlations.csv")
     assert set(transfer["similarity"]) == {"genetic", "syntactic", "featural", "geographic"}
+
+
+def facts_of(language):
+    """The hparams a run of one of FAMILIES' languages records about its language."""
+    iso = {"es": "spa", "de": "deu", "fr": "fra", "ja": "jpn", "th": "tha"}[language]
+    return {"language_name": language, "iso639_3": iso, "family": FAMILIES[language]}
+
+
+def ie_gap_by_hand(errors, indo_european):
+    """(n_ie, n_other, mean(other) - mean(Indo-European)) of {language: error}."""
+    ie = [e for lang, e in errors.items() if lang in indo_european]
+    other = [e for lang, e in errors.items() if lang not in indo_european]
+    return len(ie), len(other), sum(other) / len(other) - sum(ie) / len(ie)
+
+
+def test_language_added_with_new_language_is_indo_european_in_the_report(tmp_path):
+    """Catalan scaffolded by local/new_language.py (family from URIEL) joins the Indo-European group,
+    although its results.json (written before the facts existed) records no family."""
+    from crossling_asr.new_language.scaffold import create_recipe
+
+    recipes = tmp_path / "recipes"
+    create_recipe("ca", alphabet="a-zàçèéíïòóúü", word_internal="'·", recipes_dir=recipes, echo=lambda line: None)
+    errors = {"es": 10.0, "de": 14.0, "ca": 12.0, "ja": 30.0, "th": 20.0}
+    root = tmp_path / "results"
+    for lang, error in errors.items():
+        facts = {} if lang == "ca" else facts_of(lang)
+        write_results(root, results_object(lang, "xlsr-53", 1, error, cer=error, **facts))
+    build_report(root, tmp_path / "report", n_resamples=50, recipes_dir=recipes)
+
+    facts = pd.read_csv(tmp_path / "report" / "tables" / "languages.csv").set_index("language")
+    assert facts.loc["ca", ["language_name", "iso639_3", "family"]].tolist() == ["Catalan", "cat", "Indo-European"]
+    assert facts.loc["ca", "source"] == "recipes/ca/hparams/ca.yaml"
+    assert facts.loc["es", "source"] == "results.json"
+    gap = pd.read_csv(tmp_path / "report" / "tables" / "indo_european_gap.csv").set_index("encoder").loc["xlsr-53"]
+    n_ie, n_other, expected = ie_gap_by_hand(errors, {"es", "de", "ca"})
+    assert (gap["n_indo_european"], gap["n_other"]) == (n_ie, n_other) == (3, 2)
+    assert gap["gap"] == pytest.approx(expected) == pytest.approx(25.0 - 12.0)
+
+
+def test_language_of_unknown_family_is_left_out_with_a_warning(tmp_path, caplog):
+    """A language no results.json or recipe gives a family is warned about and left out, never guessed."""
+    errors = {"es": 10.0, "de": 14.0, "fr": 18.0, "ja": 30.0, "th": 20.0, "xx": 90.0}
+    root = tmp_path / "results"
+    for lang, error in errors.items():
+        write_results(root, results_object(lang, "xlsr-53", 1, error, cer=error, **({} if lang == "xx" else facts_of(lang))))
+    with caplog.at_level(logging.WARNING):
+        path = build_report(root, tmp_path / "report", n_resamples=50, recipes_dir=tmp_path / "no_recipes")
+    warning = "xx: family unknown (set `family` in recipes/xx/hparams/xx.yaml): left out of the Indo-European comparison"
+    assert warning in caplog.text and warning in path.read_text()
+    assert "left out, their family unknown: xx." in path.read_text()
+    gap = pd.read_csv(tmp_path / "report" / "tables" / "indo_european_gap.csv").set_index("encoder").loc["xlsr-53"]
+    n_ie, n_other, expected = ie_gap_by_hand({k: v for k, v in errors.items() if k != "xx"}, {"es", "de", "fr"})
+    assert (gap["n_indo_european"], gap["n_other"]) == (n_ie, n_other) == (3, 2)
+    assert gap["gap"] == pytest.approx(expected) == pytest.approx(25.0 - 14.0)
+    assert gap["p_value"] == pytest.approx(stats.permutation_p_value([10.0, 14.0, 18.0], [30.0, 20.0]))
+
+
+def test_language_facts_from_runs_then_recipes_and_conflicts_unknown(tmp_path):
+    root = tmp_path / "results"
+    write_results(root, results_object("ja", "xlsr-53", 1, 30.0, **facts_of("ja")))
+    write_results(root, results_object("ja", "xlsr-53", 2, 30.0, **{**facts_of("ja"), "family": "Altaic"}))
+    write_results(root, results_object("uk", "xlsr-53", 1, 30.0))  # no facts recorded: the repository's recipe
+    # what a run recorded wins over what the recipe's yaml says now
+    write_results(root, results_object("de", "xlsr-53", 1, 30.0, language_name="Deutsch"))
+    facts, warnings = language_facts(aggregate.collect(root).runs)
+    facts = facts.set_index("language")
+    assert facts.loc["uk", ["language_name", "iso639_3", "family", "source"]].tolist() == \
+        ["Ukrainian", "ukr", "Indo-European", "recipes/uk/hparams/uk.yaml"]
+    assert facts.loc["de", ["language_name", "family", "source"]].tolist() == \
+        ["Deutsch", "Indo-European", "results.json, recipes/de/hparams/de.yaml"]
+    assert facts.loc["ja", "family"] is None and facts.loc["ja", "iso639_3"] == "jpn"
+    assert warnings == ["ja: its runs' results.json record different family values (Altaic, Japonic): "
+                        "family taken as unknown"]
+
+
+def test_update_recipe_readmes_fills_the_results_table_between_its_markers(tmp_path):
+    recipes = tmp_path / "recipes"
+    shutil.copytree(ROOT / "recipes" / "es", recipes / "es")
+    (recipes / "de").mkdir()
+    (recipes / "de" / "README.md").write_text("# German\n\nNo results table here.\n")
+    original = (recipes / "es" / "README.md").read_text(encoding="utf-8")
+    root = tmp_path / "results"
+    for seed, wer in ((1, 10.0), (2, 14.0)):
+        write_results(root, results_object("es", "xlsr-53", seed, wer))
+    write_results(root, results_object("es", "wavlm-large", 1, 20.0))
+    for seed, wer in ((1, 30.0), (2, 33.0), (3, 36.0)):
+        write_results(root, results_object("es", "hubert-large-ll60k", seed, wer))
+    write_results(root, results_object("de", "xlsr-53", 1, 20.0))
+
+    proc = subprocess.run([sys.executable, str(ROOT / "local" / "report.py"), "--results-root", str(root),
+                           "--out", str(tmp_path / "report"), "--seeds", "1", "2", "3", "--bootstrap", "50",
+                           "--update-recipe-readmes", "--recipes-dir", str(recipes)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Updated {recipes / 'es' / 'README.md'}" in proc.stdout
+    assert f"{recipes / 'de' / 'README.md'} left alone" in proc.stderr
+    assert (recipes / "de" / "README.md").read_text() == "# German\n\nNo results table here.\n"
+
+    text = (recipes / "es" / "README.md").read_text(encoding="utf-8")
+    begin, end = recipe_readmes.RESULTS_BEGIN, recipe_readmes.RESULTS_END
+    assert text[:text.index(begin)] == original[:original.index(begin)]
+    assert text[text.index(end):] == original[original.index(end):]
+    rows = {line.split(" | ")[0][2:]: line for line in text.splitlines() if line.startswith("| ")}
+    # WER 10, 14: mean 12, sample std sqrt(((10-12)^2 + (14-12)^2) / 1) = 2.83; CER is WER / 2 here
+    assert rows["xlsr-53"] == "| xlsr-53 | 12.00 ± 2.83 (2/3 seeds) | 6.00 ± 1.41 (2/3 seeds) |"
+    assert rows["wavlm-large"] == "| wavlm-large | 20.00 (1/3 seeds) | 10.00 (1/3 seeds) |"
+    # 30, 33, 36: mean 33, std 3; CER 15, 16.5, 18: mean 16.5, std 1.5
+    assert rows["hubert-large-ll60k"] == "| hubert-large-ll60k | 33.00 ± 3.00 | 16.50 ± 1.50 |"
+    assert rows["no-pretraining"] == "| no-pretraining | not run | not run |"
+    assert [name for name in rows if name not in ("encoder", "---")] == list(REGISTRY)
+    assert "seeds 1, 2, 3" in text
+    # Run again: the same table, rewritten in place
+    again = recipe_readmes.replace_results_table(text, recipe_readmes.results_table(list(REGISTRY)), "README.md")
+    assert again.count(begin) == 1 and "| xlsr-53 | not run | not run |" in again

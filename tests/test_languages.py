@@ -243,7 +243,10 @@ def test_recipe_language_data(lang):
     assert data["language"] == lang
     assert language_file(lang).name == f"{lang}.yaml"
     # only data: the keys of the shared experiment file's "Language" block
-    assert set(data) <= {"base_hparams", "language", "text", "primary_metric", "synthetic"}
+    assert set(data) <= {"base_hparams", "language", "language_name", "iso639_3", "family", "text",
+                         "primary_metric", "synthetic"}
+    # the language's facts, which the report reads
+    assert data["language_name"] and re.fullmatch(r"[a-z]{3}", data["iso639_3"]) and data["family"]
     assert (language_file(lang).parent / data["base_hparams"]).resolve() == ROOT / "hparams" / "ctc_study.yaml"
     assert set(data["text"]) <= set(LanguageSpec.__dataclass_fields__) - {"code"}
     unspaced = not data["text"].get("word_delimiter", True)
@@ -292,6 +295,10 @@ def test_synthetic_training_writes_results(lang, make_corpus, tiny_encoders, tmp
     for key in ("WER", "CER"):
         assert metrics["test"][key] >= 0
     assert results["data"]["splits"]["train"]["utterances"] == 12
+    # the language's facts are recorded with the resolved hparams: the results root describes itself
+    data = read_language_data(lang)
+    assert {key: results["hparams"][key] for key in ("language_name", "iso639_3", "family")} == \
+        {key: data[key] for key in ("language_name", "iso639_3", "family")}
 
 
 @pytest.mark.parametrize("lang", PREPARED_ONLY)
@@ -333,6 +340,15 @@ CATALAN_WORDS = [
 ]
 
 
+def new_language(*args, check=True):
+    """Run local/new_language.py as a user would, with no terminal to ask on (unknown facts stay null)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "local" / "new_language.py"), *map(str, args)],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
 def test_new_language_catalan_trains(tiny_encoders, tmp_path):
     """local/new_language.py ca: a recipe that prepares, trains and scores."""
     import ruamel.yaml
@@ -342,11 +358,7 @@ def test_new_language_catalan_trains(tiny_encoders, tmp_path):
     words = tmp_path / "ca_words.txt"
     words.write_text("\n".join(CATALAN_WORDS) + "\n", encoding="utf-8")
     recipes = tmp_path / "recipes"
-    subprocess.run(
-        [sys.executable, str(ROOT / "local" / "new_language.py"), "ca", "--sentences", str(sentences),
-         "--words", str(words), "--word-internal", "'·", "--recipes-dir", str(recipes)],
-        check=True, capture_output=True, text=True,
-    )
+    new_language("ca", "--sentences", sentences, "--words", words, "--word-internal", "'·", "--recipes-dir", recipes)
     recipe = recipes / "ca"
     assert (recipe / "train.py").read_bytes() == (ROOT / "recipes" / "es" / "train.py").read_bytes()
     assert "## Text normalisation" in (recipe / "README.md").read_text(encoding="utf-8")
@@ -356,6 +368,8 @@ def test_new_language_catalan_trains(tiny_encoders, tmp_path):
     assert data["synthetic"]["voice"] == "ca"
     assert data["synthetic"]["words"] == CATALAN_WORDS
     assert data["primary_metric"] == "WER"
+    # the facts: ISO 639 name and code, URIEL's family
+    assert (data["language_name"], data["iso639_3"], data["family"]) == ("Catalan", "cat", "Indo-European")
     # the alphabet derived from the sentences: Catalan's accented letters and ç
     normalizer = TextNormalizer(LanguageSpec(code="ca", **data["text"]))
     assert normalizer.normalize("L'alumna va fer una col·lecció de pingüins a Girona.") == \
@@ -378,6 +392,7 @@ def test_new_language_catalan_trains(tiny_encoders, tmp_path):
     (results_file,) = (tmp_path / "results").glob("ca/*/seed_*/results.json")
     results = json.loads(results_file.read_text())
     assert results["run"]["language"] == "ca"
+    assert results["hparams"]["family"] == "Indo-European"
     assert results["metrics"]["primary"] == "WER"
     assert results["data"]["splits"]["train"]["utterances"] == 12
 
@@ -385,28 +400,18 @@ def test_new_language_catalan_trains(tiny_encoders, tmp_path):
 def test_new_language_defaults(tmp_path):
     """Without --alphabet or --sentences the copied alphabet is flagged loudly; voice from espeak."""
     recipes = tmp_path / "recipes"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "local" / "new_language.py"), "tr", "--recipes-dir", str(recipes)],
-        check=True, capture_output=True, text=True,
-    )
+    proc = new_language("tr", "--recipes-dir", recipes)
     assert "alphabet of es was copied" in proc.stdout
     text = (recipes / "tr" / "hparams" / "tr.yaml").read_text(encoding="utf-8")
     assert "COPIED FROM THE SOURCE RECIPE" in text
     assert "voice: tr" in text
     # an existing recipe is not overwritten
-    again = subprocess.run(
-        [sys.executable, str(ROOT / "local" / "new_language.py"), "tr", "--recipes-dir", str(recipes)],
-        capture_output=True, text=True,
-    )
+    again = new_language("tr", "--recipes-dir", recipes, check=False)
     assert again.returncode != 0 and "exists" in again.stderr
     # unspaced scripts are detected from sample sentences
     sample = tmp_path / "ja.txt"
     sample.write_text("今日は、いい天気ですね。\n私はコーヒーが好きです。\n", encoding="utf-8")
-    subprocess.run(
-        [sys.executable, str(ROOT / "local" / "new_language.py"), "ja-XX", "--voice", "ja",
-         "--sentences", str(sample), "--recipes-dir", str(recipes)],
-        check=True, capture_output=True, text=True,
-    )
+    new_language("ja-XX", "--voice", "ja", "--sentences", sample, "--recipes-dir", recipes)
     data = (recipes / "ja-XX" / "hparams" / "ja-XX.yaml").read_text(encoding="utf-8")
     assert "word_delimiter: False" in data and "primary_metric: CER" in data
 
@@ -418,8 +423,7 @@ def scaffold(code, sentences, tmp_path):
     sample = tmp_path / f"{code}.txt"
     sample.write_text("\n".join(sentences) + "\n", encoding="utf-8")
     recipes = tmp_path / "recipes"
-    subprocess.run([sys.executable, str(ROOT / "local" / "new_language.py"), code, "--sentences", str(sample),
-                    "--recipes-dir", str(recipes)], check=True, capture_output=True, text=True)
+    new_language(code, "--sentences", sample, "--recipes-dir", recipes)
     data = ruamel.yaml.YAML(typ="safe", pure=True).load((recipes / code / "hparams" / f"{code}.yaml").read_text())
     return data, TextNormalizer(LanguageSpec(code=code, **data["text"]))
 
@@ -441,9 +445,7 @@ def test_new_language_gets_dotless_i_and_apostrophes_from_its_sentences(tmp_path
     assert [normalizer.normalize(s) for s in TURKISH_SENTENCES[:2]] == [
         "istanbul'da yaşıyorum ve her gün işe gidiyorum", "ığdır'dan gelen arkadaşım çok güzel şarkı söylüyor"]
     # Without a sample the language code alone sets the case map (az writes ı too).
-    proc = subprocess.run([sys.executable, str(ROOT / "local" / "new_language.py"), "az", "--alphabet",
-                           "a-zçəğıöşü", "--recipes-dir", str(tmp_path / "recipes")], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    new_language("az", "--alphabet", "a-zçəğıöşü", "--recipes-dir", tmp_path / "recipes")
     assert 'case_map: {"I": "ı", "İ": "i"}' in (tmp_path / "recipes" / "az" / "hparams" / "az.yaml").read_text()
 
 
@@ -489,7 +491,60 @@ def test_synthetic_corpus_without_a_voice_or_words_fails_clearly(tmp_path):
         synthesize_corpus(tmp_path / "gl", "gl", None, ["casa"])
     with pytest.raises(ValueError, match="No words .*'zh-TW'.*synthetic.words"):
         synthesize_corpus(tmp_path / "zh-TW", "zh-TW", "cmn", [])
-    proc = subprocess.run([sys.executable, str(ROOT / "local" / "new_language.py"), "zh-TW", "--alphabet",
-                           "\\u4e00-\\u9fff", "--recipes-dir", str(tmp_path / "recipes")], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    new_language("zh-TW", "--alphabet", "\\u4e00-\\u9fff", "--recipes-dir", tmp_path / "recipes")
     assert "voice: cmn" in (tmp_path / "recipes" / "zh-TW" / "hparams" / "zh-TW.yaml").read_text()
+
+
+def test_new_language_facts_from_iso639_and_uriel():
+    """Name and ISO 639-3 code from ISO 639; a macrolanguage's code is left to a person; family from URIEL."""
+    from crossling_asr.new_language import facts
+
+    assert (facts.language_name("sv-SE").value, facts.iso639_3_code("sv-SE").value) == ("Swedish", "swe")
+    assert (facts.language_name("ca").value, facts.iso639_3_code("ca").value) == ("Catalan", "cat")
+    chinese = facts.iso639_3_code("zh-TW")
+    assert chinese.value is None and "macrolanguage" in chinese.source and "cmn" in chinese.source
+    assert facts.iso639_3_code("xx").value is None
+    # The recipes' families are URIEL's, but for the name: URIEL calls Kra-Dai by its older name, Tai-Kadai.
+    recipes = {lang: read_language_data(lang) for lang in LANGUAGES}
+    families = facts.uriel_families(sorted({data["iso639_3"] for data in recipes.values()}) + ["eus", "xyz"])
+    for lang, data in recipes.items():
+        expected = "Tai-Kadai" if data["family"] == "Kra-Dai" else data["family"]
+        assert families[data["iso639_3"]].value == expected, lang
+    assert families["eus"].value is None and "no family" in families["eus"].source  # Basque, an isolate
+    assert families["xyz"].value is None
+
+
+def test_new_language_writes_unknown_facts_as_null_and_says_what_to_set(tmp_path):
+    """Basque: URIEL gives no family; the yaml says so loudly and the command prints what to set."""
+    import ruamel.yaml
+
+    proc = new_language("eu", "--alphabet", "a-zñ", "--recipes-dir", tmp_path / "recipes")
+    assert "WARNING: family unknown" in proc.stdout and "hparams/eu.yaml" in proc.stdout
+    text = (tmp_path / "recipes" / "eu" / "hparams" / "eu.yaml").read_text(encoding="utf-8")
+    assert "# !!! UNKNOWN: URIEL" in text and "\nfamily: null\n" in text
+    data = ruamel.yaml.YAML(typ="safe", pure=True).load(text)
+    assert (data["language_name"], data["iso639_3"], data["family"]) == ("Basque", "eus", None)
+    assert "not run" in (tmp_path / "recipes" / "eu" / "README.md").read_text(encoding="utf-8")
+
+
+def test_new_language_asks_on_a_terminal_and_takes_flags(tmp_path):
+    """What cannot be looked up is asked for (an interactive terminal); flags replace every lookup."""
+    import ruamel.yaml
+
+    from crossling_asr.new_language.scaffold import create_recipe
+
+    def load(code):
+        return ruamel.yaml.YAML(typ="safe", pure=True).load(
+            (tmp_path / code / "hparams" / f"{code}.yaml").read_text(encoding="utf-8"))
+
+    prompts = []
+    create_recipe("ar", alphabet="\\u0621-\\u064a", recipes_dir=tmp_path, echo=lambda line: None,
+                  ask=lambda prompt: prompts.append(prompt) or "arb")
+    assert len(prompts) == 1 and prompts[0].startswith("iso639_3 of ar?") and "macrolanguage" in prompts[0]
+    assert (load("ar")["iso639_3"], load("ar")["family"]) == ("arb", "Afro-Asiatic")
+    assert "# given at the prompt" in (tmp_path / "ar" / "hparams" / "ar.yaml").read_text(encoding="utf-8")
+
+    create_recipe("gl", alphabet="a-zñáéíóú", name="Galician", iso639_3="glg", family="Indo-European",
+                  recipes_dir=tmp_path, echo=lambda line: None, ask=None)
+    assert (load("gl")["language_name"], load("gl")["iso639_3"], load("gl")["family"]) == \
+        ("Galician", "glg", "Indo-European")

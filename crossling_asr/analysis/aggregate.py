@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from crossling_asr.analysis.typology import FACT_KEYS
 from crossling_asr.results import SCHEMA_VERSION
 
 # Folders under a results root that hold no runs.
@@ -24,7 +25,7 @@ NON_RUN_FOLDERS = ("prepared", "grid")
 METRICS = ("error", "WER", "CER")
 RUN_COLUMNS = ("language", "encoder", "seed", "primary", "error", "WER", "CER", "test_loss", "test_utterances",
                "dev_CER", "epochs", "optimizer_steps", "wall_seconds", "train_hours", "encoder_family",
-               "random_init", "path")
+               "random_init", *FACT_KEYS, "path")
 
 
 @dataclass
@@ -51,6 +52,7 @@ def run_row(results, path):
     primary = _get(results, "metrics", "primary")
     training = results.get("training", {})
     splits = results.get("data", {}).get("splits", {})
+    hparams = results.get("hparams", {})
     return {
         "language": _get(results, "run", "language"),
         "encoder": _get(results, "run", "encoder"),
@@ -68,6 +70,8 @@ def run_row(results, path):
         "train_hours": splits.get("train", {}).get("hours"),
         "encoder_family": results.get("run", {}).get("encoder_family"),
         "random_init": results.get("run", {}).get("random_init"),
+        # the language's facts as its hparams stated them (None in results of older recipes)
+        **{key: hparams.get(key) for key in FACT_KEYS},
         "path": str(path),
     }
 
@@ -94,12 +98,13 @@ def check_results(results, path, root):
 
 
 def comparable_settings(results):
-    """The settings two seeds of one cell must share: plain hparams except the seed and paths,
-    and the data each split held (machine-specific paths may differ between hosts)."""
+    """The settings two seeds of one cell must share: plain hparams except the seed, paths
+    (machine-specific paths may differ between hosts) and the facts about the language (a
+    description, not a setting: absent from results of older recipes), and the data each split held."""
     settings = {
         f"hparams.{key}": json.dumps(value, sort_keys=True)
         for key, value in results.get("hparams", {}).items()
-        if key != "seed" and not (isinstance(value, str) and "/" in value)
+        if key != "seed" and key not in FACT_KEYS and not (isinstance(value, str) and "/" in value)
     }
     for split, stats in results.get("data", {}).get("splits", {}).items():
         settings[f"data.{split}.utterances"] = json.dumps(stats.get("utterances"))
@@ -205,8 +210,10 @@ def format_mean_std(mean, std, n_seeds, expected, complete, digits=2):
 
 
 def markdown_table(frame, digits=2):
-    """A DataFrame as a GitHub-flavoured Markdown table (floats rounded, NaN as '–')."""
+    """A DataFrame as a GitHub-flavoured Markdown table (floats rounded, NaN and None as '–')."""
     def cell(value):
+        if value is None:
+            return "–"
         if isinstance(value, float):
             return "–" if math.isnan(value) else f"{value:.{digits}f}"
         return str(value).replace("|", "\\|").replace("\n", " ")

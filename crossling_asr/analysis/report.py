@@ -8,6 +8,7 @@ folder can be moved or copied into a paper's appendix as a whole.
 """
 
 import datetime
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -15,10 +16,12 @@ import pandas as pd
 from crossling_asr.analysis import figures
 from crossling_asr.analysis.aggregate import collect, format_mean_std, missing_runs, summarize, write_table
 from crossling_asr.analysis.stats import PREDICTORS, indo_european_gap, monolingual_transfer, size_and_diversity
-from crossling_asr.analysis.typology import TYPOLOGY_FILE, load_distances
+from crossling_asr.analysis.typology import TYPOLOGY_FILE, language_facts, load_distances
+from crossling_asr.hparams import RECIPES_DIR, recipe_languages
 from crossling_asr.registry import load_registry
 
 PRIMARY_TRANSFER_KIND = "genetic"
+log = logging.getLogger(__name__)
 
 
 class Report:
@@ -30,6 +33,11 @@ class Report:
 
     def text(self, markdown):
         self.parts.append(markdown.strip() + "\n")
+
+    def warn(self, message):
+        """A warning in report.md and in the log (stderr of local/report.py)."""
+        log.warning(message)
+        self.text(f"**Warning:** {message}")
 
     def table(self, frame, name, caption, digits=2, embed=True):
         text = write_table(frame, self.out / "tables" / name, digits)
@@ -56,11 +64,13 @@ def ordered_encoders(found, registry):
 
 
 def build_report(results_root, out_dir, languages=None, encoders=None, seeds=None,
-                 typology_file=TYPOLOGY_FILE, ie_metric="CER", n_resamples=2000):
+                 typology_file=TYPOLOGY_FILE, ie_metric="CER", n_resamples=2000, recipes_dir=RECIPES_DIR):
     """Write the report of `results_root` into `out_dir`; returns the path of report.md.
 
     languages, encoders, seeds: the expected grid (default: everything found),
     against which missing runs and incomplete cells are reported.
+    recipes_dir: where the recipes whose yaml states a language's facts
+    (name, ISO 639-3 code, family) live, for results that do not record them.
     """
     registry = load_registry()
     collection = collect(results_root)
@@ -78,10 +88,13 @@ def build_report(results_root, out_dir, languages=None, encoders=None, seeds=Non
         report.text("No finished runs: nothing to analyse.")
         return report.write()
     summary = summarize(runs, seeds)
+    # The recipes' languages too: the registry names encoders' pre-training languages by code ("en", "sv").
+    facts, warnings = language_facts(runs, recipe_languages(recipes_dir), recipes_dir)
+    add_languages(report, facts, warnings, sorted(runs["language"].unique()))
     add_error_table(report, summary, languages, encoders)
     add_size_diversity(report, summary, registry, n_resamples)
-    add_indo_european(report, summary, registry, ie_metric)
-    add_transfer(report, summary, registry, typology_file, n_resamples)
+    add_indo_european(report, summary, registry, facts, ie_metric)
+    add_transfer(report, summary, registry, facts, typology_file, n_resamples)
     return report.write()
 
 
@@ -101,6 +114,25 @@ def add_checks(report, collection, languages, encoders, seeds):
     ):
         if not frame.empty:
             report.table(frame, name, caption, embed=len(frame) <= 40)
+
+
+def add_languages(report, facts, warnings, languages):
+    """The facts of the languages with runs, where each came from, and what is unknown."""
+    shown = facts[facts["language"].isin(languages)]
+    report.text("## Languages\n\nName, ISO 639-3 code (URIEL's) and family of each language with runs, as "
+                "its runs' results.json recorded them (the resolved hparams), else as its recipe's yaml "
+                "states them.")
+    report.table(shown, "languages", "Language facts")
+    for message in warnings:
+        report.warn(message)
+    for language in shown.loc[shown["family"].isna(), "language"]:
+        report.warn(f"{language}: family unknown (set `family` in recipes/{language}/hparams/{language}.yaml): "
+                    "left out of the Indo-European comparison")
+
+
+def known_facts(facts, key):
+    """{language: value} of the languages whose `key` is known."""
+    return {lang: value for lang, value in zip(facts["language"], facts[key]) if isinstance(value, str)}
 
 
 def add_error_table(report, summary, languages, encoders):
@@ -153,20 +185,24 @@ def add_size_diversity(report, summary, registry, n_resamples):
     report.figure(png, "Error relative to the language mean against pre-training hours and languages")
 
 
-def add_indo_european(report, summary, registry, metric):
-    table = indo_european_gap(summary, registry, metric)
+def add_indo_european(report, summary, registry, facts, metric):
+    families = known_facts(facts, "family")
+    unknown = sorted(set(summary["language"]) - set(families))
+    table = indo_european_gap(summary[~summary["language"].isin(unknown)], registry, families, metric)
     report.text(f"## 3. Indo-European vs other languages\n\nGap = mean {metric} of the other languages - "
                 f"mean {metric} of the Indo-European ones (language means over seeds; positive: "
                 "Indo-European languages do better). p: exact two-sided permutation test of the difference "
                 "in means over the assignment of languages to the groups (languages are the independent "
                 "units; seeds are averaged first); p_holm: Holm-adjusted over encoders. "
-                f"{metric} is used for every language so that the two groups are measured alike.")
+                f"{metric} is used for every language so that the two groups are measured alike. "
+                "Families are those of the Languages table"
+                + (f"; left out, their family unknown: {', '.join(unknown)}." if unknown else "."))
     report.table(table, "indo_european_gap", "Indo-European vs other languages per encoder", digits=3)
     png = figures.indo_european_gap_bars(table, report.out / "figures" / "indo_european_gap")
     report.figure(png, "Error gap between other and Indo-European languages per encoder")
 
 
-def add_transfer(report, summary, registry, typology_file, n_resamples):
+def add_transfer(report, summary, registry, facts, typology_file, n_resamples):
     report.text("## 4. Transfer of monolingual encoders\n\nRelative improvement over the no-pretraining "
                 "baseline, (baseline - encoder) / baseline of the primary error, against the similarity "
                 "(1 - URIEL distance, urielplus) of the encoder's pre-training language to the target "
@@ -177,7 +213,15 @@ def add_transfer(report, summary, registry, typology_file, n_resamples):
     except FileNotFoundError as err:
         report.text(f"Not available: {err}.")
         return
-    pairs, correlations = monolingual_transfer(summary, registry, distances, n_resamples=n_resamples)
+    iso_codes = known_facts(facts, "iso639_3")
+    pairs, correlations, left_out = monolingual_transfer(summary, registry, distances, iso_codes,
+                                                         n_resamples=n_resamples)
+    if not left_out.empty:
+        report.warn(f"{len(left_out)} (encoder, target) pairs left out of the transfer analysis: no ISO 639-3 "
+                    "code, or not in the cached distances (`python local/compute_typology.py` computes them "
+                    "for the recipes present)")
+        report.table(left_out, "transfer_left_out", "Pairs left out of the transfer analysis",
+                     embed=len(left_out) <= 40)
     if pairs.empty:
         report.text("Not available: it needs runs of the no-pretraining baseline and of at least one "
                     "monolingual encoder on the same languages.")

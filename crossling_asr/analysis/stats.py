@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from crossling_asr.analysis.typology import iso639_3, is_indo_european
+from crossling_asr.analysis.typology import INDO_EUROPEAN, iso639_3_of
 
 PREDICTORS = ("pretraining_hours", "n_languages")
 BOOTSTRAP_RESAMPLES = 2000
@@ -148,13 +148,17 @@ def size_and_diversity(summary, registry, metric="error", n_resamples=BOOTSTRAP_
     return cells, pd.DataFrame(rows, columns=["scope", "predictor", "n", "rho", "p_value", "ci_low", "ci_high"])
 
 
-def indo_european_gap(summary, registry, metric="CER"):
+def indo_european_gap(summary, registry, families, metric="CER"):
     """Per encoder (and over all pre-trained encoders): Indo-European vs other languages.
 
     gap = mean(other) - mean(Indo-European) of the language means of `metric`
     (positive: Indo-European languages do better), exact permutation p-value,
-    Holm-adjusted across the encoder rows.
+    Holm-adjusted across the encoder rows. `families`: {language: family}
+    for every language of `summary` (leave out those of unknown family first).
     """
+    unknown = sorted(set(summary["language"]) - {lang for lang, family in families.items() if family})
+    if unknown:
+        raise ValueError(f"family unknown for {', '.join(unknown)}: leave them out of the comparison first")
     column = f"{metric}_mean"
     groups = [(encoder, cells) for encoder, cells in summary.groupby("encoder", sort=True)]
     pretrained = [name for name, entry in registry.items() if not entry.get("random_init")]
@@ -162,7 +166,7 @@ def indo_european_gap(summary, registry, metric="CER"):
                      .groupby("language", as_index=False)[column].mean())
     rows = []
     for encoder, cells in groups + [("all pre-trained (language means)", over_encoders)]:
-        indo_european = cells["language"].map(is_indo_european).to_numpy(dtype=bool)
+        indo_european = (cells["language"].map(families) == INDO_EUROPEAN).to_numpy(dtype=bool)
         values = cells[column].to_numpy(dtype=float)
         ie, other = values[indo_european], values[~indo_european]
         rows.append({
@@ -179,23 +183,35 @@ def indo_european_gap(summary, registry, metric="CER"):
     return table
 
 
-def monolingual_transfer(summary, registry, distances, metric="error", n_resamples=BOOTSTRAP_RESAMPLES, seed=0):
-    """(pairs, correlations) for monolingual encoders vs the no-pretraining baseline.
+def monolingual_transfer(summary, registry, distances, iso_codes, metric="error", n_resamples=BOOTSTRAP_RESAMPLES,
+                         seed=0):
+    """(pairs, correlations, left_out) for monolingual encoders vs the no-pretraining baseline.
 
-    pairs: one row per (monolingual encoder, target language) with the
-    relative improvement and the similarity of each distance kind;
-    correlations: Spearman of relative improvement vs similarity per kind.
+    iso_codes: {Common Voice code: ISO 639-3 code or None} of the target
+    languages and of the languages the registry's `monolingual` names ('en',
+    'sv': matched as typology.iso639_3_of does). pairs: one row per
+    (monolingual encoder, target language) with the relative improvement and
+    the similarity of each distance kind; correlations: Spearman of relative
+    improvement vs similarity per kind; left_out: the pairs without an ISO
+    639-3 code or cached distances, with the reason.
     """
     column = f"{metric}_mean"
     baselines = [name for name, entry in registry.items() if entry.get("random_init")]
     baseline = summary[summary["encoder"].isin(baselines)].groupby("language")[column].mean()
-    rows = []
+    rows, left_out = [], []
     for cell in summary.itertuples(index=False):
         pretraining = registry.get(cell.encoder, {}).get("monolingual")
         base = baseline.get(cell.language)
         if not pretraining or base is None or not base > 0:
             continue
-        source, target = iso639_3(pretraining), iso639_3(cell.language)
+        source, target = iso639_3_of(pretraining, iso_codes), iso639_3_of(cell.language, iso_codes)
+        reasons = [f"no ISO 639-3 code for {code}" for code, iso in ((pretraining, source), (cell.language, target))
+                   if iso is None]
+        reasons += [f"{iso} not in the cached distances" for iso in sorted({source, target} - {None})
+                    if any(iso not in matrix.index for matrix in distances.values())]
+        if reasons:
+            left_out.append({"encoder": cell.encoder, "language": cell.language, "reason": "; ".join(reasons)})
+            continue
         row = {"encoder": cell.encoder, "pretraining_language": pretraining, "language": cell.language,
                "baseline_error": base, "error": getattr(cell, column),
                "relative_improvement": (base - getattr(cell, column)) / base, "same_language": source == target}
@@ -213,5 +229,6 @@ def monolingual_transfer(summary, registry, distances, metric="error", n_resampl
             correlations.append({"similarity": kind, "n_pairs": len(pairs), "rho": rho, "p_value": p,
                                  "ci_low": low, "ci_high": high,
                                  "share_positive_transfer": float((pairs["relative_improvement"] > 0).mean())})
-    return pairs, pd.DataFrame(correlations, columns=["similarity", "n_pairs", "rho", "p_value", "ci_low",
-                                                      "ci_high", "share_positive_transfer"])
+    correlations = pd.DataFrame(correlations, columns=["similarity", "n_pairs", "rho", "p_value", "ci_low",
+                                                       "ci_high", "share_positive_transfer"])
+    return pairs, correlations, pd.DataFrame(left_out, columns=["encoder", "language", "reason"])

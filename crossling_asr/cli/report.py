@@ -2,20 +2,27 @@
 
     python local/report.py --results-root results --out report
     python local/report.py --results-root results --out report --langs es de --seeds 1 2 3
+    python local/report.py --results-root results --out report --update-recipe-readmes
 
 Writes report/report.md (tables and figures embedded with relative links),
 report/tables/*.csv|md and report/figures/*.png|pdf. The expected grid
 (--langs/--encoders/--seeds, default: whatever was found) decides which runs
 are reported missing and which cells are flagged as having too few seeds.
+Each language's name, ISO 639-3 code and family come from its runs'
+results.json, else from its recipe's yaml; a language whose family is
+unknown is left out of the Indo-European comparison, with a warning.
 Language distances are read from hparams/typology_distances.json
-(python local/compute_typology.py makes it).
+(python local/compute_typology.py makes it). --update-recipe-readmes also
+rewrites the results table of each language's recipes/<lang>/README.md.
 """
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
 from crossling_asr.analysis.typology import TYPOLOGY_FILE
+from crossling_asr.hparams import RECIPES_DIR
 
 
 def main():
@@ -30,15 +37,37 @@ def main():
                         help="metric of the Indo-European comparison (default CER: defined alike for all "
                              "scripts; 'error' is each language's primary metric)")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    parser.add_argument("--update-recipe-readmes", action="store_true",
+                        help="also rewrite the results table of each language's recipes/<lang>/README.md "
+                             "(every registry encoder: mean ± std over the expected seeds, or 'not run')")
+    parser.add_argument("--recipes-dir", type=Path, default=RECIPES_DIR,
+                        help="the recipes: language facts for results that lack them, READMEs to update "
+                             "(default: the repository's recipes/)")
     args = parser.parse_args()
-    from crossling_asr.analysis.report import build_report  # pandas, matplotlib: after --help
+    from crossling_asr.analysis.report import build_report, ordered_encoders  # pandas, matplotlib: after --help
 
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     if not args.results_root.is_dir():
-        sys.exit(f"error: results root {args.results_root} is not a directory")
+        print(f"error: results root {args.results_root} is not a directory", file=sys.stderr)
+        return 1
     path = build_report(args.results_root, args.out, args.langs, args.encoders, args.seeds,
-                        args.typology, args.ie_metric, args.bootstrap)
+                        args.typology, args.ie_metric, args.bootstrap, args.recipes_dir)
     print(f"Wrote {path}")
+    if args.update_recipe_readmes:
+        from crossling_asr.analysis.aggregate import collect
+        from crossling_asr.analysis.recipe_readmes import update_recipe_readmes
+        from crossling_asr.registry import load_registry
+
+        registry = load_registry()
+        runs = collect(args.results_root).runs
+        encoders = args.encoders or ordered_encoders(set(registry) | set(runs["encoder"]), registry)
+        updated, skipped = update_recipe_readmes(runs, encoders, args.langs, args.seeds, args.recipes_dir)
+        for readme in updated:
+            print(f"Updated {readme}")
+        for readme, why in skipped:
+            logging.warning(f"{readme} left alone: {why}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
