@@ -313,6 +313,17 @@ def test_iso_code_of_a_language_or_of_its_first_part():
         ["swe", "swe", "cmn", "por", None, None, None]  # xx: its languages disagree
 
 
+def test_typology_languages_are_the_recipes_that_state_a_code(tmp_path):
+    """local/compute_typology.py computes the recipes' languages under their yamls' codes, leaving out the rest."""
+    from crossling_asr.analysis.typology import recipe_iso_codes
+
+    for code, iso in (("ca", "cat"), ("eu", None)):
+        (tmp_path / code / "hparams").mkdir(parents=True)
+        (tmp_path / code / "hparams" / f"{code}.yaml").write_text(f"language: {code}\niso639_3: {iso or 'null'}\n")
+    (tmp_path / "notes").mkdir()  # a folder without a language file is no recipe
+    assert recipe_iso_codes(tmp_path) == ({"ca": "cat"}, ["eu"])
+
+
 def test_cached_typology_covers_the_recipes_languages():
     """Every recipe's yaml states the ISO 639-3 code the cache holds its distances under."""
     cached = json.loads(TYPOLOGY_FILE.read_text())

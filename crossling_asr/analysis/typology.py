@@ -127,6 +127,8 @@ def compute_distances(iso_codes, kinds=DISTANCE_KINDS):
     matrices = {}
     for kind in kinds:
         values = uriel.new_distance(kind, codes)
+        if len(codes) == 2:  # urielplus returns a pair's one distance, not a matrix
+            values = [[0.0, values], [values, 0.0]]
         matrices[kind] = {
             a: {b: (0.0 if a == b else round(float(values[i][j]), 4)) for j, b in enumerate(codes)}
             for i, a in enumerate(codes)
