@@ -1,5 +1,6 @@
 """CTCBrain: the one Brain that fine-tunes any encoder with CTC for any language."""
 
+import contextlib
 import csv
 import logging
 import os
@@ -21,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 # Share of empty dev hypotheses from which the model is taken to emit only blanks.
 BLANK_COLLAPSE_SHARE = 0.95
+STAGE_NAMES = {sb.Stage.TRAIN: "train", sb.Stage.VALID: "dev", sb.Stage.TEST: "test"}
+# CUDA event pairs kept before their times are read (reading waits for the GPU).
+MAX_PENDING_TIMINGS = 100
 
 
 def greedy_ctc_decode(log_probs, wav_lens, blank_index=0):
@@ -50,15 +54,17 @@ def _numpy_state_from_tensors(state):
 class RunState:
     """What a resumed run must get back beyond weights and optimizers.
 
-    Counts of skipped batches, the training time spent so far, the dev scores
-    of every epoch and the random number generators' states, so an interrupted
-    run continues (and reports) like an uninterrupted one.
+    Counts of skipped batches, the training time spent so far, the seconds
+    spent in the encoder's forward pass per stage, the dev scores of every
+    epoch and the random number generators' states, so an interrupted run
+    continues (and reports) like an uninterrupted one.
     """
 
     def __init__(self):
         self.skipped_nonfinite = 0
         self.skipped_oom = 0
         self.train_seconds = 0.0
+        self.encoder_seconds = {}
         self.dev_history = []
         self._since = time.monotonic()
 
@@ -74,6 +80,7 @@ class RunState:
             "skipped_nonfinite": self.skipped_nonfinite,
             "skipped_oom": self.skipped_oom,
             "train_seconds": self.elapsed(),
+            "encoder_seconds": self.encoder_seconds,
             "dev_history": self.dev_history,
             "torch_rng": torch.get_rng_state(),
             "numpy_rng": _numpy_state_to_tensors(np.random.get_state()),
@@ -90,6 +97,8 @@ class RunState:
         self.skipped_nonfinite = state["skipped_nonfinite"]
         self.skipped_oom = state["skipped_oom"]
         self.train_seconds = state["train_seconds"]
+        self.encoder_seconds.clear()  # in place: the Brain's ForwardTimer adds to this dict
+        self.encoder_seconds.update(state.get("encoder_seconds", {}))  # absent in older checkpoints
         self.dev_history = state["dev_history"]
         self._since = time.monotonic()
         torch.set_rng_state(state["torch_rng"])
@@ -97,6 +106,41 @@ class RunState:
         random.setstate(state["python_rng"])
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
+class ForwardTimer:
+    """Seconds spent in one part of the model, added to a dict per stage name.
+
+    On a GPU it records CUDA events and reads them in bulk later (at stage
+    ends, or every MAX_PENDING_TIMINGS calls), so no step waits for it.
+    """
+
+    def __init__(self, totals, device_type):
+        self.totals = totals
+        self.cuda = device_type == "cuda"
+        self.pending = []
+
+    @contextlib.contextmanager
+    def measure(self, name):
+        if not self.cuda:
+            started = time.perf_counter()
+            yield
+            self.totals[name] = self.totals.get(name, 0.0) + time.perf_counter() - started
+            return
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        yield
+        end.record()
+        self.pending.append((name, start, end))
+        if len(self.pending) >= MAX_PENDING_TIMINGS:
+            self.settle()
+
+    def settle(self):
+        """Add the recorded GPU times to the totals (waits for the last event)."""
+        for name, start, end in self.pending:
+            end.synchronize()
+            self.totals[name] = self.totals.get(name, 0.0) + start.elapsed_time(end) / 1000
+        self.pending = []
 
 
 class CTCBrain(sb.Brain):
@@ -114,10 +158,16 @@ class CTCBrain(sb.Brain):
     writes per-utterance test hypotheses. Under DDP each rank decodes its own
     share of dev and test, and the scores are computed from all ranks'
     hypotheses together.
+
+    Modules: `encoder`, `head`, and `layer_weights` when the head reads a
+    learned weighted sum of all hidden states (layer_aggregation: weighted).
+    A frozen encoder (the probe protocol) gets exact per-utterance frame
+    counts as CTC lengths, the same whether its states are computed or read
+    from `feature_cache` (set by the recipe; batches then carry `feats`).
     """
 
-    def __init__(self, *args, tokenizer, run_state, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, modules, *args, tokenizer, run_state, **kwargs):
+        super().__init__(modules, *args, **kwargs)
         self.tokenizer = tokenizer
         self.run_state = run_state
         self.blank_index = tokenizer.get_blank_index()
@@ -125,6 +175,11 @@ class CTCBrain(sb.Brain):
         self.consecutive_nonfinite = 0
         self.test_stats = None
         self.stop_signal = None
+        # The modules themselves: self.modules may hold DDP wrappers of them.
+        self.encoder_module = modules["encoder"]
+        self.layer_weights = modules.get("layer_weights")
+        self.feature_cache = None
+        self.encoder_timer = ForwardTimer(run_state.encoder_seconds, self.device_type)
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("run_state", run_state)
 
@@ -132,13 +187,34 @@ class CTCBrain(sb.Brain):
 
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)
-        wavs, wav_lens = batch.sig
-        if stage == sb.Stage.TRAIN and self.hparams.wav_augment is not None:
-            wavs, wav_lens = self.hparams.wav_augment(wavs, wav_lens)
-        features = self.modules.encoder(wavs, wav_lens)
-        logits = self.modules.head(features)
+        if self.feature_cache is not None:
+            states, lens = batch.feats  # (batch, time, states, hidden) fp16, exact frame counts
+            states = states.permute(2, 0, 1, 3).float()
+        else:
+            wavs, lens = batch.sig
+            if stage == sb.Stage.TRAIN and self.hparams.wav_augment is not None:
+                wavs, lens = self.hparams.wav_augment(wavs, lens)
+            with self.encoder_timer.measure(STAGE_NAMES[stage]):
+                states = self.modules.encoder(wavs, lens)
+            if self.encoder_module.freeze:
+                lens = self.frame_lengths(lens, wavs.shape[1], states.shape[-2])
+        features = self.combine_layers(states)
+        logits = self.modules.head(features, lens)
         log_probs = logits.float().log_softmax(dim=-1)
-        return log_probs, wav_lens
+        return log_probs, lens
+
+    def combine_layers(self, states):
+        """(batch, time, hidden) features from the encoder's output: the learned weighted
+        sum of all hidden states, the last of them (cached states), or the output itself."""
+        if self.layer_weights is not None:
+            return self.modules.layer_weights(states)
+        return states[-1] if states.dim() == 4 else states
+
+    def frame_lengths(self, wav_lens, num_samples, num_frames):
+        """Each utterance's own frame count relative to the batch's `num_frames` (relative
+        sample lengths would round one frame of padding in for some utterances)."""
+        samples = torch.round(wav_lens * num_samples).long()
+        return self.encoder_module.frame_counts(samples).float() / num_frames
 
     def compute_objectives(self, predictions, batch, stage):
         log_probs, wav_lens = predictions
@@ -278,10 +354,15 @@ class CTCBrain(sb.Brain):
         checkpoints written before that (KeyError on resume).
         """
         encoder_params = [p for p in self.modules.encoder.parameters() if p.requires_grad]
-        self.optimizers_dict = {
-            "encoder": self.hparams.encoder_optimizer(encoder_params),
-            "head": self.hparams.head_optimizer(self.modules.head.parameters()),
-        }
+        layer_weights = getattr(self.modules, "layer_weights", None)
+        if layer_weights is not None:
+            # The layer weights are part of the representation: the encoder's optimizer and rate
+            # (the probe protocol sets the rate; its encoder contributes no other parameter).
+            encoder_params += list(layer_weights.parameters())
+        self.optimizers_dict = {}
+        if encoder_params:  # a frozen encoder read through its last state has nothing to train
+            self.optimizers_dict["encoder"] = self.hparams.encoder_optimizer(encoder_params)
+        self.optimizers_dict["head"] = self.hparams.head_optimizer(self.modules.head.parameters())
         for name, opt in self.optimizers_dict.items():
             for group in opt.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -312,6 +393,7 @@ class CTCBrain(sb.Brain):
             self.eval_batches = 0
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
+        self.encoder_timer.settle()
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss}
             return
@@ -361,6 +443,9 @@ class CTCBrain(sb.Brain):
             "optimizer_steps": self.optimizer_step,
             "world_size": int(os.environ.get("WORLD_SIZE", 1)),
             "wall_seconds": round(self.run_state.elapsed(), 1),
+            "encoder_forward_seconds": {
+                stage: round(self.run_state.encoder_seconds.get(stage, 0.0), 3) for stage in ("train", "dev")
+            },
             "skipped_nonfinite_batches": self.run_state.skipped_nonfinite,
             "skipped_oom_batches": self.run_state.skipped_oom,
             "dev_history": list(self.run_state.dev_history),

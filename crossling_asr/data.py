@@ -6,6 +6,7 @@ no MP3 decoding and no resampling happen per item, per epoch.
 
 import csv
 import logging
+import random
 from pathlib import Path
 
 import soundfile as sf
@@ -56,13 +57,64 @@ def decode_text(tokenizer, ids):
     return " ".join("".join(ch for ch in tokenizer.decode_ndim(ids) if ch != UNK).split())
 
 
+def check_train_hours(train_hours):
+    """Refuse at start-up a training budget that is not a positive number of hours (or null)."""
+    if train_hours is None:
+        return
+    if isinstance(train_hours, bool) or not isinstance(train_hours, (int, float)) or not train_hours > 0:
+        raise ValueError(f"train_hours: {train_hours!r}: expected a positive number of hours, or null for all")
+
+
+def budget_subset(rows, hours, language, seed):
+    """IDs of a random subset of the training manifest with at most `hours` of audio.
+
+    `rows` are (utterance id, duration in seconds). The order clips are drawn
+    in depends only on (language, seed) and the manifest: the IDs are sorted
+    (the manifest's row order does not matter), then shuffled by a generator
+    seeded with the language and seed, never with the encoder, so every
+    encoder of a language and seed trains on the same clips. Clips are taken
+    in that order until the next would exceed the budget: the subset's
+    duration is at most the budget and short of it by less than one clip.
+    """
+    order = sorted(rows)
+    random.Random(f"train_hours:{language}:{seed}").shuffle(order)
+    budget, total, kept = hours * 3600.0, 0.0, []
+    for utt_id, duration in order:
+        if total + duration > budget:
+            break
+        kept.append(utt_id)
+        total += duration
+    return kept
+
+
+def split_summary(dataset):
+    """{utterances, hours} of a dataset as it is used (after any training budget)."""
+    seconds = sum(float(dataset.data[i]["duration"]) for i in dataset.data_ids)
+    return {"utterances": len(dataset), "hours": round(seconds / 3600, 4)}
+
+
 def make_datasets(hparams, tokenizer):
-    """Train/dev/test DynamicItemDatasets with audio and token pipelines."""
+    """Train/dev/test DynamicItemDatasets with audio and token pipelines.
+
+    With `train_hours` set, training uses a seeded subset of that many hours
+    of the training manifest (budget_subset); dev and test are always whole.
+    """
     datasets = {}
     for split in ("train", "dev", "test"):
         datasets[split] = sb.dataio.dataset.DynamicItemDataset.from_csv(
             csv_path=hparams[f"{split}_csv"], replacements={"data_root": hparams["prep_folder"]}
         )
+    if hparams["train_hours"] is not None:
+        train = datasets["train"]
+        rows = [(i, float(train.data[i]["duration"])) for i in train.data_ids]
+        keep = set(budget_subset(rows, hparams["train_hours"], hparams["language"], hparams["seed"]))
+        datasets["train"] = train.filtered_sorted(key_test={"id": lambda utt_id: utt_id in keep})
+        used = split_summary(datasets["train"])
+        logger.info("train_hours %s: training on %d of %d utterances, %.3f h", hparams["train_hours"],
+                    used["utterances"], len(train), used["hours"])
+        if len(keep) == len(rows):
+            logger.warning("train_hours %s is more than the training manifest holds (%.3f h): all of it is used",
+                           hparams["train_hours"], used["hours"])
     if hparams["sorting"] in ("ascending", "descending"):
         datasets["train"] = datasets["train"].filtered_sorted(
             sort_key="duration", reverse=hparams["sorting"] == "descending"
@@ -85,6 +137,20 @@ def make_datasets(hparams, tokenizer):
     sb.dataio.dataset.add_dynamic_item(items, text_pipeline)
     sb.dataio.dataset.set_output_keys(items, ["id", "sig", "tokens", "wrd"])
     return datasets
+
+
+def use_cached_features(datasets, load_features):
+    """Make the datasets give `feats` (an utterance's cached hidden states,
+    (time, states, hidden), from `load_features(id)`) instead of audio."""
+
+    @sb.utils.data_pipeline.takes("id")
+    @sb.utils.data_pipeline.provides("feats")
+    def feature_pipeline(utt_id):
+        return load_features(utt_id)
+
+    items = list(datasets.values())
+    sb.dataio.dataset.add_dynamic_item(items, feature_pipeline)
+    sb.dataio.dataset.set_output_keys(items, ["id", "feats", "tokens", "wrd"])
 
 
 def quantile_boundaries(lengths, num_buckets):

@@ -16,8 +16,12 @@ from speechbrain.utils.distributed import if_main_process, infer_device, run_on_
 
 from crossling_asr.brain import CTCBrain, RunState
 from crossling_asr.common_voice import CommonVoiceFormatError, prepare_common_voice
-from crossling_asr.data import build_tokenizer, make_datasets, train_loader_kwargs
+from crossling_asr.data import (
+    build_tokenizer, check_train_hours, make_datasets, split_summary, train_loader_kwargs, use_cached_features,
+)
 from crossling_asr.encoders import count_parameters
+from crossling_asr.feature_cache import FeatureCacheError, check_cache_settings, open_feature_cache
+from crossling_asr.layer_weights import LayerWeights
 from crossling_asr.atomic import write_text
 from crossling_asr.hparams import HparamsError, load_recipe_hparams, resolved_yaml
 from crossling_asr.results import build_results, write_results
@@ -53,8 +57,12 @@ def train_and_test(hparams, run_opts, overrides, report):
     encoder = hparams["encoder_module"]
     head = hparams["ctc_head"](input_size=encoder.output_size, n_tokens=len(tokenizer))
     hparams["checkpointer"].add_recoverable("head", head)
+    modules = {"encoder": encoder, "head": head}
+    if hparams["layer_aggregation"] == "weighted":
+        modules["layer_weights"] = LayerWeights(encoder.num_hidden_states)
+        hparams["checkpointer"].add_recoverable("layer_weights", modules["layer_weights"])
     brain = CTCBrain(
-        modules={"encoder": encoder, "head": head},
+        modules=modules,
         hparams=hparams,
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
@@ -65,6 +73,13 @@ def train_and_test(hparams, run_opts, overrides, report):
         # LayerDrop skips transformer layers at random: under DDP their parameters then get
         # no gradient in that step, which DDP rejects unless it looks for unused ones.
         brain.find_unused_parameters = True
+    feature_cache = None
+    if hparams["probe_feature_cache"] != "none":
+        try:
+            brain.feature_cache, feature_cache = open_feature_cache(hparams, brain, datasets)
+        except FeatureCacheError as err:
+            sys.exit(f"error: {err}")
+        use_cached_features(datasets, brain.feature_cache.load)
     train_loader = brain.make_dataloader(
         datasets["train"], stage=sb.Stage.TRAIN, **train_loader_kwargs(hparams, datasets["train"])
     )
@@ -92,10 +107,12 @@ def train_and_test(hparams, run_opts, overrides, report):
             "encoder_total": encoder_total,
             "encoder_trainable": encoder_trainable,
             "head": count_parameters(head)[0],
+            "layer_weights": count_parameters(brain.layer_weights)[0] if brain.layer_weights is not None else 0,
             "vocabulary_size": len(tokenizer),
         }
         best = hparams["checkpointer"].find_checkpoint(min_key="CER")
-        results = build_results(hparams, overrides, brain, report, parameters, best.meta if best else {}, training)
+        results = build_results(hparams, overrides, brain, report, parameters, best.meta if best else {}, training,
+                                train_used=split_summary(datasets["train"]), feature_cache=feature_cache)
         write_results(hparams["results_file"], results)
         test = results["metrics"]["test"]
         logger.info("Test WER %.2f CER %.2f -> %s", test["WER"], test["CER"], hparams["results_file"])
@@ -172,6 +189,8 @@ def main(argv=None):
     check_run_options(run_opts)
     try:
         hparams, experiment_yaml, overrides = load_recipe_hparams(hparams_file, cli_overrides)
+        check_cache_settings(hparams)
+        check_train_hours(hparams["train_hours"])
     except (HparamsError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     check_device_and_precision(hparams, run_opts)

@@ -5,23 +5,38 @@ Schema (version 1), one JSON object:
   status            "finished" (a file is only written once the test is scored)
   run               {language, encoder, encoder_source, encoder_family,
                      random_init, seed, output_folder, finished_at (UTC ISO),
-                     device ("cpu", "cuda:0", ...: where rank 0 trained)}
+                     device ("cpu", "cuda:0", ...: where rank 0 trained),
+                     protocol ("study", "stock", "probe": hparams/protocols/)}
   metrics           {primary: "WER"|"CER", wer_meaningful: bool,
                      test: {WER, CER, loss, n_utterances},
                      dev_best: {WER, CER, epoch}}   (error rates in percent)
   data              {release_folder, splits: {train|dev|test: {utterances,
-                     hours, speakers, skipped}}}   (from prep_report.json)
+                     hours, speakers, skipped}}   (from prep_report.json: the prepared manifests),
+                     train_used: {utterances, hours, budget_hours}   (what training read:
+                     the seeded train_hours subset, budget_hours null for the whole manifest)}
   training          {epochs, optimizer_steps, world_size (DDP processes), wall_seconds,
                      skipped_nonfinite_batches, skipped_oom_batches,
                      dev_history: [{epoch, loss, WER, CER, ...}] of every epoch,
                      across resumed attempts}
-  parameters        {encoder_total, encoder_trainable, head, vocabulary_size}
+  layers            {aggregation: "last"|"weighted", encoder_frozen: bool,
+                     num_hidden_states, weights: the learned softmax weight of hidden
+                     state i at index i (0: feature projection, i: transformer layer i;
+                     best checkpoint), null for `last`}
+  cost              {encoder_forward_seconds: {train, dev, test} (seconds in the encoder's
+                     forward passes on rank 0, across resumed attempts; none where features
+                     were read from the cache), feature_cache: null or {mode, folder,
+                     key_digest, entries, entries_reused, entries_computed, entries_rebuilt
+                     (bad entries found and recomputed), bytes, fill_seconds (this attempt)}}
+                    (with run.device and training.wall_seconds: what the run cost)
+  parameters        {encoder_total, encoder_trainable, head, layer_weights, vocabulary_size}
   versions          {python, torch, torchaudio, speechbrain, transformers, crossling_asr}
   hparams           every resolved hparam with a plain value (numbers, strings,
                     lists, mappings); objects are left out
   overrides         the language file's keys and command-line overrides applied
 The grid runner and the analysis read these files: change the schema only
-with a new schema_version.
+with a new schema_version. Fields added within version 1 (run.protocol,
+data.train_used, layers, cost, parameters.layer_weights) are absent from
+files written before them.
 """
 
 import datetime
@@ -65,10 +80,16 @@ def plain_hparams(hparams):
     return {k: v for k, v in hparams.items() if not k.startswith("__") and plain(v)}
 
 
-def build_results(hparams, overrides, brain, prep_report, parameters, best_meta, training):
+def build_results(hparams, overrides, brain, prep_report, parameters, best_meta, training,
+                  train_used, feature_cache=None):
     """The results.json object of a finished run (`best_meta`: the best checkpoint's meta,
-    `training`: CTCBrain.training_summary() taken when training ended)."""
+    `training`: CTCBrain.training_summary() taken when training ended, `train_used`: the
+    training set's {utterances, hours}, `feature_cache`: the probe feature cache's stats)."""
     spec = hparams["encoder_spec"]
+    layer_weights = brain.layer_weights.as_list() if brain.layer_weights is not None else None
+    training = dict(training)
+    encoder_seconds = training.pop("encoder_forward_seconds")
+    encoder_seconds["test"] = round(brain.run_state.encoder_seconds.get("test", 0.0), 3)
     return {
         "schema_version": SCHEMA_VERSION,
         "status": "finished",
@@ -82,6 +103,7 @@ def build_results(hparams, overrides, brain, prep_report, parameters, best_meta,
             "output_folder": str(hparams["output_folder"]),
             "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "device": str(brain.device),
+            "protocol": hparams["protocol"],
         },
         "metrics": {
             "primary": hparams["primary_metric"],
@@ -100,8 +122,16 @@ def build_results(hparams, overrides, brain, prep_report, parameters, best_meta,
                 }
                 for split, stats in prep_report["splits"].items()
             },
+            "train_used": {**train_used, "budget_hours": hparams["train_hours"]},
         },
         "training": training,
+        "layers": {
+            "aggregation": hparams["layer_aggregation"],
+            "encoder_frozen": bool(brain.encoder_module.freeze),
+            "num_hidden_states": brain.encoder_module.num_hidden_states,
+            "weights": layer_weights,
+        },
+        "cost": {"encoder_forward_seconds": encoder_seconds, "feature_cache": feature_cache},
         "parameters": parameters,
         "versions": library_versions(),
         "hparams": plain_hparams(hparams),
