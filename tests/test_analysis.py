@@ -59,6 +59,27 @@ def write_results(root, results, folder=None):
     return folder / "results.json"
 
 
+def test_other_protocols_and_replaced_weights_are_set_aside_unless_asked(tmp_path):
+    write_results(tmp_path, results_object("es", "xlsr-53", 1, 10.0))
+    write_results(tmp_path, results_object("es", "xlsr-53", 1, 20.0, protocol="stock", run_name="xlsr-53.stock"),
+                  folder="es/xlsr-53.stock/seed_1")
+    tiny = results_object("es", "xlsr-53", 1, 90.0, run_name="xlsr-53~wav2vec2-abc123")
+    tiny["run"]["encoder_source"] = "/somewhere/wav2vec2"
+    write_results(tmp_path, tiny, folder="es/xlsr-53~wav2vec2-abc123/seed_1")
+
+    study = aggregate.collect(tmp_path)
+    assert list(study.runs["error"]) == [10.0]
+    reasons = dict(zip(study.set_aside["run"], study.set_aside["reason"]))
+    assert reasons["es/xlsr-53.stock/seed_1"].startswith("protocol stock")
+    assert "/somewhere/wav2vec2" in reasons["es/xlsr-53~wav2vec2-abc123/seed_1"]
+
+    stock = aggregate.collect(tmp_path, protocol="stock")
+    assert list(stock.runs["error"]) == [20.0] and len(stock.set_aside) == 2
+    with_tiny = aggregate.collect(tmp_path, include_replaced_sources=True)
+    assert sorted(zip(with_tiny.runs["encoder"], with_tiny.runs["error"])) == [
+        ("xlsr-53", 10.0), ("xlsr-53~wav2vec2-abc123", 90.0)]
+
+
 def manual_ranks(values):
     """Average ranks (1-based; ties share the mean of their positions), computed by hand."""
     order = sorted(range(len(values)), key=lambda i: values[i])

@@ -2,7 +2,12 @@
 
 A results file is used only if it is a finished run of the current schema
 with finite test error rates, in the folder its own run fields name
-(<lang>/<encoder>/seed_<seed>/). The same run found twice (a copied folder)
+(<lang>/<run name>/seed_<seed>/, crossling_asr.run_layout). Runs of another
+protocol than the one analysed, and runs whose encoder_source replaced the
+registry's weights (tiny smoke runs, other checkpoints), are set aside and
+listed: the registry's facts about an encoder do not describe them. Asked
+for, the latter are analysed under their run name (xlsr-53~<source tag>), so
+every table and figure shows where their weights came from. The same run found twice (a copied folder)
 is reported and counted once (the copy in its own folder wins); seeds of one
 language x encoder cell whose settings differ are reported, since their mean
 would mix two experiments. Summaries carry the number of seeds behind every
@@ -19,13 +24,14 @@ import pandas as pd
 
 from crossling_asr.analysis.typology import FACT_KEYS
 from crossling_asr.results import SCHEMA_VERSION
+from crossling_asr.run_layout import STUDY_PROTOCOL, parse_run_name
 
 # Folders under a results root that hold no runs.
 NON_RUN_FOLDERS = ("prepared", "grid")
 METRICS = ("error", "WER", "CER")
 RUN_COLUMNS = ("language", "encoder", "seed", "primary", "error", "WER", "CER", "test_loss", "test_utterances",
                "dev_CER", "epochs", "optimizer_steps", "wall_seconds", "train_hours", "encoder_family",
-               "random_init", *FACT_KEYS, "path")
+               "random_init", "protocol", "encoder_source", "run_name", "source_replaced", *FACT_KEYS, "path")
 
 
 @dataclass
@@ -36,6 +42,7 @@ class ResultsCollection:
     rejected: pd.DataFrame    # path, reason
     duplicates: pd.DataFrame  # run, kept, duplicate, identical
     conflicts: pd.DataFrame   # language, encoder, setting, values by seed
+    set_aside: pd.DataFrame   # path, run, reason: finished runs left out of this analysis
 
 
 def _get(obj, *keys):
@@ -53,6 +60,8 @@ def run_row(results, path):
     training = results.get("training", {})
     splits = results.get("data", {}).get("splits", {})
     hparams = results.get("hparams", {})
+    # Results written before run names existed live in <lang>/<encoder>/seed_<seed>.
+    name = hparams.get("run_name") or _get(results, "run", "encoder")
     return {
         "language": _get(results, "run", "language"),
         "encoder": _get(results, "run", "encoder"),
@@ -70,6 +79,10 @@ def run_row(results, path):
         "train_hours": splits.get("train", {}).get("hours"),
         "encoder_family": results.get("run", {}).get("encoder_family"),
         "random_init": results.get("run", {}).get("random_init"),
+        "protocol": hparams.get("protocol") or STUDY_PROTOCOL,
+        "encoder_source": results.get("run", {}).get("encoder_source"),
+        "run_name": name,
+        "source_replaced": parse_run_name(name)[2] is not None,
         # the language's facts as its hparams stated them (None in results of older recipes)
         **{key: hparams.get(key) for key in FACT_KEYS},
         "path": str(path),
@@ -91,7 +104,7 @@ def check_results(results, path, root):
     if not all(math.isfinite(row[m]) for m in METRICS):
         return "non-finite test error rate"
     folder = Path(path).parent.relative_to(root).parts
-    named = (row["language"], row["encoder"], f"seed_{row['seed']}")
+    named = (row["language"], row["run_name"], f"seed_{row['seed']}")
     if len(folder) == 3 and folder[2].startswith("seed_") and tuple(folder) != named:
         return f"run name mismatch: folder says {'/'.join(folder)}, file says {'/'.join(named)}"
     return None
@@ -113,10 +126,14 @@ def comparable_settings(results):
     return settings
 
 
-def collect(results_root):
-    """Read, check and tabulate every results.json under `results_root`."""
+def collect(results_root, protocol=STUDY_PROTOCOL, include_replaced_sources=False):
+    """Read, check and tabulate every results.json under `results_root`.
+
+    Only runs of `protocol` are used; runs with replaced encoder weights only
+    with `include_replaced_sources`, under their run name as encoder.
+    """
     root = Path(results_root).resolve()
-    candidates, rejected = {}, []
+    candidates, rejected, set_aside = {}, [], []
     for path in sorted(root.rglob("results.json")):
         if path.relative_to(root).parts[0] in NON_RUN_FOLDERS:
             continue
@@ -130,11 +147,18 @@ def collect(results_root):
             rejected.append({"path": str(path), "reason": reason})
             continue
         row = run_row(results, path)
+        reason = set_aside_reason(row, protocol, include_replaced_sources)
+        if reason:
+            set_aside.append({"path": str(path), "run": f"{row['language']}/{row['run_name']}/seed_{row['seed']}",
+                              "reason": reason})
+            continue
+        if row["source_replaced"]:
+            row["encoder"] = row["run_name"]
         candidates.setdefault((row["language"], row["encoder"], row["seed"]), []).append((path, results, row))
 
     rows, duplicates, settings = [], [], {}
     for (language, encoder, seed), found in candidates.items():
-        canonical = root / language / encoder / f"seed_{seed}" / "results.json"
+        canonical = root / language / found[0][2]["run_name"] / f"seed_{seed}" / "results.json"
         found.sort(key=lambda item: (item[0] != canonical, str(item[0])))
         kept_path, kept_results, kept_row = found[0]
         rows.append(kept_row)
@@ -154,7 +178,18 @@ def collect(results_root):
         rejected=pd.DataFrame(rejected, columns=["path", "reason"]),
         duplicates=pd.DataFrame(duplicates, columns=["run", "kept", "duplicate", "identical"]),
         conflicts=settings_conflicts(settings),
+        set_aside=pd.DataFrame(set_aside, columns=["path", "run", "reason"]),
     )
+
+
+def set_aside_reason(row, protocol, include_replaced_sources):
+    """Why a finished run is left out of an analysis of `protocol`, or None."""
+    if row["protocol"] != protocol:
+        return f"protocol {row['protocol']} (this report analyses {protocol}; --protocol {row['protocol']})"
+    if row["source_replaced"] and not include_replaced_sources:
+        return (f"encoder weights from {row['encoder_source']}, not the registry's {row['encoder']} "
+                "(--include-replaced-sources analyses such runs under their run name)")
+    return None
 
 
 def settings_conflicts(settings):

@@ -19,6 +19,7 @@ from crossling_asr.analysis.stats import PREDICTORS, indo_european_gap, monoling
 from crossling_asr.analysis.typology import TYPOLOGY_FILE, language_facts, load_distances
 from crossling_asr.hparams import RECIPES_DIR, recipe_languages
 from crossling_asr.registry import load_registry
+from crossling_asr.run_layout import STUDY_PROTOCOL
 
 PRIMARY_TRANSFER_KIND = "genetic"
 log = logging.getLogger(__name__)
@@ -64,16 +65,19 @@ def ordered_encoders(found, registry):
 
 
 def build_report(results_root, out_dir, languages=None, encoders=None, seeds=None,
-                 typology_file=TYPOLOGY_FILE, ie_metric="CER", n_resamples=2000, recipes_dir=RECIPES_DIR):
+                 typology_file=TYPOLOGY_FILE, ie_metric="CER", n_resamples=2000, recipes_dir=RECIPES_DIR,
+                 protocol=STUDY_PROTOCOL, include_replaced_sources=False):
     """Write the report of `results_root` into `out_dir`; returns the path of report.md.
 
     languages, encoders, seeds: the expected grid (default: everything found),
     against which missing runs and incomplete cells are reported.
     recipes_dir: where the recipes whose yaml states a language's facts
     (name, ISO 639-3 code, family) live, for results that do not record them.
+    protocol, include_replaced_sources: which finished runs are analysed
+    (crossling_asr.analysis.aggregate.collect); the others are listed.
     """
     registry = load_registry()
-    collection = collect(results_root)
+    collection = collect(results_root, protocol, include_replaced_sources)
     runs = collection.runs
     report = Report(out_dir)
     languages = list(languages or sorted(runs["language"].unique()))
@@ -82,7 +86,9 @@ def build_report(results_root, out_dir, languages=None, encoders=None, seeds=Non
     report.text(f"# Cross-lingual transfer of wav2vec2-family encoders: results\n\n"
                 f"Results root: `{Path(results_root).resolve()}`; generated "
                 f"{datetime.datetime.now():%Y-%m-%d %H:%M}. Expected grid: {len(languages)} languages x "
-                f"{len(encoders)} encoders x seeds {', '.join(map(str, seeds))}.")
+                f"{len(encoders)} encoders x seeds {', '.join(map(str, seeds))}; protocol {protocol}"
+                + ("; runs with replaced encoder weights included under their run names (name~source)."
+                   if include_replaced_sources else "."))
     add_checks(report, collection, languages, encoders, seeds)
     if runs.empty:
         report.text("No finished runs: nothing to analyse.")
@@ -103,12 +109,15 @@ def add_checks(report, collection, languages, encoders, seeds):
     missing = missing_runs(runs, languages, encoders, seeds)
     report.text(f"## Runs\n\n{len(runs)} finished runs used; {len(missing)} expected runs missing; "
                 f"{len(collection.rejected)} results files rejected; {len(collection.duplicates)} duplicates; "
-                f"{len(collection.conflicts)} settings differing between seeds of a cell.")
+                f"{len(collection.conflicts)} settings differing between seeds of a cell; "
+                f"{len(collection.set_aside)} finished runs set aside (another protocol, or encoder weights "
+                "that are not the registry's).")
     report.table(runs.drop(columns=["path"]), "runs", "Every run", embed=False)
     for frame, name, caption in (
         (missing, "missing_runs", "Missing runs (expected grid, no finished results.json)"),
         (collection.rejected, "rejected", "Rejected results files (not used anywhere below)"),
         (collection.duplicates, "duplicates", "The same run found more than once (only `kept` is used)"),
+        (collection.set_aside, "set_aside", "Finished runs not analysed here, and why"),
         (collection.conflicts, "conflicts", "Settings that differ between the seeds of one cell "
                                             "(their mean mixes experiments)"),
     ):

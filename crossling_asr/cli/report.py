@@ -23,6 +23,7 @@ from pathlib import Path
 
 from crossling_asr.analysis.typology import TYPOLOGY_FILE
 from crossling_asr.hparams import RECIPES_DIR
+from crossling_asr.run_layout import STUDY_PROTOCOL
 
 
 def main():
@@ -37,6 +38,12 @@ def main():
                         help="metric of the Indo-European comparison (default CER: defined alike for all "
                              "scripts; 'error' is each language's primary metric)")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    parser.add_argument("--protocol", default=STUDY_PROTOCOL,
+                        help="analyse the runs of this protocol (default: the study's); the others are listed")
+    parser.add_argument("--include-replaced-sources", action="store_true",
+                        help="also analyse runs whose --encoder_source replaced the registry's weights "
+                             "(tiny smoke runs, other checkpoints), under their run names (name~source); "
+                             "the registry's facts (hours, languages) are not used for them")
     parser.add_argument("--update-recipe-readmes", action="store_true",
                         help="also rewrite the results table of each language's recipes/<lang>/README.md "
                              "(every registry encoder: mean ± std over the expected seeds, or 'not run')")
@@ -51,7 +58,8 @@ def main():
         print(f"error: results root {args.results_root} is not a directory", file=sys.stderr)
         return 1
     path = build_report(args.results_root, args.out, args.langs, args.encoders, args.seeds,
-                        args.typology, args.ie_metric, args.bootstrap, args.recipes_dir)
+                        args.typology, args.ie_metric, args.bootstrap, args.recipes_dir,
+                        args.protocol, args.include_replaced_sources)
     print(f"Wrote {path}")
     if args.update_recipe_readmes:
         from crossling_asr.analysis.aggregate import collect
@@ -59,7 +67,7 @@ def main():
         from crossling_asr.registry import load_registry
 
         registry = load_registry()
-        runs = collect(args.results_root).runs
+        runs = collect(args.results_root, args.protocol, args.include_replaced_sources).runs
         encoders = args.encoders or ordered_encoders(set(registry) | set(runs["encoder"]), registry)
         updated, skipped = update_recipe_readmes(runs, encoders, args.langs, args.seeds, args.recipes_dir)
         for readme in updated:
