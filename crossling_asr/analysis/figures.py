@@ -1,7 +1,9 @@
 """The report's figures, each saved as PNG (for the Markdown) and PDF (for a paper).
 
 Every function takes the table it plots and an output path without suffix,
-and returns the PNG path.
+and returns the PNG path. With too few data points a figure draws what
+exists and says in the figure why the rest is missing (no "nan" statistic,
+no legend entry for a line that is not drawn, no silently empty axis).
 """
 
 from pathlib import Path
@@ -14,6 +16,17 @@ import numpy as np  # noqa: E402
 
 # 20 distinguishable colours: up to 18 languages or 11 monolingual encoders in one plot.
 DISTINCT_COLORS = plt.get_cmap("tab20")
+
+
+def say_why_missing(ax, text):
+    """Write in the axis why it shows less than expected."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=8, color="0.3", wrap=True)
+
+
+def legend_if_drawn(ax, **kwargs):
+    """A legend only when something labelled was drawn."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kwargs)
 
 
 def save(fig, stem):
@@ -58,14 +71,20 @@ def size_diversity_scatter(cells, correlations, stem):
             ax.scatter(group[predictor], group["relative_error"], s=14, alpha=0.6, label=language,
                        color=DISTINCT_COLORS(i % DISTINCT_COLORS.N))
         means = cells.groupby(predictor)["relative_error"].mean()
-        ax.plot(means.index, means.to_numpy(), "k-", lw=1, label="mean over languages")
+        if len(means) >= 2:  # one value of the predictor: no line to draw
+            ax.plot(means.index, means.to_numpy(), "k-", lw=1, label="mean over languages")
         ax.set_xscale("log")
         ax.set_xlabel(label)
-        if predictor in pooled.index:
-            row = pooled.loc[predictor]
+        if cells.empty:
+            say_why_missing(ax, "no finished runs of pre-trained encoders")
+        row = pooled.loc[predictor] if predictor in pooled.index else None
+        if row is not None and np.isfinite(row["rho"]):
             ax.set_title(f"Spearman {row['rho']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]")
+        else:
+            ax.set_title(f"Spearman not defined: {cells[predictor].nunique()} distinct value(s) of the "
+                         f"predictor in {cells['language'].nunique()} language(s)", fontsize=8)
     axes[0].set_ylabel("test error / language mean")
-    axes[1].legend(fontsize=6, ncol=2, loc="best")
+    legend_if_drawn(axes[1], fontsize=6, ncol=2, loc="best")
     return save(fig, stem)
 
 
@@ -75,8 +94,12 @@ def indo_european_gap_bars(table, stem):
     fig, ax = plt.subplots(figsize=(1.5 + 0.5 * len(rows), 4))
     ax.bar(range(len(rows)), rows["gap"], color=["tab:blue" if g >= 0 else "tab:red" for g in rows["gap"]])
     for i, (gap, p) in enumerate(zip(rows["gap"], rows["p_holm"])):
-        if np.isfinite(p) and p < 0.05:
+        if not np.isfinite(gap):
+            ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
+        elif np.isfinite(p) and p < 0.05:
             ax.text(i, gap, "*", ha="center", va="bottom" if gap >= 0 else "top")
+    if not np.isfinite(rows["gap"].to_numpy(dtype=float)).all():
+        say_why_missing(ax, "n/a: the encoder has no runs on an Indo-European language or none on another")
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(range(len(rows)), rows["encoder"], rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("error gap, other - Indo-European (points)")
@@ -93,6 +116,8 @@ def transfer_scatter(pairs, kind, stem):
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel(f"{kind} similarity to the pre-training language (1 - URIEL distance)")
     ax.set_ylabel("improvement over no pre-training (%)")
-    ax.legend(fontsize=7)
+    if pairs.empty:
+        say_why_missing(ax, "no monolingual encoder with a no-pretraining baseline on the same language")
+    legend_if_drawn(ax, fontsize=7)
     ax.set_title("Monolingual encoders on other languages")
     return save(fig, stem)
