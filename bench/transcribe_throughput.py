@@ -30,10 +30,10 @@ from pathlib import Path
 import torch
 
 from crossling_asr.atomic import write_json
-from crossling_asr.lm import tuned_weights
+from crossling_asr.lm import LM_DEFAULTS
+from crossling_asr.trained_model import TrainedModel
 from crossling_asr.transcribe import (
     OK,
-    AcousticModel,
     Decoder,
     collect_inputs,
     iter_batches,
@@ -66,14 +66,14 @@ def main():
     parser.add_argument("model", type=Path)
     parser.add_argument("inputs", nargs="+")
     parser.add_argument("--lm", type=Path, help="ARPA word LM: also time beam search with it")
-    parser.add_argument("--beam-size", type=int, default=100)
+    parser.add_argument("--beam-size", type=int, default=LM_DEFAULTS["beam_size"])
     parser.add_argument("--batch-seconds", type=float, default=60.0)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
-    model = AcousticModel.load(args.model, args.device)
+    model = TrainedModel.load(args.model, args.device)
     greedy = Decoder(model)
     batching = {"max_batch_seconds": args.batch_seconds, "max_batch_size": args.batch_size}
     timed_transcription(model, args.inputs, greedy, limit=4, **batching)  # warm-up (allocations, kernels)
@@ -84,8 +84,7 @@ def main():
     rows = {"one-at-a-time": single_s, "batched": batched_s}
     decoders = {"greedy": greedy}
     if args.lm is not None:
-        weights = tuned_weights(args.lm)
-        decoders["beam+LM"] = Decoder(model, args.lm, weights["alpha"], weights["beta"], args.beam_size)
+        decoders["beam+LM"] = Decoder(model, args.lm, beam_size=args.beam_size)
         _, rows["batched + LM"] = timed_transcription(model, args.inputs, decoders["beam+LM"], **batching)
     decode_s = decoding_seconds(model, args.inputs, decoders, **batching)
 

@@ -1,4 +1,4 @@
-"""Turn a finished run into a folder SpeechBrain's EncoderASR loads, with a model card.
+"""Write a finished run as a folder SpeechBrain's EncoderASR loads, with a model card; upload it.
 
 A user of an exported model never sees this repository, so the exported
 `hyperparams.yaml` names only classes SpeechBrain, transformers and torch
@@ -9,10 +9,11 @@ preprocessor_config.json, model.safetensors, written by transformers'
 character vocabulary (`label_encoder.txt`) are loaded by SpeechBrain's
 Pretrainer. Nothing is downloaded and nothing pickled is unpickled.
 
-Weights come from the run's best checkpoint by dev CER (the one the test
-score in results.json was computed with). The same loaders serve
-`crossling_asr.transcribe`, which also reads exported folders
-(`model_info.json` keeps what it needs beyond the YAML).
+Weights come from the run's best checkpoint by dev CER, loaded by
+crossling_asr.trained_model, which also reads exported folders back
+(`model_info.json` keeps what it needs beyond the YAML). The model card is
+huggingface_hub's ModelCard, its metadata (model-index with the test WER and
+CER) written by ModelCardData.
 
 Audio normalisation: the training encoder (`SSLEncoder`) normalises each
 utterance over its real samples; SpeechBrain's `Wav2Vec2` normalises over
@@ -23,208 +24,38 @@ in batches of clips of different lengths SpeechBrain's may differ slightly.
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
-import ruamel.yaml
 import torch
-from hyperpyyaml import resolve_references
-from speechbrain.dataio.encoder import CTCTextEncoder
-from speechbrain.utils.checkpoints import Checkpointer
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from crossling_asr.atomic import write_json, write_text
-from crossling_asr.encoders import SSLEncoder
+from crossling_asr.lm import resolve_lm_weights
 from crossling_asr.registry import load_registry
-from crossling_asr.hparams import REPO_ROOT
-from crossling_asr.model import CTCHead
-from crossling_asr.text import LanguageSpec
+from crossling_asr.trained_model import (
+    HEAD_FILE,
+    LM_FILE,
+    MODEL_INFO_FILE,
+    TOKENIZER_FILE,
+    TrainedModel,
+    exported_head_state,
+    hub_model_id,
+    load_finished_run,
+)
 
 logger = logging.getLogger(__name__)
 
 EXPORT_FORMAT = 1
-RESULTS_FILE = "results.json"
-MODEL_INFO_FILE = "model_info.json"
-HEAD_FILE = "ctc_head.pt"
-TOKENIZER_FILE = "label_encoder.txt"
-LM_FILE = "lm.arpa"
-HEAD_CLASS_TAG = "!name:crossling_asr.model.CTCHead"
 STUDY_ARXIV = "2511.21704"
+# A Common Voice release folder as Mozilla names it: cv-corpus-<major>.<minor>-<date>.
+CV_RELEASE_FOLDER = re.compile(r"cv-corpus-(\d+)\.(\d+)-\d{4}-\d{2}-\d{2}")
 
 
 class ExportError(ValueError):
-    """A run or exported folder that cannot be used, with the path that is wrong."""
-
-
-@dataclass
-class FinishedRun:
-    """What a finished run's output folder holds for inference."""
-
-    folder: Path
-    results: dict
-    checkpoint: Path
-    tokenizer_file: Path
-
-    @property
-    def hparams(self):
-        return self.results["hparams"]
-
-    @property
-    def language_spec(self):
-        return LanguageSpec(code=self.results["run"]["language"], **self.hparams["text"])
-
-    def manifest(self, split):
-        """The prepared manifest CSV of a split (train, dev or test) the run used.
-
-        A relative path in the hparams is taken from the working directory,
-        then from the recipe's directory (where train.py is usually run).
-        """
-        value = Path(self.hparams[f"{split}_csv"])
-        recipe_dir = REPO_ROOT / "recipes" / self.results["run"]["language"]
-        candidates = [value] if value.is_absolute() else [Path.cwd() / value, recipe_dir / value]
-        for candidate in candidates:
-            if candidate.is_file():
-                return candidate
-        raise ExportError(
-            f"the {split} manifest of {self.folder} is not at " + " or ".join(map(str, candidates))
-        )
-
-
-def load_finished_run(output_folder):
-    """Check an output folder is a finished run and locate its best checkpoint by dev CER."""
-    folder = Path(output_folder)
-    results_file = folder / RESULTS_FILE
-    if not folder.is_dir():
-        raise ExportError(f"output folder {folder} does not exist")
-    if not results_file.is_file():
-        raise ExportError(
-            f"{results_file} not found: {folder} is not a finished run (results.json is "
-            "written once the test set is scored)"
-        )
-    results = json.loads(results_file.read_text(encoding="utf-8"))
-    if results.get("status") != "finished":
-        raise ExportError(f"{results_file}: status is {results.get('status')!r}, not 'finished'")
-    save_folder = folder / "save"
-    tokenizer_file = save_folder / TOKENIZER_FILE
-    if not tokenizer_file.is_file():
-        raise ExportError(f"vocabulary file {tokenizer_file} not found")
-    best = Checkpointer(save_folder).find_checkpoint(min_key="CER")
-    if best is None:
-        raise ExportError(f"no checkpoint with a dev CER in {save_folder}")
-    for name in ("encoder.ckpt", "head.ckpt"):
-        if not (best.path / name).is_file():
-            raise ExportError(f"checkpoint file {best.path / name} not found")
-    return FinishedRun(folder, results, best.path, tokenizer_file)
-
-
-def load_tokenizer(path, n_outputs):
-    """The CTC character vocabulary saved at `path`, checked against the head's outputs."""
-    tokenizer = CTCTextEncoder()
-    tokenizer.load(path)
-    try:
-        tokenizer.expect_len(n_outputs)
-    except RuntimeError as err:
-        raise ExportError(f"{path} does not fit the CTC head ({n_outputs} outputs): {err}") from err
-    return tokenizer
-
-
-def encoder_config_dir(run):
-    """The directory holding the run's encoder config.json and preprocessor_config.json.
-
-    The baseline's architecture folder, a local encoder source, or the
-    snapshot of a hub encoder in the run's download cache (save/encoder_cache).
-    """
-    cache = run.folder / "save" / "encoder_cache"
-    source = run.results["run"]["encoder_source"]
-    candidates = [cache / "architecture", Path(source)]
-    if "/" in source:
-        candidates += sorted((cache / f"models--{source.replace('/', '--')}" / "snapshots").glob("*"))
-    for candidate in candidates:
-        if (candidate / "config.json").is_file() and (candidate / "preprocessor_config.json").is_file():
-            return candidate
-    raise ExportError(
-        f"no config.json + preprocessor_config.json for encoder {source}: looked in "
-        + ", ".join(str(c) for c in candidates)
-    )
-
-
-def head_kwargs(run):
-    """The CTCHead options the run was built with, read from its saved hyperparams.yaml."""
-    hparams_file = run.folder / "hyperparams.yaml"
-    if not hparams_file.is_file():
-        raise ExportError(f"{hparams_file} not found")
-    with open(hparams_file, encoding="utf-8") as f:
-        resolved = resolve_references(f).getvalue()
-    node = ruamel.yaml.YAML(typ="rt").load(resolved).get("ctc_head")
-    tag = getattr(getattr(node, "tag", None), "value", None)
-    if tag != HEAD_CLASS_TAG:
-        raise ExportError(f"{hparams_file}: ctc_head is {tag}, only {HEAD_CLASS_TAG} can be exported")
-    return {key: _plain(value) for key, value in node.items()}
-
-
-def _plain(value):
-    """ruamel round-trip containers as plain Python lists and dicts."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def load_weights(path):
-    """A state dict saved with torch.save, loaded without unpickling code."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def build_run_modules(run):
-    """The run's fine-tuned encoder (SSLEncoder), CTC head and head layout, from its best checkpoint.
-
-    The encoder is built from its config with random weights, then the
-    checkpoint's weights are loaded (strictly): the pre-trained weights are
-    neither needed nor downloaded.
-    """
-    encoder = SSLEncoder(
-        source=str(encoder_config_dir(run)),
-        save_path=str(run.folder / "save" / "encoder_cache"),
-        random_init=True,
-        config_overrides=run.hparams.get("encoder_config"),
-        freeze=True,
-        apply_spec_augment=False,
-    )
-    encoder.load_state_dict(load_weights(run.checkpoint / "encoder.ckpt"))
-    head_state = load_weights(run.checkpoint / "head.ckpt")
-    layout = head_layout(head_state, head_kwargs(run))
-    head = CTCHead(**layout)
-    head.load_state_dict(head_state)
-    return encoder.eval(), head.eval(), layout
-
-
-def head_layout(head_state, kwargs):
-    """CTCHead arguments: sizes from the weights, options from the run's hparams."""
-    linear = sorted(int(k.split(".")[0]) for k, v in head_state.items() if k.endswith("weight") and v.dim() == 2)
-    first, last = head_state[f"{linear[0]}.weight"], head_state[f"{linear[-1]}.weight"]
-    return {"input_size": first.shape[1], "n_tokens": last.shape[0], **kwargs}
-
-
-def exported_head_state(head):
-    """The head's state dict under the names of the exported YAML's layers.
-
-    The project's time-axis BatchNorm becomes SpeechBrain's BatchNorm1d,
-    which keeps its torch BatchNorm as `.norm`.
-    """
-    state = {}
-    for name, tensor in head.state_dict().items():
-        index, param = name.split(".", 1)
-        if isinstance(head[int(index)], torch.nn.BatchNorm1d):
-            name = f"{index}.norm.{param}"
-        state[name] = tensor.clone()
-    return state
-
-
-def head_state_from_export(state):
-    """Inverse of exported_head_state."""
-    return {name.replace(".norm.", "."): tensor for name, tensor in state.items()}
+    """An export that cannot be written (target folder, LM, head layers), naming what is wrong."""
 
 
 def head_layers_yaml(head):
@@ -329,38 +160,38 @@ def export_model(output_folder, export_dir, lm_file=None, lm_weights=None, overw
     """Write the self-contained EncoderASR folder of a finished run; returns its path.
 
     `lm_file` (an ARPA word LM) makes the export decode with beam search;
-    `lm_weights` = {alpha, beta, beam_size} then sets its weights.
+    `lm_weights` ({alpha, beta, beam_size}, any of them, None for unset)
+    then overrides the tuned weights (crossling_asr.lm.resolve_lm_weights).
     The folder is written beside `export_dir` and renamed into place.
     """
     run = load_finished_run(output_folder)
     export_dir = Path(export_dir).resolve()
     _check_target(export_dir, overwrite)
-    encoder, head, layout = build_run_modules(run)
-    tokenizer = load_tokenizer(run.tokenizer_file, head[-1].out_features)
+    model = TrainedModel.from_run(run, device="cpu")
     beam = None
     if lm_file is not None:
         if not run.language_spec.word_delimiter:
             raise ExportError(f"{run.results['run']['language']} has no word delimiter: no word LM")
         if not Path(lm_file).is_file():
             raise ExportError(f"LM file {lm_file} not found")
-        beam = {"alpha": 0.5, "beta": 1.5, "beam_size": 100, **(lm_weights or {})}
+        beam = resolve_lm_weights(lm_file, **(lm_weights or {}))
 
     export_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{export_dir.name}.", dir=export_dir.parent))
     try:
-        encoder.model.save_pretrained(staging, safe_serialization=True)
-        encoder.feature_extractor.save_pretrained(staging)
-        torch.save(exported_head_state(head), staging / HEAD_FILE)
+        model.encoder.model.save_pretrained(staging, safe_serialization=True)
+        model.encoder.feature_extractor.save_pretrained(staging)
+        torch.save(exported_head_state(model.head), staging / HEAD_FILE)
         shutil.copyfile(run.tokenizer_file, staging / TOKENIZER_FILE)
         if beam is not None:
             shutil.copyfile(lm_file, staging / LM_FILE)
-        info = model_info(run, encoder, layout, tokenizer, beam)
+        info = model_info(run, model, beam)
         write_json(staging / MODEL_INFO_FILE, info)
         write_text(
             staging / "hyperparams.yaml",
-            exported_hyperparams(export_dir, head, tokenizer.get_blank_index(), beam),
+            exported_hyperparams(export_dir, model.head, model.blank_index, beam),
         )
-        write_text(staging / "README.md", model_card(run, info))
+        model_card(run, info).save(staging / "README.md")
         _share_like_new_files(staging)
         if export_dir.exists():
             shutil.rmtree(export_dir)
@@ -397,9 +228,10 @@ def _check_target(export_dir, overwrite):
         raise ExportError(f"{export_dir} already holds an exported model (use --overwrite)")
 
 
-def model_info(run, encoder, head_layout, tokenizer, beam):
+def model_info(run, model, beam):
     """model_info.json: what a reader of the export needs beyond hyperparams.yaml."""
     results = run.results
+    encoder = model.encoder
     return {
         "export_format": EXPORT_FORMAT,
         "language": results["run"]["language"],
@@ -412,9 +244,9 @@ def model_info(run, encoder, head_layout, tokenizer, beam):
             "normalize_wav": bool(encoder.normalize_wav),
             "pass_attention_mask": bool(encoder.pass_attention_mask),
         },
-        "head": head_layout,
-        "vocabulary_size": len(tokenizer),
-        "blank_index": tokenizer.get_blank_index(),
+        "head": model.head_config,
+        "vocabulary_size": len(model.tokenizer),
+        "blank_index": model.blank_index,
         "decoding": {"method": "greedy"} if beam is None else {"method": "beam_lm", **beam},
         "checkpoint": {"name": run.checkpoint.name, "dev_CER": results["metrics"]["dev_best"].get("CER")},
         "metrics": results["metrics"],
@@ -429,7 +261,8 @@ def _fmt(value, digits=2):
 
 
 def model_card(run, info):
-    """README.md of an export: the model, its data, scores, limits, usage, citation."""
+    """The export's README.md as a huggingface_hub ModelCard: metadata (card_metadata), then the
+    model, its data, scores, limits, usage and citation."""
     results = run.results
     language = info["language"]
     encoder_name = info["encoder"]["name"]
@@ -483,17 +316,8 @@ def model_card(run, info):
         "lengths may come out slightly differently. This repository's `local/transcribe.py` "
         "batches exactly as in training."
     )
-    iso = language.split("-")[0]
-    return f"""---
-language: {iso}
-library_name: speechbrain
-pipeline_tag: automatic-speech-recognition
-tags: [automatic-speech-recognition, ctc, speechbrain, {info['encoder']['family']}, common-voice]
-datasets: [common_voice]
-metrics: [wer, cer]
----
-
-# {encoder_name} fine-tuned with CTC on Common Voice {language}
+    title = f"{encoder_name} fine-tuned with CTC on Common Voice {language}"
+    body = f"""# {title}
 
 A character CTC speech recogniser for **{language}**: the encoder `{info['encoder']['source']}`
 ({info['encoder']['family']}) fine-tuned with a {"linear" if not info['head'].get('hidden_layers') else "multi-layer"}
@@ -575,28 +399,86 @@ folder, add `overrides={{"model_dir": "path/to/this/folder"}}`.
 }}
 ```
 """
+    return ModelCard(f"---\n{card_metadata(results, info, title).to_yaml()}\n---\n\n{body}")
+
+
+def common_voice_release(release_folder):
+    """The Common Voice release ("7.0") named by a folder of the data path, or None.
+
+    Mozilla names release folders cv-corpus-<version>-<date>; the recipe's
+    data folder is the language folder inside one. Any other layout (a
+    renamed copy, a delta release, the synthetic corpus) gives None.
+    """
+    for part in reversed(Path(release_folder or "").parts):
+        match = CV_RELEASE_FOLDER.fullmatch(part)
+        if match:
+            return f"{match[1]}.{match[2]}"
+    return None
+
+
+def card_metadata(results, info, title):
+    """The card's ModelCardData: language, tags, base model, and a model-index of the test scores.
+
+    The dataset is Mozilla's hub copy of the release the data folder names
+    (mozilla-foundation/common_voice_7_0 for cv-corpus-7.0-...), its config
+    the language code, split test. When the folder does not name a release
+    the dataset is the generic `common_voice`, named as of unknown release.
+    """
+    language = info["language"]
+    release = common_voice_release((results.get("data") or {}).get("release_folder"))
+    if release is None:
+        dataset_type, dataset_name = "common_voice", f"Common Voice {language} (release unknown)"
+    else:
+        dataset_type = f"mozilla-foundation/common_voice_{release.replace('.', '_')}"
+        dataset_name = f"Common Voice {release} {language}"
+    test = results["metrics"]["test"]
+    eval_results = [
+        EvalResult(
+            task_type="automatic-speech-recognition", task_name="Speech Recognition",
+            dataset_type=dataset_type, dataset_name=dataset_name, dataset_config=language, dataset_split="test",
+            metric_type=metric.lower(), metric_name=f"Test {metric}", metric_value=test[metric],
+        )
+        for metric in ("WER", "CER")
+        if test.get(metric) is not None
+    ]
+    base_model = None if info["encoder"]["random_init"] else hub_model_id(info["encoder"]["source"])
+    return ModelCardData(
+        language=language.split("-")[0],
+        library_name="speechbrain",
+        pipeline_tag="automatic-speech-recognition",
+        tags=["automatic-speech-recognition", "ctc", "speechbrain", info["encoder"]["family"], "common-voice"],
+        datasets=[dataset_type],
+        metrics=["wer", "cer"],
+        base_model=base_model,
+        model_name=title,
+        eval_results=eval_results or None,
+    )
 
 
 def upload_export(export_dir, repo_id, private=True):
-    """Upload an exported folder to the Hugging Face hub as `repo_id`.
+    """Upload an exported folder to the Hugging Face hub as `repo_id`, in one commit; returns its URL.
 
     The uploaded hyperparams.yaml points `model_dir` at the repo, so
-    `EncoderASR.from_hparams(source=repo_id)` fetches everything from there.
+    `EncoderASR.from_hparams(source=repo_id)` fetches everything from there;
+    that one file is sent from memory, every other file from its path in
+    the folder (nothing is copied; the local folder is unchanged).
     """
-    from huggingface_hub import HfApi
+    from huggingface_hub import CommitOperationAdd, HfApi
 
     export_dir = Path(export_dir)
-    hparams_text = (export_dir / "hyperparams.yaml").read_text(encoding="utf-8")
+    hparams_file = export_dir / "hyperparams.yaml"
+    hparams_text = hparams_file.read_text(encoding="utf-8")
     local_line = f"model_dir: {json.dumps(str(export_dir.resolve()))}"
     if local_line not in hparams_text:
-        raise ExportError(f"{export_dir}/hyperparams.yaml has no model_dir line for this folder")
+        raise ExportError(f"{hparams_file} has no model_dir line for this folder")
+    hub_hparams = hparams_text.replace(local_line, f"model_dir: {json.dumps(repo_id)}")
+    operations = [
+        CommitOperationAdd(path_in_repo=path.relative_to(export_dir).as_posix(), path_or_fileobj=str(path))
+        for path in sorted(export_dir.rglob("*"))
+        if path.is_file() and path != hparams_file
+    ]
+    operations.append(CommitOperationAdd(path_in_repo=hparams_file.name, path_or_fileobj=hub_hparams.encode("utf-8")))
     api = HfApi()
-    api.create_repo(repo_id, private=private, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = Path(tmp) / "model"
-        shutil.copytree(export_dir, staged)
-        (staged / "hyperparams.yaml").write_text(
-            hparams_text.replace(local_line, f"model_dir: {json.dumps(repo_id)}"), encoding="utf-8"
-        )
-        api.upload_folder(folder_path=str(staged), repo_id=repo_id, commit_message="Upload exported model")
-    return f"https://huggingface.co/{repo_id}"
+    url = api.create_repo(repo_id, private=private, exist_ok=True)
+    api.create_commit(repo_id, operations, commit_message="Upload exported model")
+    return str(url)

@@ -26,8 +26,6 @@ import math
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from speechbrain.utils.metric_stats import ErrorRateStats
-
 from crossling_asr.atomic import atomic_path
 from crossling_asr.text import TextNormalizer
 
@@ -38,7 +36,10 @@ BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 ARPA_NEVER = -99.0
 # Discount used when an order has no n-gram seen once or none seen twice.
 FALLBACK_DISCOUNT = 0.5
-DEFAULT_WEIGHTS = {"alpha": 0.5, "beta": 1.5}  # SpeechBrain's defaults, before tuning
+# Beam search settings before tuning: those of SpeechBrain's CTCBeamSearcher
+# (tests/test_lm.py checks they still are). Written out so that the command
+# lines can show them without importing SpeechBrain.
+LM_DEFAULTS = {"alpha": 0.5, "beta": 1.5, "beam_size": 100}
 MIN_ORDER = 2  # KenLM reads bigram models and up
 MAX_ORDER = 6
 
@@ -127,7 +128,7 @@ class KneserNeyLM:
             raise LMTextError("no sentences to estimate a language model from")
         self.n_sentences = n_sentences
         self.counts = self._adjusted_counts(raw)
-        self.discounts = [None] + [self._discount(self.counts[n]) for n in range(1, order + 1)]
+        self.discounts = [None] + [self._discount(self.counts[n], n) for n in range(1, order + 1)]
         self.vocabulary = sorted({g[0] for g in self.counts[1]} - {BOS} | {UNK})
         self.log10_probs, self.log10_backoffs = self._estimate()
 
@@ -143,10 +144,14 @@ class KneserNeyLM:
         return counts
 
     @staticmethod
-    def _discount(counts):
+    def _discount(counts, order):
         n1 = sum(1 for c in counts.values() if c == 1)
         n2 = sum(1 for c in counts.values() if c == 2)
         if n1 == 0 or n2 == 0:
+            logger.warning(
+                "LM order %d: %d n-grams seen once and %d seen twice, so its Kneser-Ney discount "
+                "cannot be estimated; using %.2f (more text fixes this)", order, n1, n2, FALLBACK_DISCOUNT,
+            )
             return FALLBACK_DISCOUNT
         return n1 / (n1 + 2 * n2)
 
@@ -249,18 +254,27 @@ def tuning_file(lm_path):
     return Path(f"{lm_path}.tuning.json")
 
 
-def tuned_weights(lm_path):
-    """{alpha, beta} chosen on dev for this LM, or SpeechBrain's defaults before tuning."""
+def resolve_lm_weights(lm_path, alpha=None, beta=None, beam_size=None):
+    """{alpha, beta, beam_size} to decode with the LM at `lm_path`.
+
+    Each given value wins; alpha and beta not given are those tune_lm.py
+    chose on dev for this LM (<lm>.tuning.json), else LM_DEFAULTS (with a
+    warning); beam_size not given is LM_DEFAULTS'.
+    """
+    weights = dict(LM_DEFAULTS)
     path = tuning_file(lm_path)
-    if not path.is_file():
-        logger.warning("%s not found (run local/tune_lm.py): using alpha %.2f, beta %.2f",
-                       path, DEFAULT_WEIGHTS["alpha"], DEFAULT_WEIGHTS["beta"])
-        return dict(DEFAULT_WEIGHTS)
-    best = json.loads(path.read_text(encoding="utf-8"))["best"]
-    return {"alpha": best["alpha"], "beta": best["beta"]}
+    if path.is_file():
+        best = json.loads(path.read_text(encoding="utf-8"))["best"]
+        weights.update(alpha=best["alpha"], beta=best["beta"])
+    elif alpha is None or beta is None:
+        logger.warning("%s not found (run local/tune_lm.py): using alpha %.2f, beta %.2f unless given",
+                       path, LM_DEFAULTS["alpha"], LM_DEFAULTS["beta"])
+    given = {"alpha": alpha, "beta": beta, "beam_size": beam_size}
+    weights.update({key: value for key, value in given.items() if value is not None})
+    return weights
 
 
-def make_beam_searcher(tokenizer, arpa_path, alpha, beta, beam_size=100):
+def make_beam_searcher(tokenizer, arpa_path, alpha, beta, beam_size):
     """SpeechBrain's CTC beam search with the ARPA word LM (through KenLM).
 
     `alpha` weighs the LM log-probability, `beta` is added per word.
@@ -293,32 +307,26 @@ def beam_decode(searcher, log_probs, frames):
     return hyps[0].text if hyps else ""
 
 
-def word_error_rate(hypotheses, references):
-    """WER in percent of parallel lists of strings (SpeechBrain's ErrorRateStats)."""
-    stats = ErrorRateStats()
-    ids = [str(i) for i in range(len(references))]
-    stats.append(ids, [h.split() for h in hypotheses], [r.split() for r in references])
-    return stats.summarize("error_rate")
-
-
-def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size=100, greedy=None):
+def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size, greedy=None):
     """Grid search of (alpha, beta) by dev WER.
 
     `utterances`: [(log_probs (frames, vocab), n_frames, reference)] computed
     once with the acoustic model. `greedy`: the greedy hypotheses, reported
     for comparison. Returns {"best": {alpha, beta, WER}, "grid": [...], "greedy_WER"}.
     """
+    from crossling_asr.metrics import error_rates
+
     references = [ref for _, _, ref in utterances]
     grid = []
     searcher = make_beam_searcher(tokenizer, arpa_path, alphas[0], betas[0], beam_size)
     for alpha, beta in itertools.product(alphas, betas):
         set_lm_weights(searcher, alpha, beta)
         hyps = [beam_decode(searcher, lp, frames) for lp, frames, _ in utterances]
-        wer = word_error_rate(hyps, references)
+        wer = error_rates(hyps, references)["WER"]
         logger.info("alpha %.2f beta %.2f: dev WER %.2f", alpha, beta, wer)
         grid.append({"alpha": alpha, "beta": beta, "WER": wer})
     best = min(grid, key=lambda g: (g["WER"], g["alpha"], g["beta"]))
     result = {"best": best, "grid": grid, "n_utterances": len(references)}
     if greedy is not None:
-        result["greedy_WER"] = word_error_rate(greedy, references)
+        result["greedy_WER"] = error_rates(greedy, references)["WER"]
     return result

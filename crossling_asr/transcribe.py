@@ -1,10 +1,12 @@
-"""Transcribe audio with a trained run or an exported model, in length-sorted batches.
+"""Transcribe audio with a trained model, in length-sorted batches; decode and score.
 
-Inputs are audio files, folders (searched recursively for files soundfile
-reads) and manifest CSVs (columns ID, wav and optionally wrd, as written by
-data preparation; `$data_root` and relative paths refer to the manifest's
-folder). Each file is read
-once, mixed to mono and resampled to 16 kHz once. Utterances are sorted by
+The model is a crossling_asr.trained_model.TrainedModel (a run's folder or
+an export); audio is read by crossling_asr.audio and error rates come from
+crossling_asr.metrics. Inputs are audio files, folders (searched
+recursively for files soundfile reads) and manifest CSVs (columns ID, wav
+and optionally wrd, as written by data preparation; `$data_root` and
+relative paths refer to the manifest's folder). Each file is read once,
+mixed to mono and resampled to 16 kHz once. Utterances are sorted by
 duration and batched by padded seconds, so little compute goes to padding;
 the encoder normalises each clip over its own samples and masks padding, as
 in training, so a clip is transcribed the same alone or in a batch. A file
@@ -20,44 +22,27 @@ Decoding is greedy (best path) or CTC beam search with a word n-gram LM
 
 It is computed from the acoustic posteriors alone, whatever the decoder.
 With references (a manifest's wrd column or a references TSV), WER and CER
-are scored with SpeechBrain's ErrorRateStats after the language's text
+are scored (crossling_asr.metrics) after the language's text
 normalisation of the references (the one used in training). Transcripts have
 single spaces and no leading or trailing space; CTCBrain scores its raw
 best-path strings, so its test CER can differ slightly (WER does not).
 """
 
 import csv
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import soundfile as sf
 import torch
-import torchaudio
-from speechbrain.utils.metric_stats import ErrorRateStats
 from tqdm import tqdm
 
 from crossling_asr.atomic import atomic_path, write_json
+from crossling_asr.audio import AudioError, UndecodableAudioError, audio_suffixes, read_resampled
 from crossling_asr.brain import greedy_ctc_decode
 from crossling_asr.data import decode_text
-from crossling_asr.encoders import SSLEncoder
-from crossling_asr.export import (
-    HEAD_FILE,
-    LM_FILE,
-    MODEL_INFO_FILE,
-    RESULTS_FILE,
-    TOKENIZER_FILE,
-    ExportError,
-    build_run_modules,
-    head_state_from_export,
-    load_finished_run,
-    load_tokenizer,
-    load_weights,
-)
-from crossling_asr.lm import beam_decode, make_beam_searcher
-from crossling_asr.model import CTCHead
-from crossling_asr.text import LanguageSpec, TextNormalizer
+from crossling_asr.lm import beam_decode, make_beam_searcher, resolve_lm_weights
+from crossling_asr.metrics import error_rate_stats
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +57,6 @@ class InputError(ValueError):
 
 
 # ---- inputs -------------------------------------------------------------------
-
-
-def audio_suffixes():
-    """File name suffixes of the formats this soundfile build reads."""
-    suffixes = {f".{fmt.lower()}" for fmt in sf.available_formats()}
-    return suffixes | {".opus", ".aif", ".oga"}
 
 
 @dataclass
@@ -172,31 +151,20 @@ def attach_references(items, references):
 # ---- audio ----------------------------------------------------------------------
 
 
-class AudioError(ValueError):
-    """A file that is not usable audio."""
+def model_input(path):
+    """A file as the model's input: 16 kHz mono float32, at least one frame, finite.
 
-
-class AudioReader:
-    """Reads any soundfile format as 16 kHz mono float32, resampling once per file."""
-
-    def __init__(self):
-        self._resamplers = {}
-
-    def __call__(self, path):
-        try:
-            audio, rate = sf.read(path, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
-            raise AudioError(f"unreadable audio: {err}") from err
-        signal = torch.from_numpy(audio).mean(dim=1)
-        if rate != SAMPLE_RATE:
-            if rate not in self._resamplers:
-                self._resamplers[rate] = torchaudio.transforms.Resample(rate, SAMPLE_RATE)
-            signal = self._resamplers[rate](signal)
-        if signal.numel() < MIN_SAMPLES:
-            raise AudioError(f"too short: {signal.numel() / SAMPLE_RATE:.3f} s (at least 0.025 s)")
-        if not torch.isfinite(signal).all():
-            raise AudioError("audio contains NaN or infinite samples")
-        return signal
+    Raises AudioError (crossling_asr.audio) saying what is wrong with the file.
+    """
+    try:
+        signal = read_resampled(path, SAMPLE_RATE)
+    except (UndecodableAudioError, OSError) as err:
+        raise AudioError(f"unreadable audio: {err}") from err
+    if signal.numel() < MIN_SAMPLES:
+        raise AudioError(f"too short: {signal.numel() / SAMPLE_RATE:.3f} s (at least 0.025 s)")
+    if not torch.isfinite(signal).all():
+        raise AudioError("audio contains NaN or infinite samples")
+    return signal
 
 
 def probe_durations(items):
@@ -233,14 +201,13 @@ class _AudioDataset(torch.utils.data.Dataset):
 
     def __init__(self, items):
         self.items = items
-        self.reader = AudioReader()
 
     def __len__(self):
         return len(self.items)
 
     def __getitem__(self, index):
         try:
-            return index, self.reader(self.items[index].path), None
+            return index, model_input(self.items[index].path), None
         except AudioError as err:
             return index, None, str(err)
 
@@ -249,81 +216,7 @@ def _collate(samples):
     return samples
 
 
-# ---- model -----------------------------------------------------------------------
-
-
-class AcousticModel:
-    """A fine-tuned encoder and CTC head with the vocabulary and text rules of its language.
-
-    Loads a finished run's output folder (best checkpoint by dev CER) or an
-    exported folder (crossling_asr.export); either way the encoder is the
-    training one (SSLEncoder), so audio is normalised as in training.
-    """
-
-    def __init__(self, encoder, head, tokenizer, language_spec, source, exported_lm=None, device="cpu"):
-        self.device = torch.device(device)
-        self.encoder = encoder.to(self.device).eval()
-        self.head = head.to(self.device).eval()
-        self.tokenizer = tokenizer
-        self.blank_index = tokenizer.get_blank_index()
-        self.language_spec = language_spec
-        self.normalizer = TextNormalizer(language_spec)
-        self.source = str(source)
-        self.exported_lm = exported_lm
-
-    @classmethod
-    def load(cls, path, device=None):
-        """From a run's output folder (has results.json) or an export (has model_info.json)."""
-        path = Path(path)
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if (path / MODEL_INFO_FILE).is_file():
-            return cls._from_export(path, device)
-        if (path / RESULTS_FILE).is_file():
-            run = load_finished_run(path)
-            encoder, head, _ = build_run_modules(run)
-            tokenizer = load_tokenizer(run.tokenizer_file, head[-1].out_features)
-            return cls(encoder, head, tokenizer, run.language_spec, path, device=device)
-        raise ExportError(
-            f"{path} is neither a finished run (no {RESULTS_FILE}) nor an exported model "
-            f"(no {MODEL_INFO_FILE})"
-        )
-
-    @classmethod
-    def _from_export(cls, path, device):
-        info = json.loads((path / MODEL_INFO_FILE).read_text(encoding="utf-8"))
-        encoder = SSLEncoder(
-            source=str(path), save_path=str(path), family=info["encoder"]["family"],
-            freeze=True, apply_spec_augment=False,
-        )
-        head = CTCHead(**info["head"])
-        head.load_state_dict(head_state_from_export(load_weights(path / HEAD_FILE)))
-        spec = LanguageSpec(code=info["language"], **info["text"])
-        decoding = info.get("decoding", {})
-        exported_lm = None
-        if decoding.get("method") == "beam_lm":
-            exported_lm = {"lm": path / LM_FILE, "alpha": decoding["alpha"], "beta": decoding["beta"],
-                           "beam_size": decoding["beam_size"]}
-        tokenizer = load_tokenizer(path / TOKENIZER_FILE, head[-1].out_features)
-        return cls(encoder, head, tokenizer, spec, path, exported_lm, device)
-
-    @torch.no_grad()
-    def log_probs(self, signals):
-        """CTC log-posteriors (batch, frames, vocab) on the CPU and each signal's frame count."""
-        lengths = torch.tensor([len(s) for s in signals])
-        wavs = torch.zeros(len(signals), int(lengths.max()))
-        for row, signal in enumerate(signals):
-            wavs[row, : len(signal)] = signal
-        wav_lens = (lengths / lengths.max()).to(self.device)
-        features = self.encoder(wavs.to(self.device), wav_lens)
-        log_probs = self.head(features).float().log_softmax(dim=-1).cpu()
-        frames = torch.round(wav_lens.cpu() * log_probs.shape[1]).long()
-        return log_probs, frames
-
-    def greedy_texts(self, log_probs, frames):
-        """Best-path transcripts of a batch, decoded as in training."""
-        wav_lens = frames.float() / log_probs.shape[1]
-        ids = greedy_ctc_decode(log_probs, wav_lens, self.blank_index)
-        return [decode_text(self.tokenizer, row) for row in ids]
+# ---- decoding ----------------------------------------------------------------------
 
 
 def ctc_confidence(log_probs, frames, blank_index):
@@ -336,24 +229,28 @@ def ctc_confidence(log_probs, frames, blank_index):
     return float(posteriors[:, blank_index].mean())
 
 
-# ---- decoding ----------------------------------------------------------------------
-
-
 class Decoder:
-    """Greedy decoding, or CTC beam search with a word LM when `lm` is given."""
+    """Greedy decoding as in training, or CTC beam search with a word LM when `lm` is given.
 
-    def __init__(self, model, lm=None, alpha=0.5, beta=1.5, beam_size=100):
+    With an LM, alpha, beta and beam_size not given are the LM's tuned
+    weights or the defaults (crossling_asr.lm.resolve_lm_weights).
+    """
+
+    def __init__(self, model, lm=None, alpha=None, beta=None, beam_size=None):
         self.model = model
         self.searcher = None
         self.settings = {"method": "greedy"}
         if lm is not None:
-            self.searcher = make_beam_searcher(model.tokenizer, lm, alpha, beta, beam_size)
-            self.settings = {"method": "beam_lm", "lm": str(lm), "alpha": alpha, "beta": beta,
-                             "beam_size": beam_size}
+            weights = resolve_lm_weights(lm, alpha, beta, beam_size)
+            self.searcher = make_beam_searcher(model.tokenizer, lm, **weights)
+            self.settings = {"method": "beam_lm", "lm": str(lm), **weights}
 
     def __call__(self, log_probs, frames):
+        """Transcripts of a batch of (batch, frames, vocab) log-posteriors with frame counts."""
         if self.searcher is None:
-            return self.model.greedy_texts(log_probs, frames)
+            wav_lens = frames.float() / log_probs.shape[1]
+            ids = greedy_ctc_decode(log_probs, wav_lens, self.model.blank_index)
+            return [decode_text(self.model.tokenizer, row) for row in ids]
         return [beam_decode(self.searcher, lp, int(n)) for lp, n in zip(log_probs, frames)]
 
 
@@ -432,12 +329,9 @@ def score(transcripts, normalizer):
     References are normalised with the model's language rules, keeping
     characters outside its alphabet (they count as errors).
     """
-    wer, cer = ErrorRateStats(), ErrorRateStats()
     scored = [t for t in transcripts if t.status == OK and t.reference is not None]
-    for t in scored:
-        reference = normalizer(t.reference, out_of_alphabet="keep").text
-        wer.append([t.id], [t.hypothesis.split()], [reference.split()])
-        cer.append([t.id], [list(t.hypothesis)], [list(reference)])
+    references = [normalizer(t.reference, out_of_alphabet="keep").text for t in scored]
+    wer, cer = error_rate_stats([t.id for t in scored], [t.hypothesis for t in scored], references)
     summary = {
         "n_scored": len(scored),
         "n_failed": sum(1 for t in transcripts if t.status != OK),

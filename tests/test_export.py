@@ -5,7 +5,6 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,10 +14,11 @@ from speechbrain.utils.checkpoints import Checkpointer
 from crossling_asr.brain import greedy_ctc_decode
 from crossling_asr.data import build_tokenizer, decode_text, read_audio
 from crossling_asr.encoders import build_encoder, resolve_encoder
-from crossling_asr.export import ExportError, export_model, load_finished_run, upload_export
+from crossling_asr.export import ExportError, card_metadata, common_voice_release, export_model, upload_export
 from crossling_asr.lm import build_run_lm
 from crossling_asr.model import CTCHead
-from crossling_asr.transcribe import AcousticModel, Decoder
+from crossling_asr.trained_model import TrainedModel, TrainedModelError, load_finished_run
+from crossling_asr.transcribe import Decoder
 
 def longest_test_clip(output_folder):
     """The longest test utterance's 16 kHz audio written by data preparation."""
@@ -105,14 +105,17 @@ def test_exported_model_transcribes_like_the_project_in_plain_speechbrain(usage_
     # trims spaces (as in references). The characters and words must be the same.
     assert plain["greedy_moved"].split() == expected.split()
 
-    lm_model = AcousticModel.load(lm_dir, "cpu")
+    lm_model = TrainedModel.load(lm_dir, "cpu")
     log_probs, frames = lm_model.log_probs([read_audio(clip)])
     assert plain["lm_in_place"] == Decoder(lm_model, arpa, 1.0, 1.0, 16)(log_probs, frames)[0]
 
 
 def test_model_card_states_language_encoder_data_scores_and_citation(usage_run, tmp_path):
+    from huggingface_hub import ModelCard
+
     output_folder, _ = usage_run
-    card = (export_model(output_folder, tmp_path / "export") / "README.md").read_text()
+    readme = export_model(output_folder, tmp_path / "export") / "README.md"
+    card = readme.read_text()
     results = json.loads((output_folder / "results.json").read_text())
     test = results["metrics"]["test"]
     for fact in ("language: es", "xlsr-53", "MLS, CommonVoice, BABEL", "56000 hours", "Seed 1",
@@ -120,10 +123,42 @@ def test_model_card_states_language_encoder_data_scores_and_citation(usage_run, 
                  "## Limitations", "| train | 200 |"):
         assert fact in card, fact
 
+    loaded = ModelCard.load(readme)  # huggingface_hub parses and checks the metadata
+    scores = {r.metric_type: r.metric_value for r in loaded.data.eval_results}
+    assert scores == {"wer": test["WER"], "cer": test["CER"]}
+    for result in loaded.data.eval_results:
+        assert result.task_type == "automatic-speech-recognition"
+        assert (result.dataset_config, result.dataset_split) == ("es", "test")
+        # The synthetic corpus is not in a cv-corpus-<version>-<date> folder: no release is claimed.
+        assert result.dataset_type == "common_voice" and "release unknown" in result.dataset_name
+    assert loaded.data.base_model is None  # the run's encoder is a local folder, not a hub model
+    assert loaded.data.language == "es" and loaded.data.library_name == "speechbrain"
+
+
+def test_card_metadata_names_the_release_and_the_base_model():
+    assert common_voice_release("/data/cv-corpus-7.0-2021-07-21/es") == "7.0"
+    assert common_voice_release("/data/cv-corpus-17.0-2024-03-15/sv-SE") == "17.0"
+    for unknown in ("/data/cv-corpus-12.0-delta-2022-12-07/es", "demo/data/es", "/data/cv7/es", None):
+        assert common_voice_release(unknown) is None, unknown
+
+    results = {"data": {"release_folder": "/data/cv-corpus-7.0-2021-07-21/sv-SE"},
+               "metrics": {"test": {"WER": 21.5, "CER": 7.25}}}
+    encoder = {"source": "facebook/wav2vec2-large-xlsr-53", "family": "Wav2Vec2Model", "random_init": False}
+    data = card_metadata(results, {"language": "sv-SE", "encoder": encoder}, "a title")
+    assert data.language == "sv" and data.base_model == "facebook/wav2vec2-large-xlsr-53"
+    assert data.datasets == ["mozilla-foundation/common_voice_7_0"]
+    assert [(r.dataset_type, r.dataset_config, r.dataset_split, r.metric_type, r.metric_value)
+            for r in data.eval_results] == [
+        ("mozilla-foundation/common_voice_7_0", "sv-SE", "test", "wer", 21.5),
+        ("mozilla-foundation/common_voice_7_0", "sv-SE", "test", "cer", 7.25),
+    ]
+    baseline = card_metadata(results, {"language": "sv-SE", "encoder": {**encoder, "random_init": True}}, "t")
+    assert baseline.base_model is None  # random weights: nothing of the hub model is in it
+
 
 def test_export_refuses_unfinished_runs_and_foreign_folders(usage_run, tmp_path):
     output_folder, _ = usage_run
-    with pytest.raises(ExportError, match="results.json"):
+    with pytest.raises(TrainedModelError, match="results.json"):
         export_model(tmp_path, tmp_path / "export")
     foreign = tmp_path / "foreign"
     foreign.mkdir()
@@ -147,35 +182,53 @@ def test_export_cli(usage_run, tmp_path):
     assert "Exported to" in proc.stdout and (tmp_path / "cli" / "hyperparams.yaml").is_file()
 
 
-def test_upload_points_the_uploaded_yaml_at_the_repo(usage_run, tmp_path, monkeypatch):
+def test_upload_is_one_commit_of_the_folder_as_it_is_plus_the_hub_yaml(usage_run, tmp_path, monkeypatch):
     """--upload without a network: the hub client is replaced by one recording what it gets."""
     import huggingface_hub
 
     output_folder, _ = usage_run
     export_dir = export_model(output_folder, tmp_path / "export")
-    received = {}
+    calls = []
 
     class RecordingHfApi:
         def create_repo(self, repo_id, private, exist_ok):
-            received["repo"] = (repo_id, private)
+            calls.append(("create_repo", repo_id, private, exist_ok))
+            return huggingface_hub.RepoUrl(f"https://huggingface.co/{repo_id}")
 
-        def upload_folder(self, folder_path, repo_id, commit_message):
-            received["files"] = sorted(p.name for p in Path(folder_path).iterdir())
-            received["yaml"] = (Path(folder_path) / "hyperparams.yaml").read_text()
+        def create_commit(self, repo_id, operations, commit_message):
+            calls.append(("create_commit", repo_id, list(operations)))
+
+    def no_copies(*args, **kwargs):
+        raise AssertionError("the export was copied")
 
     monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHfApi)
+    for name in ("copytree", "copyfile", "copy", "copy2"):
+        monkeypatch.setattr(shutil, name, no_copies)
     url = upload_export(export_dir, "someone/asr-es")
-    assert url == "https://huggingface.co/someone/asr-es" and received["repo"] == ("someone/asr-es", True)
-    assert 'model_dir: "someone/asr-es"' in received["yaml"] and str(export_dir) not in received["yaml"]
-    assert received["files"] == sorted(p.name for p in export_dir.iterdir())
-    assert str(export_dir) in (export_dir / "hyperparams.yaml").read_text()  # the local copy is unchanged
+
+    assert url == "https://huggingface.co/someone/asr-es"
+    assert [call[0] for call in calls] == ["create_repo", "create_commit"]  # ONE commit
+    assert calls[0][1:] == ("someone/asr-es", True, True)
+    operations = calls[1][2]
+    names = [op.path_in_repo for op in operations]
+    assert sorted(names) == sorted(p.name for p in export_dir.iterdir()) and len(set(names)) == len(names)
+    by_name = {op.path_in_repo: op for op in operations}
+    assert by_name["model.safetensors"].path_or_fileobj == str(export_dir / "model.safetensors")
+    assert all(op.path_or_fileobj == str(export_dir / name) for name, op in by_name.items() if name != "hyperparams.yaml")
+    with by_name["hyperparams.yaml"].as_file() as f:
+        hub_yaml = f.read().decode("utf-8")
+    assert 'model_dir: "someone/asr-es"' in hub_yaml and str(export_dir) not in hub_yaml
+    local_yaml = (export_dir / "hyperparams.yaml").read_text()
+    assert str(export_dir) in local_yaml  # the local copy is unchanged
+    assert hub_yaml == local_yaml.replace(f'model_dir: "{export_dir}"', 'model_dir: "someone/asr-es"')
 
 
 def test_a_head_with_hidden_layers_and_batch_norm_becomes_plain_layers():
     """SpeechBrain's stock head (hidden layers, batch norm, dropout) maps onto torch/SpeechBrain layers."""
     from hyperpyyaml import load_hyperpyyaml
 
-    from crossling_asr.export import exported_head_state, head_layers_yaml
+    from crossling_asr.export import head_layers_yaml
+    from crossling_asr.trained_model import exported_head_state
 
     torch.manual_seed(0)
     head = CTCHead(input_size=16, n_tokens=7, hidden_layers=[12, 10], dropout=0.1, batch_norm=True)

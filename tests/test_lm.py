@@ -1,6 +1,8 @@
 """Word n-gram LMs: a correct ARPA, the language's normalisation, and lower WER than greedy."""
 
+import inspect
 import json
+import logging
 import random
 import subprocess
 import sys
@@ -11,15 +13,18 @@ import pytest
 from crossling_asr.lm import (
     BOS,
     EOS,
+    FALLBACK_DISCOUNT,
+    LM_DEFAULTS,
     KneserNeyLM,
     LMTextError,
     normalized_sentences,
     require_word_delimiter,
-    tuned_weights,
+    resolve_lm_weights,
     tuning_file,
 )
 from crossling_asr.text import LanguageSpec, TextNormalizer
-from crossling_asr.transcribe import AcousticModel, Decoder, collect_inputs, score, transcribe
+from crossling_asr.trained_model import TrainedModel
+from crossling_asr.transcribe import Decoder, collect_inputs, score, transcribe
 from conftest import ROOT
 
 
@@ -72,6 +77,43 @@ def test_kneser_ney_values_by_hand():
     assert 10 ** lm.log10_backoffs[(BOS,)] == pytest.approx(0.6)
 
 
+def test_kneser_ney_with_a_fallback_discount_by_hand(caplog):
+    # "<s> a b </s>", "<s> c d </s>": every bigram is seen once, so the bigram discount
+    # cannot be estimated (no n2) and falls back; the order is named in a warning.
+    with caplog.at_level(logging.WARNING, logger="crossling_asr.lm"):
+        lm = KneserNeyLM(["a b", "c d"], order=2)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith("LM order 2:"), warnings
+    # Unigram continuation counts a 1, b 1, c 1, d 1, </s> 2 (after b and after d):
+    # n1 = 4, n2 = 1, D1 = 4 / (4 + 2) = 2/3; total 6; the uniform share D1 * 5 types / 6
+    # = 5/9 is spread over {a, b, c, d, </s>, <unk>}: 5/54 each.
+    assert lm.discounts[1:] == pytest.approx([2 / 3, FALLBACK_DISCOUNT])
+    prob = {g: 10**p for g, p in lm.log10_probs.items()}
+    assert prob[("a",)] == pytest.approx((1 - 2 / 3) / 6 + 5 / 54)  # 4/27
+    assert prob[("</s>",)] == pytest.approx((2 - 2 / 3) / 6 + 5 / 54)  # 17/54
+    assert prob[("<unk>",)] == pytest.approx(5 / 54)
+    # Bigrams, D2 = 0.5: context <s> has 2 types of total count 2, so its back-off weight
+    # is 0.5 * 2 / 2; context b has one bigram, (b, </s>), of count 1: weight 0.5 * 1 / 1.
+    assert 10 ** lm.log10_backoffs[(BOS,)] == pytest.approx(0.5)
+    assert prob[(BOS, "a")] == pytest.approx(0.5 / 2 + 0.5 * 4 / 27)  # 35/108
+    assert prob[("b", EOS)] == pytest.approx(0.5 / 1 + 0.5 * 17 / 54)  # 71/108
+
+
+def test_lm_weights_tuned_then_given_else_speechbrains_defaults(tmp_path, caplog):
+    from speechbrain.decoders.ctc import CTCBeamSearcher
+
+    searcher_defaults = inspect.signature(CTCBeamSearcher).parameters
+    assert LM_DEFAULTS == {key: searcher_defaults[key].default for key in LM_DEFAULTS}
+    arpa = tmp_path / "lm.arpa"
+    with caplog.at_level(logging.WARNING, logger="crossling_asr.lm"):
+        assert resolve_lm_weights(arpa) == {"alpha": 0.5, "beta": 1.5, "beam_size": 100}
+    assert "lm.arpa.tuning.json not found" in caplog.text
+    assert resolve_lm_weights(arpa, beta=0.0, beam_size=8) == {"alpha": 0.5, "beta": 0.0, "beam_size": 8}
+    tuning_file(arpa).write_text(json.dumps({"best": {"alpha": 1.25, "beta": 2.0, "WER": 9.0}}))
+    assert resolve_lm_weights(arpa) == {"alpha": 1.25, "beta": 2.0, "beam_size": 100}
+    assert resolve_lm_weights(arpa, alpha=0.75) == {"alpha": 0.75, "beta": 2.0, "beam_size": 100}
+
+
 def test_lm_text_uses_the_training_normalisation():
     spec = LanguageSpec(code="es", alphabet="a-zñáéíóúü")
     sentences, rejected = normalized_sentences(["¡Hola, Niño!", "tengo 42 años", "  ", "río"], TextNormalizer(spec))
@@ -109,14 +151,14 @@ def test_lm_decoding_lowers_test_wer_of_an_undertrained_model(usage_run, tmp_pat
     tuning = json.loads(tuning_file(arpa).read_text())
     assert tuning["best"]["WER"] <= tuning["greedy_WER"]
 
-    model = AcousticModel.load(output_folder, "cpu")
+    model = TrainedModel.load(output_folder, "cpu")
     test_csv = json.loads((output_folder / "results.json").read_text())["hparams"]["test_csv"]
-    weights = tuned_weights(arpa)
+    weights = resolve_lm_weights(arpa, beam_size=32)
     scores = {
         name: score(transcribe(model, collect_inputs([test_csv]), decoder, progress=False), model.normalizer)
         for name, decoder in (
             ("greedy", Decoder(model)),
-            ("lm", Decoder(model, arpa, weights["alpha"], weights["beta"], beam_size=32)),
+            ("lm", Decoder(model, arpa, **weights)),
         )
     }
     print("test WER/CER greedy vs LM:", scores)

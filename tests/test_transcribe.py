@@ -10,9 +10,9 @@ import pytest
 from conftest import ROOT
 
 from crossling_asr.export import export_model
+from crossling_asr.trained_model import TrainedModel
 from crossling_asr.transcribe import (
     OK,
-    AcousticModel,
     Decoder,
     InputError,
     attach_references,
@@ -27,7 +27,7 @@ from crossling_asr.transcribe import (
 def model_and_run(usage_run):
     output_folder, _ = usage_run
     results = json.loads((output_folder / "results.json").read_text())
-    return AcousticModel.load(output_folder, "cpu"), output_folder, results
+    return TrainedModel.load(output_folder, "cpu"), output_folder, results
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_test_manifest_scores_like_the_training_evaluation(model_and_run):
 def test_exported_folder_transcribes_like_the_run(model_and_run, clip_folder, tmp_path):
     model, output_folder, _ = model_and_run
     folder, _, _ = clip_folder
-    exported = AcousticModel.load(export_model(output_folder, tmp_path / "export"), "cpu")
+    exported = TrainedModel.load(export_model(output_folder, tmp_path / "export"), "cpu")
     from_run = transcribe(model, collect_inputs([folder]), Decoder(model), progress=False)
     from_export = transcribe(exported, collect_inputs([folder]), Decoder(exported), progress=False)
     assert [t.hypothesis for t in from_export] == [t.hypothesis for t in from_run]

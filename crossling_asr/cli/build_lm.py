@@ -26,15 +26,15 @@ def main():
     parser.add_argument("--out", type=Path, help="ARPA file to write (default <output_folder>/lm/<order>gram.arpa)")
     args = parser.parse_args()
     # torch, speechbrain and transformers load only now, so that --help answers at once.
-    from crossling_asr.export import ExportError, load_finished_run
     from crossling_asr.lm import LMTextError, build_run_lm
+    from crossling_asr.trained_model import TrainedModelError, load_finished_run
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     out = args.out or args.output_folder / "lm" / f"{args.order}gram.arpa"
     try:
         run = load_finished_run(args.output_folder)
         report = build_run_lm(run, out, args.order, args.text, args.include_train)
-    except (ExportError, LMTextError, FileNotFoundError, ValueError) as err:
+    except (TrainedModelError, LMTextError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(json.dumps(report, indent=2, ensure_ascii=False))
 

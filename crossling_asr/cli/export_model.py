@@ -6,8 +6,8 @@ The export holds the best checkpoint by dev CER (encoder as model.safetensors,
 head and vocabulary), hyperparams.yaml and README.md. With --lm it decodes
 with beam search and that LM, with the weights tune_lm.py chose (from
 <LM>.tuning.json) unless --alpha/--beta are given. --upload pushes the folder
-to the Hugging Face hub (a private repo unless --public); needs a token
-(`huggingface-cli login`).
+to the Hugging Face hub in one commit (a private repo unless --public); needs
+a token (`hf auth login`).
 """
 
 import argparse
@@ -16,31 +16,31 @@ import logging
 import sys
 from pathlib import Path
 
+from crossling_asr.lm import LM_DEFAULTS
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output_folder", type=Path, help="a finished run (holds results.json)")
     parser.add_argument("export_dir", type=Path, help="the folder to write")
     parser.add_argument("--lm", type=Path, help="ARPA word LM to decode with (local/build_lm.py)")
-    parser.add_argument("--alpha", type=float, help="LM weight (default: tuned, else 0.5)")
-    parser.add_argument("--beta", type=float, help="word insertion bonus (default: tuned, else 1.5)")
-    parser.add_argument("--beam-size", type=int, default=100)
+    parser.add_argument("--alpha", type=float, help=f"LM weight (default: tuned, else {LM_DEFAULTS['alpha']})")
+    parser.add_argument("--beta", type=float,
+                        help=f"word insertion bonus (default: tuned, else {LM_DEFAULTS['beta']})")
+    parser.add_argument("--beam-size", type=int, help=f"beam width (default {LM_DEFAULTS['beam_size']})")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier export in export_dir")
     parser.add_argument("--upload", metavar="REPO_ID", help="also upload to the Hugging Face hub")
     parser.add_argument("--public", action="store_true", help="make the uploaded repo public")
     args = parser.parse_args()
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.export import ExportError, export_model, upload_export
-    from crossling_asr.lm import tuned_weights
+    from crossling_asr.trained_model import TrainedModelError
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     try:
-        lm_weights = None
-        if args.lm is not None:
-            lm_weights = {**tuned_weights(args.lm), "beam_size": args.beam_size}
-            lm_weights.update({k: v for k, v in (("alpha", args.alpha), ("beta", args.beta)) if v is not None})
+        lm_weights = {"alpha": args.alpha, "beta": args.beta, "beam_size": args.beam_size}
         export_dir = export_model(args.output_folder, args.export_dir, args.lm, lm_weights, args.overwrite)
-    except (ExportError, FileNotFoundError) as err:
+    except (ExportError, TrainedModelError, FileNotFoundError) as err:
         sys.exit(f"error: {err}")
     info = json.loads((export_dir / "model_info.json").read_text(encoding="utf-8"))
     test = info["metrics"]["test"]

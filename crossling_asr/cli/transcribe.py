@@ -20,10 +20,12 @@ import logging
 import sys
 from pathlib import Path
 
+from crossling_asr.lm import LM_DEFAULTS
+
 
 def make_decoder(model, args):
     """Greedy, the --lm beam search, or the exported model's own LM."""
-    from crossling_asr.lm import require_word_delimiter, tuned_weights
+    from crossling_asr.lm import require_word_delimiter
     from crossling_asr.transcribe import Decoder
 
     if args.greedy:
@@ -32,10 +34,7 @@ def make_decoder(model, args):
         require_word_delimiter(model.language_spec)
         if not args.lm.is_file():
             raise FileNotFoundError(f"LM file {args.lm} not found")
-        weights = tuned_weights(args.lm)
-        alpha = weights["alpha"] if args.alpha is None else args.alpha
-        beta = weights["beta"] if args.beta is None else args.beta
-        return Decoder(model, args.lm, alpha, beta, args.beam_size)
+        return Decoder(model, args.lm, args.alpha, args.beta, args.beam_size)
     if model.exported_lm is not None:
         lm = model.exported_lm
         return Decoder(model, lm["lm"], lm["alpha"], lm["beta"], lm["beam_size"])
@@ -50,9 +49,10 @@ def main():
     parser.add_argument("--json", type=Path, help="also write everything as JSON here")
     parser.add_argument("--references", type=Path, help="TSV of ID<TAB>reference transcript")
     parser.add_argument("--lm", type=Path, help="ARPA word LM for beam search")
-    parser.add_argument("--alpha", type=float, help="LM weight")
-    parser.add_argument("--beta", type=float, help="word insertion bonus")
-    parser.add_argument("--beam-size", type=int, default=100)
+    parser.add_argument("--alpha", type=float, help=f"LM weight (default: tuned, else {LM_DEFAULTS['alpha']})")
+    parser.add_argument("--beta", type=float,
+                        help=f"word insertion bonus (default: tuned, else {LM_DEFAULTS['beta']})")
+    parser.add_argument("--beam-size", type=int, help=f"beam width (default {LM_DEFAULTS['beam_size']})")
     parser.add_argument("--greedy", action="store_true", help="greedy decoding even if the model has an LM")
     parser.add_argument("--batch-seconds", type=float, default=60.0, help="padded audio seconds per batch")
     parser.add_argument("--batch-size", type=int, default=16, help="utterances per batch at most")
@@ -60,11 +60,11 @@ def main():
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     args = parser.parse_args()
     # torch, speechbrain and transformers load only now, so that --help answers at once.
-    from crossling_asr.export import ExportError
     from crossling_asr.lm import LMTextError
+    from crossling_asr.trained_model import TrainedModel, TrainedModelError
     from crossling_asr.transcribe import (
-        AcousticModel, InputError, attach_references, collect_inputs, read_references, score, transcribe,
-        write_json_report, write_tsv,
+        InputError, attach_references, collect_inputs, read_references, score, transcribe, write_json_report,
+        write_tsv,
     )
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -74,9 +74,9 @@ def main():
         if args.references is not None:
             attached = attach_references(items, read_references(args.references))
             print(f"{attached} of {len(items)} utterances have a reference in {args.references}")
-        model = AcousticModel.load(args.model, args.device)
+        model = TrainedModel.load(args.model, args.device)
         decoder = make_decoder(model, args)
-    except (ExportError, InputError, LMTextError, FileNotFoundError) as err:
+    except (TrainedModelError, InputError, LMTextError, FileNotFoundError) as err:
         sys.exit(f"error: {err}")
 
     transcripts = transcribe(model, items, decoder, args.batch_seconds, args.batch_size, args.workers)

@@ -14,6 +14,8 @@ import logging
 import sys
 from pathlib import Path
 
+from crossling_asr.lm import LM_DEFAULTS
+
 
 def floats(text):
     return [float(v) for v in text.split(",")]
@@ -26,14 +28,14 @@ def main():
     parser.add_argument("--manifest", type=Path, help="dev manifest CSV (default: the run's dev.csv)")
     parser.add_argument("--alphas", type=floats, default=[0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
     parser.add_argument("--betas", type=floats, default=[0.0, 0.5, 1.0, 2.0, 3.0])
-    parser.add_argument("--beam-size", type=int, default=100)
+    parser.add_argument("--beam-size", type=int, default=LM_DEFAULTS["beam_size"], help="beam width (default %(default)s)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     args = parser.parse_args()
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.atomic import write_json
-    from crossling_asr.export import ExportError, load_finished_run
     from crossling_asr.lm import LMTextError, require_word_delimiter, tune_lm_weights, tuning_file
-    from crossling_asr.transcribe import AcousticModel, InputError, iter_batches, read_manifest
+    from crossling_asr.trained_model import TrainedModel, TrainedModelError, load_finished_run
+    from crossling_asr.transcribe import Decoder, InputError, iter_batches, read_manifest
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     try:
@@ -42,8 +44,9 @@ def main():
         if args.manifest is None and not (args.model / "results.json").is_file():
             raise InputError(f"{args.model} is not a run output folder: give the dev set with --manifest")
         manifest = args.manifest or load_finished_run(args.model).manifest("dev")
-        model = AcousticModel.load(args.model, args.device)
+        model = TrainedModel.load(args.model, args.device)
         require_word_delimiter(model.language_spec)
+        greedy_decoder = Decoder(model)
         items = read_manifest(manifest)
         if any(item.reference is None for item in items):
             raise InputError(f"{manifest} has no wrd column: tuning needs references")
@@ -52,12 +55,12 @@ def main():
             for item, message in failures:
                 logging.warning("%s skipped: %s", item.path, message)
             if batch_items:
-                greedy += model.greedy_texts(log_probs, frames)
+                greedy += greedy_decoder(log_probs, frames)
                 refs = [model.normalizer(item.reference, out_of_alphabet="keep").text for item in batch_items]
                 utterances += [(lp, int(n), ref) for lp, n, ref in zip(log_probs, frames, refs)]
         result = tune_lm_weights(utterances, model.tokenizer, args.lm, args.alphas, args.betas,
                                  args.beam_size, greedy)
-    except (ExportError, InputError, LMTextError, FileNotFoundError) as err:
+    except (TrainedModelError, InputError, LMTextError, FileNotFoundError) as err:
         sys.exit(f"error: {err}")
     result.update(lm=str(args.lm), manifest=str(manifest), model=str(args.model), beam_size=args.beam_size)
     write_json(tuning_file(args.lm), result)
