@@ -21,7 +21,8 @@ Decoding is greedy (best path) or CTC beam search with a word n-gram LM
     posterior (how sure the model is that nothing was said).
 
 It is computed from the acoustic posteriors alone, whatever the decoder.
-With references (a manifest's wrd column or a references TSV), WER and CER
+With references (a manifest's wrd column, or a references TSV: `ID<TAB>text`
+lines or Common Voice's own TSV), WER and CER
 are scored (crossling_asr.metrics) after the language's text
 normalisation of the references (the one used in training). Transcripts have
 single spaces and no leading or trailing space; CTCBrain scores its raw
@@ -40,6 +41,7 @@ from tqdm import tqdm
 from crossling_asr.atomic import atomic_path, write_json
 from crossling_asr.audio import AudioError, UndecodableAudioError, audio_suffixes, read_resampled
 from crossling_asr.brain import greedy_ctc_decode
+from crossling_asr.common_voice import read_cv_tsv
 from crossling_asr.data import decode_text
 from crossling_asr.lm import beam_decode, make_beam_searcher, resolve_lm_weights
 from crossling_asr.metrics import error_rate_stats
@@ -120,21 +122,52 @@ def read_manifest(path):
     return items
 
 
+REFERENCE_FORMATS = (
+    "`ID<TAB>transcript` lines (an `ID` header is skipped), or a Common Voice TSV "
+    "(header with `path` and `sentence` columns; the ID is the clip's name without its suffix)"
+)
+
+
 def read_references(path):
-    """{ID: transcript} of a TSV with lines `ID<TAB>transcript` (an `ID` header is skipped)."""
+    """{ID: transcript} of a references TSV in either of REFERENCE_FORMATS.
+
+    Common Voice's own train/dev/test TSVs are taken as they are, so that
+    clips transcribed by file name are scored against the release's sentences.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"references file {path} not found")
+    with open(path, encoding="utf-8-sig") as f:
+        header = f.readline().rstrip("\r\n").split("\t")
+    if {"path", "sentence"} <= {h.strip() for h in header}:
+        return _read_cv_references(path)
+    if len(header) > 2 and {"path", "sentence"} & {h.strip() for h in header}:
+        raise InputError(f"{path}:1: header {header} looks like a Common Voice TSV but lacks "
+                         f"`path` or `sentence`; references must be {REFERENCE_FORMATS}")
     references = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for number, line in enumerate(f, start=1):
-            line = line.rstrip("\n")
+            line = line.rstrip("\r\n")
             if not line.strip() or (number == 1 and line.split("\t")[0] == "ID"):
                 continue
             if "\t" not in line:
-                raise InputError(f"{path}:{number}: expected `ID<TAB>transcript`, got {line[:60]!r}")
+                raise InputError(f"{path}:{number}: expected {REFERENCE_FORMATS}; got {line[:60]!r}")
             utt_id, text = line.split("\t", 1)
             references[utt_id] = text
+    return references
+
+
+def _read_cv_references(path):
+    """{clip name without its audio suffix: sentence} of a Common Voice TSV."""
+    rows, malformed = read_cv_tsv(path)
+    if malformed:
+        raise InputError(f"{path}:{malformed[0]}: field count differs from the header "
+                         f"({len(malformed)} such line(s))")
+    suffixes = audio_suffixes()
+    references = {}
+    for row in rows:
+        clip = Path(row["path"].strip())
+        references[clip.stem if clip.suffix.lower() in suffixes else clip.name] = row["sentence"]
     return references
 
 

@@ -8,7 +8,9 @@ reads), folders (searched recursively) or manifest CSVs (ID, wav[, wrd]).
 Utterances are batched by length; each gets a status ("ok" or "error: ...",
 an unreadable file does not stop the others) and a CTC confidence (see
 crossling_asr/transcribe.py). References from a manifest's wrd column or
---references (TSV: ID<TAB>transcript) give WER and CER.
+--references (a TSV of ID<TAB>transcript lines, or Common Voice's own
+train/dev/test TSV, whose clip names without ".mp3" are the IDs of clips
+transcribed by file or from their folder) give WER and CER.
 
 Decoding is greedy unless --lm is given (CTC beam search with that ARPA word
 LM; weights from <LM>.tuning.json written by tune_lm.py unless --alpha/--beta),
@@ -47,7 +49,7 @@ def main():
     parser.add_argument("inputs", nargs="+", help="audio files, folders or manifest CSVs")
     parser.add_argument("--out", type=Path, required=True, help="TSV of transcripts to write")
     parser.add_argument("--json", type=Path, help="also write everything as JSON here")
-    parser.add_argument("--references", type=Path, help="TSV of ID<TAB>reference transcript")
+    parser.add_argument("--references", type=Path, help="TSV of ID<TAB>reference transcript, or a Common Voice TSV (path, sentence)")
     parser.add_argument("--lm", type=Path, help="ARPA word LM for beam search")
     parser.add_argument("--alpha", type=float, help=f"LM weight (default: tuned, else {LM_DEFAULTS['alpha']})")
     parser.add_argument("--beta", type=float,
@@ -63,8 +65,8 @@ def main():
     from crossling_asr.lm import LMTextError
     from crossling_asr.trained_model import TrainedModel, TrainedModelError
     from crossling_asr.transcribe import (
-        InputError, attach_references, collect_inputs, read_references, score, transcribe, write_json_report,
-        write_tsv,
+        REFERENCE_FORMATS, InputError, attach_references, collect_inputs, read_references, score, transcribe,
+        write_json_report, write_tsv,
     )
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -72,7 +74,13 @@ def main():
     try:
         items = collect_inputs(args.inputs)
         if args.references is not None:
-            attached = attach_references(items, read_references(args.references))
+            references = read_references(args.references)
+            attached = attach_references(items, references)
+            if references and not attached:
+                raise InputError(
+                    f"no input's ID is in {args.references} (its IDs are like {next(iter(references))!r}, "
+                    f"the inputs' like {items[0].id!r}); references must be {REFERENCE_FORMATS}"
+                )
             print(f"{attached} of {len(items)} utterances have a reference in {args.references}")
         model = TrainedModel.load(args.model, args.device)
         decoder = make_decoder(model, args)
