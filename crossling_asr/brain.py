@@ -453,8 +453,14 @@ class CTCBrain(sb.Brain):
 
     def write_hypotheses(self, path):
         """One row per test utterance: id, reference, hypothesis."""
-        with atomic_path(path) as tmp:
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
-                writer = csv.writer(f, delimiter="\t")
-                writer.writerow(["ID", "reference", "hypothesis"])
-                writer.writerows(self.hypotheses)
+        write_hypotheses_tsv(path, self.hypotheses)
+
+
+def write_hypotheses_tsv(path, rows):
+    """test_hypotheses.tsv: a header, then one (ID, reference, hypothesis) row per utterance
+    (also written for checkpoints evaluated by crossling_asr.evaluate_checkpoint)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, delimiter="\t")
+            writer.writerow(["ID", "reference", "hypothesis"])
+            writer.writerows(rows)

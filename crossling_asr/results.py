@@ -37,6 +37,28 @@ The grid runner and the analysis read these files: change the schema only
 with a new schema_version. Fields added within version 1 (run.protocol,
 data.train_used, layers, cost, parameters.layer_weights) are absent from
 files written before them.
+
+An evaluated checkpoint that was fine-tuned elsewhere (crossling_asr.evaluate_checkpoint:
+a released checkpoint of the study, or any other CTC checkpoint) has a results.json of the
+same schema, with run.protocol "released" or "external" and these differences:
+  run               encoder: the registry entry it fine-tuned; encoder_source and random_init:
+                    that entry's; encoder_family: the checkpoint's own encoder class; seed: the
+                    released seed (or the one given)
+  metrics           {primary, wer_meaningful, test and/or dev: {WER, CER, n_utterances}}
+                    (no loss, no dev_best: nothing was selected here)
+  data              {release_folder, splits} of the prepared data it was scored on
+  checkpoint        {source (as given), hub_id, revision (the commit hash, hub only), released,
+                     released_name: {language, model, seed} or null, architecture (*ForCTC),
+                     weights_file, card_base_model, card_base_model_from, encoder_mapping
+                     (given | card base model [and released name] | released name)}
+  vocabulary        the vocabulary against the language (crossling_asr.external_ctc.vocabulary_report:
+                     size, blank, word delimiter, case and case mapping, characters kept, mapped,
+                     removed and outside the alphabet, alphabet and reference coverage, fits_language)
+  decoding          {method, precision, batch_seconds, batch_size, device,
+                     hypotheses_changed_by_normalization: {split: count}}
+  warnings          what was reported in the log (case mapping, missing characters, ...)
+  versions          as above
+and no training, layers, cost, parameters, hparams or overrides.
 """
 
 import datetime
@@ -80,6 +102,22 @@ def plain_hparams(hparams):
     return {k: v for k, v in hparams.items() if not k.startswith("__") and plain(v)}
 
 
+def prepared_data(prep_report):
+    """{release_folder, splits}: the prepared data a result was scored on (from prep_report.json)."""
+    return {
+        "release_folder": prep_report.get("data_folder"),
+        "splits": {
+            split: {
+                "utterances": stats["kept"],
+                "hours": stats["hours"],
+                "speakers": stats["speakers"],
+                "skipped": stats["skipped"],
+            }
+            for split, stats in prep_report["splits"].items()
+        },
+    }
+
+
 def build_results(hparams, overrides, brain, prep_report, parameters, best_meta, training,
                   train_used, feature_cache=None):
     """The results.json object of a finished run (`best_meta`: the best checkpoint's meta,
@@ -112,16 +150,7 @@ def build_results(hparams, overrides, brain, prep_report, parameters, best_meta,
             "dev_best": {k: best_meta.get(k) for k in ("WER", "CER", "epoch")},
         },
         "data": {
-            "release_folder": prep_report.get("data_folder"),
-            "splits": {
-                split: {
-                    "utterances": stats["kept"],
-                    "hours": stats["hours"],
-                    "speakers": stats["speakers"],
-                    "skipped": stats["skipped"],
-                }
-                for split, stats in prep_report["splits"].items()
-            },
+            **prepared_data(prep_report),
             "train_used": {**train_used, "budget_hours": hparams["train_hours"]},
         },
         "training": training,
@@ -142,3 +171,20 @@ def build_results(hparams, overrides, brain, prep_report, parameters, best_meta,
 def write_results(path, results):
     """Write results.json atomically (a reader never sees half a file)."""
     write_json(path, results)
+
+
+def build_evaluation_results(run, metrics, prep_report, checkpoint, vocabulary, decoding, warnings):
+    """The results.json object of an evaluated checkpoint (see the module docstring): `run`
+    without finished_at, which is set here."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "status": "finished",
+        "run": {**run, "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
+        "metrics": metrics,
+        "data": prepared_data(prep_report),
+        "checkpoint": checkpoint,
+        "vocabulary": vocabulary,
+        "decoding": decoding,
+        "warnings": list(warnings),
+        "versions": library_versions(),
+    }

@@ -16,6 +16,13 @@ as the registry's:
     xlsr-53~wav2vec2-1a2b3c       --encoder_source=/somewhere/wav2vec2 (local directory)
     xlsr-53.probe~org--model      --protocol=probe --encoder_source=org/model (hub id)
 
+Checkpoints fine-tuned elsewhere and only evaluated here (crossling_asr.evaluate_checkpoint)
+live beside the trained runs under a protocol of their own, which no trained run can have
+(no hparams/protocols/ file may take these names):
+
+    xlsr-53.released              the study's released checkpoint of xlsr-53 (seed: its released seed)
+    xlsr-53.external~org--model   any other CTC checkpoint, named by its hub id or local folder
+
 Kept free of torch and speechbrain: the grid's status and the report import it.
 """
 
@@ -26,6 +33,10 @@ from pathlib import Path
 from crossling_asr.registry import load_registry
 
 STUDY_PROTOCOL = "study"
+# Protocols of evaluated checkpoints that were trained elsewhere (see the module docstring).
+RELEASED_PROTOCOL = "released"
+EXTERNAL_PROTOCOL = "external"
+EVALUATION_PROTOCOLS = (RELEASED_PROTOCOL, EXTERNAL_PROTOCOL)
 PROTOCOL_SEPARATOR = "."
 SOURCE_SEPARATOR = "~"
 
@@ -79,6 +90,18 @@ def run_name(encoder, protocol=STUDY_PROTOCOL, encoder_source=None, registry=Non
 def output_folder(results_root, language, encoder, seed, protocol=STUDY_PROTOCOL, encoder_source=None):
     """<results_root>/<language>/<run_name>/seed_<seed>, as a string (hparams use it through !apply)."""
     return str(Path(results_root) / language / run_name(encoder, protocol, encoder_source) / f"seed_{seed}")
+
+
+def evaluation_output_folder(results_root, language, encoder, seed, protocol, checkpoint=None):
+    """The output folder of an evaluated checkpoint: `protocol` "released" (the study's own
+    checkpoints, one per language, encoder and released seed) or "external" (any other, told
+    apart by `checkpoint`, its hub id or local folder)."""
+    if protocol not in EVALUATION_PROTOCOLS:
+        raise ValueError(f"protocol {protocol!r}: an evaluated checkpoint is one of {', '.join(EVALUATION_PROTOCOLS)}")
+    if protocol == EXTERNAL_PROTOCOL and not checkpoint:
+        raise ValueError("an external checkpoint's folder is named by the checkpoint: give its hub id or folder")
+    source = checkpoint if protocol == EXTERNAL_PROTOCOL else None
+    return output_folder(results_root, language, encoder, seed, protocol, source)
 
 
 def parse_run_name(name):

@@ -1,0 +1,50 @@
+"""Export a finished run as a transformers CTC model that transformers' ASR pipeline loads.
+
+    python local/export_transformers.py <output_folder> <export_dir> [--overwrite] [--upload REPO_ID [--public]]
+
+The folder holds a *ForCTC of the run's encoder family (the fine-tuned encoder of the best
+checkpoint by dev CER and the linear CTC head as lm_head, model.safetensors), a
+Wav2Vec2Processor with the run's character vocabulary (blank = pad token, space = "|") and a
+feature extractor normalising as training did, and a model card with the test WER/CER:
+
+    from transformers import pipeline
+    pipeline("automatic-speech-recognition", model="<export_dir>")
+
+Runs with another head than the study's single linear layer, or with learned layer weights,
+are refused. --upload pushes the folder to the Hugging Face hub in one commit (a private repo
+unless --public); needs a token (`hf auth login`). The other way round, a transformers
+checkpoint to SpeechBrain, is local/import_transformers.py.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("output_folder", type=Path, help="a finished run (holds results.json)")
+    parser.add_argument("export_dir", type=Path, help="the folder to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier export in export_dir")
+    parser.add_argument("--upload", metavar="REPO_ID", help="also upload to the Hugging Face hub")
+    parser.add_argument("--public", action="store_true", help="make the uploaded repo public")
+    args = parser.parse_args(argv)
+    # torch, speechbrain and transformers load only now, so that --help answers at once.
+    import logging
+
+    from crossling_asr.export_transformers import ConversionError, export_to_transformers, upload_transformers_export
+    from crossling_asr.trained_model import TrainedModelError
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        export_dir = export_to_transformers(args.output_folder, args.export_dir, args.overwrite)
+    except (ConversionError, TrainedModelError, FileNotFoundError) as err:
+        sys.exit(f"error: {err}")
+    print(f"Exported to {export_dir}")
+    if args.upload:
+        print(f"Uploaded: {upload_transformers_export(export_dir, args.upload, private=not args.public)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
