@@ -117,7 +117,8 @@ def evaluate_checkpoint(source, results_root, language=None, data_folder=None, s
     card_base, card_base_from = card_base_model(files.folder)
     name, mapping = registry_encoder(registry, card_base, released.model if released else None, encoder)
     protocol = RELEASED_PROTOCOL if is_release(source) else EXTERNAL_PROTOCOL
-    folder = Path(evaluation_output_folder(results_root, language, name, seed, protocol, files.hub_id or str(files.folder)))
+    folder = Path(evaluation_output_folder(results_root, language, name, seed, protocol,
+                                           files.hub_id or str(files.folder)))
     if (folder / RESULTS_FILE).is_file() and not force:
         logger.info("%s already evaluated in %s (force to evaluate again)", source, folder)
         return folder

@@ -23,7 +23,6 @@ Both write into a staging folder beside the target and rename it into place.
 """
 
 import copy
-import json
 import logging
 import os
 import shutil
@@ -165,7 +164,7 @@ def export_to_transformers(output_folder, export_dir, overwrite=False):
         )
         ctc_model.save_pretrained(staging)
         Wav2Vec2Processor(feature_extractor=feature_extractor, tokenizer=tokenizer).save_pretrained(staging)
-        feature_extractor.save_pretrained(staging)  # preprocessor_config.json, for readers of the feature extractor alone
+        feature_extractor.save_pretrained(staging)  # preprocessor_config.json, for readers of it alone
         transformers_card(run, model_info(run, model, None), ctc_class).save(staging / "README.md")
         _put_in_place(staging, export_dir)
     except BaseException:
@@ -188,6 +187,7 @@ def transformers_card(run, info, ctc_class):
     data.library_name = "transformers"
     data.tags = [tag if tag != "speechbrain" else "transformers" for tag in data.tags]
     test = info["metrics"]["test"]
+    lower_case = "lower case, " if info["text"].get("lowercase", True) else ""
     body = f"""# {title}
 
 A character CTC speech recogniser for **{language}**: the encoder `{encoder['source']}`
@@ -198,9 +198,8 @@ transformers `{ctc_class}`.
 
 Test WER {_fmt(test.get('WER'))} %, CER {_fmt(test.get('CER'))} % ({test.get('n_utterances')} utterances of
 Common Voice folder `{(info.get('data') or {}).get('release_folder')}`), greedy decoding without a
-language model. Outputs are {language} text as the recipe normalises it (NFKC, {"lower case, " if info['text'].get(
-'lowercase', True) else ""}no punctuation or digits, alphabet `{info['text'].get('alphabet')}`): compare them with
-references normalised the same way.
+language model. Outputs are {language} text as the recipe normalises it (NFKC, {lower_case}no punctuation
+or digits, alphabet `{info['text'].get('alphabet')}`): compare them with references normalised the same way.
 
 ## Usage
 
@@ -211,9 +210,9 @@ asr = pipeline("automatic-speech-recognition", model="path/to/this/folder")
 print(asr("clip.wav")["text"])  # a file (read with ffmpeg), or {{"raw": samples, "sampling_rate": 16000}}
 ```
 
-The feature extractor normalises each clip over its own samples
-(`do_normalize: {info['encoder']['normalize_wav']}`) and passes an attention mask
-(`return_attention_mask: {info['encoder']['pass_attention_mask']}`) exactly as the training encoder did.
+The feature extractor's `do_normalize: {info['encoder']['normalize_wav']}` (each clip to zero mean and unit
+variance over its own samples) and `return_attention_mask: {info['encoder']['pass_attention_mask']}` are what the
+training encoder did, so transformers prepares audio as training did.
 """
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
@@ -303,6 +302,7 @@ def imported_card(info):
     checkpoint = info["checkpoint"]
     origin = checkpoint["hub_id"] or checkpoint["source"]
     revision = f" at commit `{checkpoint['revision']}`" if checkpoint["revision"] else ""
+    base = f", fine-tuned from `{checkpoint['card_base_model']}`" if checkpoint["card_base_model"] else ""
     data = ModelCardData(
         language=info["language"].split("-")[0], library_name="speechbrain",
         pipeline_tag="automatic-speech-recognition",
@@ -312,9 +312,9 @@ def imported_card(info):
     body = f"""# {Path(origin).name} for SpeechBrain
 
 The transformers CTC checkpoint `{origin}`{revision} ({checkpoint['architecture']}, weights
-`{checkpoint['weights_file']}`{", fine-tuned from `" + checkpoint['card_base_model'] + "`" if checkpoint['card_base_model']
-else ""}) as a SpeechBrain `EncoderASR` folder: the same encoder weights, its `lm_head` as `{HEAD_FILE}`
-and its vocabulary as `{TOKENIZER_FILE}`, decoded greedily. Language: {info['language']}.
+`{checkpoint['weights_file']}`{base}) as a SpeechBrain `EncoderASR` folder: the same encoder weights,
+its `lm_head` as `{HEAD_FILE}` and its vocabulary as `{TOKENIZER_FILE}`, decoded greedily.
+Language: {info['language']}.
 
 ```python
 from speechbrain.inference.ASR import EncoderASR

@@ -117,7 +117,7 @@ def checkpoint_language(source, language=None):
     languages = recipe_languages()
     if language is None:
         if released is None:
-            raise ExternalCheckpointError(f"{source}: give the language to evaluate on (--lang; one of {', '.join(languages)})")
+            raise ExternalCheckpointError(f"{source}: give its language (--lang; one of {', '.join(languages)})")
         matches = [code for code in languages if code.lower() == released.language]
         if not matches:
             raise ExternalCheckpointError(f"{source} was fine-tuned on {released.language}, which has no recipe here")
@@ -134,7 +134,7 @@ def checkpoint_seed(source, seed=None):
     released = parse_released_name(source)
     if released is None:
         if seed is None:
-            raise ExternalCheckpointError(f"{source}: give the seed it was fine-tuned with (--seed); its name does not say")
+            raise ExternalCheckpointError(f"{source}: give the seed it was fine-tuned with (--seed): its name has none")
         return seed
     if seed is not None and seed != released.seed:
         raise ExternalCheckpointError(f"{source} is the released seed {released.seed}, not {seed}")
@@ -171,7 +171,7 @@ def fetch_checkpoint(source, revision=None, cache_dir=None):
     try:
         info = HfApi().model_info(hub_id, revision=revision)
         files = {sibling.rfilename for sibling in info.siblings or []}
-        weights = [name for name in SAFETENSORS_FILES if name in files] or [name for name in PICKLED_FILES if name in files]
+        weights = [n for n in SAFETENSORS_FILES if n in files] or [n for n in PICKLED_FILES if n in files]
         if not weights:
             raise ExternalCheckpointError(f"{hub_id}@{info.sha}: no {' or '.join(SAFETENSORS_FILES + PICKLED_FILES)}")
         shards = [name for name in files if re.fullmatch(r"(model|pytorch_model)-\d+-of-\d+\.(safetensors|bin)", name)]
@@ -262,7 +262,8 @@ def registry_encoder(registry, card_base=None, released_model=None, given=None):
         return given, "given"
     by_card = None
     if card_base is not None:
-        matches = [name for name, entry in registry.items() if entry["source"] == card_base and not entry["random_init"]]
+        matches = [name for name, entry in registry.items()
+                   if entry["source"] == card_base and not entry["random_init"]]
         if not matches:
             raise ExternalCheckpointError(
                 f"the card says the checkpoint was fine-tuned from {card_base}, which is not the source of an "
@@ -331,7 +332,10 @@ def load_ctc_checkpoint(files, device="cpu", precision="fp32"):
     folder = files.folder
     if not (folder / "config.json").is_file():
         raise ExternalCheckpointError(f"{folder / 'config.json'} not found")
-    config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+    try:
+        config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+    except (ValueError, OSError) as err:  # an unknown model_type, custom code, unreadable JSON
+        raise ExternalCheckpointError(f"{folder / 'config.json'}: {err}") from err
     if config.model_type not in FAMILIES:
         raise ExternalCheckpointError(
             f"{folder / 'config.json'}: model_type {config.model_type!r} is not one of the study's families "
@@ -431,7 +435,8 @@ class ExternalCTCModel:
 
 def alphabet_characters(spec):
     """Every character of a LanguageSpec's alphabet (its regex class), in code point order."""
-    return re.findall(f"[{spec.alphabet}]", "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000))))
+    every_character = "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))  # no surrogates
+    return re.findall(f"[{spec.alphabet}]", every_character)
 
 
 def _case(characters):
@@ -498,7 +503,8 @@ def vocabulary_report(tokenizer, blank_index, normalizer, references):
         "reference_coverage": round(coverage, 6) if coverage is not None else None,
         "reference_characters_missing": dict(list(missing.items())[:50]),
         "writes_spaces": delimiter is not None,
-        "fits_language": (coverage is None or coverage >= VOCABULARY_FIT_COVERAGE) and (delimiter is not None or not needs_spaces),
+        "fits_language": ((coverage is None or coverage >= VOCABULARY_FIT_COVERAGE)
+                          and (delimiter is not None or not needs_spaces)),
         "fit_threshold": VOCABULARY_FIT_COVERAGE,
     }
     warnings = []

@@ -218,7 +218,8 @@ def test_every_family_is_scored_like_its_own_transformers_model(family, tmp_path
 def test_batched_frames_are_each_utterances_own(tmp_path, prepared_root):
     checkpoint = save_checkpoint(tmp_path / "ckpt", "wavlm", HUGGINGSOUND_SPECIALS + SPANISH_LETTERS)
     model = load_ctc_checkpoint(CheckpointFiles(checkpoint, str(checkpoint)))
-    signals = [torch.from_numpy(sf.read(row["wav"], dtype="float32")[0]) for row in manifest_rows(prepared_root, "test")]
+    rows = manifest_rows(prepared_root, "test")
+    signals = [torch.from_numpy(sf.read(row["wav"], dtype="float32")[0]) for row in rows]
     assert len({len(s) for s in signals}) == len(signals)  # every clip of another length
 
     log_probs, frames = model.log_probs(signals)
@@ -234,6 +235,12 @@ def test_batched_frames_are_each_utterances_own(tmp_path, prepared_root):
     assert batched == alone
     untrimmed = model.decode(log_probs, torch.full_like(frames, log_probs.shape[1]))
     assert untrimmed != batched  # the padding frames would have added characters
+
+    half = load_ctc_checkpoint(CheckpointFiles(checkpoint, str(checkpoint)), precision="bf16")
+    bf16_log_probs, bf16_frames = half.log_probs(signals)
+    assert bf16_log_probs.dtype == torch.float32 and torch.equal(bf16_frames, frames)
+    assert not torch.equal(bf16_log_probs, log_probs)  # the forward pass ran under bf16 autocast
+    assert torch.allclose(bf16_log_probs.exp(), log_probs.exp(), atol=0.1)
 
 
 def test_an_upper_case_vocabulary_is_lower_cased_and_reported(tmp_path, prepared_root):
@@ -312,7 +319,8 @@ def test_released_names_and_cards_map_to_the_registry(tmp_path):
     released = [entry["released_name"] for entry in registry.values()]
     assert len(set(released)) == len(registry)  # every encoder has one, and no two share it
     for name, short in [("xlsr-53", "xlsr-53"), ("xls-r-300m", "xls-r"), ("voxpopuli-sv", "vp-sv"),
-                        ("unispeech-large-multi-lingual-1500h-cv", "unispeech-ml"), ("no-pretraining", "no-pretraining")]:
+                        ("unispeech-large-multi-lingual-1500h-cv", "unispeech-ml"),
+                        ("no-pretraining", "no-pretraining")]:
         assert registry_encoder(registry, released_model=short) == (name, "released name")
     # The baseline shares the LV-60 hub id; a card naming that id is the pre-trained model.
     assert registry_encoder(registry, card_base="facebook/wav2vec2-large-lv60") == ("wav2vec2-large-lv60",
@@ -514,4 +522,5 @@ def test_upload_of_a_transformers_export_is_one_commit(usage_export, monkeypatch
 
     monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHfApi)
     assert upload_transformers_export(export_dir, "someone/asr-es") == "https://huggingface.co/someone/asr-es"
-    assert calls == [("create_repo", "someone/asr-es", True, True), ("upload_folder", "someone/asr-es", str(export_dir))]
+    assert calls == [("create_repo", "someone/asr-es", True, True),
+                     ("upload_folder", "someone/asr-es", str(export_dir))]  # one commit
