@@ -35,6 +35,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from crossling_asr.atomic import write_json, write_text
 from crossling_asr.lm import resolve_lm_weights
 from crossling_asr.registry import load_registry
+from crossling_asr.run_layout import source_tag
 from crossling_asr.trained_model import (
     HEAD_FILE,
     LM_FILE,
@@ -203,6 +204,40 @@ def export_model(output_folder, export_dir, lm_file=None, lm_weights=None, overw
     return export_dir
 
 
+def load_encoder_asr(source, savedir, **kwargs):
+    """SpeechBrain's EncoderASR of an export, wherever its folder now is (or of a hub repo id).
+
+    An export's hyperparams.yaml names its folder by the absolute path it was
+    written to (`model_dir`): SpeechBrain 1.1.2's `from_hparams` builds the
+    encoder while reading the YAML and passes `source` only to the fetching of
+    that YAML and of the Pretrainer's files, so the YAML cannot find its own
+    folder. For a local folder this passes `overrides={"model_dir": <folder>}`
+    itself; other keyword arguments go to `EncoderASR.from_hparams`. A
+    `model_dir` given as a path that is no folder (a stale one) raises
+    ExportError saying what to pass, where SpeechBrain would take the path
+    for a hub repo id ("Repo id must be in the form ...").
+    """
+    from speechbrain.inference.ASR import EncoderASR
+
+    overrides = dict(kwargs.pop("overrides", None) or {})
+    if Path(source).is_dir():
+        overrides.setdefault("model_dir", str(Path(source).resolve()))
+    model_dir = str(overrides.get("model_dir", ""))
+    path_like = Path(model_dir).is_absolute() or model_dir.startswith(".") or model_dir.count("/") > 1
+    if path_like and not Path(model_dir).is_dir():
+        raise ExportError(stale_model_dir_message(source, model_dir))
+    return EncoderASR.from_hparams(source=str(source), savedir=str(savedir), overrides=overrides, **kwargs)
+
+
+def stale_model_dir_message(source, model_dir):
+    """What to do when an export's model_dir (its folder at export time) is no longer there."""
+    return (
+        f"model_dir {model_dir!r} is not a folder (the export was moved?): load {str(source)!r} with "
+        f"crossling_asr.export.load_encoder_asr(folder, savedir), or pass "
+        f"overrides={{'model_dir': '<the export folder>'}} to EncoderASR.from_hparams"
+    )
+
+
 def _share_like_new_files(folder):
     """Give the folder and its files the permissions the umask gives new ones
     (the temporary names they were written under are private to the owner)."""
@@ -266,7 +301,16 @@ def model_card(run, info):
     results = run.results
     language = info["language"]
     encoder_name = info["encoder"]["name"]
+    source = info["encoder"]["source"]
     facts = load_registry().get(encoder_name, {})
+    # A run whose --encoder_source replaced the registry's weights (a smoke run's tiny
+    # encoder, say) is named with its source wherever the registry name appears.
+    replaced = source_tag(encoder_name, source) is not None
+    encoder_label = f"{encoder_name} (weights from {source})" if replaced else encoder_name
+    replaced_note = (
+        f" (replacing the registry's `{facts.get('source')}`: not the study's {encoder_name} weights)"
+        if replaced else ""
+    )
     test, dev = results["metrics"]["test"], results["metrics"]["dev_best"]
     splits = (results.get("data") or {}).get("splits", {})
     training = results.get("training", {})
@@ -282,10 +326,10 @@ def model_card(run, info):
             f"{facts.get('n_languages', 'unknown')} language(s)"
             + (f" ({', '.join(facts['languages'])})" if facts.get("languages") else "")
         )
-    if facts and facts.get("source") != info["encoder"]["source"]:
+    if facts and replaced:
         pretraining += (
             f" — facts of the registry's `{facts.get('source')}`; this run replaced the source "
-            f"by `{info['encoder']['source']}`, so they hold only if that is a copy of it"
+            f"by `{source}`, so they hold only if that is a copy of it"
         )
     encoder_parameters = (results.get("parameters") or {}).get("encoder_total")
     unverified = facts.get("unverified") or []
@@ -316,7 +360,7 @@ def model_card(run, info):
         "lengths may come out slightly differently. This repository's `local/transcribe.py` "
         "batches exactly as in training."
     )
-    title = f"{encoder_name} fine-tuned with CTC on Common Voice {language}"
+    title = f"{encoder_label} fine-tuned with CTC on Common Voice {language}"
     body = f"""# {title}
 
 A character CTC speech recogniser for **{language}**: the encoder `{info['encoder']['source']}`
@@ -326,7 +370,7 @@ Models* (arXiv {STUDY_ARXIV}). Seed {info['seed']}.
 
 ## Encoder
 
-- name in the study's registry: `{encoder_name}`; source: `{info['encoder']['source']}`
+- name in the study's registry: `{encoder_name}`; source: `{source}`{replaced_note}
 - {pretraining}
 - parameters (millions): {_fmt(encoder_parameters / 1e6 if encoder_parameters else None, 1)}
 - fact sources: {json.dumps(facts.get('sources', {}))}{" — not verified against the model card: " + ", ".join(unverified) if unverified else ""}
@@ -381,12 +425,18 @@ references normalised the same way.
 ```python
 from speechbrain.inference.ASR import EncoderASR
 
-asr = EncoderASR.from_hparams(source="path/to/this/folder", savedir="pretrained_models/asr")
+asr = EncoderASR.from_hparams(source="path/to/this/folder", savedir="pretrained_models/asr",
+                              overrides={{"model_dir": "path/to/this/folder"}})
 print(asr.transcribe_file("clip.wav"))  # any file soundfile reads; resampled to 16 kHz
 ```
 
-The YAML's `model_dir` holds the folder's absolute path at export time: after moving the
-folder, add `overrides={{"model_dir": "path/to/this/folder"}}`.
+The YAML's `model_dir` holds the folder's absolute path at export time, and SpeechBrain
+builds the encoder from it before it knows where the YAML came from: wherever the folder
+is now, pass its path as `model_dir` (above; on the hub, `source` is the repo id and no
+override is needed). Without it a moved folder fails with huggingface_hub's
+"Repo id must be in the form ..." error naming the old path. With this repository
+installed, `crossling_asr.export.load_encoder_asr("path/to/this/folder", "pretrained_models/asr")`
+passes it for you and names what is wrong when it cannot.
 
 ## Citation
 

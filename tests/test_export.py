@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -110,6 +111,33 @@ def test_exported_model_transcribes_like_the_project_in_plain_speechbrain(usage_
     assert plain["lm_in_place"] == Decoder(lm_model, arpa, 1.0, 1.0, 16)(log_probs, frames)[0]
 
 
+def test_a_moved_export_loads_with_the_helper_or_the_documented_override(usage_run, tmp_path):
+    from speechbrain.inference.ASR import EncoderASR
+
+    from crossling_asr.export import load_encoder_asr
+
+    output_folder, _ = usage_run
+    clip = longest_test_clip(output_folder)
+    original = export_model(output_folder, tmp_path / "export")
+    moved = tmp_path / "elsewhere" / "export"
+    moved.parent.mkdir()
+    original.rename(moved)
+
+    with_override = EncoderASR.from_hparams(source=str(moved), savedir=str(tmp_path / "sb1"),
+                                            overrides={"model_dir": str(moved)})
+    with_helper = load_encoder_asr(moved, tmp_path / "sb2")
+    assert with_helper.transcribe_file(clip) == with_override.transcribe_file(clip)
+    assert TrainedModel.load(moved, "cpu").source == str(moved)  # the package's own loader reads the folder given
+
+    # Plain SpeechBrain without the override: the YAML's old path, taken for a hub id (as the card says).
+    with pytest.raises((OSError, ValueError), match=rf"Repo id must be in the form.*'{re.escape(str(original))}'"):
+        EncoderASR.from_hparams(source=str(moved), savedir=str(tmp_path / "sb3"))
+    with pytest.raises(ExportError, match=rf"model_dir '{re.escape(str(original))}' is not a folder .*load_encoder_asr"):
+        load_encoder_asr(moved, tmp_path / "sb4", overrides={"model_dir": str(original)})
+    card = (moved / "README.md").read_text()
+    assert 'overrides={"model_dir": "path/to/this/folder"}' in card and "load_encoder_asr(" in card
+
+
 def test_model_card_states_language_encoder_data_scores_and_citation(usage_run, tmp_path):
     from huggingface_hub import ModelCard
 
@@ -133,6 +161,30 @@ def test_model_card_states_language_encoder_data_scores_and_citation(usage_run, 
         assert result.dataset_type == "common_voice" and "release unknown" in result.dataset_name
     assert loaded.data.base_model is None  # the run's encoder is a local folder, not a hub model
     assert loaded.data.language == "es" and loaded.data.library_name == "speechbrain"
+
+
+def test_model_card_names_a_replaced_encoder_source_with_the_registry_name(usage_run, tmp_path):
+    from huggingface_hub import ModelCard
+
+    from crossling_asr.export import model_card
+    from crossling_asr.registry import load_registry
+
+    output_folder, encoder_dir = usage_run
+    export_dir = export_model(output_folder, tmp_path / "export")
+    card = (export_dir / "README.md").read_text()
+    source = json.loads((output_folder / "results.json").read_text())["run"]["encoder_source"]
+    assert source == str(encoder_dir)  # the shared run's encoder is a tiny local one
+    title = f"xlsr-53 (weights from {source}) fine-tuned with CTC on Common Voice es"
+    assert f"\n# {title}\n" in card and ModelCard.load(export_dir / "README.md").data.model_name == title
+    assert "xlsr-53 fine-tuned" not in card
+    registry_source = load_registry()["xlsr-53"]["source"]
+    assert (f"source: `{source}` (replacing the registry's `{registry_source}`: "
+            "not the study's xlsr-53 weights)") in card
+
+    info = json.loads((export_dir / "model_info.json").read_text())  # the same run, as if on the registry's weights
+    own = model_card(load_finished_run(output_folder), {**info, "encoder": {**info["encoder"], "source": registry_source}})
+    assert "\n# xlsr-53 fine-tuned with CTC on Common Voice es\n" in str(own)
+    assert "weights from" not in str(own) and "replacing the registry" not in str(own)
 
 
 def test_card_metadata_names_the_release_and_the_base_model():
