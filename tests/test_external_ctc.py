@@ -304,6 +304,19 @@ def test_unprepared_data_is_an_error_naming_the_folder(tmp_path):
         evaluate_command([str(checkpoint), "--results-root", str(tmp_path / "empty")])
 
 
+def test_a_checkpoint_without_its_ctc_head_is_refused_not_completed_at_random(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    checkpoint = save_checkpoint(tmp_path / "ckpt", "wav2vec2", HUGGINGSOUND_SPECIALS + SPANISH_LETTERS)
+    weights = load_file(checkpoint / "model.safetensors")
+    assert "wav2vec2.masked_spec_embed" in weights  # the config asks for time masking
+    save_file({k: v for k, v in weights.items() if k != "wav2vec2.masked_spec_embed"}, checkpoint / "model.safetensors")
+    load_ctc_checkpoint(CheckpointFiles(checkpoint, str(checkpoint)))  # used in training only: not needed here
+    save_file({k: v for k, v in weights.items() if not k.startswith("lm_head")}, checkpoint / "model.safetensors")
+    with pytest.raises(ExternalCheckpointError, match="lm_head.bias, lm_head.weight.*not a fine-tuned CTC"):
+        load_ctc_checkpoint(CheckpointFiles(checkpoint, str(checkpoint)))
+
+
 # ---- names and the registry -------------------------------------------------------------------
 
 
