@@ -29,6 +29,11 @@ CASES = {
         rf"\n +2 +[0-9.]+ +[0-9.]+ +{RATIO}x +[0-9.]+ +{RATIO}x",
     ]),
     "train_step": (["bench/train_step.py", "--steps", "3", "--skip-large"], [rf"ratio {RATIO}"]),
+    "probe": (["bench/probe.py", "--skip-large", "--train", "12", "--epochs", "1"], [
+        r"NOTE: CPU figures \(no GPU here\)",
+        rf"probe without cache +[0-9.]+ s/epoch \(x{RATIO}\)",
+        rf"probe with cache, second seed +[0-9.]+ s/epoch \(x{RATIO}\)",
+    ]),
 }
 
 

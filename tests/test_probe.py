@@ -211,13 +211,15 @@ def fine_tuned_encoder_dir(usage_output, encoder_dir, out):
     from crossling_asr.encoders import SSLEncoder
 
     best = Checkpointer(usage_output / "save").find_checkpoint(min_key="CER")
-    encoder = SSLEncoder(str(encoder_dir), str(out / "cache"))
+    trained_config = json.loads((usage_output / "results.json").read_text())["hparams"]["encoder_config"]
+    encoder = SSLEncoder(str(encoder_dir), str(out / "cache"), config_overrides=trained_config)
     encoder.load_state_dict(torch.load(best.path / "encoder.ckpt", weights_only=True))
     encoder.model.save_pretrained(out / "fine_tuned")
     encoder.feature_extractor.save_pretrained(out / "fine_tuned")
     return out / "fine_tuned"
 
 
+@pytest.mark.timeout(2400)  # the shared usage run may be trained first here (~20 min on 2 busy cores)
 def test_probe_of_a_fine_tuned_encoder_learns_and_ranks_above_a_random_one(usage_run, make_corpus, tmp_path):
     output, random_encoder = usage_run
     fine_tuned = fine_tuned_encoder_dir(output, random_encoder, tmp_path)
