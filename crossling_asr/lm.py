@@ -14,7 +14,8 @@ Text goes through the language's `TextNormalizer`, the one used for training
 targets and references: the LM and the acoustic model share an
 alphabet. Decoding is SpeechBrain's CTCBeamSearcher with the ARPA through
 KenLM; `alpha` weighs the LM and `beta` is a per-word insertion bonus, both
-tuned on dev (`tune_lm_weights`). Languages written without spaces have no
+tuned on dev (`tune_lm_weights`) with that same decoder, so the tuned weights
+mean the same when transcribing. Languages written without spaces have no
 words to model: they are decoded greedily (`require_word_delimiter`).
 """
 
@@ -307,26 +308,60 @@ def beam_decode(searcher, log_probs, frames):
     return hyps[0].text if hyps else ""
 
 
-def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size, greedy=None):
-    """Grid search of (alpha, beta) by dev WER.
+# tune_lm_weights can sweep the grid at a narrower beam than it decodes with, then decode
+# the best pairs of that sweep again at the full width, which chooses among them. That is
+# opt-in: SpeechBrain's beam search costs less than linearly less at a narrow beam
+# (beam 8: about a quarter of beam 100's time) and ranks the pairs differently, so the
+# choice can be worse than the exhaustive search's (bench/lm_tuning.py, BENCHMARKS.md).
+RECHECKED_PAIRS = 2
+# tune_lm.py's default grid.
+TUNING_ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
+TUNING_BETAS = [0.0, 0.5, 1.0, 2.0, 3.0]
+
+
+def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size, greedy=None,
+                    sweep_beam_size=None, rechecked=RECHECKED_PAIRS):
+    """Grid search of (alpha, beta) by dev WER, with the decoder that transcribes.
 
     `utterances`: [(log_probs (frames, vocab), n_frames, reference)] computed
-    once with the acoustic model. `greedy`: the greedy hypotheses, reported
-    for comparison. Returns {"best": {alpha, beta, WER}, "grid": [...], "greedy_WER"}.
+    once with the acoustic model. Every pair is decoded at `beam_size`
+    (exhaustive), or, with `sweep_beam_size` narrower, at that width first
+    and only the `rechecked` best of them again at `beam_size`, the best of
+    which by that WER is chosen. Either way the WER reported for the choice
+    is the one transcription at `beam_size` gets. A choice on the grid's
+    edge (alpha or beta at the smallest or largest value tried) is warned
+    about: the best may lie outside. `greedy`: the greedy hypotheses,
+    reported for comparison. Returns {"best": {alpha, beta, WER}, "grid":
+    [...], "rechecked": [...], "on_grid_edge": [...], "greedy_WER", ...}.
     """
     from crossling_asr.metrics import error_rates
 
     references = [ref for _, _, ref in utterances]
-    grid = []
-    searcher = make_beam_searcher(tokenizer, arpa_path, alphas[0], betas[0], beam_size)
-    for alpha, beta in itertools.product(alphas, betas):
+    sweep_beam_size = beam_size if sweep_beam_size is None else min(sweep_beam_size, beam_size)
+    searcher = make_beam_searcher(tokenizer, arpa_path, alphas[0], betas[0], sweep_beam_size)
+
+    def dev_wer(alpha, beta):
         set_lm_weights(searcher, alpha, beta)
-        hyps = [beam_decode(searcher, lp, frames) for lp, frames, _ in utterances]
-        wer = error_rates(hyps, references)["WER"]
-        logger.info("alpha %.2f beta %.2f: dev WER %.2f", alpha, beta, wer)
-        grid.append({"alpha": alpha, "beta": beta, "WER": wer})
-    best = min(grid, key=lambda g: (g["WER"], g["alpha"], g["beta"]))
-    result = {"best": best, "grid": grid, "n_utterances": len(references)}
+        wer = error_rates([beam_decode(searcher, lp, frames) for lp, frames, _ in utterances], references)["WER"]
+        logger.info("alpha %.2f beta %.2f beam %d: dev WER %.2f", alpha, beta, searcher.beam_size, wer)
+        return {"alpha": alpha, "beta": beta, "WER": wer}
+
+    grid = [dev_wer(alpha, beta) for alpha, beta in itertools.product(alphas, betas)]
+    ranked = sorted(grid, key=lambda g: (g["WER"], g["alpha"], g["beta"]))
+    if sweep_beam_size == beam_size:
+        checked = ranked[:1]
+    else:
+        searcher = make_beam_searcher(tokenizer, arpa_path, alphas[0], betas[0], beam_size)
+        checked = [dev_wer(g["alpha"], g["beta"]) for g in ranked[:rechecked]]
+    best = min(checked, key=lambda g: (g["WER"], g["alpha"], g["beta"]))
+    edges = [f"{name} {best[name]} is the {'smallest' if best[name] == min(values) else 'largest'} value tried"
+             for name, values in (("alpha", alphas), ("beta", betas))
+             if len(set(values)) > 1 and best[name] in (min(values), max(values))]
+    if edges:
+        logger.warning("best LM weights on the grid's edge (%s): the best may lie outside; "
+                       "widen the grid (--alphas/--betas)", "; ".join(edges))
+    result = {"best": best, "grid": grid, "sweep_beam_size": sweep_beam_size, "beam_size": beam_size,
+              "rechecked": checked, "on_grid_edge": edges, "n_utterances": len(references)}
     if greedy is not None:
         result["greedy_WER"] = error_rates(greedy, references)["WER"]
     return result

@@ -9,7 +9,9 @@ import sys
 
 import kenlm
 import pytest
+import torch
 
+from crossling_asr.cli.tune_lm import dev_posteriors
 from crossling_asr.lm import (
     BOS,
     EOS,
@@ -17,13 +19,15 @@ from crossling_asr.lm import (
     LM_DEFAULTS,
     KneserNeyLM,
     LMTextError,
+    build_run_lm,
     normalized_sentences,
     require_word_delimiter,
     resolve_lm_weights,
+    tune_lm_weights,
     tuning_file,
 )
 from crossling_asr.text import LanguageSpec, TextNormalizer
-from crossling_asr.trained_model import TrainedModel
+from crossling_asr.trained_model import TrainedModel, load_finished_run
 from crossling_asr.transcribe import Decoder, collect_inputs, score, transcribe
 from conftest import ROOT
 
@@ -164,3 +168,57 @@ def test_lm_decoding_lowers_test_wer_of_an_undertrained_model(usage_run, tmp_pat
     print("test WER/CER greedy vs LM:", scores)
     assert scores["lm"]["n_scored"] == scores["greedy"]["n_scored"] > 0
     assert scores["lm"]["WER"] < scores["greedy"]["WER"] - 5, scores
+
+
+def peaked_log_probs(text, tokenizer):
+    """(frames, vocab) log-posteriors that spell `text` with certainty, a blank after each character."""
+    ids = []
+    for char in text:
+        ids += [tokenizer.lab2ind[char], tokenizer.get_blank_index()]
+    log_probs = torch.full((len(ids), len(tokenizer)), -30.0)
+    log_probs[torch.arange(len(ids)), ids] = 0.0
+    return log_probs
+
+
+def test_tuning_warns_when_the_best_weights_are_on_the_grids_edge(tmp_path, caplog):
+    from speechbrain.dataio.encoder import CTCTextEncoder
+
+    arpa = KneserNeyLM(random_sentences(), 2).write_arpa(tmp_path / "lm.arpa")
+    tokenizer = CTCTextEncoder()
+    tokenizer.insert_blank(index=0)
+    for char in sorted(set("".join(random_sentences()))):
+        tokenizer.add_label(char)
+    text = "casa perro"
+    utterances = [(peaked_log_probs(text, tokenizer), 2 * len(text), text)]
+    with caplog.at_level(logging.WARNING, logger="crossling_asr.lm"):
+        result = tune_lm_weights(utterances, tokenizer, arpa, [0.5, 1.0], [0.0, 1.0], beam_size=16, sweep_beam_size=4)
+    # Certain posteriors: every pair decodes the text, so the tie goes to the smallest weights.
+    assert [g["WER"] for g in result["grid"]] == [0.0] * 4
+    assert [(g["alpha"], g["beta"]) for g in result["rechecked"]] == [(0.5, 0.0), (0.5, 1.0)]
+    assert result["best"] == {"alpha": 0.5, "beta": 0.0, "WER": 0.0}
+    assert result["on_grid_edge"] == ["alpha 0.5 is the smallest value tried", "beta 0.0 is the smallest value tried"]
+    assert "on the grid's edge (alpha 0.5 is the smallest value tried; beta 0.0" in caplog.text
+
+
+def test_tuned_weights_decode_dev_as_tuning_reported_exhaustive_or_rechecked(usage_run, tmp_path):
+    output_folder, _ = usage_run
+    run = load_finished_run(output_folder)
+    arpa = tmp_path / "lm.arpa"
+    build_run_lm(run, arpa)
+    model = TrainedModel.load(output_folder, "cpu")
+    utterances, _ = dev_posteriors(model, run.manifest("dev"))
+    grid = {"alphas": [0.0, 0.5, 1.0, 2.0], "betas": [0.0, 1.0, 3.0], "beam_size": 32}
+    exhaustive = tune_lm_weights(utterances, model.tokenizer, arpa, **grid)
+    narrow = tune_lm_weights(utterances, model.tokenizer, arpa, **grid, sweep_beam_size=8, rechecked=2)
+    print("exhaustive:", exhaustive["best"], "sweep at 8 + recheck:", narrow["best"])
+    assert exhaustive["sweep_beam_size"] == 32 and narrow["sweep_beam_size"] == 8
+    full_beam = {(g["alpha"], g["beta"]): g["WER"] for g in exhaustive["grid"]}
+    assert exhaustive["best"]["WER"] == min(full_beam.values())
+    # The narrow sweep reports its choice's WER at the full beam: never better than the exhaustive best.
+    assert narrow["best"]["WER"] == full_beam[narrow["best"]["alpha"], narrow["best"]["beta"]]
+    assert narrow["best"]["WER"] >= exhaustive["best"]["WER"]
+    # The chosen weights mean the same when transcribing: same decoder, same dev WER.
+    chosen = {key: exhaustive["best"][key] for key in ("alpha", "beta")}
+    dev = score(transcribe(model, collect_inputs([run.manifest("dev")]), Decoder(model, arpa, **chosen, beam_size=32),
+                           progress=False), model.normalizer)
+    assert dev["n_scored"] == len(utterances) and dev["WER"] == pytest.approx(exhaustive["best"]["WER"])

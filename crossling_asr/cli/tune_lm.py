@@ -5,8 +5,12 @@
 <model> is a finished run's output folder or an exported folder; the dev set
 is the run's dev manifest unless --manifest is given (never tune on test).
 The acoustic model runs once; every (alpha, beta) pair is a beam search over
-the same posteriors. The grid and the best pair go to <LM>.tuning.json, where
-transcribe.py and export_model.py find them.
+the same posteriors with SpeechBrain's CTCBeamSearcher at --beam-size, the
+decoder that transcribes. --sweep-beam-size N sweeps at beam N instead and
+decodes only the --rechecked best pairs again at --beam-size (beam 8: about
+4x faster, but the choice can be a little worse; see BENCHMARKS.md). A choice
+at the edge of the grid is warned about. The grid and the best pair go to <LM>.tuning.json,
+where transcribe.py and export_model.py find them.
 """
 
 import argparse
@@ -14,11 +18,33 @@ import logging
 import sys
 from pathlib import Path
 
-from crossling_asr.lm import LM_DEFAULTS
+from crossling_asr.lm import LM_DEFAULTS, RECHECKED_PAIRS, TUNING_ALPHAS, TUNING_BETAS
 
 
 def floats(text):
     return [float(v) for v in text.split(",")]
+
+
+def dev_posteriors(model, manifest):
+    """(utterances, greedy hypotheses) of a manifest for tune_lm_weights: the acoustic model runs once.
+
+    utterances: [(log_probs, frames, normalised reference)]; unreadable files are skipped with a warning.
+    """
+    from crossling_asr.transcribe import Decoder, InputError, iter_batches, read_manifest
+
+    greedy_decoder = Decoder(model)
+    items = read_manifest(manifest)
+    if any(item.reference is None for item in items):
+        raise InputError(f"{manifest} has no wrd column: tuning needs references")
+    utterances, greedy = [], []
+    for batch_items, log_probs, frames, failures in iter_batches(model, items):
+        for item, message in failures:
+            logging.warning("%s skipped: %s", item.path, message)
+        if batch_items:
+            greedy += greedy_decoder(log_probs, frames)
+            refs = [model.normalizer(item.reference, out_of_alphabet="keep").text for item in batch_items]
+            utterances += [(lp, int(n), ref) for lp, n, ref in zip(log_probs, frames, refs)]
+    return utterances, greedy
 
 
 def main():
@@ -26,16 +52,20 @@ def main():
     parser.add_argument("model", type=Path, help="run output folder or exported folder")
     parser.add_argument("--lm", type=Path, required=True, help="ARPA word LM (local/build_lm.py)")
     parser.add_argument("--manifest", type=Path, help="dev manifest CSV (default: the run's dev.csv)")
-    parser.add_argument("--alphas", type=floats, default=[0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0])
-    parser.add_argument("--betas", type=floats, default=[0.0, 0.5, 1.0, 2.0, 3.0])
+    parser.add_argument("--alphas", type=floats, default=TUNING_ALPHAS)
+    parser.add_argument("--betas", type=floats, default=TUNING_BETAS)
     parser.add_argument("--beam-size", type=int, default=LM_DEFAULTS["beam_size"], help="beam width (default %(default)s)")
+    parser.add_argument("--sweep-beam-size", type=int,
+                        help="sweep the grid at this narrower beam, then recheck the best pairs (default: no)")
+    parser.add_argument("--rechecked", type=int, default=RECHECKED_PAIRS,
+                        help="best pairs of the sweep decoded again at --beam-size (default %(default)s)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     args = parser.parse_args()
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.atomic import write_json
     from crossling_asr.lm import LMTextError, require_word_delimiter, tune_lm_weights, tuning_file
     from crossling_asr.trained_model import TrainedModel, TrainedModelError, load_finished_run
-    from crossling_asr.transcribe import Decoder, InputError, iter_batches, read_manifest
+    from crossling_asr.transcribe import InputError
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     try:
@@ -46,27 +76,18 @@ def main():
         manifest = args.manifest or load_finished_run(args.model).manifest("dev")
         model = TrainedModel.load(args.model, args.device)
         require_word_delimiter(model.language_spec)
-        greedy_decoder = Decoder(model)
-        items = read_manifest(manifest)
-        if any(item.reference is None for item in items):
-            raise InputError(f"{manifest} has no wrd column: tuning needs references")
-        utterances, greedy = [], []
-        for batch_items, log_probs, frames, failures in iter_batches(model, items):
-            for item, message in failures:
-                logging.warning("%s skipped: %s", item.path, message)
-            if batch_items:
-                greedy += greedy_decoder(log_probs, frames)
-                refs = [model.normalizer(item.reference, out_of_alphabet="keep").text for item in batch_items]
-                utterances += [(lp, int(n), ref) for lp, n, ref in zip(log_probs, frames, refs)]
+        utterances, greedy = dev_posteriors(model, manifest)
         result = tune_lm_weights(utterances, model.tokenizer, args.lm, args.alphas, args.betas,
-                                 args.beam_size, greedy)
+                                 args.beam_size, greedy, args.sweep_beam_size, args.rechecked)
     except (TrainedModelError, InputError, LMTextError, FileNotFoundError) as err:
         sys.exit(f"error: {err}")
-    result.update(lm=str(args.lm), manifest=str(manifest), model=str(args.model), beam_size=args.beam_size)
+    result.update(lm=str(args.lm), manifest=str(manifest), model=str(args.model))
     write_json(tuning_file(args.lm), result)
     best = result["best"]
     print(f"dev WER: greedy {result['greedy_WER']:.2f}, with LM {best['WER']:.2f} "
-          f"(alpha {best['alpha']}, beta {best['beta']}) -> {tuning_file(args.lm)}")
+          f"(alpha {best['alpha']}, beta {best['beta']}, beam {result['beam_size']}) -> {tuning_file(args.lm)}")
+    for edge in result["on_grid_edge"]:
+        print(f"warning: best on the grid's edge: {edge}; the best may lie outside (widen --alphas/--betas)")
 
 
 if __name__ == "__main__":
