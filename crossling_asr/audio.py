@@ -14,6 +14,7 @@ samples, operating-system errors) so callers can report each.
 """
 
 import functools
+from pathlib import Path
 
 import soundfile as sf
 import torch
@@ -43,9 +44,15 @@ def read_mono(path):
 
     Raises UndecodableAudioError or EmptyAudioError; OSError passes through.
     """
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise EmptyAudioError("the file is 0 bytes")
     try:
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError) as err:
+        if path.is_file():
+            # libsndfile says "File does not exist or is not a regular file" of any file it cannot parse.
+            raise UndecodableAudioError(f"{path.name}: not decodable as audio ({type(err).__name__})") from err
         raise UndecodableAudioError(str(err)) from err
     if audio.shape[0] == 0:
         raise EmptyAudioError("no audio samples")

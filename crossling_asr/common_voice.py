@@ -105,11 +105,13 @@ def convert_clip(src, dst, sample_rate):
     Returns (number of samples, None) or (None, reason) for an unusable clip.
     Out-of-disk errors are raised: they are not a property of the clip.
     """
-    from crossling_asr.audio import AudioError, read_resampled
+    from crossling_asr.audio import EmptyAudioError, UndecodableAudioError, read_resampled
 
     try:
         wav = read_resampled(src, sample_rate)
-    except AudioError as err:  # UndecodableAudioError, EmptyAudioError
+    except EmptyAudioError as err:
+        return None, f"empty_clip: {err}"
+    except UndecodableAudioError as err:
         return None, f"undecodable: {err}".splitlines()[0][:200]
     with atomic_path(dst) as tmp:
         sound_format = AUDIO_FORMATS[Path(dst).suffix[1:]].soundfile_format

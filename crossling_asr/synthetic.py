@@ -223,6 +223,7 @@ def _add_faults(language, voice, words, word_delimiter, rng, pools, clips, jobs,
     for name, sentence in [
         ("fault_missing.mp3", template["sentence"]),
         ("fault_zero_byte.mp3", template["sentence"]),
+        ("fault_corrupt.mp3", template["sentence"]),
         ("fault_truncated.mp3", template["sentence"]),
         ("fault_empty_sentence.mp3", ""),
         ("fault_punctuation_only.mp3", "¡¿...!?"),
@@ -238,6 +239,7 @@ def _write_fault_files(clips, rows):
         return
     source = clips / rows["train"][0]["path"]  # a good clip
     (clips / "fault_zero_byte.mp3").write_bytes(b"")
+    (clips / "fault_corrupt.mp3").write_bytes(b"ID3 this is not audio " * 64)
     data = source.read_bytes()
     (clips / "fault_truncated.mp3").write_bytes(data[: max(1, len(data) // 2)])
     for name in ("fault_empty_sentence.mp3", "fault_punctuation_only.mp3"):

@@ -55,10 +55,11 @@ def test_failures_stay_distinguishable_and_name_the_file(tmp_path):
     corrupt.write_bytes(b"ID3 this is not audio" * 20)
     zero_bytes = tmp_path / "zero.mp3"
     zero_bytes.write_bytes(b"")
-    for path in (corrupt, zero_bytes):
-        with pytest.raises(UndecodableAudioError, match=path.name) as caught:
-            read_mono(path)
-        assert isinstance(caught.value.__cause__, sf.LibsndfileError)
+    with pytest.raises(UndecodableAudioError, match="corrupt.mp3: not decodable as audio") as caught:
+        read_mono(corrupt)
+    assert isinstance(caught.value.__cause__, sf.LibsndfileError)
+    with pytest.raises(EmptyAudioError, match="the file is 0 bytes"):
+        read_mono(zero_bytes)
     no_samples = tmp_path / "no_samples.wav"
     sf.write(no_samples, np.zeros((0, 1), dtype=np.float32), 16000)
     with pytest.raises(EmptyAudioError, match="no audio samples"):

@@ -89,6 +89,7 @@ def test_every_fault_is_handled_and_counted(faulty_corpus, prepared):
     train = report["splits"]["train"]
     assert train["skipped"] == {
         "digits": 1,
+        "empty_clip": 1,
         "empty_text": 2,
         "malformed_row": 1,
         "missing_clip": 1,
@@ -99,6 +100,12 @@ def test_every_fault_is_handled_and_counted(faulty_corpus, prepared):
         "unsafe_path": 1,
     }
     assert train["malformed_lines"] and train["rows_read"] == train["kept"] + sum(train["skipped"].values())
+    # A zero-byte file and a corrupt one: each its own reason and a message saying what is wrong.
+    examples = train["skipped_examples"]
+    assert [e["path"] for e in examples["empty_clip"]] == ["fault_zero_byte.mp3"]
+    assert examples["empty_clip"][0]["error"] == "empty_clip: the file is 0 bytes"
+    assert [e["path"] for e in examples["undecodable"]] == ["fault_corrupt.mp3"]
+    assert "fault_corrupt.mp3: not decodable as audio" in examples["undecodable"][0]["error"]
     kept = {row["ID"]: row for row in manifest(prep, "train")}
     # Usable rows are all there: 10 good ones plus the ones whose defect prep repairs.
     for repaired in ("fault_44k_stereo", "fault_32k", "fault_quotes", "fault_unbalanced_quote",
