@@ -238,6 +238,7 @@ def test_train_py_identical_everywhere():
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.needs_espeak  # asks espeak-ng for its voices
 def test_recipe_language_data(lang):
     data = read_language_data(lang)
     assert data["language"] == lang
@@ -397,6 +398,7 @@ def test_new_language_catalan_trains(tiny_encoders, tmp_path):
     assert results["data"]["splits"]["train"]["utterances"] == 12
 
 
+@pytest.mark.needs_espeak  # asks espeak-ng for its voices
 def test_new_language_defaults(tmp_path):
     """Without --alphabet or --sentences the copied alphabet is flagged loudly; voice from espeak."""
     recipes = tmp_path / "recipes"
@@ -449,6 +451,7 @@ def test_new_language_gets_dotless_i_and_apostrophes_from_its_sentences(tmp_path
     assert 'case_map: {"I": "ı", "İ": "i"}' in (tmp_path / "recipes" / "az" / "hparams" / "az.yaml").read_text()
 
 
+@pytest.mark.needs_espeak  # asks espeak-ng for its voices
 def test_new_language_in_an_abugida_keeps_its_vowel_signs(tmp_path):
     """Hindi (Devanagari): vowel signs, virama and nukta are marks, not punctuation; the danda is."""
     sentences = ["मैं आज बाज़ार जा रहा हूँ।", "क्या आपने यह किताब पढ़ी है?", "बच्चे स्कूल में खेल रहे हैं।"]
@@ -483,6 +486,7 @@ def test_new_language_deletes_the_optional_marks_of_its_script(code, sentences, 
     assert [normalizer.normalize(s) for s in sentences] == expected
 
 
+@pytest.mark.needs_espeak  # asks espeak-ng for its voices
 def test_synthetic_corpus_without_a_voice_or_words_fails_clearly(tmp_path):
     """A scaffolded language whose voice or word list is missing says which hparam to set."""
     from crossling_asr.synthetic import synthesize_corpus
