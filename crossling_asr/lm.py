@@ -255,6 +255,14 @@ def tuning_file(lm_path):
     return Path(f"{lm_path}.tuning.json")
 
 
+def add_lm_weight_arguments(parser):
+    """--alpha, --beta and --beam-size of a command that decodes with an LM (resolve_lm_weights reads them)."""
+    parser.add_argument("--alpha", type=float, help=f"LM weight (default: tuned, else {LM_DEFAULTS['alpha']})")
+    parser.add_argument("--beta", type=float,
+                        help=f"word insertion bonus (default: tuned, else {LM_DEFAULTS['beta']})")
+    parser.add_argument("--beam-size", type=int, help=f"beam width (default {LM_DEFAULTS['beam_size']})")
+
+
 def resolve_lm_weights(lm_path, alpha=None, beta=None, beam_size=None):
     """{alpha, beta, beam_size} to decode with the LM at `lm_path`.
 

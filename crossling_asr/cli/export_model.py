@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from crossling_asr.lm import LM_DEFAULTS
+from crossling_asr.lm import add_lm_weight_arguments
 
 
 def main():
@@ -24,10 +24,7 @@ def main():
     parser.add_argument("output_folder", type=Path, help="a finished run (holds results.json)")
     parser.add_argument("export_dir", type=Path, help="the folder to write")
     parser.add_argument("--lm", type=Path, help="ARPA word LM to decode with (local/build_lm.py)")
-    parser.add_argument("--alpha", type=float, help=f"LM weight (default: tuned, else {LM_DEFAULTS['alpha']})")
-    parser.add_argument("--beta", type=float,
-                        help=f"word insertion bonus (default: tuned, else {LM_DEFAULTS['beta']})")
-    parser.add_argument("--beam-size", type=int, help=f"beam width (default {LM_DEFAULTS['beam_size']})")
+    add_lm_weight_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier export in export_dir")
     parser.add_argument("--upload", metavar="REPO_ID", help="also upload to the Hugging Face hub")
     parser.add_argument("--public", action="store_true", help="make the uploaded repo public")

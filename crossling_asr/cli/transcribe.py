@@ -22,7 +22,7 @@ import logging
 import sys
 from pathlib import Path
 
-from crossling_asr.lm import LM_DEFAULTS
+from crossling_asr.lm import add_lm_weight_arguments
 
 
 def make_decoder(model, args):
@@ -51,10 +51,7 @@ def main():
     parser.add_argument("--json", type=Path, help="also write everything as JSON here")
     parser.add_argument("--references", type=Path, help="TSV of ID<TAB>reference transcript, or a Common Voice TSV (path, sentence)")
     parser.add_argument("--lm", type=Path, help="ARPA word LM for beam search")
-    parser.add_argument("--alpha", type=float, help=f"LM weight (default: tuned, else {LM_DEFAULTS['alpha']})")
-    parser.add_argument("--beta", type=float,
-                        help=f"word insertion bonus (default: tuned, else {LM_DEFAULTS['beta']})")
-    parser.add_argument("--beam-size", type=int, help=f"beam width (default {LM_DEFAULTS['beam_size']})")
+    add_lm_weight_arguments(parser)
     parser.add_argument("--greedy", action="store_true", help="greedy decoding even if the model has an LM")
     parser.add_argument("--batch-seconds", type=float, default=60.0, help="padded audio seconds per batch")
     parser.add_argument("--batch-size", type=int, default=16, help="utterances per batch at most")
