@@ -4,17 +4,19 @@
 1. The true wav2vec2-large architecture (random weights, the no-pretraining
    entry of the registry) on the CPU, over a few batches: seconds per epoch of
    CTCBrain.fit_batch for fine-tuning (the study's protocol: linear head,
-   encoder trained), the probe (protocol probe: encoder frozen, weighted sum
-   of its 25 hidden states, MP3S's BiLSTM head) computing the encoder's
-   forward pass, and the probe reading the hidden states from the feature
-   cache (entries loaded and checked inside the timed epoch; they sit in the
-   page cache after the fill). Each variant runs in its own process (peak
-   memory is its own) on the same batches.
+   encoder trained) and for the probe (protocol probe: encoder frozen,
+   weighted sum of its 25 hidden states) with its linear head and with
+   MP3S's BiLSTM head, each computing the encoder's forward pass or reading
+   the hidden states from the feature cache (entries loaded and checked
+   inside the timed epoch; they sit in the page cache after the fill). One
+   process, the probes sharing one frozen encoder, the variants' epochs
+   interleaved so they see the same machine load.
 2. The tiny wav2vec2 end to end: recipes/es/train.py on a synthetic Spanish
    corpus (CPU tiny settings), fine-tuning vs probe without cache vs probe
-   with the language cache (its first run fills the cache; a second seed
-   finds it filled). Seconds per epoch = (training wall seconds - cache fill
-   seconds) / epochs, from results.json; dev decoding included. The probes
+   with the language cache (its first run fills the cache; another seed
+   finds it filled), all under one results root (one data preparation).
+   Seconds per epoch = (training wall seconds - cache fill seconds) / epochs,
+   from results.json; dev decoding included. The probes
    use the linear probe head here (the study's head, so only the encoder's
    part differs: a 1024-unit BiLSTM is larger than the tiny encoder itself).
 
@@ -25,11 +27,9 @@ Usage: python bench/probe.py [--batches 2] [--seconds 4] [--train 120] [--epochs
 
 import argparse
 import json
-import resource
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -48,7 +48,14 @@ from crossling_asr.synthetic import synthesize_corpus
 from crossling_asr.tiny_encoders import make_tiny_encoder
 
 TEXT = "hola que tal"
-LARGE_VARIANTS = ("fine-tuning", "probe", "probe with cache")
+# (label, protocol, probe head, feature cache) of the wav2vec2-large variants
+LARGE_VARIANTS = (
+    ("fine-tuning", "study", None, False),
+    ("probe, linear head", "probe", "linear", False),
+    ("probe, linear head, cache", "probe", "linear", True),
+    ("probe, BiLSTM head", "probe", "bilstm", False),
+    ("probe, BiLSTM head, cache", "probe", "bilstm", True),
+)
 
 
 def tokenizer():
@@ -71,11 +78,15 @@ def utterances(n_batches, seconds, tok):
     return batches
 
 
-def large_brain(variant, tmp, tok):
-    protocol = "study" if variant == "fine-tuning" else "probe"
+def large_brain(protocol, probe_head, tmp, tok, encoder=None):
+    """A CTCBrain on wav2vec2-large for a protocol; probes may share one frozen encoder."""
     cli = f"data_folder: {tmp}\nresults_root: {tmp}\nencoder: no-pretraining\nprotocol: {protocol}"
+    if probe_head:
+        cli += f"\nprobe_head: {probe_head}"
+    if encoder is not None:  # do not build a second copy: the hparams' encoder is replaced
+        cli += "\nencoder_module: null"
     hparams, _, _ = load_recipe_hparams(language_file("es"), cli)
-    encoder = hparams["encoder_module"]
+    encoder = encoder or hparams["encoder_module"]
     modules = {"encoder": encoder, "head": hparams["ctc_head"](input_size=encoder.output_size, n_tokens=len(tok))}
     if hparams["layer_aggregation"] == "weighted":
         modules["layer_weights"] = LayerWeights(encoder.num_hidden_states)
@@ -87,62 +98,58 @@ def large_brain(variant, tmp, tok):
     return brain
 
 
-def large_child(variant, n_batches, seconds, epochs):
-    """Child process: seconds per epoch of one variant on wav2vec2-large, as JSON."""
-    tok = tokenizer()
-    batches = utterances(n_batches, seconds, tok)
-    with tempfile.TemporaryDirectory() as tmp:
-        brain = large_brain(variant, tmp, tok)
-        fill_seconds = None
-        if variant == "probe with cache":
-            encoder = brain.encoder_module
-            cache = FeatureCache(Path(tmp) / "cache", {"num_hidden_states": encoder.num_hidden_states,
-                                                       "hidden_size": encoder.output_size})
-            started = time.perf_counter()
-            for items in batches:
-                batch = PaddedBatch(items)
-                with torch.no_grad():
-                    states = encoder.hidden_states(*batch.sig)
-                frames = encoder.frame_counts(torch.tensor([len(item["sig"]) for item in items])).tolist()
-                for k, item in enumerate(items):
-                    cache.write(item["id"], states[:, k, :frames[k]].transpose(0, 1), len(item["sig"]))
-            fill_seconds = time.perf_counter() - started
-            brain.feature_cache = cache
+def fill_cache(encoder, batches, folder):
+    """The hidden states of every utterance in a FeatureCache; returns (cache, seconds)."""
+    cache = FeatureCache(folder, {"num_hidden_states": encoder.num_hidden_states, "hidden_size": encoder.output_size})
+    started = time.perf_counter()
+    for items in batches:
+        batch = PaddedBatch(items)
+        with torch.no_grad():
+            states = encoder.hidden_states(*batch.sig)
+        frames = encoder.frame_counts(torch.tensor([len(item["sig"]) for item in items])).tolist()
+        for k, item in enumerate(items):
+            cache.write(item["id"], states[:, k, :frames[k]].transpose(0, 1), len(item["sig"]))
+    return cache, time.perf_counter() - started
 
-        def make_batch(items):
-            if brain.feature_cache is None:
-                return PaddedBatch(items)
-            return PaddedBatch([{"id": i["id"], "feats": brain.feature_cache.load(i["id"]), "tokens": i["tokens"],
-                                 "wrd": i["wrd"]} for i in items])
 
-        step, times = 0, []
-        brain.step = step
-        brain.fit_batch(make_batch(batches[0]))  # warm-up, not timed
-        for _ in range(epochs):
-            started = time.perf_counter()
-            for items in batches:
-                step += 1
-                brain.step = step
-                brain.fit_batch(make_batch(items))
-            times.append(time.perf_counter() - started)
-    print(json.dumps({"variant": variant, "epoch_s": statistics.median(times), "fill_s": fill_seconds,
-                      "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
+def run_epoch(brain, batches):
+    """Seconds of one epoch of fit_batch, batches read from the cache when the brain has one."""
+    started = time.perf_counter()
+    for items in batches:
+        if brain.feature_cache is not None:
+            items = [{"id": i["id"], "feats": brain.feature_cache.load(i["id"]), "tokens": i["tokens"],
+                      "wrd": i["wrd"]} for i in items]
+        brain.step += 1
+        brain.fit_batch(PaddedBatch(items))
+    return time.perf_counter() - started
 
 
 def large(n_batches, seconds, epochs):
-    rows = {}
-    for variant in LARGE_VARIANTS:
-        out = subprocess.run([sys.executable, __file__, "--large-child", variant, "--batches", str(n_batches),
-                              "--seconds", str(seconds), "--epochs", str(epochs)],
-                             capture_output=True, text=True, check=True).stdout
-        rows[variant] = json.loads(out.strip().splitlines()[-1])
-    base = rows["fine-tuning"]["epoch_s"]
+    """Every variant in one process, epochs interleaved, so all see the same machine load."""
+    tok = tokenizer()
+    batches = utterances(n_batches, seconds, tok)
+    with tempfile.TemporaryDirectory() as tmp:
+        brains, frozen, cache, fill_seconds = {}, None, None, None
+        for label, protocol, head, cached in LARGE_VARIANTS:
+            brain = large_brain(protocol, head, tmp, tok, frozen)
+            if protocol == "probe":
+                frozen = brain.encoder_module
+                if cached and cache is None:
+                    cache, fill_seconds = fill_cache(frozen, batches, Path(tmp) / "cache")
+                brain.feature_cache = cache if cached else None
+            brain.step = 0
+            run_epoch(brain, batches[:1])  # warm-up, not timed
+            brains[label] = brain
+        times = {label: [] for label in brains}
+        for _ in range(epochs):
+            for label, brain in brains.items():
+                times[label].append(run_epoch(brain, batches))
+    base = statistics.median(times["fine-tuning"])
     print(f"\nwav2vec2-large (random weights), CPU, epoch of {n_batches} batches of 2 x {seconds:g} s, "
-          f"median of {epochs} epochs:")
-    for variant, row in rows.items():
-        fill = f", cache fill {row['fill_s']:.1f} s once" if row["fill_s"] is not None else ""
-        print(f"  {variant:17s} {row['epoch_s']:7.2f} s/epoch (x{row['epoch_s'] / base:.3f}), "
-              f"peak RSS {row['peak_gb']:.2f} GB{fill}")
+          f"median of {epochs} interleaved epochs (cache fill, once: {fill_seconds:.1f} s):")
+    for label, values in times.items():
+        median = statistics.median(values)
+        print(f"  {label:27s} {median:7.2f} s/epoch (x{median / base:.3f})")
 
 
 def end_to_end(out, n_train, epochs):
@@ -154,20 +161,22 @@ def end_to_end(out, n_train, epochs):
     if not (encoder / "config.json").is_file():
         make_tiny_encoder("wav2vec2", encoder)
     probe = ["--protocol=probe", "--probe_head=linear"]
-    # (label, results root, seed, extra options): the cached runs share a root, hence a language cache.
+    # One results root, so one preparation and one language cache. The runs differ in protocol
+    # or seed, hence in output folder: the cached probes are seeds 2 (fills it) and 3 (finds it filled).
     runs = [
-        ("fine-tuning", "study", 1, []),
-        ("probe without cache", "probe", 1, probe),
-        ("probe with cache, first seed (fills it)", "cached", 1, probe + ["--probe_feature_cache=language"]),
-        ("probe with cache, second seed", "cached", 2, probe + ["--probe_feature_cache=language"]),
+        ("fine-tuning", 1, []),
+        ("probe without cache", 1, probe),
+        ("probe with cache, first seed (fills it)", 2, probe + ["--probe_feature_cache=language"]),
+        ("probe with cache, second seed", 3, probe + ["--probe_feature_cache=language"]),
     ]
-    shutil.rmtree(out / "runs", ignore_errors=True)
+    root = out / "runs"
+    shutil.rmtree(root, ignore_errors=True)
     rows = []
-    for label, root, seed, extra in runs:
-        root = out / "runs" / root
+    for label, seed, extra in runs:
         cmd = recipe_command("es", corpus, encoder, root, epochs, extra + [f"--seed={seed}"])
         subprocess.run(cmd, cwd=ROOT / "recipes" / "es", capture_output=True, text=True, check=True)
-        (path,) = root.glob(f"es/*/seed_{seed}/results.json")
+        run_folder = "*.probe*" if extra else "xlsr-53~*"
+        (path,) = root.glob(f"es/{run_folder}/seed_{seed}/results.json")
         results = json.loads(path.read_text())
         fill = (results["cost"]["feature_cache"] or {}).get("fill_seconds", 0.0)
         rows.append((label, (results["training"]["wall_seconds"] - fill) / epochs, fill,
@@ -188,11 +197,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_probe"))
     parser.add_argument("--skip-large", action="store_true")
-    parser.add_argument("--large-child", choices=LARGE_VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.large_child:
-        large_child(args.large_child, args.batches, args.seconds, args.epochs)
-        return
     print("NOTE: CPU figures (no GPU here). On a GPU the encoder's forward pass is far cheaper "
           "relative to reading cached states from disk; see README.")
     end_to_end(args.out, args.train, args.epochs)
