@@ -147,8 +147,8 @@ def test_bf16_mixed_precision_trains_with_the_ctc_loss_in_fp32(corpus, tiny_enco
     head_forward = CTCHead.forward
     compute_objectives = CTCBrain.compute_objectives
 
-    def spy_head(self, x):
-        out = head_forward(self, x)
+    def spy_head(self, x, lengths=None):
+        out = head_forward(self, x, lengths)
         seen["head" if torch.is_grad_enabled() else "eval_head"].add(out.dtype)
         return out
 
