@@ -537,3 +537,16 @@ def test_upload_of_a_transformers_export_is_one_commit(usage_export, monkeypatch
     assert upload_transformers_export(export_dir, "someone/asr-es") == "https://huggingface.co/someone/asr-es"
     assert calls == [("create_repo", "someone/asr-es", True, True),
                      ("upload_folder", "someone/asr-es", str(export_dir))]  # one commit
+
+
+def test_the_import_command_refuses_to_replace_an_import_without_overwrite(tmp_path, capsys):
+    from crossling_asr.cli.import_transformers import main
+
+    checkpoint = save_checkpoint(tmp_path / "exp_w2v2t_es_wav2vec2_s3", "wav2vec2", HUGGINGSOUND_SPECIALS + SPANISH_LETTERS)
+    destination = tmp_path / "sb"
+    assert main([str(checkpoint), str(destination)]) == 0
+    assert f"Imported to {destination}" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="error: .*overwrite"):
+        main([str(checkpoint), str(destination)])
+    assert main([str(checkpoint), str(destination), "--overwrite"]) == 0
+    assert (destination / "model_info.json").is_file()

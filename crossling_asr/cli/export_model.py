@@ -16,18 +16,17 @@ import logging
 import sys
 from pathlib import Path
 
+from crossling_asr.cli import add_export_destination_arguments
+
 from crossling_asr.lm import add_lm_weight_arguments
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output_folder", type=Path, help="a finished run (holds results.json)")
-    parser.add_argument("export_dir", type=Path, help="the folder to write")
     parser.add_argument("--lm", type=Path, help="ARPA word LM to decode with (local/build_lm.py)")
     add_lm_weight_arguments(parser)
-    parser.add_argument("--overwrite", action="store_true", help="replace an earlier export in export_dir")
-    parser.add_argument("--upload", metavar="REPO_ID", help="also upload to the Hugging Face hub")
-    parser.add_argument("--public", action="store_true", help="make the uploaded repo public")
+    add_export_destination_arguments(parser)
     args = parser.parse_args()
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.export import ExportError, export_model, upload_export

@@ -22,18 +22,16 @@ commit (a private repo unless --public; needs `hf auth login`).
 
 import argparse
 import sys
-from pathlib import Path
+
+from crossling_asr.cli import add_export_destination_arguments
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="hub id (org/name) or local folder of a transformers CTC checkpoint")
-    parser.add_argument("export_dir", type=Path, help="the folder to write")
     parser.add_argument("--lang", help="Common Voice code of its recipe (default: from a released name)")
     parser.add_argument("--revision", help="hub branch, tag or commit (default: main)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an earlier import in export_dir")
-    parser.add_argument("--upload", metavar="REPO_ID", help="also upload to the Hugging Face hub")
-    parser.add_argument("--public", action="store_true", help="make the uploaded repo public")
+    add_export_destination_arguments(parser, written="import")
     args = parser.parse_args(argv)
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     import logging
