@@ -13,6 +13,16 @@ language x encoder cell whose settings differ are reported, since their mean
 would mix two experiments. Summaries carry the number of seeds behind every
 mean; a cell with fewer seeds than expected is flagged, never silently
 averaged as if complete.
+
+Checkpoints fine-tuned elsewhere and evaluated here (crossling_asr.evaluate_checkpoint:
+protocols "released" and "external", crossling_asr.run_layout) are read alike: their
+results have no training section or hparams, their run name is their folder's
+(run.output_folder) and their settings are the data they were scored on and how they
+were decoded. Their seed is the number a checkpoint was released under, not a place in a
+seed grid shared by every cell: seed 904 of one cell and seed 17 of another are both
+"the released one", so the seeds a cell is expected to have are the seeds found for it
+(the release decides how many there are), and a cell of the expected grid is missing
+only when no checkpoint of it was evaluated at all (summarize, missing_runs).
 """
 
 import json
@@ -24,14 +34,15 @@ import pandas as pd
 
 from crossling_asr.analysis.typology import FACT_KEYS
 from crossling_asr.results import SCHEMA_VERSION
-from crossling_asr.run_layout import STUDY_PROTOCOL, parse_run_name
+from crossling_asr.run_layout import EVALUATION_PROTOCOLS, STUDY_PROTOCOL, parse_run_name
 
 # Folders under a results root that hold no runs.
 NON_RUN_FOLDERS = ("prepared", "grid")
 METRICS = ("error", "WER", "CER")
 RUN_COLUMNS = ("language", "encoder", "seed", "primary", "error", "WER", "CER", "test_loss", "test_utterances",
                "dev_CER", "epochs", "optimizer_steps", "wall_seconds", "train_hours", "encoder_family",
-               "random_init", "protocol", "encoder_source", "run_name", "source_replaced", *FACT_KEYS, "path")
+               "random_init", "protocol", "encoder_source", "checkpoint", "run_name", "source_replaced", "test_set",
+               *FACT_KEYS, "path")
 
 
 @dataclass
@@ -60,8 +71,13 @@ def run_row(results, path):
     training = results.get("training", {})
     splits = results.get("data", {}).get("splits", {})
     hparams = results.get("hparams", {})
-    # Results written before run names existed live in <lang>/<encoder>/seed_<seed>.
-    name = hparams.get("run_name") or _get(results, "run", "encoder")
+    protocol = hparams.get("protocol") or results.get("run", {}).get("protocol") or STUDY_PROTOCOL
+    checkpoint = results.get("checkpoint") or {}
+    if protocol in EVALUATION_PROTOCOLS:
+        name = evaluated_run_name(results, protocol)
+    else:
+        # Results written before run names existed live in <lang>/<encoder>/seed_<seed>.
+        name = hparams.get("run_name") or _get(results, "run", "encoder")
     return {
         "language": _get(results, "run", "language"),
         "encoder": _get(results, "run", "encoder"),
@@ -79,14 +95,33 @@ def run_row(results, path):
         "train_hours": splits.get("train", {}).get("hours"),
         "encoder_family": results.get("run", {}).get("encoder_family"),
         "random_init": results.get("run", {}).get("random_init"),
-        "protocol": hparams.get("protocol") or STUDY_PROTOCOL,
+        "protocol": protocol,
         "encoder_source": results.get("run", {}).get("encoder_source"),
+        "checkpoint": checkpoint.get("hub_id") or checkpoint.get("source"),
         "run_name": name,
         "source_replaced": parse_run_name(name)[2] is not None,
+        "test_set": prepared_test_split(results),
         # the language's facts as its hparams stated them (None in results of older recipes)
         **{key: hparams.get(key) for key in FACT_KEYS},
         "path": str(path),
     }
+
+
+def evaluated_run_name(results, protocol):
+    """The run name of an evaluated checkpoint: the folder evaluate_checkpoint wrote it to
+    (<lang>/<run name>/seed_<seed>; an external checkpoint's tag is only known from there)."""
+    name = Path(_get(results, "run", "output_folder")).parent.name
+    encoder = _get(results, "run", "encoder")
+    if parse_run_name(name)[:2] != (encoder, protocol):
+        raise ValueError(f"run.output_folder names run {name!r}, not a {protocol} checkpoint of {encoder}")
+    return name
+
+
+def prepared_test_split(results):
+    """The test split a result was scored on, as its prepared data describe it (JSON text:
+    utterances, hours, speakers and skipped rows of prep_report.json), or None where not recorded."""
+    split = results.get("data", {}).get("splits", {}).get("test")
+    return None if split is None else json.dumps(split, sort_keys=True)
 
 
 def check_results(results, path, root):
@@ -97,6 +132,9 @@ def check_results(results, path, root):
         return f"schema_version {results.get('schema_version')!r}, expected {SCHEMA_VERSION}"
     if results.get("status") != "finished":
         return f"status {results.get('status')!r} is not 'finished'"
+    if isinstance(results.get("metrics"), dict) and "test" not in results["metrics"]:
+        scored_on_dev = "dev" in results["metrics"] or "dev_best" in results["metrics"]
+        return "no test metrics (metrics.test)" + ("; scored on dev only" if scored_on_dev else "")
     try:
         row = run_row(results, path)
     except (KeyError, TypeError, ValueError) as err:
@@ -123,6 +161,9 @@ def comparable_settings(results):
         settings[f"data.{split}.utterances"] = json.dumps(stats.get("utterances"))
     settings["run.encoder_family"] = json.dumps(results.get("run", {}).get("encoder_family"))
     settings["run.random_init"] = json.dumps(results.get("run", {}).get("random_init"))
+    for key in ("method", "precision"):  # evaluated checkpoints: how they were decoded
+        if key in results.get("decoding", {}):
+            settings[f"decoding.{key}"] = json.dumps(results["decoding"][key])
     return settings
 
 
@@ -187,7 +228,8 @@ def set_aside_reason(row, protocol, include_replaced_sources):
     if row["protocol"] != protocol:
         return f"protocol {row['protocol']} (this report analyses {protocol}; --protocol {row['protocol']})"
     if row["source_replaced"] and not include_replaced_sources:
-        return (f"encoder weights from {row['encoder_source']}, not the registry's {row['encoder']} "
+        return (f"encoder weights from {row['checkpoint'] or row['encoder_source']}, not the registry's "
+                f"{row['encoder']} "
                 "(--include-replaced-sources analyses such runs under their run name)")
     return None
 
@@ -208,13 +250,22 @@ def settings_conflicts(settings):
     return pd.DataFrame(rows, columns=["language", "encoder", "setting", "values"])
 
 
+def seeds_name_checkpoints(runs):
+    """Whether the seeds of `runs` are the numbers evaluated checkpoints were released under
+    (every run of an evaluation protocol) rather than a seed grid shared by the cells; a table
+    without a protocol column is taken to hold trained runs."""
+    return "protocol" in runs and not runs.empty and bool(runs["protocol"].isin(EVALUATION_PROTOCOLS).all())
+
+
 def summarize(runs, expected_seeds=None):
     """Mean and sample std (n-1) over seeds per language x encoder, with the seeds behind them.
 
     `expected_seeds`: the seeds every cell should have (default: every seed
     found anywhere in `runs`); `complete` is False for a cell with fewer.
+    Runs of evaluated checkpoints (seeds_name_checkpoints) are expected to have
+    the seeds found for their cell, whatever `expected_seeds` says (see the
+    module docstring): their cells are complete.
     """
-    expected = sorted(set(expected_seeds) if expected_seeds else set(runs["seed"]))
     grouped = runs.groupby(["language", "encoder"], sort=True)
     summary = grouped.agg(
         primary=("primary", "first"),
@@ -223,13 +274,27 @@ def summarize(runs, expected_seeds=None):
         **{f"{m}_mean": (m, "mean") for m in METRICS},
         **{f"{m}_std": (m, lambda s: s.std(ddof=1)) for m in METRICS},
     ).reset_index()
+    if seeds_name_checkpoints(runs):
+        summary["expected_seeds"] = summary["n_seeds"]
+        summary["complete"] = True
+        return summary
+    expected = sorted(set(expected_seeds) if expected_seeds else set(runs["seed"]))
     summary["expected_seeds"] = len(expected)
     summary["complete"] = summary["seeds"].apply(lambda s: set(map(int, s.split(","))) >= set(expected))
     return summary
 
 
 def missing_runs(runs, languages, encoders, seeds):
-    """Runs of the expected grid (languages x encoders x seeds) with no accepted results."""
+    """Runs of the expected grid (languages x encoders x seeds) with no accepted results.
+
+    For evaluated checkpoints (seeds_name_checkpoints), whose seeds differ from
+    cell to cell, the cells (languages x encoders) with no results at all, seed None.
+    """
+    if seeds_name_checkpoints(runs):
+        found = set(zip(runs["language"], runs["encoder"]))
+        rows = [{"language": lang, "encoder": enc, "seed": None}
+                for lang in languages for enc in encoders if (lang, enc) not in found]
+        return pd.DataFrame(rows, columns=["language", "encoder", "seed"])
     found = set(zip(runs["language"], runs["encoder"], runs["seed"]))
     rows = [{"language": lang, "encoder": enc, "seed": seed}
             for lang in languages for enc in encoders for seed in seeds if (lang, enc, seed) not in found]
