@@ -192,8 +192,8 @@ def ranking_agreement(probe_summary, study_summary, n_resamples=stats.BOOTSTRAP_
 
 
 def pooled_agreement(per_language, n_resamples, seed):
-    """The mean over languages of rho, top-1 and top-k agreement, with cluster-bootstrap CIs over
-    the languages where each is defined."""
+    """The row (a dict) of the means over languages of rho, top-1 and top-k agreement, with
+    cluster-bootstrap CIs over the languages where each is defined."""
     row = {"scope": "mean over languages", "n_encoders": int(per_language["n_encoders"].sum())}
     for name in ("rho", "top1", f"top{TOP_K}"):
         values = per_language[name].to_numpy(dtype=float)
@@ -202,7 +202,8 @@ def pooled_agreement(per_language, n_resamples, seed):
         row[name] = values.mean() if len(values) else math.nan
         row[low], row[high] = percentile_bootstrap_ci(lambda units, v=values: v[units].mean(), len(values),
                                                       n_resamples, seed=seed)
-    row["note"] = f"languages with rho defined: {int(np.isfinite(per_language['rho'].to_numpy(float)).sum())}"
+    defined = int(np.isfinite(per_language["rho"].to_numpy(dtype=float)).sum())
+    row["note"] = f"{len(per_language)} languages, {defined} with rho defined; n_encoders: their cells in all"
     return row
 
 
