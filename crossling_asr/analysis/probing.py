@@ -49,6 +49,7 @@ import pandas as pd
 
 from crossling_asr.analysis import probe_figures, stats
 from crossling_asr.analysis.aggregate import collect, summarize
+from crossling_asr.analysis.reproduction import bootstrap_mean_ci
 from crossling_asr.analysis.typology import TYPOLOGY_FILE, iso639_3_of, language_facts, load_distances
 from crossling_asr.hparams import RECIPES_DIR, recipe_languages
 from crossling_asr.registry import load_registry
@@ -125,7 +126,8 @@ def run_details(runs):
 def percentile_bootstrap_ci(statistic, n_units, n_resamples=stats.BOOTSTRAP_RESAMPLES, level=0.95, seed=0):
     """Percentile bootstrap CI of statistic(unit indices) over resamples of the units.
 
-    The draws and conventions of stats.bootstrap_spearman_ci, for statistics other than rho:
+    The draws and conventions of stats.bootstrap_spearman_ci, for statistics that are neither
+    rho nor a mean (reproduction.bootstrap_mean_ci) and may be undefined on a resample:
     rng.integers(0, n_units, (n_resamples, n_units)) with rng = numpy.random.default_rng(seed);
     resamples where the statistic is NaN are dropped; (NaN, NaN) with fewer than 3 units or
     when more than half the resamples are dropped.
@@ -200,8 +202,7 @@ def pooled_agreement(per_language, n_resamples, seed):
         values = values[np.isfinite(values)]
         low, high = f"{name}_ci_low", f"{name}_ci_high"
         row[name] = values.mean() if len(values) else math.nan
-        row[low], row[high] = percentile_bootstrap_ci(lambda units, v=values: v[units].mean(), len(values),
-                                                      n_resamples, seed=seed)
+        row[low], row[high] = bootstrap_mean_ci(values, None, n_resamples, seed=seed)
     defined = int(np.isfinite(per_language["rho"].to_numpy(dtype=float)).sum())
     row["note"] = f"{len(per_language)} languages, {defined} with rho defined; n_encoders: their cells in all"
     return row
@@ -285,8 +286,7 @@ def own_vs_other_languages(cells, registry, n_resamples=stats.BOOTSTRAP_RESAMPLE
     paired = table.dropna(subset=["difference"])
     if not paired.empty:
         differences = paired["difference"].to_numpy(dtype=float)
-        low, high = percentile_bootstrap_ci(lambda units: differences[units].mean(), len(differences), n_resamples,
-                                            seed=seed)
+        low, high = bootstrap_mean_ci(differences, None, n_resamples, seed=seed)
         pooled = {"encoder": "mean over encoders", "pretraining_language": "–", "own_language": "–",
                   "n_other": int(paired["n_other"].sum()), "own": paired["own"].mean(), "other": paired["other"].mean(),
                   "difference": differences.mean(), "ci_low": low, "ci_high": high}
