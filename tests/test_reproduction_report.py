@@ -15,7 +15,7 @@ import pytest
 
 from crossling_asr.analysis import aggregate
 from crossling_asr.analysis.report import Report, build_report
-from crossling_asr.analysis.reproduction import add_reproduction_section, reproduction_tables
+from crossling_asr.analysis.reproduction import add_reproduction_section, compare_cells, reproduction_tables
 from crossling_asr.atomic import write_json
 from crossling_asr.registry import load_registry
 from crossling_asr.results import build_evaluation_results, prepared_data
@@ -254,3 +254,17 @@ def test_reproduction_section_in_a_report(tmp_path):
     add_reproduction_section(report, trained_only, n_resamples=20)
     assert "No released checkpoints scored under this results root" in report.write().read_text()
     assert not (report.out / "tables").exists()
+
+
+def test_a_side_that_does_not_record_its_test_utterances_is_not_compared():
+    """Results that do not say how many test utterances they scored cannot be shown to share a test set."""
+    def runs(protocol, seeds, scored):
+        return pd.DataFrame([{"language": "es", "encoder": "xlsr-53", "seed": seed, "primary": "WER", "error": 10.0,
+                              "WER": 10.0, "CER": 5.0, "test_utterances": n, "test_set": None, "protocol": protocol}
+                             for seed, n in zip(seeds, scored)])
+
+    cells, set_aside, unpaired = compare_cells(runs("released", [7], [100]), runs("study", [1, 2], [100, None]))
+    assert cells.empty and unpaired.empty
+    assert set_aside.values.tolist() == [["es", "xlsr-53", "scored test utterances not recorded by trained seed(s) 2"]]
+    cells, set_aside, _ = compare_cells(runs("released", [7], [100]), runs("study", [1, 2], [100, 100]))
+    assert set_aside.empty and cells[["error_difference", "n_released", "n_trained"]].values.tolist() == [[0.0, 1, 2]]

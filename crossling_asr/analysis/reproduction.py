@@ -73,7 +73,8 @@ def different_test_sets(released, trained):
         found = {side: set(runs[column].dropna()) for side, runs in sides.items()}
         for side, runs in sides.items():
             if not optional and runs[column].isna().any():
-                return f"{what} not recorded by {side} seed(s) {seed_list(runs[runs[column].isna()])}"
+                seeds = ", ".join(str(seed) for seed in sorted(runs.loc[runs[column].isna(), "seed"]))
+                return f"{what} not recorded by {side} seed(s) {seeds}"
             if len(found[side]) > 1:
                 return f"{side} seeds differ in {what}: " + "; ".join(
                     f"seed {seed}: {value}" for seed, value in zip(runs["seed"], runs[column]))
@@ -90,11 +91,6 @@ def value_difference(column, released, trained):
     released, trained = json.loads(released), json.loads(trained)
     return "; ".join(f"{field} released {released.get(field)}, trained {trained.get(field)}"
                      for field in sorted(set(released) | set(trained)) if released.get(field) != trained.get(field))
-
-
-def seed_list(runs):
-    """'1,2,3': the seeds of `runs`, sorted."""
-    return ",".join(str(seed) for seed in sorted(runs["seed"]))
 
 
 def compare_cells(released_runs, trained_runs):
@@ -114,7 +110,7 @@ def compare_cells(released_runs, trained_runs):
         present = [side for side in SIDES if key in groups[side]]
         if len(present) == 1:
             unpaired.append({"language": language, "encoder": encoder, "side": f"{present[0]} only",
-                             "seeds": seed_list(groups[present[0]][key])})
+                             "seeds": means[present[0]].loc[key, "seeds"]})
             continue
         reason = different_test_sets(groups["released"][key], groups["trained"][key])
         if reason:
