@@ -41,6 +41,11 @@ from huggingface_hub import ModelCard
 from transformers import AutoConfig, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor
 
 from crossling_asr.brain import greedy_ctc_decode
+# The released checkpoints' names are defined where the grid reads them without torch, and
+# are imported from here too (ReleasedName, parse_released_name).
+from crossling_asr.grid.released import (  # noqa: F401
+    RELEASE_ACCOUNT, ReleasedName, parse_released_name, recipe_language,
+)
 from crossling_asr.hparams import recipe_languages
 from crossling_asr.trained_model import hub_model_id
 
@@ -54,9 +59,6 @@ FAMILIES = {
     "unispeech": ("UniSpeechForCTC", "UniSpeechModel"),
     "unispeech-sat": ("UniSpeechSatForCTC", "UniSpeechSatModel"),
 }
-# The hub account the study's checkpoints were released under, and their names.
-RELEASE_ACCOUNT = "jonatasgrosman"
-RELEASED_NAME = re.compile(r"exp_w2v2t_(?P<language>[a-z]+(?:-[a-z]+)?)_(?P<model>[a-z0-9-]+)_s(?P<seed>\d+)")
 # HuggingSound's card sentence, with or without a Markdown link: "Fine-tuned [org/name](...) for ...".
 CARD_BASE_SENTENCE = re.compile(r"Fine-tuned \[?(?P<base>[A-Za-z0-9][\w.-]*/[\w.-]+)\]?")
 SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
@@ -88,23 +90,6 @@ class UnsafeCheckpointError(ExternalCheckpointError):
 # ---- names ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReleasedName:
-    """The parts of a released checkpoint's name: Common Voice code (lower case), model, seed."""
-
-    language: str
-    model: str
-    seed: int
-
-
-def parse_released_name(source):
-    """The ReleasedName of a hub id or folder named exp_w2v2t_<lang>_<model>_s<seed>, else None."""
-    match = RELEASED_NAME.fullmatch(Path(str(source).rstrip("/")).name)
-    if match is None:
-        return None
-    return ReleasedName(match["language"], match["model"], int(match["seed"]))
-
-
 def is_release(source):
     """Whether `source` is one of the study's released checkpoints: so named, and either on the
     release account of the hub or a local folder of that name (a downloaded copy)."""
@@ -121,10 +106,10 @@ def checkpoint_language(source, language=None):
     if language is None:
         if released is None:
             raise ExternalCheckpointError(f"{source}: give its language (--lang; one of {', '.join(languages)})")
-        matches = [code for code in languages if code.lower() == released.language]
-        if not matches:
+        match = recipe_language(released.language, languages)
+        if match is None:
             raise ExternalCheckpointError(f"{source} was fine-tuned on {released.language}, which has no recipe here")
-        return matches[0]
+        return match
     if language not in languages:
         raise ExternalCheckpointError(f"--lang {language}: no recipe (one of {', '.join(languages)})")
     if released is not None and released.language != language.lower():

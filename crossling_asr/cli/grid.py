@@ -7,10 +7,19 @@
                           [-- recipe overrides]
     local/grid.py cost    --results-root R [selection] [--hours-per-lang FILE] [-- recipe overrides]
 
+    local/grid.py released status|plan|prepare|run|cost --results-root R [--checkpoints FILE] [selection] ...
+
 Selection: --langs es de ... --encoders xlsr-53 ... --seeds 1 2 3 (default:
 every language with a recipe, every encoder of hparams/encoders.yaml, seeds
 1 2 3). Everything after `--` is passed to every run's recipe
 (e.g. -- --number_of_epochs=1 --precision=bf16).
+
+`released` does the same for the study's released checkpoints
+(jonatasgrosman/exp_w2v2t_<lang>_<model>_s<seed>): each is evaluated on its
+language's prepared dev and test (local/evaluate_checkpoint.py) into
+R/<lang>/<encoder>.released/seed_<seed>/, by the same executors; --seeds are
+released seeds; the checkpoints are those of --checkpoints FILE (one hub id or
+local folder per line), else those the hub lists for the release account.
 
 Examples
   # 4 GPUs of this machine, one run per GPU, Spanish and German, all encoders:
@@ -23,6 +32,11 @@ Examples
   local/grid.py run --results-root /tmp/r --data-root /tmp/demo/data --langs es --encoders wav2vec2-large-lv60 \\
       --seeds 1 --encoder-source wav2vec2-large-lv60=/tmp/tiny/wav2vec2 --gpus-per-run 0 --cpu-tiny \\
       -- --number_of_epochs=1
+  # every released Spanish and German checkpoint, evaluated on this machine's GPUs, 4 per GPU:
+  local/grid.py released run --results-root results --data-root /data/cv-corpus-7.0-2021-07-21 --langs es de \\
+      --runs-per-gpu 4
+  # what evaluating them costs, next to retraining them:
+  local/grid.py released cost --results-root results --checkpoints released.txt
 """
 
 import argparse
@@ -33,10 +47,12 @@ from pathlib import Path
 
 
 from crossling_asr.grid.cost import (
-    CostAssumptions, epochs_from_overrides, estimate, format_estimate, load_hours_table, measured_throughput,
+    CostAssumptions, epochs_from_overrides, estimate, format_estimate, format_released_estimate, load_hours_table,
+    measured_throughput,
 )
 from crossling_asr.grid.job import GridJob
 from crossling_asr.grid.local import LocalExecutor, make_slots, visible_gpus
+from crossling_asr.grid.released import LIST_FORMAT, released_grid, retraining_run
 from crossling_asr.grid.runs import (
     STALE_AFTER_SECONDS, GridError, format_status, grid_status, select_grid,
 )
@@ -89,13 +105,15 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    selection = argparse.ArgumentParser(add_help=False)
-    selection.add_argument("--results-root", required=True, type=Path, help="results_root of the recipes")
-    selection.add_argument("--langs", nargs="+", help="Common Voice codes (default: every recipe)")
-    selection.add_argument("--encoders", nargs="+", help="registry names (default: all 16)")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--results-root", required=True, type=Path, help="results_root of the recipes")
+    where.add_argument("--langs", nargs="+", help="Common Voice codes (default: every recipe)")
+    where.add_argument("--encoders", nargs="+", help="registry names (default: all 16)")
+    where.add_argument("--stale-after", type=positive_float, default=STALE_AFTER_SECONDS,
+                       help="seconds without heartbeat after which a lock is dead (default %(default)s)")
+
+    selection = argparse.ArgumentParser(add_help=False, parents=[where])
     selection.add_argument("--seeds", nargs="+", type=int, help="default: 1 2 3")
-    selection.add_argument("--stale-after", type=positive_float, default=STALE_AFTER_SECONDS,
-                           help="seconds without heartbeat after which a lock is dead (default %(default)s)")
     selection.add_argument("--protocol", default=STUDY_PROTOCOL,
                            help="recipe protocol of every run: study (default) or a file name of "
                            "hparams/protocols/ (`-- --protocol=NAME` means the same); part of the runs' folders")
@@ -103,15 +121,33 @@ def build_parser():
                            help="hub id or local directory replacing an encoder's weights (repeatable); "
                            "such runs have their own folders (NAME~<source>)")
 
-    launch = argparse.ArgumentParser(add_help=False)
-    launch.add_argument("--data-root", type=Path, help="folder holding one Common Voice folder per language")
-    launch.add_argument("--data-folder", type=key_value, action="append", default=[], metavar="LANG=PATH",
-                        help="a language's Common Voice folder, overriding --data-root (repeatable)")
+    released_selection = argparse.ArgumentParser(add_help=False, parents=[where])
+    released_selection.add_argument("--seeds", nargs="+", type=int, help="released seeds (default: all)")
+    released_selection.add_argument("--checkpoints", type=Path,
+                                    help=f"the released checkpoints, {LIST_FORMAT}; a relative folder is relative "
+                                    "to the file (default: those the hub lists for the release account)")
+
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data-root", type=Path, help="folder holding one Common Voice folder per language")
+    data.add_argument("--data-folder", type=key_value, action="append", default=[], metavar="LANG=PATH",
+                      help="a language's Common Voice folder, overriding --data-root (repeatable)")
+
+    launch = argparse.ArgumentParser(add_help=False, parents=[data])
     launch.add_argument("--gpus-per-run", type=non_negative_int, default=1,
                         help="GPUs (processes) per run; >1 launches torchrun (DDP); 0: CPU (default 1)")
     launch.add_argument("--cpu-tiny", action="store_true",
                         help="every run uses the recipe's settings for tiny encoders on CPU "
                         f"({' '.join(CPU_TINY_OVERRIDES)}: hparams/cpu_tiny.yaml)")
+
+    evaluation = argparse.ArgumentParser(add_help=False, parents=[data])
+    evaluation.add_argument("--gpus-per-run", type=int, choices=(0, 1), default=1,
+                            help="1: each evaluation on a GPU (default); 0: on the CPU")
+    evaluation.add_argument("--precision", choices=("fp32", "bf16"),
+                            help="forward pass precision (default: local/evaluate_checkpoint.py's)")
+    evaluation.add_argument("--batch-seconds", type=positive_float,
+                            help="padded audio seconds per batch (default: local/evaluate_checkpoint.py's)")
+    evaluation.add_argument("--batch-size", type=positive_int,
+                            help="utterances per batch at most (default: local/evaluate_checkpoint.py's)")
 
     hours = argparse.ArgumentParser(add_help=False)
     hours.add_argument("--hours-per-lang", type=Path, help="YAML {lang: {train: h, dev: h, test: h}} for "
@@ -126,19 +162,13 @@ def build_parser():
     hours.add_argument("--overhead-gpu-hours", type=non_negative_float, default=CostAssumptions.overhead_gpu_hours,
                        help="fixed GPU-hours per run (default %(default)s)")
 
-    status = commands.add_parser("status", parents=[selection], help="done/running/failed/pending counts")
-    status.add_argument("-v", "--verbose", action="store_true", help="list finished runs too")
-    commands.add_parser("plan", parents=[selection, launch], help="every run, its state and its command")
-    commands.add_parser("prepare", parents=[selection, launch], help="prepare the selected languages' data")
-    commands.add_parser("cost", parents=[selection, hours], help="GPU-hours estimate")
-
-    run = commands.add_parser("run", parents=[selection, launch, hours], help="launch the unfinished runs")
-    run.add_argument("--executor", choices=("local", "slurm"), default="local")
-    local = run.add_argument_group("local executor")
+    executors = argparse.ArgumentParser(add_help=False)
+    executors.add_argument("--executor", choices=("local", "slurm"), default="local")
+    local = executors.add_argument_group("local executor")
     local.add_argument("--gpus", help="comma-separated GPU ids to use (default: all visible)")
     local.add_argument("--runs-per-gpu", type=positive_int, default=1,
                        help="concurrent runs per GPU group; on a CPU-only machine, concurrent CPU runs")
-    slurm = run.add_argument_group("slurm executor")
+    slurm = executors.add_argument_group("slurm executor")
     slurm.add_argument("--partition", help="partition of the training (GPU) arrays")
     slurm.add_argument("--prep-partition",
                        help="partition of the CPU-only preparation array (default: the cluster's default)")
@@ -158,6 +188,31 @@ def build_parser():
                        help="USR1 this long before the time limit triggers a checkpointed requeue")
     slurm.add_argument("--sbatch-arg", action="append", default=[], help="extra sbatch option (repeatable)")
     slurm.add_argument("--sbatch", default="sbatch", help="sbatch executable")
+
+    status = commands.add_parser("status", parents=[selection], help="done/running/failed/pending counts")
+    status.add_argument("-v", "--verbose", action="store_true", help="list finished runs too")
+    commands.add_parser("plan", parents=[selection, launch], help="every run, its state and its command")
+    commands.add_parser("prepare", parents=[selection, launch], help="prepare the selected languages' data")
+    commands.add_parser("cost", parents=[selection, hours], help="GPU-hours estimate")
+    commands.add_parser("run", parents=[selection, launch, hours, executors], help="launch the unfinished runs")
+
+    released = commands.add_parser(
+        "released", help="the study's released checkpoints, evaluated as a grid",
+        description="The study's released checkpoints (jonatasgrosman/exp_w2v2t_<lang>_<model>_s<seed>) as a "
+        "grid: each is evaluated on its language's prepared dev and test like local/evaluate_checkpoint.py, into "
+        "R/<lang>/<encoder>.released/seed_<seed>/, by the executors of `run`.")
+    released_commands = released.add_subparsers(dest="released_command", required=True)
+    status = released_commands.add_parser("status", parents=[released_selection],
+                                          help="done/running/failed/pending counts")
+    status.add_argument("-v", "--verbose", action="store_true", help="list finished evaluations too")
+    released_commands.add_parser("plan", parents=[released_selection, evaluation],
+                                 help="every checkpoint, its state and its evaluation command")
+    released_commands.add_parser("prepare", parents=[released_selection, evaluation],
+                                 help="prepare the selected languages' data")
+    released_commands.add_parser("cost", parents=[released_selection, hours],
+                                 help="GPU-hours to evaluate them, beside those to retrain them")
+    released_commands.add_parser("run", parents=[released_selection, evaluation, hours, executors],
+                                 help="evaluate the checkpoints not evaluated yet")
     return parser
 
 
@@ -181,6 +236,19 @@ def make_job(args, overrides):
     )
 
 
+def make_released_job(args):
+    """The GridJob evaluating released checkpoints: no recipe overrides, the evaluation's options."""
+    options = {"--precision": args.precision, "--batch-seconds": args.batch_seconds, "--batch-size": args.batch_size}
+    return GridJob(
+        results_root=args.results_root,
+        data_root=args.data_root,
+        data_folders=dict(args.data_folder),
+        gpus_per_run=args.gpus_per_run,
+        stale_after=args.stale_after,
+        evaluation_args=[f"{option}={value}" for option, value in options.items() if value is not None],
+    )
+
+
 def cost_assumptions(args, overrides):
     return CostAssumptions(
         epochs=epochs_from_overrides(overrides),
@@ -191,8 +259,33 @@ def cost_assumptions(args, overrides):
     )
 
 
-def run_grid(args, runs, overrides):
-    job = make_job(args, overrides)
+def print_plan(job, statuses):
+    """Every run with its state, then the command of each run a launch would start."""
+    print(format_status(statuses, verbose=True))
+    print("\nCommands of the runs to launch:")
+    for status in statuses:
+        if status.state in ("pending", "failed"):
+            print(shlex.join(job.recipe_command(status.run)))
+
+
+def prepare_languages(job, runs):
+    """Prepare the languages of `runs` once each, as the grid does before launching them."""
+    languages = list(dict.fromkeys(run.language for run in runs))
+    for language in languages:
+        job.check_data_folder(language)
+    from crossling_asr.grid.prep import PREPARATION_ERRORS, prepare_for_grid  # imports torch
+
+    for language in languages:
+        try:
+            report = prepare_for_grid(job, language, executor="prepare")
+        except PREPARATION_ERRORS as err:
+            sys.exit(f"error: preparing {language} failed: {err}")
+        print(f"{language}: " + ", ".join(f"{split} {s['kept']} utterances ({s['hours']:.2f} h)"
+                                          for split, s in report["splits"].items()))
+
+
+def run_grid(args, runs, job, assumptions):
+    """Launch the unfinished `runs` with the executor of `args`; the exit status of `run`."""
     for language in dict.fromkeys(run.language for run in runs):
         job.check_data_folder(language)  # fail now, not inside a worker, when a folder is wrong
     hours_table = load_hours_table(args.hours_per_lang) if args.hours_per_lang else None
@@ -204,7 +297,7 @@ def run_grid(args, runs, overrides):
             prep_time=args.prep_time, prep_mem=args.prep_mem, signal_seconds=args.signal_seconds,
             sbatch_args=args.sbatch_arg,
         )
-        SlurmExecutor(job, options, sbatch=args.sbatch).submit(runs, cost_assumptions(args, overrides), hours_table)
+        SlurmExecutor(job, options, sbatch=args.sbatch).submit(runs, assumptions, hours_table)
         return 0
     gpus = args.gpus.split(",") if args.gpus else visible_gpus()
     if job.gpus_per_run == 0:
@@ -217,49 +310,67 @@ def run_grid(args, runs, overrides):
     return 1 if any(o.result == "failed" for o in outcomes) else 0
 
 
+def training_command(args, overrides):
+    """status, plan, prepare, cost or run of the training grid."""
+    args.protocol, overrides = protocol_of(args.protocol, overrides)
+    runs = select_grid(args.langs, args.encoders, args.seeds, args.protocol, dict(args.encoder_source))
+    if args.command == "status":
+        print(format_status(grid_status(runs, args.results_root, args.stale_after), args.verbose))
+    elif args.command == "plan":
+        job = make_job(args, overrides)
+        statuses = grid_status(runs, job.results_root, job.stale_after)
+        if args.data_root or args.data_folder:
+            print_plan(job, statuses)
+        else:
+            print(format_status(statuses, verbose=True))
+    elif args.command == "prepare":
+        prepare_languages(make_job(args, overrides), runs)
+    elif args.command == "cost":
+        assumptions = cost_assumptions(args, overrides)
+        hours_table = load_hours_table(args.hours_per_lang) if args.hours_per_lang else None
+        table = estimate(runs, args.results_root, assumptions, hours_table)
+        measured = measured_throughput(args.results_root, assumptions)
+        print(format_estimate(table, assumptions, measured))
+    elif args.command == "run":
+        return run_grid(args, runs, make_job(args, overrides), cost_assumptions(args, overrides))
+    return 0
+
+
+def released_command(args, overrides):
+    """status, plan, prepare, cost or run of the released checkpoints' grid."""
+    if overrides:
+        raise GridError("released checkpoints are evaluated, not trained: recipe overrides after -- do not "
+                        "apply (the evaluation takes --precision, --batch-seconds and --batch-size)")
+    runs = released_grid(args.checkpoints, args.langs, args.encoders, args.seeds,
+                         report=lambda line: print(line, file=sys.stderr))
+    if args.released_command == "status":
+        print(format_status(grid_status(runs, args.results_root, args.stale_after), args.verbose))
+    elif args.released_command == "plan":
+        job = make_released_job(args)
+        print_plan(job, grid_status(runs, job.results_root, job.stale_after))
+    elif args.released_command == "prepare":
+        prepare_languages(make_released_job(args), runs)
+    elif args.released_command == "cost":
+        assumptions = cost_assumptions(args, [])
+        hours_table = load_hours_table(args.hours_per_lang) if args.hours_per_lang else None
+        evaluation = estimate(runs, args.results_root, assumptions, hours_table)
+        training = estimate([retraining_run(run) for run in runs], args.results_root, assumptions, hours_table)
+        print(format_released_estimate(evaluation, training, assumptions))
+    elif args.released_command == "run":
+        return run_grid(args, runs, make_released_job(args), cost_assumptions(args, []))
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     overrides = argv[argv.index("--") + 1:] if "--" in argv else []
     args = build_parser().parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     try:
-        args.protocol, overrides = protocol_of(args.protocol, overrides)
-        runs = select_grid(args.langs, args.encoders, args.seeds, args.protocol, dict(args.encoder_source))
-        if args.command == "status":
-            print(format_status(grid_status(runs, args.results_root, args.stale_after), args.verbose))
-        elif args.command == "plan":
-            job = make_job(args, overrides)
-            statuses = grid_status(runs, job.results_root, job.stale_after)
-            print(format_status(statuses, verbose=True))
-            if args.data_root or args.data_folder:
-                print("\nCommands of the runs to launch:")
-                for status in statuses:
-                    if status.state in ("pending", "failed"):
-                        print(shlex.join(job.recipe_command(status.run)))
-        elif args.command == "prepare":
-            job = make_job(args, overrides)
-            languages = list(dict.fromkeys(run.language for run in runs))
-            for language in languages:
-                job.check_data_folder(language)
-            from crossling_asr.grid.prep import PREPARATION_ERRORS, prepare_for_grid  # imports torch
-
-            for language in languages:
-                try:
-                    report = prepare_for_grid(job, language, executor="prepare")
-                except PREPARATION_ERRORS as err:
-                    sys.exit(f"error: preparing {language} failed: {err}")
-                print(f"{language}: " + ", ".join(f"{split} {s['kept']} utterances ({s['hours']:.2f} h)"
-                                                  for split, s in report["splits"].items()))
-        elif args.command == "cost":
-            assumptions = cost_assumptions(args, overrides)
-            hours_table = load_hours_table(args.hours_per_lang) if args.hours_per_lang else None
-            table = estimate(runs, args.results_root, assumptions, hours_table)
-            measured = measured_throughput(args.results_root, assumptions)
-            print(format_estimate(table, assumptions, measured))
-        elif args.command == "run":
-            return run_grid(args, runs, overrides)
+        if args.command == "released":
+            return released_command(args, overrides)
+        return training_command(args, overrides)
     except GridError as err:
         sys.exit(f"error: {err}")
-    return 0
 
 
 if __name__ == "__main__":

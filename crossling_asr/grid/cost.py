@@ -8,7 +8,11 @@ Model (every number is a parameter, printed with the estimate):
 - each epoch trains once on train and decodes dev once, and the test set is
   decoded once; decoding costs `eval_cost_ratio` of training per audio hour
   (a forward pass without backward);
-- each run adds `overhead_gpu_hours` (loading the model, checkpoints).
+- each run adds `overhead_gpu_hours` (loading the model, checkpoints);
+- evaluating a released checkpoint (a Run with a `checkpoint`) decodes dev and
+  test once: eval_cost_ratio x (dev + test) hours at the same throughput, plus
+  the same overhead (fetching and loading it). `released cost` sets that
+  beside what training the same runs would cost.
 
 Default throughput: 60 h of audio per GPU-hour for a 317M-parameter encoder.
 It is an assumption, not a measurement: it is what reports of fine-tuning
@@ -68,11 +72,19 @@ class CostAssumptions:
     eval_cost_ratio: float = 1 / 3
     overhead_gpu_hours: float = 0.1
 
+    def throughput(self, params_millions):
+        """Hours of audio trained on per GPU-hour by an encoder of `params_millions`."""
+        return self.audio_hours_per_gpu_hour * self.reference_params_millions / params_millions
+
     def run_gpu_hours(self, params_millions, hours):
         """GPU-hours of one run of an encoder of `params_millions` on splits of `hours` {split: h}."""
-        throughput = self.audio_hours_per_gpu_hour * self.reference_params_millions / params_millions
         processed = self.epochs * hours["train"] + self.eval_cost_ratio * (self.epochs * hours["dev"] + hours["test"])
-        return processed / throughput + self.overhead_gpu_hours
+        return processed / self.throughput(params_millions) + self.overhead_gpu_hours
+
+    def evaluation_gpu_hours(self, params_millions, hours):
+        """GPU-hours of evaluating one fine-tuned checkpoint on dev and test."""
+        processed = self.eval_cost_ratio * (hours["dev"] + hours["test"])
+        return processed / self.throughput(params_millions) + self.overhead_gpu_hours
 
 
 def load_hours_table(path):
@@ -102,18 +114,20 @@ def corpus_hours(language, results_root, hours_table):
 
 
 def estimate(runs, results_root, assumptions, hours_table=None):
-    """One row per run: its encoder size, corpus hours and estimated GPU-hours."""
+    """One row per run: its encoder size, corpus hours and estimated GPU-hours (of training it,
+    or of evaluating it for a run of a released checkpoint)."""
     registry = load_registry()
     rows = []
     for run in runs:
         hours, source = corpus_hours(run.language, results_root, hours_table)
         params = float(registry[run.encoder]["params_millions"])
+        cost = assumptions.evaluation_gpu_hours if run.checkpoint else assumptions.run_gpu_hours
         rows.append({
             **run.to_dict(),
             "params_millions": params,
             **{f"{split}_hours": hours[split] for split in SPLITS},
             "hours_from": source,
-            "gpu_hours": assumptions.run_gpu_hours(params, hours),
+            "gpu_hours": cost(params, hours),
         })
     return pd.DataFrame(rows)
 
@@ -180,10 +194,21 @@ def measured_throughput(results_root, assumptions):
     return measured
 
 
+def assumptions_line(assumptions):
+    """The cost model's parameters on one line."""
+    return "Assumptions: " + json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                                        for k, v in asdict(assumptions).items()})
+
+
+def hours_sources_line(table):
+    """Where each language's corpus hours came from, on one line."""
+    sources = ", ".join(f"{lang}: {src}" for lang, src in table.groupby("language")["hours_from"].first().items())
+    return f"Corpus hours from: {sources}"
+
+
 def format_estimate(table, assumptions, measured=None):
     """The estimate as text: assumptions, totals per language and per encoder, grand total."""
-    lines = ["Assumptions: " + json.dumps({k: round(v, 4) if isinstance(v, float) else v
-                                          for k, v in asdict(assumptions).items()})]
+    lines = [assumptions_line(assumptions)]
     if measured and measured.audio_hours_per_gpu_hour:
         lines.append(f"Measured on {measured.runs} finished GPU run(s) under this results root: "
                      f"{measured.audio_hours_per_gpu_hour:.1f} audio-hours per GPU-hour (scaled to "
@@ -192,11 +217,34 @@ def format_estimate(table, assumptions, measured=None):
     if measured and measured.left_out:
         reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(measured.left_out.items()))
         lines.append(f"Finished runs that do not measure the study's throughput: {reasons}")
-    sources = ", ".join(f"{lang}: {src}" for lang, src in table.groupby("language")["hours_from"].first().items())
-    lines.append(f"Corpus hours from: {sources}")
+    lines.append(hours_sources_line(table))
     for key in ("language", "encoder"):
         grouped = table.groupby(key).agg(runs=("gpu_hours", "size"), gpu_hours=("gpu_hours", "sum"))
         lines.append(f"\nGPU-hours per {key}:")
         lines += [f"  {row.Index:<40} {row.runs:>4} runs {row.gpu_hours:>10.1f}" for row in grouped.itertuples()]
     lines.append(f"\nTotal: {len(table)} runs, {table['gpu_hours'].sum():.1f} GPU-hours")
+    return "\n".join(lines)
+
+
+def format_released_estimate(evaluation, training, assumptions):
+    """Evaluating released checkpoints (`evaluation`, an estimate of their runs) beside training
+    the same (language, encoder, seed) runs (`training`), per language and encoder, and in total."""
+    lines = [
+        assumptions_line(assumptions),
+        "Evaluate: eval_cost_ratio x (dev + test hours) / throughput + overhead per checkpoint; retrain: "
+        "(epochs x train hours + eval_cost_ratio x (epochs x dev hours + test hours)) / throughput + overhead "
+        "per run; throughput = audio_hours_per_gpu_hour x reference_params_millions / the encoder's params_millions",
+        hours_sources_line(evaluation),
+    ]
+    both = evaluation.assign(retrain_gpu_hours=training["gpu_hours"].to_numpy())
+    for key in ("language", "encoder"):
+        grouped = both.groupby(key).agg(checkpoints=("gpu_hours", "size"), evaluate=("gpu_hours", "sum"),
+                                        retrain=("retrain_gpu_hours", "sum"))
+        lines += [f"\nGPU-hours per {key}:", f"  {'':<40} {'checkpoints':>11} {'evaluate':>10} {'retrain':>10}"]
+        lines += [f"  {row.Index:<40} {row.checkpoints:>11} {row.evaluate:>10.2f} {row.retrain:>10.1f}"
+                  for row in grouped.itertuples()]
+    evaluate, retrain = evaluation["gpu_hours"].sum(), training["gpu_hours"].sum()
+    share = f" (evaluating costs {evaluate / retrain:.2%} of retraining)" if retrain > 0 else ""
+    lines.append(f"\nTotal: {len(evaluation)} checkpoints: evaluate {evaluate:.2f} GPU-hours; retrain the same "
+                 f"{len(training)} runs ({assumptions.epochs} epochs) {retrain:.1f} GPU-hours{share}")
     return "\n".join(lines)

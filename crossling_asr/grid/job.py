@@ -4,7 +4,9 @@ A GridJob holds where the data and the results live, the recipe overrides
 passed to every run and how many GPUs one run uses (more than one: the
 recipe is launched through torchrun and trains with DDP). Written to a
 manifest (JSON) it is all that a worker process, local or on a SLURM node,
-needs to launch one run or one language's preparation.
+needs to launch one run or one language's preparation. A run of a released
+checkpoint (Run.checkpoint) is launched as local/evaluate_checkpoint.py on
+the data the grid prepared, with the job's `evaluation_args`.
 """
 
 import datetime
@@ -67,6 +69,7 @@ class GridJob:
     gpus_per_run: int = 1
     python: str = sys.executable
     stale_after: float = STALE_AFTER_SECONDS
+    evaluation_args: list = field(default_factory=list)  # options of local/evaluate_checkpoint.py
 
     def __post_init__(self):
         self.results_root = str(Path(self.results_root).resolve())
@@ -119,7 +122,10 @@ class GridJob:
         ]
 
     def recipe_command(self, run):
-        """argv of one run: recipes/<lang>/train.py with the run's overrides (torchrun for >1 GPU)."""
+        """argv of one run: recipes/<lang>/train.py with the run's overrides (torchrun for >1 GPU);
+        for a run of a released checkpoint, its evaluation_command."""
+        if run.checkpoint:
+            return self.evaluation_command(run)
         launcher = [self.python]
         if self.gpus_per_run > 1:
             launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={self.gpus_per_run}"]
@@ -133,6 +139,14 @@ class GridJob:
             *([f"--protocol={run.protocol}"] if run.protocol != STUDY_PROTOCOL else []),
             *([f"--encoder_source={run.encoder_source}"] if run.encoder_source else []),
         ]
+
+    def evaluation_command(self, run):
+        """argv scoring a released checkpoint: local/evaluate_checkpoint.py without --data-folder, so it
+        prepares nothing itself and uses the language the grid prepared under the results root."""
+        if self.gpus_per_run > 1:
+            raise GridError("a checkpoint is evaluated on one GPU (or the CPU): --gpus-per-run 0 or 1")
+        return [self.python, "-m", "crossling_asr.cli.evaluate_checkpoint", run.checkpoint,
+                "--results-root", self.results_root, *self.evaluation_args]
 
     def new_submission_dir(self, executor):
         """A fresh folder under <results root>/grid/ for one submission's manifest, scripts and logs."""

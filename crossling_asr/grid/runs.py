@@ -35,13 +35,16 @@ class GridError(ValueError):
 @dataclass(frozen=True, order=True)
 class Run:
     """One run of the grid: (language, encoder, seed) under a protocol, with the registry's
-    encoder weights unless `encoder_source` replaces them."""
+    encoder weights unless `encoder_source` replaces them. A run with a `checkpoint` (hub id or
+    local folder; protocol "released") evaluates that checkpoint instead of training
+    (crossling_asr.grid.released)."""
 
     language: str
     encoder: str
     seed: int
     protocol: str = STUDY_PROTOCOL
     encoder_source: str = None
+    checkpoint: str = None
 
     @property
     def name(self):
@@ -55,12 +58,26 @@ class Run:
 
     def to_dict(self):
         return {"language": self.language, "encoder": self.encoder, "seed": self.seed,
-                "protocol": self.protocol, "encoder_source": self.encoder_source}
+                "protocol": self.protocol, "encoder_source": self.encoder_source, "checkpoint": self.checkpoint}
 
 
 def available_languages():
     """Languages with a recipe in this repository (recipes/<lang>/hparams/<lang>.yaml)."""
     return recipe_languages()
+
+
+def check_selection(languages=None, encoders=None):
+    """Raise GridError naming the selected languages without a recipe and encoders not in the registry."""
+    known_languages = available_languages()
+    unknown = [lang for lang in languages or () if lang not in known_languages]
+    if unknown:
+        raise GridError(f"No recipe for language(s) {unknown}; available: {', '.join(known_languages)}")
+    known_encoders = list(load_registry())
+    unknown = [enc for enc in encoders or () if enc not in known_encoders]
+    if unknown:
+        raise GridError(
+            f"Unknown encoder(s) {unknown}; hparams/encoders.yaml has: {', '.join(known_encoders)}"
+        )
 
 
 def select_grid(languages=None, encoders=None, seeds=None, protocol=STUDY_PROTOCOL, encoder_sources=None):
@@ -71,19 +88,11 @@ def select_grid(languages=None, encoders=None, seeds=None, protocol=STUDY_PROTOC
 
     Raises GridError naming what is unknown and what is valid.
     """
-    known_languages = available_languages()
+    check_selection(languages, encoders)
     known_encoders = list(load_registry())
-    languages = list(languages or known_languages)
+    languages = list(languages or available_languages())
     encoders = list(encoders or known_encoders)
     seeds = list(seeds or DEFAULT_SEEDS)
-    unknown = [lang for lang in languages if lang not in known_languages]
-    if unknown:
-        raise GridError(f"No recipe for language(s) {unknown}; available: {', '.join(known_languages)}")
-    unknown = [enc for enc in encoders if enc not in known_encoders]
-    if unknown:
-        raise GridError(
-            f"Unknown encoder(s) {unknown}; hparams/encoders.yaml has: {', '.join(known_encoders)}"
-        )
     if len(set(seeds)) != len(seeds):
         raise GridError(f"Seeds repeat: {seeds}")
     sources = {name: normalized_source(source) for name, source in (encoder_sources or {}).items()}

@@ -7,7 +7,9 @@ and batch scripts, then submits
   (--prep-partition; default: the cluster's default, never the GPU one), and
 - one training array per resource class (GPU type and time limit), whose
   task ids are the runs' indices in the manifest, started only once the
-  preparation array succeeded (--dependency=afterok).
+  preparation array succeeded (--dependency=afterok); for released
+  checkpoints (crossling_asr.grid.released) the arrays evaluate them
+  (eval<N>.sbatch), with time limits from their evaluation's cost.
 Each task runs `python -m crossling_asr.grid.worker`, which skips finished
 runs and runs claimed elsewhere, so resubmitting a grid is safe.
 
@@ -217,12 +219,13 @@ class SlurmExecutor:
             notes = [f"Runs: {len(indices)} ({', '.join(encoders)})"]
             if gres:
                 notes.append(f"Each run needs {self.job.gpus_per_run} GPU(s) with >= {memory:g} GB of memory")
+            kind = "eval" if all(todo[i].checkpoint for i in indices) else "train"  # released checkpoints: eval
             script = batch_script(
-                f"xl-asr-train{number}", array_spec(indices, self.options.max_parallel), resources,
+                f"xl-asr-{kind}{number}", array_spec(indices, self.options.max_parallel), resources,
                 self.options.partition, "run", manifest, submission, self.options, self.job.python, notes,
             )
-            job_id = self._submit(submission / f"train{number}.sbatch", script, dependency)
-            records.append({"script": f"train{number}.sbatch", "job_id": job_id,
+            job_id = self._submit(submission / f"{kind}{number}.sbatch", script, dependency)
+            records.append({"script": f"{kind}{number}.sbatch", "job_id": job_id,
                             "runs": [todo[i].name for i in indices], "time": limit, "gres": gres})
         write_json(submission / "submitted.json", records)
         for record in records:
