@@ -94,7 +94,7 @@ def grid(tmp_path_factory):
     """A results root of probes and fine-tunings in 4 languages x 5 encoders, with what the test wrote."""
     root = tmp_path_factory.mktemp("probe_results")
     rng = np.random.default_rng(3)
-    written = {"probe": {}, "study": {}, "weights": {}, "cost": {}}
+    written = {"probe": {}, "study": {}, "weights": {}, "cost": {}, "root": root}
     for language in LANGUAGES:
         for encoder, depth in DEPTHS.items():
             for seed in (1, 2):
@@ -298,3 +298,18 @@ def test_what_is_missing_is_said(tmp_path):
     assert "Similarity: not available:" in text and "absent.json not found" in text
     cells = pd.read_csv(tmp_path / "b" / "tables" / "probe_expected_layer.csv")
     assert cells["expected_layer"].to_numpy() == pytest.approx([2.0, 2.0])  # uniform over layers 0..4
+
+
+
+def test_the_report_of_the_study_protocol_carries_the_probe_and_reproduction_sections(grid, tmp_path):
+    from crossling_asr.analysis.report import build_report
+
+    written, _, _ = grid
+    text = build_report(written["root"], tmp_path / "report", typology_file=typology_file(tmp_path / "typology.json"),
+                        n_resamples=RESAMPLES).read_text()
+    headings = re.findall(r"^## (\d)\.", text, re.M)
+    assert headings == ["1", "2", "3", "4", "5", "6"]
+    assert "figures/probe_layer_weights.png" in text
+    assert "No released checkpoints scored under this results root" in text
+    ranking = table(tmp_path / "report", "probe_ranking_agreement")
+    assert set(LANGUAGES) <= set(ranking["scope"])

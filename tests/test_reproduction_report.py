@@ -6,7 +6,6 @@ writes), trained ones in the schema of a run (as tests/test_analysis.py makes th
 mean, difference, count and bootstrap interval is recomputed here with numpy.
 """
 
-import json
 import re
 
 import numpy as np

@@ -49,8 +49,7 @@ import pandas as pd
 
 from crossling_asr.analysis import probe_figures, stats
 from crossling_asr.analysis.aggregate import collect, summarize
-from crossling_asr.analysis.reproduction import bootstrap_mean_ci
-from crossling_asr.analysis.typology import TYPOLOGY_FILE, iso639_3_of, language_facts, load_distances
+from crossling_asr.analysis.typology import TYPOLOGY_FILE, language_facts, load_distances
 from crossling_asr.hparams import RECIPES_DIR, recipe_languages
 from crossling_asr.registry import load_registry
 from crossling_asr.run_layout import SOURCE_SEPARATOR, STUDY_PROTOCOL, parse_run_name
@@ -123,25 +122,6 @@ def run_details(runs):
     return pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
 
 
-def percentile_bootstrap_ci(statistic, n_units, n_resamples=stats.BOOTSTRAP_RESAMPLES, level=0.95, seed=0):
-    """Percentile bootstrap CI of statistic(unit indices) over resamples of the units.
-
-    The draws and conventions of stats.bootstrap_spearman_ci, for statistics that are neither
-    rho nor a mean (reproduction.bootstrap_mean_ci) and may be undefined on a resample:
-    rng.integers(0, n_units, (n_resamples, n_units)) with rng = numpy.random.default_rng(seed);
-    resamples where the statistic is NaN are dropped; (NaN, NaN) with fewer than 3 units or
-    when more than half the resamples are dropped.
-    """
-    if n_units < 3:
-        return math.nan, math.nan
-    picks = np.random.default_rng(seed).integers(0, n_units, (n_resamples, n_units))
-    values = np.array([statistic(pick) for pick in picks], dtype=float)
-    values = values[np.isfinite(values)]
-    if len(values) < n_resamples / 2:
-        return math.nan, math.nan
-    alpha = (1 - level) / 2
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
-
 
 def top_k_agreement(probe_errors, fine_tuning_errors, units, k):
     """Share of fine-tuning's k best among the probe's k best, over the distinct `units` (encoder
@@ -179,7 +159,7 @@ def ranking_agreement(probe_summary, study_summary, n_resamples=stats.BOOTSTRAP_
         row["best_probe"], row["best_fine_tuning"] = encoders[np.argmin(probe)], encoders[np.argmin(fine_tuning)]
         for k, name in ((1, "top1"), (TOP_K, f"top{TOP_K}")):
             row[name] = top_k_agreement(probe, fine_tuning, everyone, k)
-            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = percentile_bootstrap_ci(
+            row[f"{name}_ci_low"], row[f"{name}_ci_high"] = stats.percentile_bootstrap_ci(
                 lambda units, k=k: top_k_agreement(probe, fine_tuning, units, k), len(group), n_resamples, seed=seed)
         row["note"] = "" if len(group) > TOP_K else f"{TOP_K} or fewer encoders: top-{TOP_K} agreement undefined"
         rows.append(row)
@@ -202,7 +182,7 @@ def pooled_agreement(per_language, n_resamples, seed):
         values = values[np.isfinite(values)]
         low, high = f"{name}_ci_low", f"{name}_ci_high"
         row[name] = values.mean() if len(values) else math.nan
-        row[low], row[high] = bootstrap_mean_ci(values, None, n_resamples, seed=seed)
+        row[low], row[high] = stats.bootstrap_mean_ci(values, None, n_resamples, seed=seed)
     defined = int(np.isfinite(per_language["rho"].to_numpy(dtype=float)).sum())
     row["note"] = f"{len(per_language)} languages, {defined} with rho defined; n_encoders: their cells in all"
     return row
@@ -286,7 +266,7 @@ def own_vs_other_languages(cells, registry, n_resamples=stats.BOOTSTRAP_RESAMPLE
     paired = table.dropna(subset=["difference"])
     if not paired.empty:
         differences = paired["difference"].to_numpy(dtype=float)
-        low, high = bootstrap_mean_ci(differences, None, n_resamples, seed=seed)
+        low, high = stats.bootstrap_mean_ci(differences, None, n_resamples, seed=seed)
         pooled = {"encoder": "mean over encoders", "pretraining_language": "–", "own_language": "–",
                   "n_other": int(paired["n_other"].sum()), "own": paired["own"].mean(), "other": paired["other"].mean(),
                   "difference": differences.mean(), "ci_low": low, "ci_high": high}
@@ -300,22 +280,14 @@ def similarity_pairs(cells, registry, distances, iso_codes):
     the pairs without an ISO 639-3 code or cached distances left out with the reason."""
     rows, left_out = [], []
     for cell in cells.itertuples(index=False):
-        pretraining = registry.get(cell.encoder, {}).get("monolingual")
-        if not pretraining:
-            continue
-        source, target = iso639_3_of(pretraining, iso_codes), iso639_3_of(cell.language, iso_codes)
-        reasons = [f"no ISO 639-3 code for {code}" for code, iso in ((pretraining, source), (cell.language, target))
-                   if iso is None]
-        reasons += [f"{iso} not in the cached distances" for iso in sorted({source, target} - {None})
-                    if any(iso not in matrix.index for matrix in distances.values())]
-        if reasons:
-            left_out.append({"encoder": cell.encoder, "language": cell.language, "reason": "; ".join(reasons)})
-            continue
-        row = {"encoder": cell.encoder, "pretraining_language": pretraining, "language": cell.language,
-               "expected_layer_normalised": cell.expected_layer_normalised}
-        for kind, matrix in distances.items():
-            row[f"{kind}_similarity"] = 1.0 - float(matrix.loc[target, source])
-        rows.append(row)
+        similarities, reason = stats.pretraining_similarity(cell.encoder, cell.language, registry, distances,
+                                                            iso_codes)
+        if reason:
+            left_out.append({"encoder": cell.encoder, "language": cell.language, "reason": reason})
+        elif similarities:
+            rows.append({"encoder": cell.encoder, "pretraining_language": registry[cell.encoder]["monolingual"],
+                         "language": cell.language, "expected_layer_normalised": cell.expected_layer_normalised,
+                         **similarities})
     return pd.DataFrame(rows), pd.DataFrame(left_out, columns=["encoder", "language", "reason"])
 
 

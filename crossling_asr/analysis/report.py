@@ -15,11 +15,13 @@ import pandas as pd
 
 from crossling_asr.analysis import figures
 from crossling_asr.analysis.aggregate import collect, format_mean_std, missing_runs, summarize, write_table
+from crossling_asr.analysis.probing import add_probe_section
+from crossling_asr.analysis.reproduction import add_reproduction_section
 from crossling_asr.analysis.stats import PREDICTORS, indo_european_gap, monolingual_transfer, size_and_diversity
 from crossling_asr.analysis.typology import TYPOLOGY_FILE, language_facts, load_distances
 from crossling_asr.hparams import RECIPES_DIR, recipe_languages
 from crossling_asr.registry import load_registry
-from crossling_asr.run_layout import STUDY_PROTOCOL
+from crossling_asr.run_layout import EVALUATION_PROTOCOLS, STUDY_PROTOCOL
 
 PRIMARY_TRANSFER_KIND = "genetic"
 log = logging.getLogger(__name__)
@@ -80,19 +82,33 @@ def build_report(results_root, out_dir, languages=None, encoders=None, seeds=Non
     collection = collect(results_root, protocol, include_replaced_sources)
     runs = collection.runs
     report = Report(out_dir)
+    grid_languages, grid_encoders = languages, encoders
     languages = list(languages or sorted(runs["language"].unique()))
     encoders = list(encoders or ordered_encoders(runs["encoder"].unique(), registry))
     seeds = list(seeds or sorted(runs["seed"].unique()))
+    # Released seeds label single checkpoints: each cell expects the seeds found for it (aggregate.summarize).
+    seed_text = ("seeds as released per cell" if protocol in EVALUATION_PROTOCOLS
+                 else f"seeds {', '.join(map(str, seeds))}")
     report.text(f"# Cross-lingual transfer of wav2vec2-family encoders: results\n\n"
                 f"Results root: `{Path(results_root).resolve()}`; generated "
                 f"{datetime.datetime.now():%Y-%m-%d %H:%M}. Expected grid: {len(languages)} languages x "
-                f"{len(encoders)} encoders x seeds {', '.join(map(str, seeds))}; protocol {protocol}"
+                f"{len(encoders)} encoders x {seed_text}; protocol {protocol}"
                 + ("; runs with replaced encoder weights included under their run names (name~source)."
                    if include_replaced_sources else "."))
     add_checks(report, collection, languages, encoders, seeds)
     if runs.empty:
-        report.text("No finished runs: nothing to analyse.")
-        return report.write()
+        report.text(f"No finished runs of protocol {protocol}: sections 1-4 have nothing to analyse.")
+    else:
+        add_protocol_sections(report, runs, languages, encoders, seeds, registry, ie_metric, typology_file,
+                              n_resamples, recipes_dir)
+    add_probe_section(report, results_root, typology_file, n_resamples, recipes_dir, include_replaced_sources)
+    add_reproduction_section(report, results_root, grid_languages, grid_encoders, n_resamples)
+    return report.write()
+
+
+def add_protocol_sections(report, runs, languages, encoders, seeds, registry, ie_metric, typology_file, n_resamples,
+                          recipes_dir):
+    """Sections 1-4, the study's analyses, on the runs of the protocol the report analyses."""
     summary = summarize(runs, seeds)
     # The recipes' languages too: the registry names encoders' pre-training languages by code ("en", "sv").
     facts, warnings = language_facts(runs, recipe_languages(recipes_dir), recipes_dir)
@@ -101,7 +117,6 @@ def build_report(results_root, out_dir, languages=None, encoders=None, seeds=Non
     add_size_diversity(report, summary, registry, n_resamples)
     add_indo_european(report, summary, registry, facts, ie_metric)
     add_transfer(report, summary, registry, facts, typology_file, n_resamples)
-    return report.write()
 
 
 def add_checks(report, collection, languages, encoders, seeds):

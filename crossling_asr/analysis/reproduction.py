@@ -22,13 +22,11 @@ languages (the cells of a language share its test set and are not independent).
 """
 
 import json
-import math
 
-import numpy as np
 import pandas as pd
 
 from crossling_asr.analysis.aggregate import METRICS, collect, summarize
-from crossling_asr.analysis.stats import BOOTSTRAP_RESAMPLES
+from crossling_asr.analysis.stats import BOOTSTRAP_RESAMPLES, bootstrap_mean_ci
 from crossling_asr.run_layout import RELEASED_PROTOCOL, STUDY_PROTOCOL
 
 SIDES = ("released", "trained")
@@ -43,27 +41,6 @@ LANGUAGE_COLUMNS = ("scope", "n_cells", "error_released", "error_trained", "mean
                     "reproduction_better", "reproduction_worse", "same")
 POOLED = "pooled (all languages)"
 
-
-def bootstrap_mean_ci(values, clusters=None, n_resamples=BOOTSTRAP_RESAMPLES, level=0.95, seed=0):
-    """Percentile bootstrap CI of the mean of `values`: resampling values with replacement,
-    or with `clusters` (a label per value) whole clusters, each resample's mean taken over
-    all the values of its clusters. (NaN, NaN) with fewer than 2 units.
-
-    Draws as stats.bootstrap_spearman_ci: rng = numpy.random.default_rng(seed);
-    rng.integers(0, n_units, (n_resamples, n_units)) picks the units (in order of first
-    appearance) of every resample at once.
-    """
-    values = np.asarray(values, dtype=float)
-    labels = np.arange(len(values)) if clusters is None else np.asarray(clusters)
-    units = pd.unique(labels)
-    if len(units) < 2:
-        return math.nan, math.nan
-    sums = np.array([values[labels == unit].sum() for unit in units])
-    counts = np.array([(labels == unit).sum() for unit in units])
-    picks = np.random.default_rng(seed).integers(0, len(units), (n_resamples, len(units)))
-    means = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
-    alpha = (1 - level) / 2
-    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 
 
 def different_test_sets(released, trained):
@@ -170,7 +147,7 @@ def add_reproduction_section(report, results_root, languages=None, encoders=None
     cells, by_language, set_aside, unpaired = reproduction_tables(results_root, languages, encoders, n_resamples,
                                                                   seed)
     counts = unpaired["side"].value_counts()
-    heading = "## Reproduction: released checkpoints vs runs trained here"
+    heading = "## 6. Reproduction: released checkpoints vs runs trained here"
     if cells.empty and set_aside.empty and not counts.get("released only", 0):
         report.text(f"{heading}\n\nNo released checkpoints scored under this results root "
                     "(`local/evaluate_checkpoint.py` writes them to `<lang>/<encoder>.released/seed_<seed>/`): "

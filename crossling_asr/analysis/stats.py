@@ -93,6 +93,47 @@ def bootstrap_spearman_ci(x, y, clusters=None, n_resamples=BOOTSTRAP_RESAMPLES, 
     alpha = (1 - level) / 2
     return float(np.quantile(rho, alpha)), float(np.quantile(rho, 1 - alpha))
 
+def bootstrap_mean_ci(values, clusters=None, n_resamples=BOOTSTRAP_RESAMPLES, level=0.95, seed=0):
+    """Percentile bootstrap CI of the mean of `values`: resampling values with replacement,
+    or with `clusters` (a label per value) whole clusters, each resample's mean taken over
+    all the values of its clusters. (NaN, NaN) with fewer than 2 units.
+
+    Draws as bootstrap_spearman_ci: rng = numpy.random.default_rng(seed);
+    rng.integers(0, n_units, (n_resamples, n_units)) picks the units (in order of first
+    appearance) of every resample at once.
+    """
+    values = np.asarray(values, dtype=float)
+    labels = np.arange(len(values)) if clusters is None else np.asarray(clusters)
+    units = pd.unique(labels)
+    if len(units) < 2:
+        return math.nan, math.nan
+    sums = np.array([values[labels == unit].sum() for unit in units])
+    counts = np.array([(labels == unit).sum() for unit in units])
+    picks = np.random.default_rng(seed).integers(0, len(units), (n_resamples, len(units)))
+    means = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    alpha = (1 - level) / 2
+    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+
+
+def percentile_bootstrap_ci(statistic, n_units, n_resamples=BOOTSTRAP_RESAMPLES, level=0.95, seed=0):
+    """Percentile bootstrap CI of statistic(unit indices) over resamples of the units.
+
+    The draws and conventions of bootstrap_spearman_ci, for statistics that are neither
+    rho nor a mean (bootstrap_mean_ci) and may be undefined on a resample:
+    rng.integers(0, n_units, (n_resamples, n_units)) with rng = numpy.random.default_rng(seed);
+    resamples where the statistic is NaN are dropped; (NaN, NaN) with fewer than 3 units or
+    when more than half the resamples are dropped.
+    """
+    if n_units < 3:
+        return math.nan, math.nan
+    picks = np.random.default_rng(seed).integers(0, n_units, (n_resamples, n_units))
+    values = np.array([statistic(pick) for pick in picks], dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < n_resamples / 2:
+        return math.nan, math.nan
+    alpha = (1 - level) / 2
+    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+
 
 def permutation_p_value(group_a, group_b):
     """Exact two-sided permutation p-value of mean(group_b) - mean(group_a) (NaN if a group has < 2)."""
@@ -183,6 +224,24 @@ def indo_european_gap(summary, registry, families, metric="CER"):
     return table
 
 
+def pretraining_similarity(encoder, language, registry, distances, iso_codes):
+    """(similarities, reason) of a monolingual encoder's pre-training language to a target language:
+    {"<kind>_similarity": 1 - URIEL distance} for each kind, or None with the reason it cannot be
+    computed (no ISO 639-3 code, not in the cached distances). (None, None) for an encoder that is
+    not monolingual. Codes are matched as typology.iso639_3_of does."""
+    pretraining = registry.get(encoder, {}).get("monolingual")
+    if not pretraining:
+        return None, None
+    source, target = iso639_3_of(pretraining, iso_codes), iso639_3_of(language, iso_codes)
+    reasons = [f"no ISO 639-3 code for {code}" for code, iso in ((pretraining, source), (language, target))
+               if iso is None]
+    reasons += [f"{iso} not in the cached distances" for iso in sorted({source, target} - {None})
+                if any(iso not in matrix.index for matrix in distances.values())]
+    if reasons:
+        return None, "; ".join(reasons)
+    return {f"{kind}_similarity": 1.0 - float(matrix.loc[target, source]) for kind, matrix in distances.items()}, None
+
+
 def monolingual_transfer(summary, registry, distances, iso_codes, metric="error", n_resamples=BOOTSTRAP_RESAMPLES,
                          seed=0):
     """(pairs, correlations, left_out) for monolingual encoders vs the no-pretraining baseline.
@@ -204,20 +263,15 @@ def monolingual_transfer(summary, registry, distances, iso_codes, metric="error"
         base = baseline.get(cell.language)
         if not pretraining or base is None or not base > 0:
             continue
-        source, target = iso639_3_of(pretraining, iso_codes), iso639_3_of(cell.language, iso_codes)
-        reasons = [f"no ISO 639-3 code for {code}" for code, iso in ((pretraining, source), (cell.language, target))
-                   if iso is None]
-        reasons += [f"{iso} not in the cached distances" for iso in sorted({source, target} - {None})
-                    if any(iso not in matrix.index for matrix in distances.values())]
-        if reasons:
-            left_out.append({"encoder": cell.encoder, "language": cell.language, "reason": "; ".join(reasons)})
+        similarities, reason = pretraining_similarity(cell.encoder, cell.language, registry, distances, iso_codes)
+        if reason:
+            left_out.append({"encoder": cell.encoder, "language": cell.language, "reason": reason})
             continue
-        row = {"encoder": cell.encoder, "pretraining_language": pretraining, "language": cell.language,
-               "baseline_error": base, "error": getattr(cell, column),
-               "relative_improvement": (base - getattr(cell, column)) / base, "same_language": source == target}
-        for kind, matrix in distances.items():
-            row[f"{kind}_similarity"] = 1.0 - float(matrix.loc[target, source])
-        rows.append(row)
+        same_language = iso639_3_of(pretraining, iso_codes) == iso639_3_of(cell.language, iso_codes)
+        rows.append({"encoder": cell.encoder, "pretraining_language": pretraining, "language": cell.language,
+                     "baseline_error": base, "error": getattr(cell, column),
+                     "relative_improvement": (base - getattr(cell, column)) / base, "same_language": same_language,
+                     **similarities})
     pairs = pd.DataFrame(rows)
     correlations = []
     if not pairs.empty:
