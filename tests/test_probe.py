@@ -18,6 +18,8 @@ from safetensors.torch import load_file
 
 from conftest import CPU_RUN_OPTS, USAGE_CORPUS, load_cpu_hparams, run_recipe
 from crossling_asr import feature_cache as fc
+from crossling_asr.analysis.aggregate import collect
+from crossling_asr.analysis.probing import run_details
 from crossling_asr.data import budget_subset, check_train_hours
 from crossling_asr.layer_weights import LayerWeights
 from crossling_asr.model import ProbeCTCHead
@@ -189,6 +191,10 @@ def test_probe_keeps_the_encoder_bitwise_and_records_layer_weights(probe_corpus,
     assert used["utterances"] < results["data"]["splits"]["train"]["utterances"]
     assert results["cost"]["encoder_forward_seconds"]["train"] > 0
     assert results["cost"]["feature_cache"] is None
+    # The report's probe analysis reads what the run wrote (the tiny encoder: a replaced source).
+    (details,) = run_details(collect(tmp_path, "probe", include_replaced_sources=True).runs).itertuples()
+    assert details.weights == pytest.approx(layers["weights"]) and details.weights_problem is None
+    assert details.device == "cpu" and details.encoder_forward_hours > 0
 
     # The frozen encoder is checkpointed as a fingerprint, not as weights; a resume loads it.
     save = Path(hparams["save_folder"])

@@ -122,7 +122,6 @@ def run_details(runs):
     return pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
 
 
-
 def top_k_agreement(probe_errors, fine_tuning_errors, units, k):
     """Share of fine-tuning's k best among the probe's k best, over the distinct `units` (encoder
     indices into the error arrays; a unit drawn twice counts once); NaN with k or fewer units."""
