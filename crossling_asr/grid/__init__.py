@@ -12,5 +12,6 @@ Modules: runs (the grid and each run's state on disk), claim (exclusive,
 heartbeated ownership of a run), job (the command lines and the manifest a
 grid submission is described by), prep (data preparation once per language),
 worker (one run or one preparation: the unit both executors launch), local
-and slurm (the two executors), cost (GPU-hours estimate).
+and slurm (the two executors), cost (GPU-hours estimate), released (the
+study's released checkpoints as runs that evaluate them instead of training).
 """
