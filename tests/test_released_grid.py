@@ -156,6 +156,12 @@ def test_checkpoints_are_listed_on_the_hub_unless_given(tmp_path, monkeypatch, c
     assert code == 0 and out.startswith("1 runs: 0 done, 0 running, 0 failed, 1 pending"), out
     code, _, _ = grid_output(capsys, "released", "status", "--results-root", tmp_path, "--encoders", "wav2vec3")
     assert "Unknown encoder(s) ['wav2vec3']" in code
+    code, out, _ = grid_output(capsys, "released", "plan", "--results-root", tmp_path, "--langs", "es",
+                               "--batch-size", "4")
+    assert code == 0 and out.splitlines()[-2:] == [
+        "Commands of the runs to launch:",
+        f"{sys.executable} -m crossling_asr.cli.evaluate_checkpoint jonatasgrosman/exp_w2v2t_es_wav2vec2_s250 "
+        f"--results-root {tmp_path} --batch-size=4"]
 
     monkeypatch.setattr(huggingface_hub, "HfApi", OfflineHfApi)
     code, out, _ = grid_output(capsys, "released", "status", "--results-root", tmp_path)
