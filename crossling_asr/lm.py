@@ -19,13 +19,17 @@ mean the same when transcribing. Languages written without spaces have no
 words to model: they are decoded greedily (`require_word_delimiter`).
 """
 
+import copy
 import csv
+import functools
 import itertools
 import json
 import logging
 import math
 from collections import Counter, defaultdict
 from pathlib import Path
+
+import numpy as np
 
 from crossling_asr.atomic import atomic_path
 from crossling_asr.text import TextNormalizer
@@ -316,60 +320,135 @@ def beam_decode(searcher, log_probs, frames):
     return hyps[0].text if hyps else ""
 
 
-# tune_lm_weights can sweep the grid at a narrower beam than it decodes with, then decode
-# the best pairs of that sweep again at the full width, which chooses among them. That is
-# opt-in: SpeechBrain's beam search costs less than linearly less at a narrow beam
-# (beam 8: about a quarter of beam 100's time) and ranks the pairs differently, so the
-# choice can be worse than the exhaustive search's (bench/lm_tuning.py, BENCHMARKS.md).
-RECHECKED_PAIRS = 2
 # tune_lm.py's default grid.
 TUNING_ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
 TUNING_BETAS = [0.0, 0.5, 1.0, 2.0, 3.0]
+# How tune_lm_weights searches the grid: N-best rescoring (the default), or every pair decoded.
+TUNING_SEARCHES = ("rescore", "exhaustive")
+# Full-beam decodes of the dev set the rescoring search makes at most: a tenth of the
+# exhaustive search's 35 on the default grid (bench/lm_tuning.py, BENCHMARKS.md).
+RESCORING_DECODES = 3
+
+
+class NBestPool:
+    """The hypotheses the beam searcher kept at the pairs decoded so far, to rescore at any pair.
+
+    CTCBeamSearcher with SpeechBrain's KenlmScorer ranks a hypothesis by
+    acoustic + alpha * LM + beta * words: acoustic is its CTC log-probability
+    (summed over the paths merged into it), LM the sum of its words' natural-log
+    KenLM probabilities from <s>, without </s> (a word outside the LM's
+    unigrams also gets the scorer's unk offset), words their number. Only the
+    weights depend on the pair, so over the pooled final beams the searcher's
+    choice at any pair costs three numbers per hypothesis. A text kept at
+    several decodes keeps its highest acoustic score (the one merging the most paths).
+    """
+
+    def __init__(self, searcher, n_utterances):
+        # The searcher's own scorer (same KenLM model, unigrams, unk offset) at weights 1 and 0.
+        self.word_scorer = copy.copy(searcher.lm)
+        self.word_scorer.alpha, self.word_scorer.beta = 1.0, 0.0
+        self.scores = [{} for _ in range(n_utterances)]  # per utterance: text -> [acoustic, LM, words]
+
+    def lm_log_prob(self, text):
+        """Natural-log LM score of `text` as the searcher adds it up, word by word."""
+        state, total = self.word_scorer.get_start_state(), 0.0
+        for word in text.split():
+            score, state = self.word_scorer.score(state, word)
+            total += score
+        return total
+
+    def add(self, final_beams):
+        """Pool each utterance's final beam ([CTCHypothesis] of decode_log_probs, in utterance order)."""
+        for scores, hypotheses in zip(self.scores, final_beams, strict=True):
+            for hyp in hypotheses:
+                if hyp.text in scores:
+                    scores[hyp.text][0] = max(scores[hyp.text][0], hyp.score)
+                else:
+                    scores[hyp.text] = [hyp.score, self.lm_log_prob(hyp.text), len(hyp.text.split())]
+
+    def choices(self, pairs):
+        """{(alpha, beta): each utterance's best pooled hypothesis at that pair} for every pair."""
+        weights = np.array([[1.0, alpha, beta] for alpha, beta in pairs]).T
+        chosen = {pair: [] for pair in pairs}
+        for scores in self.scores:
+            texts = list(scores)
+            best = np.argmax(np.array(list(scores.values())) @ weights, axis=0) if texts else [None] * len(pairs)
+            for pair, index in zip(pairs, best):
+                chosen[pair].append("" if index is None else texts[index])
+        return chosen
 
 
 def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size, greedy=None,
-                    sweep_beam_size=None, rechecked=RECHECKED_PAIRS):
+                    search="rescore", max_decodes=RESCORING_DECODES):
     """Grid search of (alpha, beta) by dev WER, with the decoder that transcribes.
 
     `utterances`: [(log_probs (frames, vocab), n_frames, reference)] computed
-    once with the acoustic model. Every pair is decoded at `beam_size`
-    (exhaustive), or, with `sweep_beam_size` narrower, at that width first
-    and only the `rechecked` best of them again at `beam_size`, the best of
-    which by that WER is chosen. Either way the WER reported for the choice
-    is the one transcription at `beam_size` gets. A choice on the grid's
-    edge (alpha or beta at the smallest or largest value tried) is warned
-    about: the best may lie outside. `greedy`: the greedy hypotheses,
-    reported for comparison. Returns {"best": {alpha, beta, WER}, "grid":
-    [...], "rechecked": [...], "on_grid_edge": [...], "greedy_WER", ...}.
+    once with the acoustic model. `search` "exhaustive" decodes every pair at
+    `beam_size`. "rescore" (N-best rescoring) decodes the grid's middle pair,
+    pools each utterance's final beam (NBestPool), rescores every pair over
+    the pool and decodes the pair whose rescored dev WER is lowest, until
+    that pair was decoded already or `max_decodes` decodes were made. Either
+    way the choice is the decoded pair with the lowest WER at `beam_size`
+    (the one transcription gets; ties go to the smallest alpha, then beta).
+    A choice on the grid's edge (alpha or beta at the smallest or largest
+    value tried) is warned about: the best may lie outside. `greedy`: the
+    greedy hypotheses, reported for comparison. Returns {"best": {alpha,
+    beta, WER}, "decoded": [{alpha, beta, WER}] in decoding order,
+    "rescored": (rescore only) [{alpha, beta, WER}] over the final pool,
+    "on_grid_edge": [...], "greedy_WER", ...}.
     """
     from crossling_asr.metrics import error_rates
 
+    if search not in TUNING_SEARCHES:
+        raise ValueError(f"LM tuning search must be one of {', '.join(TUNING_SEARCHES)}, got {search!r}")
+    if max_decodes < 1:
+        raise ValueError(f"LM tuning needs at least one decode (max_decodes), got {max_decodes}")
     references = [ref for _, _, ref in utterances]
-    sweep_beam_size = beam_size if sweep_beam_size is None else min(sweep_beam_size, beam_size)
-    searcher = make_beam_searcher(tokenizer, arpa_path, alphas[0], betas[0], sweep_beam_size)
+    pairs = list(itertools.product(alphas, betas))
+    searcher = make_beam_searcher(tokenizer, arpa_path, alphas[0], betas[0], beam_size)
+    searcher.topk = beam_size  # return the whole final beam; its first hypothesis is the transcription
+    decoded = {}  # (alpha, beta) -> dev WER at beam_size
 
-    def dev_wer(alpha, beta):
-        set_lm_weights(searcher, alpha, beta)
-        wer = error_rates([beam_decode(searcher, lp, frames) for lp, frames, _ in utterances], references)["WER"]
-        logger.info("alpha %.2f beta %.2f beam %d: dev WER %.2f", alpha, beta, searcher.beam_size, wer)
-        return {"alpha": alpha, "beta": beta, "WER": wer}
+    def decode(pair):
+        set_lm_weights(searcher, *pair)
+        final_beams = [searcher.decode_log_probs(lp[:frames].cpu().numpy(), frames) for lp, frames, _ in utterances]
+        decoded[pair] = error_rates([beam[0].text if beam else "" for beam in final_beams], references)["WER"]
+        logger.info("alpha %.2f beta %.2f beam %d: dev WER %.2f", *pair, beam_size, decoded[pair])
+        return final_beams
 
-    grid = [dev_wer(alpha, beta) for alpha, beta in itertools.product(alphas, betas)]
-    ranked = sorted(grid, key=lambda g: (g["WER"], g["alpha"], g["beta"]))
-    if sweep_beam_size == beam_size:
-        checked = ranked[:1]
+    def by_wer(item):
+        (alpha, beta), wer = item
+        return wer, alpha, beta
+
+    result = {"search": search, "beam_size": beam_size}
+    if search == "exhaustive":
+        for pair in pairs:
+            decode(pair)
     else:
-        searcher = make_beam_searcher(tokenizer, arpa_path, alphas[0], betas[0], beam_size)
-        checked = [dev_wer(g["alpha"], g["beta"]) for g in ranked[:rechecked]]
-    best = min(checked, key=lambda g: (g["WER"], g["alpha"], g["beta"]))
+        pool = NBestPool(searcher, len(utterances))
+        # Many pairs choose the same hypotheses: score each distinct choice once.
+        rescored_wer = functools.cache(lambda texts: error_rates(list(texts), references)["WER"])
+        pair = tuple(sorted(set(values))[len(set(values)) // 2] for values in (alphas, betas))
+        while True:
+            pool.add(decode(pair))
+            rescored = {p: rescored_wer(tuple(texts)) for p, texts in pool.choices(pairs).items()}
+            # Equal rescored WERs: a decoded pair first (its WER is known; nothing promises better).
+            pair, wer = min(rescored.items(), key=lambda item: (item[1], item[0] not in decoded, *item[0]))
+            logger.info("rescoring %d decodes: best alpha %.2f beta %.2f, rescored dev WER %.2f",
+                        len(decoded), *pair, wer)
+            if pair in decoded or len(decoded) >= max_decodes:
+                break
+        result["rescored"] = [{"alpha": a, "beta": b, "WER": wer} for (a, b), wer in rescored.items()]
+    (alpha, beta), wer = min(decoded.items(), key=by_wer)
+    best = {"alpha": alpha, "beta": beta, "WER": wer}
     edges = [f"{name} {best[name]} is the {'smallest' if best[name] == min(values) else 'largest'} value tried"
              for name, values in (("alpha", alphas), ("beta", betas))
              if len(set(values)) > 1 and best[name] in (min(values), max(values))]
     if edges:
         logger.warning("best LM weights on the grid's edge (%s): the best may lie outside; "
                        "widen the grid (--alphas/--betas)", "; ".join(edges))
-    result = {"best": best, "grid": grid, "sweep_beam_size": sweep_beam_size, "beam_size": beam_size,
-              "rechecked": checked, "on_grid_edge": edges, "n_utterances": len(references)}
+    result.update(best=best, decoded=[{"alpha": a, "beta": b, "WER": wer} for (a, b), wer in decoded.items()],
+                  on_grid_edge=edges, n_utterances=len(references))
     if greedy is not None:
         result["greedy_WER"] = error_rates(greedy, references)["WER"]
     return result

@@ -3,6 +3,7 @@
 import inspect
 import json
 import logging
+import math
 import random
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from crossling_asr.lm import (
     LM_DEFAULTS,
     KneserNeyLM,
     LMTextError,
+    RESCORING_DECODES,
     build_run_lm,
     normalized_sentences,
     require_word_delimiter,
@@ -180,27 +182,117 @@ def peaked_log_probs(text, tokenizer):
     return log_probs
 
 
-def test_tuning_warns_when_the_best_weights_are_on_the_grids_edge(tmp_path, caplog):
+def char_tokenizer(sentences):
+    """A CTC character tokenizer (blank first) for the characters of `sentences`."""
     from speechbrain.dataio.encoder import CTCTextEncoder
 
-    arpa = KneserNeyLM(random_sentences(), 2).write_arpa(tmp_path / "lm.arpa")
     tokenizer = CTCTextEncoder()
     tokenizer.insert_blank(index=0)
-    for char in sorted(set("".join(random_sentences()))):
+    for char in sorted(set("".join(sentences))):
         tokenizer.add_label(char)
+    tokenizer.ignore_len()
+    return tokenizer
+
+
+def confusable_log_probs(text, tokenizer, rng):
+    """(frames, vocab) log-posteriors of `text` where each character competes with a random other one.
+
+    The rival's logit is drawn from 2 to 5 against the right character's 4, so the acoustics
+    alone misspell words and the LM weights matter; a blank frame follows each character.
+    """
+    letters = [label for label in tokenizer.lab2ind if label != tokenizer.ind2lab[tokenizer.get_blank_index()]]
+    rows = []
+    for char in text:
+        logits = torch.zeros(len(tokenizer))
+        logits[tokenizer.lab2ind[char]] = 4.0
+        logits[tokenizer.lab2ind[rng.choice([c for c in letters if c != char])]] = rng.uniform(2.0, 5.0)
+        blank = torch.zeros(len(tokenizer))
+        blank[tokenizer.get_blank_index()] = 4.0
+        rows += [logits, blank]
+    return torch.log_softmax(torch.stack(rows), dim=-1)
+
+
+def confusable_dev_set(tokenizer, n=6, seed=0):
+    """[(log_probs, frames, reference)] of `n` sentences of the LM's word list, spelt confusably."""
+    rng = random.Random(seed)
+    return [(lp, len(lp), text) for text in random_sentences(n, seed=3)
+            for lp in [confusable_log_probs(text, tokenizer, rng)]]
+
+
+def test_rescoring_reproduces_the_searchers_own_scores_and_choice(tmp_path):
+    from crossling_asr.lm import NBestPool, make_beam_searcher
+
+    arpa = KneserNeyLM(random_sentences(), 2).write_arpa(tmp_path / "lm.arpa")
+    tokenizer = char_tokenizer(random_sentences())
+    alpha, beta, beam = 0.5, 1.0, 16
+    searcher = make_beam_searcher(tokenizer, arpa, alpha, beta, beam)
+    searcher.topk = beam
+    utterances = confusable_dev_set(tokenizer, seed=1)
+    final_beams = [searcher.decode_log_probs(lp.numpy(), frames) for lp, frames, _ in utterances]
+    assert sum(len(hypotheses) for hypotheses in final_beams) > len(utterances)  # some beams keep several
+    # The searcher's score: CTC + alpha * natural-log KenLM score of the words from <s>, no </s>
+    # (a word KenLM does not know gets SpeechBrain's unk offset of -10, in log10) + beta per word.
+    model = kenlm.Model(str(arpa))
+
+    def ln_lm(text):
+        words = text.split()
+        log10 = model.score(text, bos=True, eos=False) - 10.0 * sum(1 for w in words if w not in model)
+        return log10 / math.log10(math.e)
+
+    pool = NBestPool(searcher, len(utterances))
+    pool.add(final_beams)
+    assert pool.lm_log_prob("casa qqq") == pytest.approx(ln_lm("casa qqq"))
+    for hypotheses, pooled in zip(final_beams, pool.scores):
+        for hyp in hypotheses:
+            words = len(hyp.text.split())
+            assert hyp.lm_score == pytest.approx(hyp.score + alpha * ln_lm(hyp.text) + beta * words, abs=1e-4)
+            assert pooled[hyp.text] == pytest.approx([hyp.score, ln_lm(hyp.text), words], abs=1e-4)
+    # Rescored at the decoded pair, the pool chooses what the searcher chose.
+    assert pool.choices([(alpha, beta)])[alpha, beta] == [hypotheses[0].text for hypotheses in final_beams]
+
+
+def test_rescoring_search_chooses_weights_as_good_as_the_exhaustive_search(tmp_path):
+    arpa = KneserNeyLM(random_sentences(), 2).write_arpa(tmp_path / "lm.arpa")
+    tokenizer = char_tokenizer(random_sentences())
+    utterances = confusable_dev_set(tokenizer)
+    # The middle pair (0.02, 1.0) gives the LM almost no weight: the search has to move.
+    grid = {"alphas": [0.0, 0.02, 1.0], "betas": [0.0, 1.0, 2.0], "beam_size": 16}
+    exhaustive = tune_lm_weights(utterances, tokenizer, arpa, **grid, search="exhaustive")
+    rescored = tune_lm_weights(utterances, tokenizer, arpa, **grid)
+    full_beam = {(g["alpha"], g["beta"]): g["WER"] for g in exhaustive["decoded"]}
+    print("exhaustive:", full_beam, "rescoring decoded:", rescored["decoded"])
+    assert len(full_beam) == 9 and full_beam[0.02, 1.0] > min(full_beam.values())
+    assert rescored["decoded"][0]["alpha"] == 0.02 and rescored["decoded"][0]["beta"] == 1.0
+    assert 1 < len(rescored["decoded"]) <= RESCORING_DECODES
+    # Every WER it reports is the one a full-beam decode gets, and its choice is as good.
+    assert all(g["WER"] == full_beam[g["alpha"], g["beta"]] for g in rescored["decoded"])
+    assert rescored["best"]["WER"] == exhaustive["best"]["WER"] == min(full_beam.values())
+    with pytest.raises(ValueError, match="search must be one of rescore, exhaustive"):
+        tune_lm_weights(utterances, tokenizer, arpa, **grid, search="sweep")
+
+
+def test_tuning_warns_when_the_best_weights_are_on_the_grids_edge(tmp_path, caplog):
+    arpa = KneserNeyLM(random_sentences(), 2).write_arpa(tmp_path / "lm.arpa")
+    tokenizer = char_tokenizer(random_sentences())
     text = "casa perro"
     utterances = [(peaked_log_probs(text, tokenizer), 2 * len(text), text)]
+    grid = {"alphas": [0.5, 1.0], "betas": [0.0, 1.0, 2.0], "beam_size": 16}
     with caplog.at_level(logging.WARNING, logger="crossling_asr.lm"):
-        result = tune_lm_weights(utterances, tokenizer, arpa, [0.5, 1.0], [0.0, 1.0], beam_size=16, sweep_beam_size=4)
-    # Certain posteriors: every pair decodes the text, so the tie goes to the smallest weights.
-    assert [g["WER"] for g in result["grid"]] == [0.0] * 4
-    assert [(g["alpha"], g["beta"]) for g in result["rechecked"]] == [(0.5, 0.0), (0.5, 1.0)]
-    assert result["best"] == {"alpha": 0.5, "beta": 0.0, "WER": 0.0}
-    assert result["on_grid_edge"] == ["alpha 0.5 is the smallest value tried", "beta 0.0 is the smallest value tried"]
-    assert "on the grid's edge (alpha 0.5 is the smallest value tried; beta 0.0" in caplog.text
+        rescored = tune_lm_weights(utterances, tokenizer, arpa, **grid)
+    # Certain posteriors: every pair decodes the text. Rescoring decodes the middle pair
+    # (1.0, 1.0), finds nothing better and keeps it: alpha is the largest value tried.
+    assert rescored["decoded"] == [{"alpha": 1.0, "beta": 1.0, "WER": 0.0}]
+    assert rescored["best"] == {"alpha": 1.0, "beta": 1.0, "WER": 0.0}
+    assert rescored["on_grid_edge"] == ["alpha 1.0 is the largest value tried"]
+    assert "on the grid's edge (alpha 1.0 is the largest value tried): the best may lie outside" in caplog.text
+    # The exhaustive search breaks the tie towards the smallest weights: both on the edge.
+    exhaustive = tune_lm_weights(utterances, tokenizer, arpa, **grid, search="exhaustive")
+    assert [g["WER"] for g in exhaustive["decoded"]] == [0.0] * 6
+    assert exhaustive["best"] == {"alpha": 0.5, "beta": 0.0, "WER": 0.0}
+    assert exhaustive["on_grid_edge"] == ["alpha 0.5 is the smallest value tried", "beta 0.0 is the smallest value tried"]
 
 
-def test_tuned_weights_decode_dev_as_tuning_reported_exhaustive_or_rechecked(usage_run, tmp_path):
+def test_tuned_weights_decode_dev_as_tuning_reported_exhaustive_or_rescored(usage_run, tmp_path):
     output_folder, _ = usage_run
     run = load_finished_run(output_folder)
     arpa = tmp_path / "lm.arpa"
@@ -208,17 +300,17 @@ def test_tuned_weights_decode_dev_as_tuning_reported_exhaustive_or_rechecked(usa
     model = TrainedModel.load(output_folder, "cpu")
     utterances, _ = dev_posteriors(model, run.manifest("dev"))
     grid = {"alphas": [0.0, 0.5, 1.0, 2.0], "betas": [0.0, 1.0, 3.0], "beam_size": 32}
-    exhaustive = tune_lm_weights(utterances, model.tokenizer, arpa, **grid)
-    narrow = tune_lm_weights(utterances, model.tokenizer, arpa, **grid, sweep_beam_size=8, rechecked=2)
-    print("exhaustive:", exhaustive["best"], "sweep at 8 + recheck:", narrow["best"])
-    assert exhaustive["sweep_beam_size"] == 32 and narrow["sweep_beam_size"] == 8
-    full_beam = {(g["alpha"], g["beta"]): g["WER"] for g in exhaustive["grid"]}
-    assert exhaustive["best"]["WER"] == min(full_beam.values())
-    # The narrow sweep reports its choice's WER at the full beam: never better than the exhaustive best.
-    assert narrow["best"]["WER"] == full_beam[narrow["best"]["alpha"], narrow["best"]["beta"]]
-    assert narrow["best"]["WER"] >= exhaustive["best"]["WER"]
+    exhaustive = tune_lm_weights(utterances, model.tokenizer, arpa, **grid, search="exhaustive")
+    rescored = tune_lm_weights(utterances, model.tokenizer, arpa, **grid)
+    print("exhaustive:", exhaustive["best"], "rescoring:", rescored["best"], "decoded", rescored["decoded"])
+    full_beam = {(g["alpha"], g["beta"]): g["WER"] for g in exhaustive["decoded"]}
+    assert len(full_beam) == 12 and exhaustive["best"]["WER"] == min(full_beam.values())
+    # Rescoring reports its decoded pairs' WERs at the full beam: never better than the exhaustive best.
+    assert len(rescored["decoded"]) <= RESCORING_DECODES and len(rescored["rescored"]) == 12
+    assert all(g["WER"] == full_beam[g["alpha"], g["beta"]] for g in rescored["decoded"])
+    assert rescored["best"]["WER"] >= exhaustive["best"]["WER"]
     # The chosen weights mean the same when transcribing: same decoder, same dev WER.
-    chosen = {key: exhaustive["best"][key] for key in ("alpha", "beta")}
+    chosen = {key: rescored["best"][key] for key in ("alpha", "beta")}
     dev = score(transcribe(model, collect_inputs([run.manifest("dev")]), Decoder(model, arpa, **chosen, beam_size=32),
                            progress=False), model.normalizer)
-    assert dev["n_scored"] == len(utterances) and dev["WER"] == pytest.approx(exhaustive["best"]["WER"])
+    assert dev["n_scored"] == len(utterances) and dev["WER"] == pytest.approx(rescored["best"]["WER"])
