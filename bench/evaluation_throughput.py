@@ -19,7 +19,8 @@ crossling_asr.external_ctc.load_ctc_checkpoint like a released one:
 
   tiny wav2vec2      crossling_asr.tiny_encoders' architecture (~0.3 M parameters) + CTC head
   wav2vec2-large     the registry's no-pretraining architecture (wav2vec2-large LV-60, 315 M
-                     parameters), random weights, on the first --large-clips clips
+                     parameters), random weights, on the --large-clips clips nearest the median
+                     duration (as in one batch of a length-sorted real test set)
   --checkpoint F     any local checkpoint folder (a downloaded released one, say)
 
 The clips are --clips synthetic 16 kHz WAV files (noise, durations drawn uniformly from
@@ -112,6 +113,14 @@ def manifest_clips(manifest):
     return [(row["ID"], row["wav"].replace("$data_root", str(folder)), float(row["duration"])) for row in rows]
 
 
+def median_neighbours(clips, count):
+    """The `count` clips next to the median duration: what length sorting puts in one batch of a
+    real test set of thousands of clips (a few random clips would be mostly padding)."""
+    ordered = sorted(clips, key=lambda clip: clip[2])
+    start = max(0, (len(ordered) - count) // 2)
+    return ordered[start:start + count]
+
+
 def padded_share(clips, batch_seconds, batch_size):
     """Share of the batched mode's input that is padding (crossling_asr.transcribe's batch plan)."""
     items = [AudioItem(clip_id, wav, duration=seconds) for clip_id, wav, seconds in clips]
@@ -169,7 +178,7 @@ def main():
         if not args.skip_large:
             architecture = load_registry()["no-pretraining"]["architecture"]
             models.append(("wav2vec2-large (random)", save_random_ctc_checkpoint(tmp / "large", architecture),
-                           clips[:args.large_clips]))
+                           median_neighbours(clips, args.large_clips)))
         models += [(str(folder), folder, clips) for folder in args.checkpoint]
 
         figures = {"device": str(device), "precision": args.precision, "cpu_threads": torch.get_num_threads(),
