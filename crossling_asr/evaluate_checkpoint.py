@@ -35,11 +35,11 @@ from crossling_asr.external_ctc import (
     fetch_checkpoint,
     is_release,
     load_ctc_checkpoint,
-    parse_released_name,
     registry_encoder,
     vocabulary_report,
 )
 from crossling_asr.grid.prep import preparation_hparams, prepare_language
+from crossling_asr.grid.released import parse_released_name
 from crossling_asr.metrics import error_rate_stats
 from crossling_asr.registry import load_registry
 from crossling_asr.results import build_evaluation_results, write_results

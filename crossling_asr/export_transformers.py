@@ -44,8 +44,8 @@ from crossling_asr.external_ctc import (
     checkpoint_language,
     fetch_checkpoint,
     load_ctc_checkpoint,
-    parse_released_name,
 )
+from crossling_asr.grid.released import parse_released_name
 from crossling_asr.hparams import read_language_data
 from crossling_asr.model import CTCHead
 from crossling_asr.text import language_spec_from_hparams

@@ -41,11 +41,8 @@ from huggingface_hub import ModelCard
 from transformers import AutoConfig, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor
 
 from crossling_asr.brain import greedy_ctc_decode
-# The released checkpoints' names are defined where the grid reads them without torch, and
-# are imported from here too (ReleasedName, parse_released_name).
-from crossling_asr.grid.released import (  # noqa: F401
-    RELEASE_ACCOUNT, ReleasedName, parse_released_name, recipe_language,
-)
+# The released checkpoints' names are parsed where the grid reads them without torch.
+from crossling_asr.grid.released import RELEASE_ACCOUNT, parse_released_name, recipe_language
 from crossling_asr.hparams import recipe_languages
 from crossling_asr.trained_model import hub_model_id
 

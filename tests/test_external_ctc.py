@@ -24,15 +24,14 @@ from crossling_asr.cli.evaluate_checkpoint import main as evaluate_command
 from crossling_asr.external_ctc import (
     CheckpointFiles,
     ExternalCheckpointError,
-    ReleasedName,
     card_base_model,
     checkpoint_language,
     is_release,
     load_ctc_checkpoint,
-    parse_released_name,
     registry_encoder,
 )
 from crossling_asr.grid.prep import prepare_language
+from crossling_asr.grid.released import ReleasedName, parse_released_name
 from crossling_asr.hparams import read_language_data
 from crossling_asr.registry import load_registry
 from crossling_asr.run_layout import EVALUATION_PROTOCOLS, evaluation_output_folder
