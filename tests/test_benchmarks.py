@@ -34,6 +34,11 @@ CASES = {
         rf"probe without cache +[0-9.]+ s/epoch \(x{RATIO}\)",
         rf"probe with cache, second seed +[0-9.]+ s/epoch \(x{RATIO}\)",
     ]),
+    "evaluation_throughput": (["bench/evaluation_throughput.py", "--skip-large", "--clips", "4", "--repeats", "1",
+                               "--device", "cpu"], [
+        r"NOTE: CPU figures",
+        rf"(?m)^tiny wav2vec2 +[0-9.]+ +4 +[0-9.]+ +{RATIO} +{RATIO} +[0-9.]+% +x{RATIO} +True$",
+    ]),
 }
 
 

@@ -5,12 +5,11 @@ ones (folders named exp_w2v2t_es_<model>_s<seed>) with the local executor on CPU
 checks status and that a second run launches nothing. The other tests run the command in
 this process on hand-made inputs: list files with bad lines, a hub listing through a
 stand-in HfApi, the SLURM scripts through a fake sbatch, and the cost figures against a
-computation written out here; bench/evaluation_throughput.py runs at its smallest.
+computation written out here.
 """
 
 import json
 import re
-import subprocess
 import sys
 from types import SimpleNamespace
 
@@ -243,15 +242,3 @@ def test_cost_sets_evaluating_beside_retraining(tmp_path, capsys):
     code, _, _ = grid_output(capsys, "released", "cost", "--results-root", tmp_path, "--checkpoints", listing,
                              "--", "--number_of_epochs=1")
     assert "recipe overrides after -- do not apply" in code
-
-
-
-def test_the_evaluation_benchmark_runs_and_prints_its_ratio():
-    """bench/evaluation_throughput.py at its smallest (no timing asserted: the figures are for BENCHMARKS.md)."""
-    done = subprocess.run([sys.executable, "bench/evaluation_throughput.py", "--skip-large", "--clips", "4",
-                           "--repeats", "1", "--device", "cpu"], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "NOTE: CPU figures" in done.stdout
-    row = re.search(r"^tiny wav2vec2 +[0-9.]+ +4 +[0-9.]+ +([0-9.]+) +([0-9.]+) +[0-9.]+% +x([0-9.]+) +True$",
-                    done.stdout, re.M)
-    assert row and all(float(value) > 0 for value in row.groups()), done.stdout
