@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cost of LM weight tuning: the exhaustive grid vs N-best rescoring, both at the full beam.
 
-    python bench/lm_tuning.py <model> --lm LM.arpa [--manifest dev.csv] [--beam-size 100] [--max-decodes 3]
+    python bench/lm_tuning.py <model> --lm LM.arpa [--manifest dev.csv] [--beam-size 100] [--decodes 3]
 
 <model> is a run's output folder or an exported folder; the dev set is the
 run's dev manifest unless --manifest is given. On posteriors computed once,
@@ -9,7 +9,7 @@ it times crossling_asr.lm.tune_lm_weights over tune_lm.py's default grid
 twice, with the same SpeechBrain decoder at --beam-size:
 
   exhaustive   every (alpha, beta) decoded (tune_lm.py --search exhaustive)
-  rescore      N-best rescoring, at most --max-decodes decodes (tune_lm.py's default)
+  rescore      N-best rescoring, --decodes pairs decoded (tune_lm.py's default)
 
 and prints both wall times, their ratio, each choice, its dev WER at
 --beam-size and where the rescoring choice ranks in the exhaustive grid.
@@ -41,7 +41,7 @@ def main():
     parser.add_argument("--alphas", type=floats, default=TUNING_ALPHAS)
     parser.add_argument("--betas", type=floats, default=TUNING_BETAS)
     parser.add_argument("--beam-size", type=int, default=LM_DEFAULTS["beam_size"])
-    parser.add_argument("--max-decodes", type=int, default=RESCORING_DECODES)
+    parser.add_argument("--decodes", type=int, default=RESCORING_DECODES)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
@@ -53,7 +53,7 @@ def main():
     for search in ("exhaustive", "rescore"):
         start = time.perf_counter()
         result = tune_lm_weights(utterances, model.tokenizer, args.lm, args.alphas, args.betas,
-                                 args.beam_size, search=search, max_decodes=args.max_decodes)
+                                 args.beam_size, search=search, decodes=args.decodes)
         runs[search] = {"seconds": time.perf_counter() - start, "best": result["best"], "decoded": result["decoded"]}
     full_beam = {(g["alpha"], g["beta"]): g["WER"] for g in runs["exhaustive"]["decoded"]}
     chosen = runs["rescore"]["best"]
@@ -75,7 +75,7 @@ def main():
     if args.json is not None:
         write_json(args.json, {"runs": runs, "ratio": ratio, "pairs_better_than_rescoring_choice": better,
                                "n_utterances": len(utterances), "audio_seconds": audio_seconds,
-                               "beam_size": args.beam_size, "max_decodes": args.max_decodes})
+                               "beam_size": args.beam_size, "decodes": args.decodes})
 
 
 if __name__ == "__main__":

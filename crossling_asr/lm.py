@@ -325,8 +325,8 @@ TUNING_ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
 TUNING_BETAS = [0.0, 0.5, 1.0, 2.0, 3.0]
 # How tune_lm_weights searches the grid: N-best rescoring (the default), or every pair decoded.
 TUNING_SEARCHES = ("rescore", "exhaustive")
-# Full-beam decodes of the dev set the rescoring search makes at most: a tenth of the
-# exhaustive search's 35 on the default grid (bench/lm_tuning.py, BENCHMARKS.md).
+# Pairs the rescoring search decodes at the full beam: 3 of the default grid's 35, which
+# chose as the exhaustive search did, x12-13 faster (bench/lm_tuning.py, BENCHMARKS.md).
 RESCORING_DECODES = 3
 
 
@@ -379,30 +379,31 @@ class NBestPool:
 
 
 def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size, greedy=None,
-                    search="rescore", max_decodes=RESCORING_DECODES):
+                    search="rescore", decodes=RESCORING_DECODES):
     """Grid search of (alpha, beta) by dev WER, with the decoder that transcribes.
 
     `utterances`: [(log_probs (frames, vocab), n_frames, reference)] computed
     once with the acoustic model. `search` "exhaustive" decodes every pair at
-    `beam_size`. "rescore" (N-best rescoring) decodes the grid's middle pair,
-    pools each utterance's final beam (NBestPool), rescores every pair over
-    the pool and decodes the pair whose rescored dev WER is lowest, until
-    that pair was decoded already or `max_decodes` decodes were made. Either
-    way the choice is the decoded pair with the lowest WER at `beam_size`
-    (the one transcription gets; ties go to the smallest alpha, then beta).
-    A choice on the grid's edge (alpha or beta at the smallest or largest
-    value tried) is warned about: the best may lie outside. `greedy`: the
-    greedy hypotheses, reported for comparison. Returns {"best": {alpha,
-    beta, WER}, "decoded": [{alpha, beta, WER}] in decoding order,
-    "rescored": (rescore only) [{alpha, beta, WER}] over the final pool,
-    "on_grid_edge": [...], "greedy_WER", ...}.
+    `beam_size`. "rescore" (N-best rescoring) decodes `decodes` pairs: first
+    the grid's middle one; after each decode it pools every utterance's final
+    beam (NBestPool), rescores every pair over the pool and decodes next the
+    undecoded pair with the lowest rescored dev WER (ties: the one fewest grid
+    steps from a decoded pair, whose pool is likeliest to hold what its own
+    search would find). Either way the choice is the decoded pair with the
+    lowest WER at `beam_size` (the one transcription gets; ties go to the
+    smallest alpha, then beta). A choice on the grid's edge (alpha or beta at
+    the smallest or largest value tried) is warned about: the best may lie
+    outside. `greedy`: the greedy hypotheses, reported for comparison.
+    Returns {"best": {alpha, beta, WER}, "decoded": [{alpha, beta, WER}] in
+    decoding order, "rescored": (rescore only) [{alpha, beta, WER}] over the
+    final pool, "on_grid_edge": [...], "greedy_WER", ...}.
     """
     from crossling_asr.metrics import error_rates
 
     if search not in TUNING_SEARCHES:
         raise ValueError(f"LM tuning search must be one of {', '.join(TUNING_SEARCHES)}, got {search!r}")
-    if max_decodes < 1:
-        raise ValueError(f"LM tuning needs at least one decode (max_decodes), got {max_decodes}")
+    if decodes < 1:
+        raise ValueError(f"LM tuning needs at least one decode, got decodes={decodes}")
     references = [ref for _, _, ref in utterances]
     pairs = list(itertools.product(alphas, betas))
     searcher = make_beam_searcher(tokenizer, arpa_path, alphas[0], betas[0], beam_size)
@@ -425,6 +426,12 @@ def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size, 
         for pair in pairs:
             decode(pair)
     else:
+        alpha_steps, beta_steps = ({v: i for i, v in enumerate(sorted(set(values)))} for values in (alphas, betas))
+
+        def steps_to_decoded(pair):
+            return min(abs(alpha_steps[pair[0]] - alpha_steps[a]) + abs(beta_steps[pair[1]] - beta_steps[b])
+                       for a, b in decoded)
+
         pool = NBestPool(searcher, len(utterances))
         # Many pairs choose the same hypotheses: score each distinct choice once.
         rescored_wer = functools.cache(lambda texts: error_rates(list(texts), references)["WER"])
@@ -432,12 +439,12 @@ def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size, 
         while True:
             pool.add(decode(pair))
             rescored = {p: rescored_wer(tuple(texts)) for p, texts in pool.choices(pairs).items()}
-            # Equal rescored WERs: a decoded pair first (its WER is known; nothing promises better).
-            pair, wer = min(rescored.items(), key=lambda item: (item[1], item[0] not in decoded, *item[0]))
-            logger.info("rescoring %d decodes: best alpha %.2f beta %.2f, rescored dev WER %.2f",
-                        len(decoded), *pair, wer)
-            if pair in decoded or len(decoded) >= max_decodes:
+            undecoded = [p for p in pairs if p not in decoded]
+            if len(decoded) >= decodes or not undecoded:
                 break
+            pair = min(undecoded, key=lambda p: (rescored[p], steps_to_decoded(p), *p))
+            logger.info("rescored over %d decodes: next alpha %.2f beta %.2f (rescored dev WER %.2f)",
+                        len(decoded), *pair, rescored[pair])
         result["rescored"] = [{"alpha": a, "beta": b, "WER": wer} for (a, b), wer in rescored.items()]
     (alpha, beta), wer = min(decoded.items(), key=by_wer)
     best = {"alpha": alpha, "beta": beta, "WER": wer}
