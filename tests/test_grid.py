@@ -325,6 +325,7 @@ def write_common_voice_folder(folder, train_header="client_id\tpath\tsentence"):
         (folder / f"{split}.tsv").write_text("client_id\tpath\tsentence\n")
 
 
+@pytest.mark.slow  # four grid processes, one of them preparing a language
 def test_a_failed_preparation_is_shown_on_the_console_and_in_status_until_one_succeeds(tmp_path):
     data = tmp_path / "cv" / "es"
     write_common_voice_folder(data, train_header="client_id\tpath")  # no sentence column

@@ -9,6 +9,7 @@ import sys
 import pytest
 from conftest import ROOT
 
+from crossling_asr.cli.transcribe import main as transcribe_command
 from crossling_asr.export import export_model
 from crossling_asr.trained_model import TrainedModel
 from crossling_asr.transcribe import (
@@ -133,13 +134,12 @@ def test_common_voice_tsv_references_by_hand(tmp_path):
 
     elsewhere = tmp_path / "refs.tsv"  # IDs that match no input: the CLI says so before loading a model
     elsewhere.write_text("clips/common_voice_es_1\thola\n", encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "local" / "transcribe.py"), str(tmp_path / "no_model"), str(clips),
-         "--references", str(elsewhere), "--out", str(tmp_path / "out.tsv")],
-        capture_output=True, text=True,
-    )
-    assert proc.returncode != 0 and "no input's ID is in" in proc.stderr
-    assert "'clips/common_voice_es_1'" in proc.stderr and "'common_voice_es_1'" in proc.stderr
+    with pytest.raises(SystemExit) as stopped:
+        transcribe_command([str(tmp_path / "no_model"), str(clips), "--references", str(elsewhere),
+                            "--out", str(tmp_path / "out.tsv")])
+    message = str(stopped.value.code)
+    assert message.startswith("error: no input's ID is in")
+    assert "'clips/common_voice_es_1'" in message and "'common_voice_es_1'" in message
 
     tsv.write_text("client_id\tpath\tup_votes\nc1\tcommon_voice_es_1.mp3\t2\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"test.tsv:1.*sentence.*Common Voice TSV \(header with `path`"):

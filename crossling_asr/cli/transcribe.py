@@ -43,7 +43,7 @@ def make_decoder(model, args):
     return Decoder(model)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="run output folder or exported folder")
     parser.add_argument("inputs", nargs="+", help="audio files, folders or manifest CSVs")
@@ -57,7 +57,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=16, help="utterances per batch at most")
     parser.add_argument("--workers", type=int, default=0, help="audio loading processes")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.lm import LMTextError
     from crossling_asr.trained_model import TrainedModel, TrainedModelError
