@@ -386,11 +386,17 @@ def test_cpu_tiny_switch_reaches_every_run_command(tmp_path):
     assert "--cpu_tiny=True --number_of_epochs=1" in command
 
 
+def write_fake_sbatch(folder, first_job_id):
+    """An sbatch that appends its arguments to folder/calls and answers job ids first_job_id + 1, + 2, ..."""
+    sbatch = folder / "sbatch"
+    sbatch.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/calls"\n'
+                      f'n=$(wc -l < "$(dirname "$0")/calls")\necho "$(({first_job_id} + n));cluster"\n')
+    sbatch.chmod(0o755)
+    return sbatch
+
+
 def test_slurm_scripts_request_resources_from_the_registry(tmp_path):
-    fake_sbatch = tmp_path / "sbatch"
-    fake_sbatch.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/calls"\n'
-                           'n=$(wc -l < "$(dirname "$0")/calls")\necho "$((100 + n));cluster"\n')
-    fake_sbatch.chmod(0o755)
+    fake_sbatch = write_fake_sbatch(tmp_path, 100)
     root = tmp_path / "results"
     write_prep_report(root, "es", (100.0, 1.0, 1.0))
     job = GridJob(results_root=root, data_root=tmp_path / "cv", gpus_per_run=1)

@@ -19,7 +19,7 @@ from huggingface_hub.errors import OfflineModeIsEnabled
 from test_external_ctc import (
     CORPUS, HUGGINGSOUND_SPECIALS, SPANISH_LETTERS, check_scored_like_one_at_a_time, manifest_rows, save_checkpoint,
 )
-from test_grid import grid_cli, write_common_voice_folder, write_prep_report
+from test_grid import grid_cli, write_common_voice_folder, write_fake_sbatch, write_prep_report
 
 from conftest import ROOT
 from crossling_asr.cli.grid import main as grid_main
@@ -170,10 +170,7 @@ def test_checkpoints_are_listed_on_the_hub_unless_given(tmp_path, monkeypatch, c
 
 
 def test_released_checkpoints_are_submitted_to_slurm_as_evaluation_arrays(tmp_path, capsys):
-    fake_sbatch = tmp_path / "sbatch"
-    fake_sbatch.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/calls"\n'
-                           'n=$(wc -l < "$(dirname "$0")/calls")\necho "$((200 + n));cluster"\n')
-    fake_sbatch.chmod(0o755)
+    fake_sbatch = write_fake_sbatch(tmp_path, 200)
     root = tmp_path / "results"
     write_prep_report(root, "es", (10.0, 1.0, 2.0))
     write_common_voice_folder(tmp_path / "cv" / "es")
