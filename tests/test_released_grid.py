@@ -177,16 +177,17 @@ def test_released_checkpoints_are_submitted_to_slurm_as_evaluation_arrays(tmp_pa
     listing = tmp_path / "released.txt"
     listing.write_text("jonatasgrosman/exp_w2v2t_es_xlsr-53_s1\njonatasgrosman/exp_w2v2t_es_xls-r_s2\n")
     command = ["released", "run", "--executor", "slurm", "--sbatch", fake_sbatch, "--results-root", root,
-               "--checkpoints", listing, "--data-root", tmp_path / "cv", "--partition", "gpu", "--precision", "bf16"]
+               "--checkpoints", listing, "--data-root", tmp_path / "cv", "--partition", "gpu", "--precision", "bf16",
+               "--gpu-types", "v100_16g=16,a100_40g=40"]
     code, out, _ = grid_output(capsys, *command)
     assert code == 0, out
     assert "0 of 2 runs already finished; submitting 2" in out
     assert "submitted prep.sbatch as job 201: ['es']" in out and "submitted eval0.sbatch as job 202: 2 runs" in out
     (submission,) = (root / "grid").glob("slurm-*")
     script = (submission / "eval0.sbatch").read_text()
-    # one array: both encoders need 40 GB; 1/3 x (1 + 2) h of audio at ~60 h per GPU-hour + 0.1 h,
-    # x 1.5: under the 15-minute minimum
-    for directive in ("--array=0-1", "--time=00:15:00", "--gres=gpu:1", "--partition=gpu", "--requeue"):
+    # one array: an evaluation fits the 16 GB type (training these encoders asks for 40 GB);
+    # 1/3 x (1 + 2) h of audio at ~60 h per GPU-hour + 0.1 h, x 1.5: under the 15-minute minimum
+    for directive in ("--array=0-1", "--time=00:15:00", "--gres=gpu:v100_16g:1", "--partition=gpu", "--requeue"):
         assert f"#SBATCH {directive}\n" in script
     assert "crossling_asr.grid.worker" in script and "--task run" in script
     calls = (tmp_path / "calls").read_text().splitlines()

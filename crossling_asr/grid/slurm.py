@@ -29,8 +29,9 @@ command and the recipe resumes from its last checkpoint.
 GPU memory: SLURM has no generic per-GPU memory request. With --gpu-types
 (e.g. a100_40g=40,a100_80g=80, as named in the cluster's gres.conf) a run
 asks for the smallest type with at least the registry's gpu_memory_gb for
-its encoder; without it, plain --gres=gpu:N, and the needed memory is
-written in the script for the user to add a --constraint via --sbatch-arg.
+its encoder (an evaluation: EVALUATION_GPU_MEMORY_GB); without it, plain
+--gres=gpu:N, and the needed memory is written in the script for the user to
+add a --constraint via --sbatch-arg.
 """
 
 import math
@@ -81,6 +82,14 @@ def parse_gpu_types(text):
             raise GridError(f"--gpu-types entry {item!r} must be NAME=GB")
         types[name.strip()] = float(memory)
     return types
+
+
+# GPU memory an evaluation asks for. The registry's gpu_memory_gb is for training (weights,
+# gradients, AdamW state and activations kept for backward); an evaluation holds only the
+# weights (~1.3 GB for the ~315M-parameter encoders, fp32) and one batch's activations
+# without autograd (evaluate_checkpoint's default batch: 60 s of padded audio), a few GB.
+# An assumption with a margin, not a measurement: no GPU was available to measure it.
+EVALUATION_GPU_MEMORY_GB = 16.0
 
 
 def gpu_gres(memory_gb, gpus, gpu_types):
@@ -182,7 +191,7 @@ class SlurmExecutor:
             limits = [hours_to_time_limit(h * self.options.time_safety) for h in costs["gpu_hours"]]
         classes = defaultdict(list)
         for index, (run, limit) in enumerate(zip(runs, limits)):
-            memory = float(registry[run.encoder]["gpu_memory_gb"])
+            memory = EVALUATION_GPU_MEMORY_GB if run.checkpoint else float(registry[run.encoder]["gpu_memory_gb"])
             gres = gpu_gres(memory, self.job.gpus_per_run, self.options.gpu_types)
             classes[(gres, limit, memory if gres else 0.0)].append(index)
         return classes
