@@ -53,7 +53,8 @@ from crossling_asr.registry import load_registry
 from crossling_asr.text import TextNormalizer, language_spec_from_hparams
 from crossling_asr.tiny_encoders import TINY_ARCHITECTURE
 from crossling_asr.trained_model import default_device
-from crossling_asr.transcribe import AudioItem, plan_batches
+from crossling_asr.decode_batches import plan_batches
+from crossling_asr.transcribe import AudioItem
 
 SAMPLE_RATE = 16000
 # A HuggingSound-style vocabulary: the CTC blank <pad>, specials, the word delimiter, letters.

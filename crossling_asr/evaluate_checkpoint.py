@@ -27,6 +27,7 @@ from tqdm import tqdm
 from crossling_asr.atomic import atomic_path
 from crossling_asr.brain import write_hypotheses_tsv
 from crossling_asr.common_voice import DONE_FILE, REPORT_FILE
+from crossling_asr.decode_batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE
 from crossling_asr.external_ctc import (
     ExternalCheckpointError,
     card_base_model,
@@ -100,8 +101,8 @@ def decode_split(model, manifest, normalizer, batch_seconds, batch_size, workers
 
 
 def evaluate_checkpoint(source, results_root, language=None, data_folder=None, splits=SPLITS, encoder=None,
-                        seed=None, revision=None, device=None, precision="fp32", batch_seconds=60.0,
-                        batch_size=16, workers=0, force=False):
+                        seed=None, revision=None, device=None, precision="fp32",
+                        batch_seconds=DECODE_BATCH_SECONDS, batch_size=DECODE_BATCH_SIZE, workers=0, force=False):
     """Evaluate `source` (hub id or local folder) on `splits`; returns its output folder.
 
     `encoder`, a registry name, overrides the mapping from the checkpoint's card and name;

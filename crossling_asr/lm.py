@@ -22,6 +22,7 @@ words to model: they are decoded greedily (`require_word_delimiter`).
 import copy
 import csv
 import functools
+import hashlib
 import itertools
 import json
 import logging
@@ -259,12 +260,14 @@ def tuning_file(lm_path):
     return Path(f"{lm_path}.tuning.json")
 
 
-def add_lm_weight_arguments(parser):
-    """--alpha, --beta and --beam-size of a command that decodes with an LM (resolve_lm_weights reads them)."""
-    parser.add_argument("--alpha", type=float, help=f"LM weight (default: tuned, else {LM_DEFAULTS['alpha']})")
-    parser.add_argument("--beta", type=float,
-                        help=f"word insertion bonus (default: tuned, else {LM_DEFAULTS['beta']})")
-    parser.add_argument("--beam-size", type=int, help=f"beam width (default {LM_DEFAULTS['beam_size']})")
+def lm_sha256(lm_path):
+    """SHA-256 of an LM file's bytes: a tuning file records it, so that weights tuned for an
+    LM are never applied to another one rebuilt at the same path."""
+    digest = hashlib.sha256()
+    with open(lm_path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def resolve_lm_weights(lm_path, alpha=None, beta=None, beam_size=None):
@@ -276,14 +279,24 @@ def resolve_lm_weights(lm_path, alpha=None, beta=None, beam_size=None):
     """
     weights = dict(LM_DEFAULTS)
     path = tuning_file(lm_path)
+    source = "defaults"
     if path.is_file():
-        best = json.loads(path.read_text(encoding="utf-8"))["best"]
-        weights.update(alpha=best["alpha"], beta=best["beta"])
+        tuning = json.loads(path.read_text(encoding="utf-8"))
+        if tuning.get("lm_sha256") == lm_sha256(lm_path):
+            weights.update(alpha=tuning["best"]["alpha"], beta=tuning["best"]["beta"])
+            source = f"tuned on dev, {path}"
+        elif alpha is None or beta is None:
+            logger.warning("%s was tuned for another LM than %s (the file changed since, or the tuning file "
+                           "does not record it): its weights are not used; run local/tune_lm.py again. Using "
+                           "alpha %.2f, beta %.2f unless given", path, lm_path, LM_DEFAULTS["alpha"],
+                           LM_DEFAULTS["beta"])
     elif alpha is None or beta is None:
         logger.warning("%s not found (run local/tune_lm.py): using alpha %.2f, beta %.2f unless given",
                        path, LM_DEFAULTS["alpha"], LM_DEFAULTS["beta"])
     given = {"alpha": alpha, "beta": beta, "beam_size": beam_size}
     weights.update({key: value for key, value in given.items() if value is not None})
+    logger.info("LM %s: alpha %s, beta %s, beam %s (%s%s)", lm_path, weights["alpha"], weights["beta"],
+                weights["beam_size"], source, "; given values win" if any(v is not None for v in given.values()) else "")
     return weights
 
 
@@ -452,8 +465,11 @@ def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size, 
              for name, values in (("alpha", alphas), ("beta", betas))
              if len(set(values)) > 1 and best[name] in (min(values), max(values))]
     if edges:
-        logger.warning("best LM weights on the grid's edge (%s): the best may lie outside; "
-                       "widen the grid (--alphas/--betas)", "; ".join(edges))
+        logger.warning("best LM weights on the grid's edge (%s): the best may lie outside; widen the grid "
+                       "(--alphas/--betas)%s", "; ".join(edges),
+                       "" if search == "exhaustive" else
+                       ", or check the choice with more decodes (--decodes) or --search exhaustive: the rescoring "
+                       "search decoded only some pairs")
     result.update(best=best, decoded=[{"alpha": a, "beta": b, "WER": wer} for (a, b), wer in decoded.items()],
                   on_grid_edge=edges, n_utterances=len(references))
     if greedy is not None:

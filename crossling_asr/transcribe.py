@@ -41,6 +41,7 @@ from tqdm import tqdm
 from crossling_asr.atomic import atomic_path, write_json
 from crossling_asr.audio import AudioError, UndecodableAudioError, audio_suffixes, read_resampled
 from crossling_asr.brain import greedy_ctc_decode
+from crossling_asr.decode_batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE, plan_batches
 from crossling_asr.common_voice import read_cv_tsv
 from crossling_asr.data import decode_text
 from crossling_asr.lm import beam_decode, make_beam_searcher, resolve_lm_weights
@@ -212,23 +213,6 @@ def probe_durations(items):
         item.duration = info.frames / info.samplerate if info.frames > 0 else float("inf")
 
 
-def plan_batches(items, max_batch_seconds, max_batch_size):
-    """Index lists of batches, longest first, bounded by padded seconds and size."""
-    order = sorted(range(len(items)), key=lambda i: items[i].duration, reverse=True)
-    batches, current = [], []
-    for index in order:
-        longest = items[current[0]].duration if current else items[index].duration
-        if current and (
-            len(current) >= max_batch_size or (len(current) + 1) * longest > max_batch_seconds
-        ):
-            batches.append(current)
-            current = []
-        current.append(index)
-    if current:
-        batches.append(current)
-    return batches
-
-
 class _AudioDataset(torch.utils.data.Dataset):
     """Loads items' audio for a DataLoader; a failure becomes a message, not an exception."""
 
@@ -300,7 +284,7 @@ class Transcript:
     reference: str | None = None
 
 
-def iter_batches(model, items, max_batch_seconds=60.0, max_batch_size=16, num_workers=0):
+def iter_batches(model, items, max_batch_seconds=DECODE_BATCH_SECONDS, max_batch_size=DECODE_BATCH_SIZE, num_workers=0):
     """Yield (items, log_probs, frames, failures) per length-sorted batch.
 
     `failures`: [(item, message)] of the batch's files that could not be
@@ -332,7 +316,8 @@ def iter_batches(model, items, max_batch_seconds=60.0, max_batch_size=16, num_wo
         yield [item for item, _ in good], log_probs, frames, failures
 
 
-def transcribe(model, items, decoder, max_batch_seconds=60.0, max_batch_size=16, num_workers=0, progress=True):
+def transcribe(model, items, decoder, max_batch_seconds=DECODE_BATCH_SECONDS, max_batch_size=DECODE_BATCH_SIZE,
+               num_workers=0, progress=True):
     """Transcripts of `items`, in their order (see iter_batches for the batching)."""
     results = {}
     with tqdm(total=len(items), unit="utt", disable=not progress, desc="transcribing") as bar:

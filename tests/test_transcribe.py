@@ -177,6 +177,7 @@ def test_cli_writes_tsv_and_json_with_statuses_and_scores(model_and_run, clip_fo
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 failed" in proc.stdout and "broken.wav" in proc.stdout and "WER" in proc.stdout
+    assert "decoding: method greedy" in proc.stdout
     with open(tsv, encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert len(rows) == len(manifest_text) + 2

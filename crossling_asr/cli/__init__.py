@@ -5,7 +5,12 @@ transformers, so that --help answers at once. Options that several commands
 share are declared here once.
 """
 
+import argparse
+import math
 from pathlib import Path
+
+from crossling_asr.decode_batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE
+from crossling_asr.lm import LM_DEFAULTS
 
 
 def add_export_destination_arguments(parser, written="export"):
@@ -14,3 +19,53 @@ def add_export_destination_arguments(parser, written="export"):
     parser.add_argument("--overwrite", action="store_true", help=f"replace an earlier {written} in export_dir")
     parser.add_argument("--upload", metavar="REPO_ID", help="also upload to the Hugging Face hub")
     parser.add_argument("--public", action="store_true", help="make the uploaded repo public")
+
+
+def add_lm_weight_arguments(parser):
+    """--alpha, --beta and --beam-size of a command that decodes with an LM (crossling_asr.lm.resolve_lm_weights
+    reads them)."""
+    parser.add_argument("--alpha", type=float, help=f"LM weight (default: tuned, else {LM_DEFAULTS['alpha']})")
+    parser.add_argument("--beta", type=float,
+                        help=f"word insertion bonus (default: tuned, else {LM_DEFAULTS['beta']})")
+    parser.add_argument("--beam-size", type=positive_int, help=f"beam width (default {LM_DEFAULTS['beam_size']})")
+
+
+def add_decode_batching_arguments(parser):
+    """--batch-seconds, --batch-size and --workers of the commands that decode audio in length-sorted batches."""
+    parser.add_argument("--batch-seconds", type=positive_float, default=DECODE_BATCH_SECONDS,
+                        help="padded audio seconds per batch (default %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=DECODE_BATCH_SIZE,
+                        help="utterances per batch at most (default %(default)s)")
+    parser.add_argument("--workers", type=non_negative_int, default=0, help="audio loading processes (default 0)")
+
+
+def _number(text, convert, allow_zero):
+    """`convert(text)`, refused unless finite and > 0 (>= 0 with `allow_zero`)."""
+    try:
+        value = convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if convert is int else 'a number'}, "
+                                         f"got {text!r}") from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise argparse.ArgumentTypeError(f"must be {'>= 0' if allow_zero else '> 0'}, got {text}")
+    return value
+
+
+def positive_float(text):
+    """An option where 0 or less makes no sense (a throughput, a size, a time factor)."""
+    return _number(text, float, allow_zero=False)
+
+
+def non_negative_float(text):
+    """An option that may be 0 but not negative (a cost added per run)."""
+    return _number(text, float, allow_zero=True)
+
+
+def positive_int(text):
+    """A count that must be at least 1 (CPUs, concurrent runs, seconds)."""
+    return _number(text, int, allow_zero=False)
+
+
+def non_negative_int(text):
+    """A count that may be 0 (GPUs per run: 0 is a CPU run)."""
+    return _number(text, int, allow_zero=True)

@@ -29,6 +29,8 @@ import logging
 import sys
 from pathlib import Path
 
+from crossling_asr.cli import add_decode_batching_arguments
+
 SPLIT_CHOICES = ("test", "dev")
 
 
@@ -45,9 +47,7 @@ def main(argv=None):
     parser.add_argument("--revision", help="hub branch, tag or commit (default: main)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="forward pass precision")
-    parser.add_argument("--batch-seconds", type=float, default=60.0, help="padded audio seconds per batch")
-    parser.add_argument("--batch-size", type=int, default=16, help="utterances per batch at most")
-    parser.add_argument("--workers", type=int, default=0, help="audio loading processes")
+    add_decode_batching_arguments(parser)
     parser.add_argument("--force", action="store_true", help="evaluate again a folder that has a results.json")
     args = parser.parse_args(argv)
     # torch, speechbrain and transformers load only now, so that --help answers at once.

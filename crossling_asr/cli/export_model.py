@@ -18,7 +18,7 @@ from pathlib import Path
 
 from crossling_asr.cli import add_export_destination_arguments
 
-from crossling_asr.lm import add_lm_weight_arguments
+from crossling_asr.cli import add_lm_weight_arguments
 
 
 def main():

@@ -40,12 +40,11 @@ Examples
 """
 
 import argparse
-import math
 import shlex
 import sys
 from pathlib import Path
 
-
+from crossling_asr.cli import non_negative_float, non_negative_int, positive_float, positive_int
 from crossling_asr.grid.cost import (
     CostAssumptions, epochs_from_overrides, estimate, format_estimate, format_released_estimate, load_hours_table,
     measured_throughput,
@@ -67,38 +66,6 @@ def key_value(text):
     if not sep or not name or not value:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return name, value
-
-
-def _number(text, convert, allow_zero):
-    """`convert(text)`, refused unless finite and > 0 (>= 0 with `allow_zero`)."""
-    try:
-        value = convert(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {'an integer' if convert is int else 'a number'}, "
-                                         f"got {text!r}") from None
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise argparse.ArgumentTypeError(f"must be {'>= 0' if allow_zero else '> 0'}, got {text}")
-    return value
-
-
-def positive_float(text):
-    """An option where 0 or less makes no sense (a throughput, a size, a time factor)."""
-    return _number(text, float, allow_zero=False)
-
-
-def non_negative_float(text):
-    """An option that may be 0 but not negative (a cost added per run)."""
-    return _number(text, float, allow_zero=True)
-
-
-def positive_int(text):
-    """A count that must be at least 1 (CPUs, concurrent runs, seconds)."""
-    return _number(text, int, allow_zero=False)
-
-
-def non_negative_int(text):
-    """A count that may be 0 (GPUs per run: 0 is a CPU run)."""
-    return _number(text, int, allow_zero=True)
 
 
 def build_parser():

@@ -22,7 +22,7 @@ import logging
 import sys
 from pathlib import Path
 
-from crossling_asr.lm import add_lm_weight_arguments
+from crossling_asr.cli import add_decode_batching_arguments, add_lm_weight_arguments
 
 
 def make_decoder(model, args):
@@ -53,9 +53,7 @@ def main(argv=None):
     parser.add_argument("--lm", type=Path, help="ARPA word LM for beam search")
     add_lm_weight_arguments(parser)
     parser.add_argument("--greedy", action="store_true", help="greedy decoding even if the model has an LM")
-    parser.add_argument("--batch-seconds", type=float, default=60.0, help="padded audio seconds per batch")
-    parser.add_argument("--batch-size", type=int, default=16, help="utterances per batch at most")
-    parser.add_argument("--workers", type=int, default=0, help="audio loading processes")
+    add_decode_batching_arguments(parser)
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     args = parser.parse_args(argv)
     # torch, speechbrain and transformers load only now, so that --help answers at once.
@@ -81,6 +79,7 @@ def main(argv=None):
             print(f"{attached} of {len(items)} utterances have a reference in {args.references}")
         model = TrainedModel.load(args.model, args.device)
         decoder = make_decoder(model, args)
+        print("decoding: " + ", ".join(f"{key} {value}" for key, value in decoder.settings.items()))
     except (TrainedModelError, InputError, LMTextError, FileNotFoundError) as err:
         sys.exit(f"error: {err}")
 

@@ -1,6 +1,6 @@
 """Choose the LM weight (alpha) and word insertion bonus (beta) by dev WER.
 
-    python local/tune_lm.py <model> --lm LM.arpa [--manifest dev.csv] [--alphas 0,0.5,1,1.5] [--betas 0,1,2,3]
+    python local/tune_lm.py <model> --lm LM.arpa [--manifest dev.csv] [--alphas A1,A2,...] [--betas B1,B2,...]
 
 <model> is a finished run's output folder or an exported folder; the dev set
 is the run's dev manifest unless --manifest is given (never tune on test).
@@ -13,6 +13,9 @@ undecoded pair with the lowest rescored dev WER: on the default 35-pair grid
 x10-13 faster than --search exhaustive, which decodes every pair, with the
 same dev WER (BENCHMARKS.md). The choice is the decoded pair with the lowest
 dev WER at --beam-size. A choice at the edge of the grid is warned about.
+The tuning file records the LM's SHA-256: transcribe.py and export_model.py
+use its weights only with that very LM (an LM rebuilt at the same path needs
+tuning again).
 The pairs decoded, the rescored grid and the best pair go to <LM>.tuning.json,
 where transcribe.py and export_model.py find them.
 """
@@ -22,7 +25,10 @@ import logging
 import sys
 from pathlib import Path
 
-from crossling_asr.lm import LM_DEFAULTS, RESCORING_DECODES, TUNING_ALPHAS, TUNING_BETAS, TUNING_SEARCHES
+from crossling_asr.cli import positive_int
+from crossling_asr.lm import (
+    LM_DEFAULTS, RESCORING_DECODES, TUNING_ALPHAS, TUNING_BETAS, TUNING_SEARCHES,
+)
 
 
 def floats(text):
@@ -56,9 +62,12 @@ def main():
     parser.add_argument("model", type=Path, help="run output folder or exported folder")
     parser.add_argument("--lm", type=Path, required=True, help="ARPA word LM (local/build_lm.py)")
     parser.add_argument("--manifest", type=Path, help="dev manifest CSV (default: the run's dev.csv)")
-    parser.add_argument("--alphas", type=floats, default=TUNING_ALPHAS)
-    parser.add_argument("--betas", type=floats, default=TUNING_BETAS)
-    parser.add_argument("--beam-size", type=int, default=LM_DEFAULTS["beam_size"], help="beam width (default %(default)s)")
+    parser.add_argument("--alphas", type=floats, default=TUNING_ALPHAS,
+                        help=f"comma-separated LM weights to try (default {','.join(map(str, TUNING_ALPHAS))})")
+    parser.add_argument("--betas", type=floats, default=TUNING_BETAS,
+                        help=f"comma-separated word insertion bonuses to try (default {','.join(map(str, TUNING_BETAS))})")
+    parser.add_argument("--beam-size", type=positive_int, default=LM_DEFAULTS["beam_size"],
+                        help="beam width (default %(default)s)")
     parser.add_argument("--search", choices=TUNING_SEARCHES, default=TUNING_SEARCHES[0],
                         help="rescore: N-best rescoring, a few decodes; exhaustive: decode every pair "
                              "(default %(default)s)")
@@ -70,7 +79,7 @@ def main():
         parser.error("--decodes must be at least 1")
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.atomic import write_json
-    from crossling_asr.lm import LMTextError, require_word_delimiter, tune_lm_weights, tuning_file
+    from crossling_asr.lm import LMTextError, lm_sha256, require_word_delimiter, tune_lm_weights, tuning_file
     from crossling_asr.trained_model import TrainedModel, TrainedModelError, load_finished_run
     from crossling_asr.transcribe import InputError
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -88,14 +97,12 @@ def main():
                                  args.beam_size, greedy, args.search, args.decodes)
     except (TrainedModelError, InputError, LMTextError, FileNotFoundError) as err:
         sys.exit(f"error: {err}")
-    result.update(lm=str(args.lm), manifest=str(manifest), model=str(args.model))
+    result.update(lm=str(args.lm), lm_sha256=lm_sha256(args.lm), manifest=str(manifest), model=str(args.model))
     write_json(tuning_file(args.lm), result)
     best = result["best"]
     print(f"dev WER: greedy {result['greedy_WER']:.2f}, with LM {best['WER']:.2f} "
           f"(alpha {best['alpha']}, beta {best['beta']}, beam {result['beam_size']}; "
           f"{len(result['decoded'])} of {len(args.alphas) * len(args.betas)} pairs decoded) -> {tuning_file(args.lm)}")
-    for edge in result["on_grid_edge"]:
-        print(f"warning: best on the grid's edge: {edge}; the best may lie outside (widen --alphas/--betas)")
 
 
 if __name__ == "__main__":
