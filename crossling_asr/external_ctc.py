@@ -48,6 +48,11 @@ from crossling_asr.trained_model import hub_model_id
 
 logger = logging.getLogger(__name__)
 
+# What to do when the encoder a checkpoint fine-tuned cannot be told (the grid of released
+# checkpoints takes no per-checkpoint encoder: such a checkpoint is evaluated alone).
+GIVE_ENCODER = ("say which with local/evaluate_checkpoint.py --encoder (local/grid.py released has no such "
+                "option: take the checkpoint out of its list and evaluate it alone)")
+
 # transformers model_type -> (CTC model class, encoder class: the registry's `family`)
 FAMILIES = {
     "wav2vec2": ("Wav2Vec2ForCTC", "Wav2Vec2Model"),
@@ -257,7 +262,7 @@ def registry_encoder(registry, card_base=None, released_model=None, given=None):
         if not matches:
             raise ExternalCheckpointError(
                 f"the card says the checkpoint was fine-tuned from {card_base}, which is not the source of an "
-                "encoder in hparams/encoders.yaml: give --encoder to file it under one"
+                f"encoder in hparams/encoders.yaml: {GIVE_ENCODER}"
             )
         by_card = matches[0]
     by_name = None
@@ -266,13 +271,13 @@ def registry_encoder(registry, card_base=None, released_model=None, given=None):
         if not matches:
             known = ", ".join(sorted(e["released_name"] for e in registry.values() if e.get("released_name")))
             raise ExternalCheckpointError(
-                f"unknown released model name {released_model!r} (known: {known}); give --encoder to say which it is"
+                f"unknown released model name {released_model!r} (known: {known}); {GIVE_ENCODER}"
             )
         by_name = matches[0]
     if by_card and by_name and by_card != by_name:
         raise ExternalCheckpointError(
             f"the card's base model {card_base} is encoder {by_card}, but the released name "
-            f"{released_model!r} is {by_name}: give --encoder to say which it is"
+            f"{released_model!r} is {by_name}: {GIVE_ENCODER}"
         )
     if by_card:
         return by_card, "card base model" + (" and released name" if by_name else "")
@@ -280,7 +285,7 @@ def registry_encoder(registry, card_base=None, released_model=None, given=None):
         return by_name, "released name"
     raise ExternalCheckpointError(
         "cannot tell which encoder of hparams/encoders.yaml the checkpoint fine-tuned (its card names no "
-        "base model and its name is not a released one): give --encoder"
+        f"base model and its name is not a released one): {GIVE_ENCODER}"
     )
 
 

@@ -246,7 +246,7 @@ def test_an_upper_case_vocabulary_is_lower_cased_and_reported(tmp_path, prepared
     """run_speech_recognition_ctc's layout: [PAD] and [UNK], upper-case letters, no card, any name."""
     tokens = ["[PAD]", "[UNK]", "|"] + [ch.upper() for ch in SPANISH_LETTERS if ch != "'"]
     checkpoint = save_checkpoint(tmp_path / "wav2vec2-es-cv", "wav2vec2", tokens, pad="[PAD]", unk="[UNK]")
-    with pytest.raises(SystemExit, match="give --encoder"):
+    with pytest.raises(SystemExit, match="say which with local/evaluate_checkpoint.py --encoder"):
         evaluate_command([str(checkpoint), "--results-root", str(prepared_root), "--lang", "es", "--seed", "7"])
     with pytest.raises(SystemExit, match="--seed"):
         evaluate_command([str(checkpoint), "--results-root", str(prepared_root), "--lang", "es"])
@@ -343,7 +343,7 @@ def test_released_names_and_cards_map_to_the_registry(tmp_path):
         registry_encoder(registry, card_base="facebook/hubert-large-ll60k", released_model="wavlm")
     with pytest.raises(ExternalCheckpointError, match="facebook/wav2vec2-base.*not the source"):
         registry_encoder(registry, card_base="facebook/wav2vec2-base")
-    with pytest.raises(ExternalCheckpointError, match="give --encoder"):
+    with pytest.raises(ExternalCheckpointError, match="say which with local/evaluate_checkpoint.py --encoder"):
         registry_encoder(registry)
     assert registry_encoder(registry, card_base="facebook/wav2vec2-base", given="xlsr-53") == ("xlsr-53", "given")
 

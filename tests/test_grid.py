@@ -223,6 +223,18 @@ def test_status_reads_each_state_from_disk(tmp_path):
     assert (states[5].state, states[5].detail) == ("pending", "")
 
 
+def test_a_long_error_is_shown_from_its_start(tmp_path):
+    run = Run("es", "xlsr-53", 1)
+    run.folder(tmp_path).mkdir(parents=True)
+    message = "error: the card's base model facebook/wav2vec2-large-lv60 is encoder wav2vec2-large-lv60, " + "x" * 400
+    (run.folder(tmp_path) / LOG_FILE).write_text(f"INFO loading\n{message}\n")
+    (run.folder(tmp_path) / ATTEMPT_FILE).write_text(json.dumps({"attempt": 1, "outcome": "failed", "returncode": 1}))
+    detail = run_status(run, tmp_path).detail
+    prefix = "exit 1 (attempt 1): "
+    assert detail.startswith(prefix + "error: the card's base model")
+    assert detail == prefix + message[:299] + "…"
+
+
 def test_selection_and_overrides_are_checked():
     with pytest.raises(GridError, match="No recipe for language"):
         select_grid(["xx"], None, None)

@@ -165,6 +165,11 @@ def log_tail(path, lines=1):
     return " | ".join(log_tail_lines(path, lines))
 
 
+def shortened(text, limit):
+    """`text` cut at `limit` characters with an ellipsis: an error message's start says what failed."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def run_status(run, results_root, stale_after=STALE_AFTER_SECONDS, now=None):
     """The RunStatus of one run (see the module docstring for the states)."""
     folder = run.folder(results_root)
@@ -185,13 +190,14 @@ def run_status(run, results_root, stale_after=STALE_AFTER_SECONDS, now=None):
     prep_failure = read_json(prep_failure_file(results_root, run.language))
     if prep_failure is not None:
         log = prep_failure.get("log")
-        return RunStatus(run, "failed", f"preparation of {run.language} failed: {prep_failure.get('error', '')[:300]}",
+        reason = shortened(prep_failure.get("error", ""), 300)
+        return RunStatus(run, "failed", f"preparation of {run.language} failed: {reason}",
                          log=Path(log) if log else None)
     attempt = read_json(folder / ATTEMPT_FILE) or {}
     if attempt.get("outcome") == "failed":
         log = Path(attempt.get("log") or folder / LOG_FILE)
         return RunStatus(run, "failed", f"exit {attempt.get('returncode')} (attempt {attempt.get('attempt')}): "
-                         f"{log_tail(log)[-160:]}", log=log, returncode=attempt.get("returncode"))
+                         f"{shortened(log_tail(log), 300)}", log=log, returncode=attempt.get("returncode"))
     notes = []
     if age is not None:
         notes.append(f"previous attempt died (heartbeat {age:.0f} s old)")
