@@ -103,13 +103,15 @@ def test_every_bad_line_of_a_checkpoint_list_is_named_by_file_and_line(tmp_path,
         "jonatasgrosman/wav2vec2-large-xlsr-53-english",  # 6: not a released name
         "jonatasgrosman/exp_w2v2t_xx_wavlm_s4",          # 7: no recipe
         "jonatasgrosman/exp_w2v2t_es_wavlm_s1",          # 8: line 2 again
+        "copies/exp_w2v2t_es_wavlm_s5",                  # 9: a typo in a folder beside the list, not a hub id
     ]
+    (tmp_path / "copies").mkdir()
     listing = tmp_path / "released.txt"
     listing.write_text("\n".join(lines) + "\n")
     code, out, _ = grid_output(capsys, "released", "status", "--results-root", tmp_path / "r", "--checkpoints", listing)
     assert isinstance(code, str) and code.startswith(f"error: --checkpoints {listing}") and not out
     reported = dict(re.findall(rf"^  {re.escape(str(listing))}:(\d+): (.*)$", code, re.M))
-    assert sorted(reported, key=int) == ["3", "4", "5", "6", "7", "8"]
+    assert sorted(reported, key=int) == ["3", "4", "5", "6", "7", "8", "9"]
     known = sorted(entry["released_name"] for entry in load_registry().values())
     assert f"unknown model name 'w2v3' (hparams/encoders.yaml's released_name: {', '.join(known)})" in reported["3"]
     assert "release account jonatasgrosman" in reported["4"]
@@ -117,6 +119,7 @@ def test_every_bad_line_of_a_checkpoint_list_is_named_by_file_and_line(tmp_path,
     assert "not named like a released checkpoint" in reported["6"]
     assert "language xx has no recipe here" in reported["7"]
     assert f"es/wavlm-large.released/seed_1 again (already {lines[1]} at {listing}:2)" in reported["8"]
+    assert reported["9"].startswith(f"{tmp_path / 'copies' / 'exp_w2v2t_es_wavlm_s5'}: no such folder")
 
 
 class ListingHfApi:

@@ -76,7 +76,9 @@ def read_checkpoint_list(path):
         if not source:
             continue
         folder = (path.parent / Path(source).expanduser()).resolve()
-        if folder.is_dir() or is_local_source(source):
+        # org/name is a hub id, unless it is a folder, or names one in a folder beside the list (a typo).
+        in_a_folder = folder.parent.is_dir() and source.split("/")[0] != RELEASE_ACCOUNT
+        if folder.is_dir() or is_local_source(source) or in_a_folder:
             source = str(folder)
         entries.append((source, f"{path}:{number}"))
     return entries
