@@ -16,6 +16,7 @@ from crossling_asr.analysis import aggregate
 from crossling_asr.analysis.report import Report, build_report
 from crossling_asr.analysis.reproduction import add_reproduction_section, compare_cells, reproduction_tables
 from crossling_asr.atomic import write_json
+from crossling_asr.run_layout import run_name
 from crossling_asr.registry import load_registry
 from crossling_asr.results import build_evaluation_results, prepared_data
 
@@ -59,15 +60,17 @@ def write_released(root, language, encoder, seed, wer, cer, scored=None, prep=No
     write_json(folder / "results.json", results)
 
 
-def write_trained(root, language, encoder, seed, wer, cer, scored=None, prep=None):
-    """A finished run of the study's protocol trained here."""
+def write_trained(root, language, encoder, seed, wer, cer, scored=None, prep=None, encoder_source=None):
+    """A finished run of the study's protocol trained here (with the registry's weights unless
+    `encoder_source` replaces them)."""
     prep = prep or prep_report(language)
     scored = prep["splits"]["test"]["kept"] if scored is None else scored
-    folder = root / language / encoder / f"seed_{seed}"
+    name = run_name(encoder, "study", encoder_source)
+    folder = root / language / name / f"seed_{seed}"
     entry = REGISTRY[encoder]
     results = {
         "schema_version": 1, "status": "finished",
-        "run": {"language": language, "encoder": encoder, "encoder_source": entry["source"],
+        "run": {"language": language, "encoder": encoder, "encoder_source": encoder_source or entry["source"],
                 "encoder_family": entry["family"], "random_init": entry["random_init"], "seed": seed,
                 "output_folder": str(folder), "device": "cpu", "protocol": "study"},
         "metrics": {"primary": primary_of(language), "wer_meaningful": language not in CER_LANGUAGES,
@@ -75,7 +78,7 @@ def write_trained(root, language, encoder, seed, wer, cer, scored=None, prep=Non
                     "dev_best": {"WER": wer, "CER": cer, "epoch": 3}},
         "data": prepared_data(prep),
         "training": {"epochs": 3, "optimizer_steps": 30, "wall_seconds": 60.0},
-        "hparams": {"number_of_epochs": 3, "seed": seed, "protocol": "study", "run_name": encoder,
+        "hparams": {"number_of_epochs": 3, "seed": seed, "protocol": "study", "run_name": name,
                     "output_folder": str(folder)},
     }
     write_json(folder / "results.json", results)
@@ -241,6 +244,19 @@ def test_reproduction_section_in_a_report(tmp_path):
     text = report.write().read_text()
     assert "3 cells compared; 2 set aside (not the same test set); 1 with released checkpoints only; " \
            "1 with runs trained here only." in text
+    assert "reproduction_replaced_weights" not in text
+
+    # A smoke run with a tiny encoder for the released-only cell is named as not compared, and why.
+    tiny = tmp_path / "tiny_wav2vec2"
+    tiny.mkdir()
+    write_trained(root, "fr", "xls-r-300m", 1, 99.0, 60.0, encoder_source=str(tiny))
+    report = Report(tmp_path / "report_replaced")
+    add_reproduction_section(report, root, languages=["es", "fr"], n_resamples=20)
+    text = report.write().read_text()
+    assert "1 runs trained here for these cells are not compared: their encoder weights are not the registry's" in text
+    replaced = pd.read_csv(report.out / "tables" / "reproduction_replaced_weights.csv")
+    assert replaced[["language", "encoder", "run"]].values.tolist() == [
+        ["fr", "xls-r-300m", f"fr/{run_name('xls-r-300m', 'study', str(tiny))}/seed_1"]]
     for link in re.findall(r"\]\((tables/[^)]+)\)", text):
         assert (report.out / link).is_file()
     table = pd.read_csv(report.out / "tables" / "reproduction_by_language.csv")

@@ -27,7 +27,7 @@ import pandas as pd
 
 from crossling_asr.analysis.aggregate import METRICS, collect, summarize
 from crossling_asr.analysis.stats import BOOTSTRAP_RESAMPLES, bootstrap_mean_ci
-from crossling_asr.run_layout import RELEASED_PROTOCOL, STUDY_PROTOCOL
+from crossling_asr.run_layout import RELEASED_PROTOCOL, STUDY_PROTOCOL, parse_run_name
 
 SIDES = ("released", "trained")
 # What must be the same on both sides for two cells to be scored on one test set:
@@ -139,6 +139,19 @@ def reproduction_tables(results_root, languages=None, encoders=None, n_resamples
     return cells, differences_by_language(cells, n_resamples, seed=seed), set_aside, unpaired
 
 
+def replaced_trained_runs(results_root, released_cells):
+    """The runs trained here of `released_cells` ({(language, encoder)}) that are not compared
+    because their encoder weights are not the registry's (tiny smoke runs, other checkpoints):
+    a table of language, encoder, run and reason."""
+    rows = []
+    for entry in collect(results_root, STUDY_PROTOCOL).set_aside.itertuples(index=False):
+        language, name, _ = entry.run.split("/")
+        encoder, protocol, tag = parse_run_name(name)
+        if protocol == STUDY_PROTOCOL and tag and (language, encoder) in released_cells:
+            rows.append({"language": language, "encoder": encoder, "run": entry.run, "reason": entry.reason})
+    return pd.DataFrame(rows, columns=["language", "encoder", "run", "reason"])
+
+
 def add_reproduction_section(report, results_root, languages=None, encoders=None, n_resamples=BOOTSTRAP_RESAMPLES,
                              seed=0):
     """The reproduction section of a crossling_asr.analysis.report.Report: the released checkpoints
@@ -166,6 +179,16 @@ def add_reproduction_section(report, results_root, languages=None, encoders=None
                 f"{len(cells)} cells compared; {len(set_aside)} set aside (not the same test set); "
                 f"{counts.get('released only', 0)} with released checkpoints only; "
                 f"{counts.get('trained only', 0)} with runs trained here only.")
+    released_cells = set(zip(cells["language"], cells["encoder"])) | set(zip(set_aside["language"],
+                                                                           set_aside["encoder"]))
+    released_cells |= {(row.language, row.encoder) for row in unpaired.itertuples(index=False)
+                       if row.side == "released only"}
+    replaced = replaced_trained_runs(results_root, released_cells)
+    if not replaced.empty:
+        report.text(f"{len(replaced)} runs trained here for these cells are not compared: their encoder weights are "
+                    "not the registry's (`--encoder_source`), so they are not the study's experiment.")
+        report.table(replaced, "reproduction_replaced_weights", "Trained runs of released cells with replaced "
+                     "encoder weights (not compared)", embed=len(replaced) <= 40)
     if not cells.empty:
         report.table(by_language, "reproduction_by_language", "Mean paired difference trained - released of the "
                      "primary test error (%) per language and pooled, with the cells where the reproduction does "
