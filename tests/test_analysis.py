@@ -75,6 +75,9 @@ def test_other_protocols_and_replaced_weights_are_set_aside_unless_asked(tmp_pat
 
     stock = aggregate.collect(tmp_path, protocol="stock")
     assert list(stock.runs["error"]) == [20.0] and len(stock.set_aside) == 2
+    # A run set aside for two reasons names both.
+    both = dict(zip(stock.set_aside["run"], stock.set_aside["reason"]))["es/xlsr-53~wav2vec2-abc123/seed_1"]
+    assert both.startswith("protocol study") and "; encoder weights from /somewhere/wav2vec2" in both
     with_tiny = aggregate.collect(tmp_path, include_replaced_sources=True)
     assert sorted(zip(with_tiny.runs["encoder"], with_tiny.runs["error"])) == [
         ("xlsr-53", 10.0), ("xlsr-53~wav2vec2-abc123", 90.0)]

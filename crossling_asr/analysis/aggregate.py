@@ -224,14 +224,15 @@ def collect(results_root, protocol=STUDY_PROTOCOL, include_replaced_sources=Fals
 
 
 def set_aside_reason(row, protocol, include_replaced_sources):
-    """Why a finished run is left out of an analysis of `protocol`, or None."""
+    """Why a finished run is left out of an analysis of `protocol` (every reason, so that following
+    the first hint does not meet the next one unannounced), or None."""
+    reasons = []
     if row["protocol"] != protocol:
-        return f"protocol {row['protocol']} (this report analyses {protocol}; --protocol {row['protocol']})"
+        reasons.append(f"protocol {row['protocol']} (this report analyses {protocol}; --protocol {row['protocol']})")
     if row["source_replaced"] and not include_replaced_sources:
-        return (f"encoder weights from {row['checkpoint'] or row['encoder_source']}, not the registry's "
-                f"{row['encoder']} "
-                "(--include-replaced-sources analyses such runs under their run name)")
-    return None
+        reasons.append(f"encoder weights from {row['checkpoint'] or row['encoder_source']}, not the registry's "
+                       f"{row['encoder']} (--include-replaced-sources analyses such runs under their run name)")
+    return "; ".join(reasons) or None
 
 
 def settings_conflicts(settings):
