@@ -15,15 +15,16 @@ import json
 import subprocess
 from pathlib import Path
 
+from crossling_asr.cli import positive_int
 from crossling_asr.hparams import REPO_ROOT
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lang", default="es")
-    parser.add_argument("--epochs", type=int, default=25)
-    parser.add_argument("--train", type=int, default=200, help="training utterances")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "demo")
+    parser.add_argument("--lang", default="es", help="recipe language to synthesise and train (default %(default)s)")
+    parser.add_argument("--epochs", type=positive_int, default=25, help="training epochs (default %(default)s)")
+    parser.add_argument("--train", type=positive_int, default=200, help="training utterances (default %(default)s)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "demo", help="where everything goes (default %(default)s)")
     args = parser.parse_args()
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.hparams import read_language_data

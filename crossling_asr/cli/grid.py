@@ -130,7 +130,8 @@ def build_parser():
                        help="fixed GPU-hours per run (default %(default)s)")
 
     executors = argparse.ArgumentParser(add_help=False)
-    executors.add_argument("--executor", choices=("local", "slurm"), default="local")
+    executors.add_argument("--executor", choices=("local", "slurm"), default="local",
+                           help="local: a queue over this machine's GPUs (default); slurm: job arrays")
     local = executors.add_argument_group("local executor")
     local.add_argument("--gpus", help="comma-separated GPU ids to use (default: all visible)")
     local.add_argument("--runs-per-gpu", type=positive_int, default=1,

@@ -93,7 +93,8 @@ def discover_released_checkpoints():
     except Exception as err:  # the hub client's network, HTTP and offline-mode errors have no common base
         raise GridError(
             f"could not list {RELEASE_ACCOUNT}'s {RELEASED_NAME_PREFIX}* models on the Hugging Face hub "
-            f"({type(err).__name__}: {err}). Offline, pass --checkpoints FILE: {LIST_FORMAT}"
+            f"({type(err).__name__}: {err}). Offline, pass --checkpoints FILE: {LIST_FORMAT} (with HF_HUB_OFFLINE=1 "
+            "set, the listing fails at once instead of retrying)"
         ) from None
     return [(hub_id, "hub") for hub_id in ids]
 
