@@ -42,7 +42,7 @@ from transformers import AutoConfig, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtrac
 
 from crossling_asr.brain import greedy_ctc_decode
 # The released checkpoints' names are parsed where the grid reads them without torch.
-from crossling_asr.grid.released import RELEASE_ACCOUNT, parse_released_name, recipe_language
+from crossling_asr.grid.released import RELEASE_ACCOUNT, parse_released_name, recipe_language, released_model_encoder
 from crossling_asr.hparams import recipe_languages
 from crossling_asr.trained_model import hub_model_id
 
@@ -267,13 +267,11 @@ def registry_encoder(registry, card_base=None, released_model=None, given=None):
         by_card = matches[0]
     by_name = None
     if released_model is not None:
-        matches = [name for name, entry in registry.items() if entry.get("released_name") == released_model]
-        if not matches:
-            known = ", ".join(sorted(e["released_name"] for e in registry.values() if e.get("released_name")))
+        by_name, known = released_model_encoder(released_model, registry)
+        if by_name is None:
             raise ExternalCheckpointError(
                 f"unknown released model name {released_model!r} (known: {known}); {GIVE_ENCODER}"
             )
-        by_name = matches[0]
     if by_card and by_name and by_card != by_name:
         raise ExternalCheckpointError(
             f"the card's base model {card_base} is encoder {by_card}, but the released name "

@@ -52,6 +52,14 @@ def parse_released_name(source):
     return ReleasedName(match["language"], match["model"], int(match["seed"]))
 
 
+def released_model_encoder(model, registry):
+    """(registry name of the encoder whose `released_name` is `model`, or None; the known released names
+    as text, for the message when it is None)."""
+    matches = [name for name, entry in registry.items() if entry.get("released_name") == model]
+    known = ", ".join(sorted(entry["released_name"] for entry in registry.values() if entry.get("released_name")))
+    return (matches[0] if matches else None), known
+
+
 def recipe_language(released_language, languages=None):
     """The recipe whose Common Voice code is a released name's language (zh-cn -> zh-CN), or None."""
     matches = [code for code in (languages or recipe_languages()) if code.lower() == released_language]
@@ -113,12 +121,11 @@ def released_run(source, registry, languages):
     language = recipe_language(released.language, languages)
     if language is None:
         raise GridError(f"{source}: language {released.language} has no recipe here ({', '.join(languages)})")
-    encoders = [name for name, entry in registry.items() if entry.get("released_name") == released.model]
-    if not encoders:
-        known = ", ".join(sorted(e["released_name"] for e in registry.values() if e.get("released_name")))
+    encoder, known = released_model_encoder(released.model, registry)
+    if encoder is None:
         raise GridError(f"{source}: unknown model name {released.model!r} (hparams/encoders.yaml's released_name: "
                         f"{known})")
-    return Run(language, encoders[0], released.seed, RELEASED_PROTOCOL, checkpoint=source)
+    return Run(language, encoder, released.seed, RELEASED_PROTOCOL, checkpoint=source)
 
 
 def released_runs(entries):
