@@ -30,11 +30,11 @@ import soundfile as sf
 import speechbrain as sb
 import torchaudio
 
-from crossling_asr.common_voice import prepare_common_voice
-from crossling_asr.data import read_audio
+from crossling_asr.data.common_voice import prepare_common_voice
+from crossling_asr.data.datasets import read_audio
 from crossling_asr.hparams import read_language_data
-from crossling_asr.synthetic import synthesize_corpus
-from crossling_asr.text import LanguageSpec, TextNormalizer
+from crossling_asr.data.synthetic import synthesize_corpus
+from crossling_asr.data.text import LanguageSpec, TextNormalizer
 
 
 def project_dataset(prep):

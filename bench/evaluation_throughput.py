@@ -5,7 +5,7 @@
         [--precision bf16] [--manifest CSV] [--checkpoint FOLDER ...] [--skip-large] [--json OUT]
 
 Audio seconds decoded per wall-clock second by the decoding of local/evaluate_checkpoint.py
-(crossling_asr.evaluate_checkpoint.decode_split: reading the 16 kHz clips, the checkpoint's
+(crossling_asr.interop.evaluate_checkpoint.decode_split: reading the 16 kHz clips, the checkpoint's
 feature extractor, the *ForCTC forward pass, best-path decoding, the language's text
 normalisation), in one process, each model loaded once and warmed up on the longest clips, for
 
@@ -15,9 +15,9 @@ normalisation), in one process, each model loaded once and warmed up on the long
 
 with the two modes alternating over --repeats passes (medians reported) so they see the
 same machine load. Models, saved as transformers checkpoints and loaded through
-crossling_asr.external_ctc.load_ctc_checkpoint like a released one:
+crossling_asr.interop.external_ctc.load_ctc_checkpoint like a released one:
 
-  tiny wav2vec2      crossling_asr.tiny_encoders' architecture (~0.3 M parameters) + CTC head
+  tiny wav2vec2      crossling_asr.model.tiny_encoders' architecture (~0.3 M parameters) + CTC head
   wav2vec2-large     the registry's no-pretraining architecture (wav2vec2-large LV-60, 315 M
                      parameters), random weights, on the --large-clips clips nearest the median
                      duration (as in one batch of a length-sorted real test set)
@@ -46,15 +46,15 @@ import torch
 import transformers
 
 from crossling_asr.atomic import write_json
-from crossling_asr.evaluate_checkpoint import decode_split, evaluate_checkpoint
-from crossling_asr.external_ctc import CheckpointFiles, load_ctc_checkpoint
+from crossling_asr.interop.evaluate_checkpoint import decode_split, evaluate_checkpoint
+from crossling_asr.interop.external_ctc import CheckpointFiles, load_ctc_checkpoint
 from crossling_asr.hparams import read_language_data
 from crossling_asr.registry import load_registry
-from crossling_asr.text import TextNormalizer, language_spec_from_hparams
-from crossling_asr.tiny_encoders import TINY_ARCHITECTURE
-from crossling_asr.trained_model import default_device
-from crossling_asr.decode_batches import plan_batches
-from crossling_asr.transcribe import AudioItem
+from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
+from crossling_asr.model.tiny_encoders import TINY_ARCHITECTURE
+from crossling_asr.model.trained_model import default_device
+from crossling_asr.decoding.batches import plan_batches
+from crossling_asr.decoding.transcribe import AudioItem
 
 SAMPLE_RATE = 16000
 # A HuggingSound-style vocabulary: the CTC blank <pad>, specials, the word delimiter, letters.
@@ -123,7 +123,7 @@ def median_neighbours(clips, count):
 
 
 def padded_share(clips, batch_seconds, batch_size):
-    """Share of the batched mode's input that is padding (crossling_asr.transcribe's batch plan)."""
+    """Share of the batched mode's input that is padding (crossling_asr.decoding.transcribe's batch plan)."""
     items = [AudioItem(clip_id, wav, duration=seconds) for clip_id, wav, seconds in clips]
     padded = sum(len(batch) * max(items[i].duration for i in batch)
                  for batch in plan_batches(items, batch_seconds, batch_size))

@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from crossling_asr.data import quantile_boundaries
-from crossling_asr.encoders import build_encoder, resolve_encoder
-from crossling_asr.model import CTCHead
-from crossling_asr.tiny_encoders import make_tiny_encoder
+from crossling_asr.data.datasets import quantile_boundaries
+from crossling_asr.model.encoders import build_encoder, resolve_encoder
+from crossling_asr.model.heads import CTCHead
+from crossling_asr.model.tiny_encoders import make_tiny_encoder
 
 NO_REGULARISATION = {"mask_time_prob": 0.0, "layerdrop": 0.0, "hidden_dropout": 0.0, "attention_dropout": 0.0,
                      "activation_dropout": 0.0, "feat_proj_dropout": 0.0}

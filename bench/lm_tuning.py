@@ -5,7 +5,7 @@
 
 <model> is a run's output folder or an exported folder; the dev set is the
 run's dev manifest unless --manifest is given. On posteriors computed once,
-it times crossling_asr.lm.tune_lm_weights over tune_lm.py's default grid
+it times crossling_asr.decoding.lm_tuning.tune_lm_weights over tune_lm.py's default grid
 twice, with the same SpeechBrain decoder at --beam-size:
 
   exhaustive   every (alpha, beta) decoded (tune_lm.py --search exhaustive)
@@ -29,8 +29,9 @@ import torch
 
 from crossling_asr.atomic import write_json
 from crossling_asr.cli.tune_lm import dev_posteriors, floats
-from crossling_asr.lm import LM_DEFAULTS, RESCORING_DECODES, TUNING_ALPHAS, TUNING_BETAS, tune_lm_weights
-from crossling_asr.trained_model import TrainedModel, load_finished_run
+from crossling_asr.decoding.beam_search import LM_DEFAULTS
+from crossling_asr.decoding.lm_tuning import RESCORING_DECODES, TUNING_ALPHAS, TUNING_BETAS, tune_lm_weights
+from crossling_asr.model.trained_model import TrainedModel, load_finished_run
 
 
 def main():

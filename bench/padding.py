@@ -17,7 +17,7 @@ import random
 import speechbrain as sb
 from speechbrain.dataio.sampler import DynamicBatchSampler
 
-from crossling_asr.data import make_dynamic_batch_sampler
+from crossling_asr.data.datasets import make_dynamic_batch_sampler
 
 
 def padding_share(batches, durations):

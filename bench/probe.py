@@ -38,14 +38,14 @@ import torch
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.encoder import CTCTextEncoder
 
-from crossling_asr.brain import CTCBrain, RunState
-from crossling_asr.feature_cache import FeatureCache
+from crossling_asr.training.brain import CTCBrain, RunState
+from crossling_asr.training.feature_cache import FeatureCache
 from crossling_asr.hparams import REPO_ROOT as ROOT
 from crossling_asr.hparams import language_file, load_recipe_hparams, read_language_data
-from crossling_asr.layer_weights import LayerWeights
-from crossling_asr.quick_run import recipe_command
-from crossling_asr.synthetic import synthesize_corpus
-from crossling_asr.tiny_encoders import make_tiny_encoder
+from crossling_asr.model.layer_weights import LayerWeights
+from crossling_asr.training.quick_run import recipe_command
+from crossling_asr.data.synthetic import synthesize_corpus
+from crossling_asr.model.tiny_encoders import make_tiny_encoder
 
 TEXT = "hola que tal"
 # (label, protocol, probe head, feature cache) of the wav2vec2-large variants

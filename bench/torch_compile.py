@@ -22,9 +22,9 @@ from pathlib import Path
 
 from crossling_asr.hparams import REPO_ROOT as ROOT
 from crossling_asr.hparams import read_language_data
-from crossling_asr.quick_run import recipe_command
-from crossling_asr.synthetic import synthesize_corpus
-from crossling_asr.tiny_encoders import make_tiny_encoder
+from crossling_asr.training.quick_run import recipe_command
+from crossling_asr.data.synthetic import synthesize_corpus
+from crossling_asr.model.tiny_encoders import make_tiny_encoder
 
 VARIANTS = {
     "eager": [],

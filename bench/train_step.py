@@ -30,11 +30,11 @@ import torch
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.encoder import CTCTextEncoder
 
-from crossling_asr.brain import CTCBrain, RunState
-from crossling_asr.encoders import build_encoder, resolve_encoder
+from crossling_asr.training.brain import CTCBrain, RunState
+from crossling_asr.model.encoders import build_encoder, resolve_encoder
 from crossling_asr.hparams import language_file, load_recipe_hparams
-from crossling_asr.model import CTCHead
-from crossling_asr.tiny_encoders import make_tiny_encoder
+from crossling_asr.model.heads import CTCHead
+from crossling_asr.model.tiny_encoders import make_tiny_encoder
 
 NO_REGULARISATION = {"mask_time_prob": 0.0, "layerdrop": 0.0, "hidden_dropout": 0.0, "attention_dropout": 0.0,
                      "activation_dropout": 0.0, "feat_proj_dropout": 0.0}

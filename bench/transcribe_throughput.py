@@ -30,9 +30,9 @@ from pathlib import Path
 import torch
 
 from crossling_asr.atomic import write_json
-from crossling_asr.lm import LM_DEFAULTS
-from crossling_asr.trained_model import TrainedModel
-from crossling_asr.transcribe import (
+from crossling_asr.decoding.beam_search import LM_DEFAULTS
+from crossling_asr.model.trained_model import TrainedModel
+from crossling_asr.decoding.transcribe import (
     OK,
     Decoder,
     collect_inputs,

@@ -7,7 +7,8 @@ import tempfile
 from pathlib import Path
 
 
-def _umask():
+def current_umask() -> int:
+    """The process's umask (reading it means setting it: it is set straight back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -24,7 +25,7 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: others on a cluster must read results
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600: others on a cluster must read results
     try:
         yield Path(tmp)
         with open(tmp, "rb") as f:

@@ -14,38 +14,20 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import if_main_process, infer_device, run_on_main
 
-from crossling_asr.brain import CTCBrain, RunState
-from crossling_asr.common_voice import CommonVoiceFormatError, prepare_common_voice
-from crossling_asr.data import (
+from crossling_asr.training.brain import CTCBrain, RunState
+from crossling_asr.data.common_voice import CommonVoiceFormatError
+from crossling_asr.data.preparation import prepare
+from crossling_asr.data.datasets import (
     build_tokenizer, check_train_hours, make_datasets, split_summary, train_loader_kwargs, use_cached_features,
 )
-from crossling_asr.encoders import count_parameters
-from crossling_asr.feature_cache import FeatureCacheError, check_cache_settings, open_feature_cache
-from crossling_asr.layer_weights import LayerWeights
+from crossling_asr.model.encoders import count_parameters
+from crossling_asr.training.feature_cache import FeatureCacheError, check_cache_settings, open_feature_cache
+from crossling_asr.model.layer_weights import LayerWeights
 from crossling_asr.atomic import write_text
 from crossling_asr.hparams import HparamsError, load_recipe_hparams, resolved_yaml
 from crossling_asr.results import build_results, write_results
-from crossling_asr.text import TextNormalizer, language_spec_from_hparams
 
 logger = logging.getLogger(__name__)
-
-
-def prepare(hparams):
-    """Data preparation on the main process only; returns the report."""
-    normalizer = TextNormalizer(language_spec_from_hparams(hparams))
-    kwargs = dict(
-        data_folder=hparams["data_folder"],
-        prep_folder=hparams["prep_folder"],
-        normalizer=normalizer,
-        sample_rate=hparams["sample_rate"],
-        max_duration=hparams["max_duration"],
-        min_duration=hparams["min_duration"],
-        num_workers=hparams["prep_workers"],
-        audio_format=hparams["prep_audio_format"],
-    )
-    run_on_main(prepare_common_voice, kwargs=kwargs)
-    # Every rank reads the finished report (the main rank wrote it).
-    return prepare_common_voice(**kwargs)
 
 
 def train_and_test(hparams, run_opts, overrides, report):

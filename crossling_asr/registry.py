@@ -1,6 +1,6 @@
 """The encoder registry (hparams/encoders.yaml) as data.
 
-Kept apart from crossling_asr.encoders, which imports speechbrain and
+Kept apart from crossling_asr.model.encoders, which imports speechbrain and
 transformers (~10 s): the grid's status, plan and cost commands and the
 analysis only need the registry's facts.
 """

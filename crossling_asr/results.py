@@ -38,7 +38,7 @@ with a new schema_version. Fields added within version 1 (run.protocol,
 data.train_used, layers, cost, parameters.layer_weights) are absent from
 files written before them.
 
-An evaluated checkpoint that was fine-tuned elsewhere (crossling_asr.evaluate_checkpoint:
+An evaluated checkpoint that was fine-tuned elsewhere (crossling_asr.interop.evaluate_checkpoint:
 a released checkpoint of the study, or any other CTC checkpoint) has a results.json of the
 same schema, with run.protocol "released" or "external" and these differences:
   run               encoder: the registry entry it fine-tuned; encoder_source and random_init:
@@ -51,7 +51,7 @@ same schema, with run.protocol "released" or "external" and these differences:
                      released_name: {language, model, seed} or null, architecture (*ForCTC),
                      weights_file, card_base_model, card_base_model_from, encoder_mapping
                      (given | card base model [and released name] | released name)}
-  vocabulary        the vocabulary against the language (crossling_asr.external_ctc.vocabulary_report:
+  vocabulary        the vocabulary against the language (crossling_asr.interop.external_ctc.vocabulary_report:
                      size, blank, word delimiter, case and case mapping, characters kept, mapped,
                      removed and outside the alphabet, alphabet and reference coverage, fits_language)
   decoding          {method, precision, batch_seconds, batch_size, device,

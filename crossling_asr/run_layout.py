@@ -16,7 +16,7 @@ as the registry's:
     xlsr-53~wav2vec2-1a2b3c       --encoder_source=/somewhere/wav2vec2 (local directory)
     xlsr-53.probe~org--model      --protocol=probe --encoder_source=org/model (hub id)
 
-Checkpoints fine-tuned elsewhere and only evaluated here (crossling_asr.evaluate_checkpoint)
+Checkpoints fine-tuned elsewhere and only evaluated here (crossling_asr.interop.evaluate_checkpoint)
 live beside the trained runs under a protocol of their own, which no trained run can have
 (no hparams/protocols/ file may take these names):
 

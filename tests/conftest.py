@@ -19,10 +19,10 @@ import pytest
 
 from crossling_asr.hparams import REPO_ROOT as ROOT
 from crossling_asr.hparams import read_language_data
-from crossling_asr.quick_run import recipe_command
+from crossling_asr.training.quick_run import recipe_command
 from crossling_asr.run_layout import output_folder
-from crossling_asr.synthetic import synthesize_corpus
-from crossling_asr.tiny_encoders import make_all_tiny_encoders
+from crossling_asr.data.synthetic import synthesize_corpus
+from crossling_asr.model.tiny_encoders import make_all_tiny_encoders
 
 # Fixtures that synthesise speech with espeak-ng (directly or through a corpus).
 ESPEAK_FIXTURES = {"make_corpus", "usage_run"}
@@ -122,10 +122,10 @@ def load_cpu_hparams(data_folder, encoder_source, results_root, lang="es", **ove
     For tests that need to reach inside a run (monkeypatching the Brain); the
     hparams are resolved exactly as train.py resolves them.
     """
-    from crossling_asr.common_voice import prepare_common_voice
+    from crossling_asr.data.common_voice import prepare_common_voice
     from crossling_asr.hparams import language_file, load_recipe_hparams
-    from crossling_asr.quick_run import CPU_TINY_OVERRIDES
-    from crossling_asr.text import TextNormalizer, language_spec_from_hparams
+    from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
+    from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
 
     args = CPU_TINY_OVERRIDES + [
         f"--encoder_source={encoder_source}", f"--data_folder={data_folder}", f"--results_root={results_root}",

@@ -21,7 +21,7 @@ from pathlib import Path
 import speechbrain as sb
 from speechbrain.utils import checkpoints
 
-from crossling_asr.brain import CTCBrain, RunState
+from crossling_asr.training.brain import CTCBrain, RunState
 
 
 def die():

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from crossling_asr.audio import (
+from crossling_asr.data.audio import (
     EmptyAudioError,
     UndecodableAudioError,
     read_mono,
@@ -40,7 +40,7 @@ def test_stereo_48k_is_mixed_to_mono_and_resampled_to_16k(tmp_path, fmt, toleran
 
 
 def test_one_resampler_per_pair_of_rates_and_none_for_equal_rates():
-    from crossling_asr.audio import _resampler
+    from crossling_asr.data.audio import _resampler
 
     signal = torch.from_numpy(tone(22050, 0.2))
     assert resample(signal, 16000, 16000) is signal

@@ -6,8 +6,8 @@ import pytest
 import speechbrain as sb
 import torch
 
-from crossling_asr.data import RankShardSampler, make_dynamic_batch_sampler, quantile_boundaries
-from crossling_asr.encoders import build_encoder, resolve_encoder
+from crossling_asr.data.datasets import RankShardSampler, make_dynamic_batch_sampler, quantile_boundaries
+from crossling_asr.model.encoders import build_encoder, resolve_encoder
 
 
 def durations_dataset(n, seed=0):
@@ -101,7 +101,7 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients(model_type, ti
 def test_decode_batches_are_longest_first_within_padded_seconds_and_size():
     from types import SimpleNamespace
 
-    from crossling_asr.decode_batches import plan_batches
+    from crossling_asr.decoding.batches import plan_batches
 
     clips = [SimpleNamespace(duration=d) for d in (1.0, 5.0, 2.0, 4.0, 3.0)]
     # Longest first: 5 s alone (2 x 5 s > 9 s padded), 4 s + 3 s (8 s), then the size bound of 2 cuts: 2 s + 1 s.

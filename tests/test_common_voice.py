@@ -8,15 +8,15 @@ import pytest
 import soundfile as sf
 import torch
 
-from crossling_asr.common_voice import (
+from crossling_asr.data.common_voice import (
     CommonVoiceFormatError,
     _log_report,
     prepare_common_voice,
     read_cv_tsv,
     safe_clip_path,
 )
-from crossling_asr.data import read_audio
-from crossling_asr.text import LanguageSpec, TextNormalizer
+from crossling_asr.data.datasets import read_audio
+from crossling_asr.data.text import LanguageSpec, TextNormalizer
 
 SPANISH = TextNormalizer(LanguageSpec(code="es", alphabet="a-zñáéíóúü"))
 
@@ -123,7 +123,7 @@ def test_every_fault_is_handled_and_counted(faulty_corpus, prepared):
 def test_a_test_sentence_also_in_train_is_a_warning_with_an_example(caplog):
     split = {"rows_read": 10, "kept": 10, "hours": 0.01, "skipped": {}, "sentences_also_in_train": 3,
              "sentence_also_in_train_example": {"ID": "clip_7", "sentence": "hola mundo"}}
-    with caplog.at_level("WARNING", logger="crossling_asr.common_voice"):
+    with caplog.at_level("WARNING", logger="crossling_asr.data.common_voice"):
         _log_report({"splits": {"test": split}})
     (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert "test: 3 of 10 utterances have a sentence that is also in train (e.g. clip_7: 'hola mundo')" in warning

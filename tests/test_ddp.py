@@ -23,7 +23,7 @@ import pytest
 
 from conftest import ROOT, run_folder
 from crossling_asr.hparams import language_file
-from crossling_asr.quick_run import CPU_TINY_OVERRIDES
+from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 
 # Small batches (at most 8 s of audio) so that one epoch has several steps; LayerDrop on,
 # as in the study's settings: a skipped layer leaves parameters without a gradient, which

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import CPU_RUN_OPTS, load_cpu_hparams, run_folder
-from crossling_asr.encoders import build_encoder, load_registry, resolve_encoder
+from crossling_asr.model.encoders import build_encoder, load_registry, resolve_encoder
 from crossling_asr.recipe import train_and_test
 
 REGISTRY = load_registry()

@@ -12,14 +12,17 @@ import torch
 from conftest import ROOT
 from speechbrain.utils.checkpoints import Checkpointer
 
-from crossling_asr.brain import greedy_ctc_decode
-from crossling_asr.data import build_tokenizer, decode_text, read_audio
-from crossling_asr.encoders import build_encoder, resolve_encoder
-from crossling_asr.export import ExportError, card_metadata, common_voice_release, export_model, upload_export
-from crossling_asr.lm import build_run_lm
-from crossling_asr.model import CTCHead
-from crossling_asr.trained_model import TrainedModel, TrainedModelError, load_finished_run
-from crossling_asr.transcribe import Decoder
+from crossling_asr.decoding.greedy import greedy_ctc_decode
+from crossling_asr.data.datasets import build_tokenizer, decode_text, read_audio
+from crossling_asr.model.encoders import build_encoder, resolve_encoder
+from crossling_asr.interop.encoder_asr import export_model
+from crossling_asr.interop.hub import upload_export
+from crossling_asr.interop.model_card import card_metadata, common_voice_release
+from crossling_asr.interop.staging import ExportTargetError
+from crossling_asr.decoding.ngram_lm import build_run_lm
+from crossling_asr.model.heads import CTCHead
+from crossling_asr.model.trained_model import TrainedModel, TrainedModelError, load_finished_run
+from crossling_asr.decoding.transcribe import Decoder
 
 def longest_test_clip(output_folder):
     """The longest test utterance's 16 kHz audio written by data preparation."""
@@ -114,7 +117,7 @@ def test_exported_model_transcribes_like_the_project_in_plain_speechbrain(usage_
 def test_a_moved_export_loads_with_the_helper_or_the_documented_override(usage_run, tmp_path):
     from speechbrain.inference.ASR import EncoderASR
 
-    from crossling_asr.export import load_encoder_asr
+    from crossling_asr.interop.encoder_asr import ExportError, load_encoder_asr
 
     output_folder, _ = usage_run
     clip = longest_test_clip(output_folder)
@@ -166,7 +169,7 @@ def test_model_card_states_language_encoder_data_scores_and_citation(usage_run, 
 def test_model_card_names_a_replaced_encoder_source_with_the_registry_name(usage_run, tmp_path):
     from huggingface_hub import ModelCard
 
-    from crossling_asr.export import model_card
+    from crossling_asr.interop.model_card import model_card
     from crossling_asr.registry import load_registry
 
     output_folder, encoder_dir = usage_run
@@ -215,11 +218,11 @@ def test_export_refuses_unfinished_runs_and_foreign_folders(usage_run, tmp_path)
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    with pytest.raises(ExportError, match="not an exported model"):
+    with pytest.raises(ExportTargetError, match="not an exported model"):
         export_model(output_folder, foreign)
     assert (foreign / "notes.txt").read_text() == "mine"
     export_model(output_folder, tmp_path / "again")
-    with pytest.raises(ExportError, match="--overwrite"):
+    with pytest.raises(ExportTargetError, match="--overwrite"):
         export_model(output_folder, tmp_path / "again")
     export_model(output_folder, tmp_path / "again", overwrite=True)
 
@@ -279,8 +282,8 @@ def test_a_head_with_hidden_layers_and_batch_norm_becomes_plain_layers():
     """SpeechBrain's stock head (hidden layers, batch norm, dropout) maps onto torch/SpeechBrain layers."""
     from hyperpyyaml import load_hyperpyyaml
 
-    from crossling_asr.export import head_layers_yaml
-    from crossling_asr.trained_model import exported_head_state
+    from crossling_asr.interop.encoder_asr import head_layers_yaml
+    from crossling_asr.model.trained_model import exported_head_state
 
     torch.manual_seed(0)
     head = CTCHead(input_size=16, n_tokens=7, hidden_layers=[12, 10], dropout=0.1, batch_norm=True)

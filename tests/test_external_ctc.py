@@ -21,7 +21,7 @@ import transformers
 from conftest import ROOT
 
 from crossling_asr.cli.evaluate_checkpoint import main as evaluate_command
-from crossling_asr.external_ctc import (
+from crossling_asr.interop.external_ctc import (
     CheckpointFiles,
     ExternalCheckpointError,
     card_base_model,
@@ -30,13 +30,14 @@ from crossling_asr.external_ctc import (
     load_ctc_checkpoint,
     registry_encoder,
 )
-from crossling_asr.grid.prep import prepare_language
-from crossling_asr.grid.released import ReleasedName, parse_released_name
+from crossling_asr.data.preparation import prepare_language
+from crossling_asr.interop.released_names import ReleasedName, parse_released_name
 from crossling_asr.hparams import read_language_data
 from crossling_asr.registry import load_registry
 from crossling_asr.run_layout import EVALUATION_PROTOCOLS, evaluation_output_folder
-from crossling_asr.text import TextNormalizer, language_spec_from_hparams
-from crossling_asr.tiny_encoders import FAMILY_CONFIGS, TINY_ARCHITECTURE
+from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
+from crossling_asr.model.families import FAMILIES
+from crossling_asr.model.tiny_encoders import TINY_ARCHITECTURE
 
 CTC_CLASSES = {"wav2vec2": "Wav2Vec2ForCTC", "hubert": "HubertForCTC", "wavlm": "WavLMForCTC",
                "unispeech": "UniSpeechForCTC", "unispeech-sat": "UniSpeechSatForCTC"}
@@ -50,7 +51,7 @@ CORPUS = dict(n_train=4, n_dev=4, n_test=8)
 
 def save_checkpoint(folder, family, tokens, pad="<pad>", unk="<unk>", card_base=None, weights="safetensors", seed=0):
     """A tiny random `family` CTC checkpoint with `tokens` as vocab.json, saved as hub checkpoints are."""
-    config_class = getattr(transformers, FAMILY_CONFIGS[family][0])
+    config_class = getattr(transformers, FAMILIES[family].config)
     config = config_class(**TINY_ARCHITECTURE, vocab_size=len(tokens), pad_token_id=tokens.index(pad))
     torch.manual_seed(seed)
     model = getattr(transformers, CTC_CLASSES[family])(config)
@@ -192,7 +193,7 @@ def test_a_released_checkpoint_is_evaluated_by_the_command(tmp_path, make_corpus
     assert (folder / "wer_test.txt").is_file() and (folder / "dev_hypotheses.tsv").is_file()
 
 
-@pytest.mark.parametrize("family", sorted(FAMILY_CONFIGS))
+@pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_every_family_is_scored_like_its_own_transformers_model(family, tmp_path, prepared_root):
     """Batched decoding, each utterance trimmed to its own frames, gives what each clip gives alone."""
     base = {"wav2vec2": "facebook/wav2vec2-large-xlsr-53", "hubert": "facebook/hubert-large-ll60k",
@@ -200,7 +201,7 @@ def test_every_family_is_scored_like_its_own_transformers_model(family, tmp_path
             "unispeech-sat": "microsoft/unispeech-sat-large"}[family]
     registry = load_registry()
     encoder = next(name for name, entry in registry.items() if entry["source"] == base)
-    seed = 100 + sorted(FAMILY_CONFIGS).index(family)
+    seed = 100 + sorted(FAMILIES).index(family)
     weights = "bin" if family == "hubert" else "safetensors"
     checkpoint = save_checkpoint(tmp_path / f"exp_w2v2t_es_{registry[encoder]['released_name']}_s{seed}", family,
                                  HUGGINGSOUND_SPECIALS + SPANISH_LETTERS, card_base=base, weights=weights, seed=seed)
@@ -404,7 +405,7 @@ def test_a_pickle_that_would_run_code_is_refused_before_anything_runs(tmp_path, 
 @pytest.fixture(scope="module")
 def usage_export(usage_run, tmp_path_factory):
     """(run folder, its transformers export) of the shared Spanish run."""
-    from crossling_asr.export_transformers import export_to_transformers
+    from crossling_asr.interop.transformers_ctc import export_to_transformers
 
     output_folder, _ = usage_run
     return output_folder, export_to_transformers(output_folder, tmp_path_factory.mktemp("transformers") / "es")
@@ -466,8 +467,8 @@ def test_the_transformers_pipeline_transcribes_the_export_like_the_project(usage
 
 
 def test_other_heads_and_layer_weights_are_refused():
-    from crossling_asr.export_transformers import ConversionError, linear_head
-    from crossling_asr.model import CTCHead
+    from crossling_asr.interop.transformers_ctc import ConversionError, linear_head
+    from crossling_asr.model.heads import CTCHead
 
     head = CTCHead(8, 5, dropout=0.1)
     assert linear_head(head) == (head[1], 0.1)  # dropout before the linear layer: the ForCTC's final_dropout
@@ -478,8 +479,8 @@ def test_other_heads_and_layer_weights_are_refused():
 def test_an_import_loads_in_speechbrain_and_transcribes_like_transformers(usage_export, tmp_path):
     from speechbrain.inference.ASR import EncoderASR
 
-    from crossling_asr.export_transformers import import_to_speechbrain
-    from crossling_asr.trained_model import TrainedModel
+    from crossling_asr.interop.transformers_ctc import import_to_speechbrain
+    from crossling_asr.model.trained_model import TrainedModel
 
     output_folder, export_dir = usage_export
     imported = import_to_speechbrain(export_dir, tmp_path / "sb", language="es")
@@ -497,7 +498,7 @@ def test_a_released_checkpoint_imports_with_its_vocabulary_id_for_id(tmp_path):
     from speechbrain.dataio.encoder import CTCTextEncoder
     from speechbrain.inference.ASR import EncoderASR
 
-    from crossling_asr.export_transformers import import_to_speechbrain
+    from crossling_asr.interop.transformers_ctc import import_to_speechbrain
 
     tokens = HUGGINGSOUND_SPECIALS + SPANISH_LETTERS
     checkpoint = save_checkpoint(tmp_path / "exp_w2v2t_es_unispeech-sat_s77", "unispeech-sat", tokens,
@@ -516,10 +517,10 @@ def test_a_released_checkpoint_imports_with_its_vocabulary_id_for_id(tmp_path):
     assert isinstance(asr.transcribe_file(str(clip)), str)
 
 
-def test_upload_of_a_transformers_export_is_one_commit(usage_export, monkeypatch):
+def test_upload_of_a_transformers_export_is_one_commit_of_the_folder_as_it_is(usage_export, monkeypatch):
     import huggingface_hub
 
-    from crossling_asr.export_transformers import upload_transformers_export
+    from crossling_asr.interop.hub import upload_export
 
     _, export_dir = usage_export
     calls = []
@@ -529,13 +530,15 @@ def test_upload_of_a_transformers_export_is_one_commit(usage_export, monkeypatch
             calls.append(("create_repo", repo_id, private, exist_ok))
             return huggingface_hub.RepoUrl(f"https://huggingface.co/{repo_id}")
 
-        def upload_folder(self, repo_id, folder_path, commit_message):
-            calls.append(("upload_folder", repo_id, folder_path))
+        def create_commit(self, repo_id, operations, commit_message):
+            calls.append(("create_commit", repo_id, list(operations)))
 
     monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHfApi)
-    assert upload_transformers_export(export_dir, "someone/asr-es") == "https://huggingface.co/someone/asr-es"
-    assert calls == [("create_repo", "someone/asr-es", True, True),
-                     ("upload_folder", "someone/asr-es", str(export_dir))]  # one commit
+    assert upload_export(export_dir, "someone/asr-es") == "https://huggingface.co/someone/asr-es"
+    assert [call[0] for call in calls] == ["create_repo", "create_commit"]  # one commit
+    files = sorted(p.relative_to(export_dir).as_posix() for p in export_dir.rglob("*") if p.is_file())
+    assert sorted(op.path_in_repo for op in calls[1][2]) == files
+    assert all(op.path_or_fileobj == str(export_dir / op.path_in_repo) for op in calls[1][2])  # sent as they are
 
 
 def test_the_import_command_refuses_to_replace_an_import_without_overwrite(tmp_path, capsys):

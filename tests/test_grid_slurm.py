@@ -28,7 +28,7 @@ import pytest
 
 from conftest import ROOT, missing_system_package
 from crossling_asr.grid.runs import ATTEMPT_FILE, LOG_FILE, Run
-from crossling_asr.quick_run import CPU_TINY_OVERRIDES
+from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 
 DAEMONS = ("slurmctld", "slurmd", "munged")
 CLIENTS = ("sbatch", "squeue", "scontrol", "scancel", "sinfo")

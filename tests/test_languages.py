@@ -18,11 +18,11 @@ import unicodedata
 import pytest
 
 from conftest import ROOT, run_recipe
-from crossling_asr.common_voice import prepare_common_voice
+from crossling_asr.data.common_voice import prepare_common_voice
 from crossling_asr.hparams import language_file, read_language_data
-from crossling_asr.quick_run import CPU_TINY_OVERRIDES
-from crossling_asr.synthetic import synthesize_corpus
-from crossling_asr.text import LanguageSpec, TextNormalizer
+from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
+from crossling_asr.data.synthetic import synthesize_corpus
+from crossling_asr.data.text import LanguageSpec, TextNormalizer
 
 LANGUAGES = [
     "ar", "de", "en", "es", "et", "fa", "fr", "id", "it", "ja",
@@ -489,7 +489,7 @@ def test_new_language_deletes_the_optional_marks_of_its_script(code, sentences, 
 @pytest.mark.needs_espeak  # asks espeak-ng for its voices
 def test_synthetic_corpus_without_a_voice_or_words_fails_clearly(tmp_path):
     """A scaffolded language whose voice or word list is missing says which hparam to set."""
-    from crossling_asr.synthetic import synthesize_corpus
+    from crossling_asr.data.synthetic import synthesize_corpus
 
     with pytest.raises(ValueError, match="No espeak-ng voice for 'gl'.*synthetic.voice"):
         synthesize_corpus(tmp_path / "gl", "gl", None, ["casa"])

@@ -16,24 +16,12 @@ import torch
 
 from crossling_asr.cli import add_lm_weight_arguments
 from crossling_asr.cli.tune_lm import dev_posteriors
-from crossling_asr.lm import (
-    BOS,
-    EOS,
-    FALLBACK_DISCOUNT,
-    LM_DEFAULTS,
-    KneserNeyLM,
-    LMTextError,
-    RESCORING_DECODES,
-    build_run_lm,
-    normalized_sentences,
-    require_word_delimiter,
-    resolve_lm_weights,
-    tune_lm_weights,
-    tuning_file,
-)
-from crossling_asr.text import LanguageSpec, TextNormalizer
-from crossling_asr.trained_model import TrainedModel, load_finished_run
-from crossling_asr.transcribe import Decoder, collect_inputs, score, transcribe
+from crossling_asr.decoding.ngram_lm import BOS, EOS, FALLBACK_DISCOUNT, KneserNeyLM, LMTextError, build_run_lm, normalized_sentences, require_word_delimiter
+from crossling_asr.decoding.beam_search import LM_DEFAULTS, resolve_lm_weights, tuning_file
+from crossling_asr.decoding.lm_tuning import RESCORING_DECODES, tune_lm_weights
+from crossling_asr.data.text import LanguageSpec, TextNormalizer
+from crossling_asr.model.trained_model import TrainedModel, load_finished_run
+from crossling_asr.decoding.transcribe import Decoder, collect_inputs, score, transcribe
 from conftest import ROOT
 
 
@@ -89,7 +77,7 @@ def test_kneser_ney_values_by_hand():
 def test_kneser_ney_with_a_fallback_discount_by_hand(caplog):
     # "<s> a b </s>", "<s> c d </s>": every bigram is seen once, so the bigram discount
     # cannot be estimated (no n2) and falls back; the order is named in a warning.
-    with caplog.at_level(logging.WARNING, logger="crossling_asr.lm"):
+    with caplog.at_level(logging.WARNING, logger="crossling_asr.decoding.beam_search"):
         lm = KneserNeyLM(["a b", "c d"], order=2)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and warnings[0].startswith("LM order 2:"), warnings
@@ -114,7 +102,7 @@ def test_lm_weights_tuned_then_given_else_speechbrains_defaults(tmp_path, caplog
     searcher_defaults = inspect.signature(CTCBeamSearcher).parameters
     assert LM_DEFAULTS == {key: searcher_defaults[key].default for key in LM_DEFAULTS}
     arpa = tmp_path / "lm.arpa"
-    with caplog.at_level(logging.WARNING, logger="crossling_asr.lm"):
+    with caplog.at_level(logging.WARNING, logger="crossling_asr.decoding.beam_search"):
         assert resolve_lm_weights(arpa) == {"alpha": 0.5, "beta": 1.5, "beam_size": 100}
     assert "lm.arpa.tuning.json not found" in caplog.text
     assert resolve_lm_weights(arpa, beta=0.0, beam_size=8) == {"alpha": 0.5, "beta": 0.0, "beam_size": 8}
@@ -126,7 +114,7 @@ def test_lm_weights_tuned_then_given_else_speechbrains_defaults(tmp_path, caplog
     # An LM rebuilt at the same path: the weights tuned for the old one are not used.
     arpa.write_text(arpa.read_text().replace("-1.0", "-2.0"))
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="crossling_asr.lm"):
+    with caplog.at_level(logging.WARNING, logger="crossling_asr.decoding.beam_search"):
         assert resolve_lm_weights(arpa) == {"alpha": 0.5, "beta": 1.5, "beam_size": 100}
     assert "was tuned for another LM" in caplog.text
 
@@ -240,7 +228,8 @@ def confusable_dev_set(tokenizer, n=6, seed=0):
 
 
 def test_rescoring_reproduces_the_searchers_own_scores_and_choice(tmp_path):
-    from crossling_asr.lm import NBestPool, make_beam_searcher
+    from crossling_asr.decoding.lm_tuning import NBestPool
+    from crossling_asr.decoding.beam_search import make_beam_searcher
 
     arpa = KneserNeyLM(random_sentences(), 2).write_arpa(tmp_path / "lm.arpa")
     tokenizer = char_tokenizer(random_sentences())
@@ -297,7 +286,7 @@ def test_tuning_warns_when_the_best_weights_are_on_the_grids_edge(tmp_path, capl
     text = "casa perro"
     utterances = [(peaked_log_probs(text, tokenizer), 2 * len(text), text)]
     grid = {"alphas": [0.5, 1.0], "betas": [0.0, 1.0, 2.0], "beam_size": 16}
-    with caplog.at_level(logging.WARNING, logger="crossling_asr.lm"):
+    with caplog.at_level(logging.WARNING, logger="crossling_asr.decoding.lm_tuning"):
         rescored = tune_lm_weights(utterances, tokenizer, arpa, **grid)
     # Certain posteriors: every pair decodes the text, so every rescored WER is 0 too. Rescoring
     # decodes the middle pair, then the pairs one grid step away, smallest weights first; the tie

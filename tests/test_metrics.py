@@ -2,7 +2,7 @@
 
 import pytest
 
-from crossling_asr.metrics import error_rate_stats, error_rates
+from crossling_asr.decoding.metrics import error_rate_stats, error_rates
 
 
 def test_cer_counts_spaces_and_wer_splits_on_whitespace():

@@ -17,12 +17,12 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import CPU_RUN_OPTS, USAGE_CORPUS, load_cpu_hparams, run_recipe
-from crossling_asr import feature_cache as fc
+from crossling_asr.training import feature_cache as fc
 from crossling_asr.analysis.aggregate import collect
 from crossling_asr.analysis.probing import run_details
-from crossling_asr.data import budget_subset, check_train_hours
-from crossling_asr.layer_weights import LayerWeights
-from crossling_asr.model import ProbeCTCHead
+from crossling_asr.data.datasets import budget_subset, check_train_hours
+from crossling_asr.model.layer_weights import LayerWeights
+from crossling_asr.model.heads import ProbeCTCHead
 
 # An untrained model outputs nothing or noise: CER >= ~95% (as in test_training).
 LEARNED_CER_BOUND = 80.0
@@ -142,7 +142,7 @@ def test_an_unreadable_manifest_lists_nothing(tmp_path):
 
 
 def test_all_hidden_states_end_with_the_encoders_output(tiny_encoders, tmp_path):
-    from crossling_asr.encoders import SSLEncoder
+    from crossling_asr.model.encoders import SSLEncoder
 
     for family in ("wav2vec2", "wavlm"):
         encoder = SSLEncoder(str(tiny_encoders[family]), str(tmp_path), freeze=True, layer_aggregation="weighted")
@@ -214,7 +214,7 @@ def fine_tuned_encoder_dir(usage_output, encoder_dir, out):
     """The usage run's fine-tuned encoder (best checkpoint) as a transformers folder."""
     from speechbrain.utils.checkpoints import Checkpointer
 
-    from crossling_asr.encoders import SSLEncoder
+    from crossling_asr.model.encoders import SSLEncoder
 
     best = Checkpointer(usage_output / "save").find_checkpoint(min_key="CER")
     trained_config = json.loads((usage_output / "results.json").read_text())["hparams"]["encoder_config"]
@@ -297,7 +297,7 @@ def test_cache_fails_before_encoding_when_the_disk_is_short(probe_corpus, tiny_e
 
 
 def test_train_hours_subset_is_the_same_for_every_encoder_and_differs_by_seed(probe_corpus, tiny_encoders, tmp_path):
-    from crossling_asr.data import build_tokenizer, make_datasets
+    from crossling_asr.data.datasets import build_tokenizer, make_datasets
 
     budget = 0.008
     subsets = {}

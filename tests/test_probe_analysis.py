@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from crossling_asr.analysis.probing import add_probe_section, comparable_encoder
-from crossling_asr.analysis.report import Report
+from crossling_asr.analysis.probe_section import add_probe_section
+from crossling_asr.analysis.probing import comparable_encoder
+from crossling_asr.analysis.document import Report
 from crossling_asr.registry import load_registry
 
 REGISTRY = load_registry()

@@ -14,8 +14,8 @@ import yaml
 from speechbrain.utils.epoch_loop import EpochCounter
 
 from conftest import ROOT, run_recipe
-from crossling_asr.checkpoints import AtomicCheckpointer
-from crossling_asr.grid.prep import preparation_hparams
+from crossling_asr.training.checkpoints import AtomicCheckpointer
+from crossling_asr.data.preparation import preparation_hparams
 from crossling_asr.recipe import check_device_and_precision, log_resume
 
 STUDY = {"precision": "fp32", "eval_precision": "fp32"}  # the keys as hparams/ctc_study.yaml sets them

@@ -10,10 +10,10 @@ import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
 from conftest import CPU_RUN_OPTS, load_cpu_hparams, run_folder
-from crossling_asr.brain import CTCBrain
-from crossling_asr.checkpoints import AtomicCheckpointer
+from crossling_asr.training.brain import CTCBrain
+from crossling_asr.training.checkpoints import AtomicCheckpointer
 from crossling_asr.hparams import language_file
-from crossling_asr.model import CTCHead
+from crossling_asr.model.heads import CTCHead
 from crossling_asr.recipe import main, train_and_test
 
 

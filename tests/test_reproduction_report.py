@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from crossling_asr.analysis import aggregate
-from crossling_asr.analysis.report import Report, build_report
+from crossling_asr.analysis.document import Report
+from crossling_asr.analysis.report import build_report
 from crossling_asr.analysis.reproduction import add_reproduction_section, compare_cells, reproduction_tables
 from crossling_asr.atomic import write_json
 from crossling_asr.run_layout import run_name

@@ -12,9 +12,9 @@ from speechbrain.utils.train_logger import FileTrainLogger
 from transformers import get_linear_schedule_with_warmup
 
 from conftest import CPU_RUN_OPTS, load_cpu_hparams
-from crossling_asr.brain import CTCBrain
+from crossling_asr.training.brain import CTCBrain
 from crossling_asr.recipe import train_and_test
-from crossling_asr.schedules import NewBobOnValidLoss, WarmupLinearDecay
+from crossling_asr.training.schedules import NewBobOnValidLoss, WarmupLinearDecay
 
 
 def fake_brain(total_steps=50, encoder_lr=3e-4, head_lr=1e-3, encoder_opt=torch.optim.AdamW,

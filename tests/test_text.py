@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from crossling_asr.text import LanguageSpec, TextNormalizer
+from crossling_asr.data.text import LanguageSpec, TextNormalizer
 
 SPANISH = LanguageSpec(code="es", alphabet="a-zñáéíóúü")
 FRENCH = LanguageSpec(code="fr", alphabet="a-zàâæçéèêëîïôœùûüÿ", word_internal_punctuation="'-")

@@ -14,9 +14,9 @@ import unicodedata
 
 import pytest
 
-from crossling_asr.common_voice import _log_report
+from crossling_asr.data.common_voice import _log_report
 from crossling_asr.hparams import read_language_data
-from crossling_asr.text import LanguageSpec, TextNormalizer, language_spec_from_hparams
+from crossling_asr.data.text import LanguageSpec, TextNormalizer, language_spec_from_hparams
 
 LATIN = ["de", "en", "es", "et", "fr", "id", "it", "nl", "pl", "pt", "sv-SE"]
 ZWNJ, ZWJ = "\u200c", "\u200d"
@@ -286,7 +286,7 @@ def test_a_training_skip_rate_above_two_percent_is_a_warning(caplog):
         1000, {"out_of_alphabet": 50, "digits": 15},
         out_of_alphabet_characters={"\u06be": 41, "é": 9}, digits={"1": 12, "2": 3},
     )
-    with caplog.at_level(logging.INFO, logger="crossling_asr.common_voice"):
+    with caplog.at_level(logging.INFO, logger="crossling_asr.data.common_voice"):
         _log_report(report)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1  # digits at 1.5% and dev (never filtered) do not warn
@@ -297,14 +297,14 @@ def test_a_training_skip_rate_above_two_percent_is_a_warning(caplog):
 
 
 def test_a_skip_reason_without_characters_warns_with_its_rate(caplog):
-    with caplog.at_level(logging.INFO, logger="crossling_asr.common_voice"):
+    with caplog.at_level(logging.INFO, logger="crossling_asr.data.common_voice"):
         _log_report(_report(200, {"missing_clip": 9, "too_long": 4}))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["train: 9 of 200 rows (4.5%, above 2%) skipped for missing_clip"]
 
 
 def test_folded_letters_are_logged(caplog):
-    with caplog.at_level(logging.INFO, logger="crossling_asr.common_voice"):
+    with caplog.at_level(logging.INFO, logger="crossling_asr.data.common_voice"):
         _log_report(_report(100, {}, folded_letters={"é": 3}))
     assert any("U+00E9 LATIN SMALL LETTER E WITH ACUTE (3)" in r.getMessage() for r in caplog.records)
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]

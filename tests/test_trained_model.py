@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from crossling_asr.trained_model import (
+from crossling_asr.model.trained_model import (
     FinishedRun,
     TrainedModel,
     TrainedModelError,

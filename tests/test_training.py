@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import ROOT, USAGE_CORPUS, USAGE_EPOCHS, run_folder, run_recipe
-from crossling_asr.quick_run import recipe_command
+from crossling_asr.training.quick_run import recipe_command
 
 # An untrained model outputs nothing or noise: CER >= ~95%. Learning must go well below.
 LEARNED_CER_BOUND = 80.0

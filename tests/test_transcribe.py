@@ -10,9 +10,9 @@ import pytest
 from conftest import ROOT
 
 from crossling_asr.cli.transcribe import main as transcribe_command
-from crossling_asr.export import export_model
-from crossling_asr.trained_model import TrainedModel
-from crossling_asr.transcribe import (
+from crossling_asr.interop.encoder_asr import export_model
+from crossling_asr.model.trained_model import TrainedModel
+from crossling_asr.decoding.transcribe import (
     OK,
     Decoder,
     InputError,

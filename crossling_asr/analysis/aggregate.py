@@ -14,7 +14,7 @@ would mix two experiments. Summaries carry the number of seeds behind every
 mean; a cell with fewer seeds than expected is flagged, never silently
 averaged as if complete.
 
-Checkpoints fine-tuned elsewhere and evaluated here (crossling_asr.evaluate_checkpoint:
+Checkpoints fine-tuned elsewhere and evaluated here (crossling_asr.interop.evaluate_checkpoint:
 protocols "released" and "external", crossling_asr.run_layout) are read alike: their
 results have no training section or hparams, their run name is their folder's
 (run.output_folder) and their settings are the data they were scored on and how they

@@ -8,66 +8,26 @@ folder can be moved or copied into a paper's appendix as a whole.
 """
 
 import datetime
-import logging
 from pathlib import Path
 
 import pandas as pd
 
 from crossling_asr.analysis import figures
-from crossling_asr.analysis.aggregate import collect, format_mean_std, missing_runs, summarize, write_table
-from crossling_asr.analysis.probing import add_probe_section
+from crossling_asr.analysis.aggregate import collect, format_mean_std, missing_runs, summarize
+from crossling_asr.analysis.document import Report, known_facts, ordered_encoders
+from crossling_asr.analysis.probe_section import add_probe_section
 from crossling_asr.analysis.reproduction import add_reproduction_section
-from crossling_asr.analysis.stats import PREDICTORS, indo_european_gap, monolingual_transfer, size_and_diversity
+from crossling_asr.analysis.stats import BOOTSTRAP_RESAMPLES, PREDICTORS, indo_european_gap, monolingual_transfer, size_and_diversity
 from crossling_asr.analysis.typology import TYPOLOGY_FILE, language_facts, load_distances
 from crossling_asr.hparams import RECIPES_DIR, recipe_languages
 from crossling_asr.registry import load_registry
 from crossling_asr.run_layout import EVALUATION_PROTOCOLS, STUDY_PROTOCOL
 
 PRIMARY_TRANSFER_KIND = "genetic"
-log = logging.getLogger(__name__)
-
-
-class Report:
-    """Collects the report's Markdown while writing its tables and figures."""
-
-    def __init__(self, out_dir):
-        self.out = Path(out_dir)
-        self.parts = []
-
-    def text(self, markdown):
-        self.parts.append(markdown.strip() + "\n")
-
-    def warn(self, message):
-        """A warning in report.md and in the log (stderr of local/report.py)."""
-        log.warning(message)
-        self.text(f"**Warning:** {message}")
-
-    def table(self, frame, name, caption, digits=2, embed=True):
-        text = write_table(frame, self.out / "tables" / name, digits)
-        link = f"[CSV](tables/{name}.csv)"
-        self.text(f"{caption} ({link})\n\n{text}" if embed else f"{caption}: {len(frame)} rows, {link}, "
-                  f"[Markdown](tables/{name}.md)")
-
-    def figure(self, png, caption):
-        relative = Path(png).relative_to(self.out)
-        self.text(f"![{caption}]({relative.as_posix()})\n\n*{caption}* "
-                  f"([PDF]({relative.with_suffix('.pdf').as_posix()}))")
-
-    def write(self):
-        path = self.out / "report.md"
-        path.write_text("\n".join(self.parts), encoding="utf-8")
-        return path
-
-
-def ordered_encoders(found, registry):
-    """Encoders in registry order (the baseline last), then any unknown to the registry."""
-    known = [name for name in registry if name in found and not registry[name].get("random_init")]
-    baselines = [name for name in registry if name in found and registry[name].get("random_init")]
-    return known + baselines + sorted(set(found) - set(registry))
 
 
 def build_report(results_root, out_dir, languages=None, encoders=None, seeds=None,
-                 typology_file=TYPOLOGY_FILE, ie_metric="CER", n_resamples=2000, recipes_dir=RECIPES_DIR,
+                 typology_file=TYPOLOGY_FILE, ie_metric="CER", n_resamples=BOOTSTRAP_RESAMPLES, recipes_dir=RECIPES_DIR,
                  protocol=STUDY_PROTOCOL, include_replaced_sources=False):
     """Write the report of `results_root` into `out_dir`; returns the path of report.md.
 
@@ -152,11 +112,6 @@ def add_languages(report, facts, warnings, languages):
     for language in shown.loc[shown["family"].isna(), "language"]:
         report.warn(f"{language}: family unknown (set `family` in recipes/{language}/hparams/{language}.yaml): "
                     "left out of the Indo-European comparison")
-
-
-def known_facts(facts, key):
-    """{language: value} of the languages whose `key` is known."""
-    return {lang: value for lang, value in zip(facts["language"], facts[key]) if isinstance(value, str)}
 
 
 def add_error_table(report, summary, languages, encoders):

@@ -7,10 +7,12 @@ share are declared here once.
 
 import argparse
 import math
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from crossling_asr.decode_batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE
-from crossling_asr.lm import LM_DEFAULTS
+from crossling_asr.decoding.batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE
+from crossling_asr.decoding.beam_search import LM_DEFAULTS
 
 
 def add_export_destination_arguments(parser, written="export"):
@@ -21,8 +23,29 @@ def add_export_destination_arguments(parser, written="export"):
     parser.add_argument("--public", action="store_true", help="make the uploaded repo public")
 
 
+def write_model_folder(args: argparse.Namespace, write: Callable[[], Path], errors: tuple[type[Exception], ...],
+                       done: str) -> int:
+    """The end every command that writes a model folder shares: write it, say so, upload it if asked.
+
+    `write()` writes the folder and returns its path; `errors` are the failures it reports by their
+    message alone (besides a target folder that must not be replaced); `done` is printed before the
+    folder's path ("Exported to", "Imported to").
+    """
+    from crossling_asr.interop.hub import upload_export
+    from crossling_asr.interop.staging import ExportTargetError
+
+    try:
+        export_dir = write()
+    except (ExportTargetError, *errors) as err:
+        sys.exit(f"error: {err}")
+    print(f"{done} {export_dir}")
+    if args.upload:
+        print(f"Uploaded: {upload_export(export_dir, args.upload, private=not args.public)}")
+    return 0
+
+
 def add_lm_weight_arguments(parser):
-    """--alpha, --beta and --beam-size of a command that decodes with an LM (crossling_asr.lm.resolve_lm_weights
+    """--alpha, --beta and --beam-size of a command that decodes with an LM (crossling_asr.decoding.beam_search.resolve_lm_weights
     reads them)."""
     parser.add_argument("--alpha", type=float, help=f"LM weight (default: tuned, else {LM_DEFAULTS['alpha']})")
     parser.add_argument("--beta", type=float,

@@ -28,9 +28,9 @@ def main():
     args = parser.parse_args()
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.hparams import read_language_data
-    from crossling_asr.quick_run import recipe_command
-    from crossling_asr.synthetic import synthesize_corpus
-    from crossling_asr.tiny_encoders import make_tiny_encoder
+    from crossling_asr.training.quick_run import recipe_command
+    from crossling_asr.data.synthetic import synthesize_corpus
+    from crossling_asr.model.tiny_encoders import make_tiny_encoder
 
     data = read_language_data(args.lang)
     data_folder = args.out / "data" / args.lang

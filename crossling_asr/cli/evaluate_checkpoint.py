@@ -51,9 +51,9 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="evaluate again a folder that has a results.json")
     args = parser.parse_args(argv)
     # torch, speechbrain and transformers load only now, so that --help answers at once.
-    from crossling_asr.evaluate_checkpoint import EvaluationError, evaluate_checkpoint
-    from crossling_asr.external_ctc import ExternalCheckpointError
-    from crossling_asr.grid.prep import PREPARATION_ERRORS
+    from crossling_asr.interop.evaluate_checkpoint import EvaluationError, evaluate_checkpoint
+    from crossling_asr.interop.external_ctc import ExternalCheckpointError
+    from crossling_asr.data.preparation import PREPARATION_ERRORS
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:

@@ -16,35 +16,32 @@ import logging
 import sys
 from pathlib import Path
 
-from crossling_asr.cli import add_export_destination_arguments
-
-from crossling_asr.cli import add_lm_weight_arguments
+from crossling_asr.cli import add_export_destination_arguments, add_lm_weight_arguments, write_model_folder
 
 
-def main():
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output_folder", type=Path, help="a finished run (holds results.json)")
     parser.add_argument("--lm", type=Path, help="ARPA word LM to decode with (local/build_lm.py)")
     add_lm_weight_arguments(parser)
     add_export_destination_arguments(parser)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # torch, speechbrain and transformers load only now, so that --help answers at once.
-    from crossling_asr.export import ExportError, export_model, upload_export
-    from crossling_asr.trained_model import TrainedModelError
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from crossling_asr.interop.encoder_asr import ExportError, export_model
+    from crossling_asr.model.trained_model import TrainedModelError
 
-    try:
-        lm_weights = {"alpha": args.alpha, "beta": args.beta, "beam_size": args.beam_size}
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    lm_weights = {"alpha": args.alpha, "beta": args.beta, "beam_size": args.beam_size}
+
+    def write():
         export_dir = export_model(args.output_folder, args.export_dir, args.lm, lm_weights, args.overwrite)
-    except (ExportError, TrainedModelError, FileNotFoundError) as err:
-        sys.exit(f"error: {err}")
-    info = json.loads((export_dir / "model_info.json").read_text(encoding="utf-8"))
-    test = info["metrics"]["test"]
-    print(f"Exported to {export_dir} (test WER {test['WER']:.2f}, CER {test['CER']:.2f}; "
-          f"decoding: {info['decoding']['method']})")
-    if args.upload:
-        print(f"Uploaded: {upload_export(export_dir, args.upload, private=not args.public)}")
+        info = json.loads((export_dir / "model_info.json").read_text(encoding="utf-8"))
+        test = info["metrics"]["test"]
+        print(f"Test WER {test['WER']:.2f}, CER {test['CER']:.2f}; decoding: {info['decoding']['method']}")
+        return export_dir
+
+    return write_model_folder(args, write, (ExportError, TrainedModelError, FileNotFoundError), "Exported to")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

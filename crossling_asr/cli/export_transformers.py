@@ -20,10 +20,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from crossling_asr.cli import add_export_destination_arguments
+from crossling_asr.cli import add_export_destination_arguments, write_model_folder
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output_folder", type=Path, help="a finished run (holds results.json)")
     add_export_destination_arguments(parser)
@@ -31,18 +31,13 @@ def main(argv=None):
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     import logging
 
-    from crossling_asr.export_transformers import ConversionError, export_to_transformers, upload_transformers_export
-    from crossling_asr.trained_model import TrainedModelError
+    from crossling_asr.interop.transformers_ctc import ConversionError, export_to_transformers
+    from crossling_asr.model.trained_model import TrainedModelError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        export_dir = export_to_transformers(args.output_folder, args.export_dir, args.overwrite)
-    except (ConversionError, TrainedModelError, FileNotFoundError) as err:
-        sys.exit(f"error: {err}")
-    print(f"Exported to {export_dir}")
-    if args.upload:
-        print(f"Uploaded: {upload_transformers_export(export_dir, args.upload, private=not args.public)}")
-    return 0
+    return write_model_folder(
+        args, lambda: export_to_transformers(args.output_folder, args.export_dir, args.overwrite),
+        (ConversionError, TrainedModelError, FileNotFoundError), "Exported to")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ from crossling_asr.grid.runs import (
     STALE_AFTER_SECONDS, GridError, format_status, grid_status, select_grid,
 )
 from crossling_asr.grid.slurm import SlurmExecutor, SlurmOptions, parse_gpu_types
-from crossling_asr.quick_run import CPU_TINY_OVERRIDES
+from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 from crossling_asr.run_layout import STUDY_PROTOCOL
 
 
@@ -241,7 +241,8 @@ def prepare_languages(job, runs):
     languages = list(dict.fromkeys(run.language for run in runs))
     for language in languages:
         job.check_data_folder(language)
-    from crossling_asr.grid.prep import PREPARATION_ERRORS, prepare_for_grid  # imports torch
+    from crossling_asr.data.preparation import PREPARATION_ERRORS  # imports torch
+    from crossling_asr.grid.prep import prepare_for_grid
 
     for language in languages:
         try:

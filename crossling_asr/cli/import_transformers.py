@@ -23,10 +23,10 @@ commit (a private repo unless --public; needs `hf auth login`).
 import argparse
 import sys
 
-from crossling_asr.cli import add_export_destination_arguments
+from crossling_asr.cli import add_export_destination_arguments, write_model_folder
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="hub id (org/name) or local folder of a transformers CTC checkpoint")
     parser.add_argument("--lang", help="Common Voice code of its recipe (default: from a released name)")
@@ -36,19 +36,13 @@ def main(argv=None):
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     import logging
 
-    from crossling_asr.export import upload_export
-    from crossling_asr.export_transformers import ConversionError, import_to_speechbrain
-    from crossling_asr.external_ctc import ExternalCheckpointError
+    from crossling_asr.interop.external_ctc import ExternalCheckpointError
+    from crossling_asr.interop.transformers_ctc import ConversionError, import_to_speechbrain
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        export_dir = import_to_speechbrain(args.checkpoint, args.export_dir, args.lang, args.revision, args.overwrite)
-    except (ConversionError, ExternalCheckpointError) as err:
-        sys.exit(f"error: {err}")
-    print(f"Imported to {export_dir}")
-    if args.upload:
-        print(f"Uploaded: {upload_export(export_dir, args.upload, private=not args.public)}")
-    return 0
+    return write_model_folder(
+        args, lambda: import_to_speechbrain(args.checkpoint, args.export_dir, args.lang, args.revision, args.overwrite),
+        (ConversionError, ExternalCheckpointError), "Imported to")
 
 
 if __name__ == "__main__":

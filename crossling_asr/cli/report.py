@@ -21,6 +21,7 @@ import logging
 import sys
 from pathlib import Path
 
+from crossling_asr.analysis.stats import BOOTSTRAP_RESAMPLES
 from crossling_asr.analysis.typology import TYPOLOGY_FILE
 from crossling_asr.hparams import RECIPES_DIR
 from crossling_asr.run_layout import STUDY_PROTOCOL
@@ -37,7 +38,7 @@ def main():
     parser.add_argument("--ie-metric", choices=("CER", "WER", "error"), default="CER",
                         help="metric of the Indo-European comparison (default CER: defined alike for all "
                              "scripts; 'error' is each language's primary metric)")
-    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP_RESAMPLES, help="bootstrap resamples (default %(default)s)")
     parser.add_argument("--protocol", default=STUDY_PROTOCOL,
                         help="analyse the runs of this protocol (default: the study's); the others are listed")
     parser.add_argument("--include-replaced-sources", action="store_true",

@@ -13,23 +13,23 @@ import argparse
 from pathlib import Path
 
 from crossling_asr.registry import load_registry
-from crossling_asr.tiny_encoders import FAMILY_CONFIGS
+from crossling_asr.model.families import FAMILIES
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="folder to write OUT/<family>/ into")
-    parser.add_argument("--families", nargs="+", choices=list(FAMILY_CONFIGS), default=list(FAMILY_CONFIGS),
+    parser.add_argument("--families", nargs="+", choices=list(FAMILIES), default=list(FAMILIES),
                         help="default: all five")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     args = parser.parse_args(argv)
     # torch and transformers load only now, so that --help answers at once.
-    from crossling_asr.tiny_encoders import make_all_tiny_encoders
+    from crossling_asr.model.tiny_encoders import make_all_tiny_encoders
 
     folders = make_all_tiny_encoders(args.out, seed=args.seed, families=args.families)
     registry = load_registry()
     for family, folder in folders.items():
-        model_class = FAMILY_CONFIGS[family][1]
+        model_class = FAMILIES[family].encoder
         names = [name for name, entry in registry.items() if entry["family"] == model_class]
         print(f"{family:<14} {folder.resolve()}  (stands in for: {', '.join(names) or 'no registry encoder'})")
     return 0

@@ -7,7 +7,7 @@ folder written by export_model.py. INPUT: audio files (any format soundfile
 reads), folders (searched recursively) or manifest CSVs (ID, wav[, wrd]).
 Utterances are batched by length; each gets a status ("ok" or "error: ...",
 an unreadable file does not stop the others) and a CTC confidence (see
-crossling_asr/transcribe.py). References from a manifest's wrd column or
+crossling_asr/decoding/transcribe.py). References from a manifest's wrd column or
 --references (a TSV of ID<TAB>transcript lines, or Common Voice's own
 train/dev/test TSV, whose clip names without ".mp3" are the IDs of clips
 transcribed by file or from their folder) give WER and CER.
@@ -27,8 +27,8 @@ from crossling_asr.cli import add_decode_batching_arguments, add_lm_weight_argum
 
 def make_decoder(model, args):
     """Greedy, the --lm beam search, or the exported model's own LM."""
-    from crossling_asr.lm import require_word_delimiter
-    from crossling_asr.transcribe import Decoder
+    from crossling_asr.decoding.ngram_lm import require_word_delimiter
+    from crossling_asr.decoding.transcribe import Decoder
 
     if args.greedy:
         return Decoder(model)
@@ -57,9 +57,9 @@ def main(argv=None):
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     args = parser.parse_args(argv)
     # torch, speechbrain and transformers load only now, so that --help answers at once.
-    from crossling_asr.lm import LMTextError
-    from crossling_asr.trained_model import TrainedModel, TrainedModelError
-    from crossling_asr.transcribe import (
+    from crossling_asr.decoding.ngram_lm import LMTextError
+    from crossling_asr.model.trained_model import TrainedModel, TrainedModelError
+    from crossling_asr.decoding.transcribe import (
         REFERENCE_FORMATS, InputError, attach_references, collect_inputs, read_references, score, transcribe,
         write_json_report, write_tsv,
     )

@@ -26,9 +26,8 @@ import sys
 from pathlib import Path
 
 from crossling_asr.cli import positive_int
-from crossling_asr.lm import (
-    LM_DEFAULTS, RESCORING_DECODES, TUNING_ALPHAS, TUNING_BETAS, TUNING_SEARCHES,
-)
+from crossling_asr.decoding.beam_search import LM_DEFAULTS
+from crossling_asr.decoding.lm_tuning import RESCORING_DECODES, TUNING_ALPHAS, TUNING_BETAS, TUNING_SEARCHES
 
 
 def floats(text):
@@ -40,7 +39,7 @@ def dev_posteriors(model, manifest):
 
     utterances: [(log_probs, frames, normalised reference)]; unreadable files are skipped with a warning.
     """
-    from crossling_asr.transcribe import Decoder, InputError, iter_batches, read_manifest
+    from crossling_asr.decoding.transcribe import Decoder, InputError, iter_batches, read_manifest
 
     greedy_decoder = Decoder(model)
     items = read_manifest(manifest)
@@ -79,9 +78,11 @@ def main():
         parser.error("--decodes must be at least 1")
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.atomic import write_json
-    from crossling_asr.lm import LMTextError, lm_sha256, require_word_delimiter, tune_lm_weights, tuning_file
-    from crossling_asr.trained_model import TrainedModel, TrainedModelError, load_finished_run
-    from crossling_asr.transcribe import InputError
+    from crossling_asr.decoding.ngram_lm import LMTextError, require_word_delimiter
+    from crossling_asr.decoding.beam_search import lm_sha256, tuning_file
+    from crossling_asr.decoding.lm_tuning import tune_lm_weights
+    from crossling_asr.model.trained_model import TrainedModel, TrainedModelError, load_finished_run
+    from crossling_asr.decoding.transcribe import InputError
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     try:

@@ -44,30 +44,6 @@ def owner_identity(executor):
     }
 
 
-class FileLock:
-    """A blocking or non-blocking flock on a lock file that is never unlinked (for preparation)."""
-
-    def __init__(self, path):
-        self.path = Path(path)
-        self.fd = None
-
-    def acquire(self, blocking=True):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            os.close(self.fd)
-            self.fd = None
-            return False
-        return True
-
-    def release(self):
-        if self.fd is not None:
-            os.close(self.fd)  # closing the descriptor releases the flock
-            self.fd = None
-
-
 class RunClaim:
     """A held claim on one run folder; release() (or leaving the `with` block) gives it up."""
 

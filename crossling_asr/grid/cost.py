@@ -40,7 +40,7 @@ import pandas as pd
 import ruamel.yaml
 import yaml
 
-from crossling_asr.common_voice import REPORT_FILE
+from crossling_asr.data.common_voice import REPORT_FILE
 from crossling_asr.grid.runs import GridError, read_json
 from crossling_asr.hparams import REPO_ROOT
 from crossling_asr.registry import load_registry

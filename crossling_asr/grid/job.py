@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from crossling_asr.atomic import write_json
-from crossling_asr.common_voice import SPLITS
+from crossling_asr.data.common_voice import SPLITS
 from crossling_asr.grid.runs import STALE_AFTER_SECONDS, GridError, Run
 from crossling_asr.hparams import REPO_ROOT, language_file
 from crossling_asr.run_layout import STUDY_PROTOCOL

@@ -1,9 +1,7 @@
 """The study's released checkpoints as a grid: evaluated here, not trained, by the grid's executors.
 
-The study released its fine-tuned checkpoints on the Hugging Face hub as
-jonatasgrosman/exp_w2v2t_<lang>_<model>_s<seed>: <lang> is the Common Voice code in lower
-case (zh-cn for the recipe zh-CN), <model> an encoder's `released_name` in
-hparams/encoders.yaml, <seed> the fine-tuning seed (any number). Each checkpoint is a grid
+The study released its fine-tuned checkpoints on the Hugging Face hub under names that
+crossling_asr.interop.released_names parses. Each checkpoint is a grid
 Run of the protocol "released" (crossling_asr.run_layout) whose `checkpoint` is its hub id
 or local folder, so it lives where local/evaluate_checkpoint.py writes it,
 <results root>/<lang>/<encoder>.released/seed_<seed>/, its state is read from that folder as
@@ -15,55 +13,24 @@ Which checkpoints: a list file (one hub id or local folder per line), or the rel
 account's models listed by huggingface_hub. A name's model part maps to the registry by
 `released_name` alone, so the folder is known before anything is fetched; an unknown one is
 reported, never guessed (the evaluation then checks it against the checkpoint's card).
-The names are parsed here, without torch, so that status, plan and cost answer at once.
 """
 
-import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from crossling_asr.grid.runs import GridError, Run, check_selection
+from crossling_asr.interop.released_names import (
+    RELEASE_ACCOUNT,
+    RELEASED_NAME_PREFIX,
+    parse_released_name,
+    recipe_language,
+    released_model_encoder,
+)
 from crossling_asr.hparams import recipe_languages
 from crossling_asr.registry import load_registry
 from crossling_asr.run_layout import RELEASED_PROTOCOL, STUDY_PROTOCOL, is_local_source
 
-# The hub account the study's checkpoints were released under, and their names.
-RELEASE_ACCOUNT = "jonatasgrosman"
-RELEASED_NAME = re.compile(r"exp_w2v2t_(?P<language>[a-z]+(?:-[a-z]+)?)_(?P<model>[a-z0-9-]+)_s(?P<seed>\d+)")
-# What the hub's model search is given to list them.
-RELEASED_NAME_PREFIX = "exp_w2v2t"
 LIST_FORMAT = "one hub id (jonatasgrosman/exp_w2v2t_<lang>_<model>_s<seed>) or local folder per line, # comments"
-
-
-@dataclass(frozen=True)
-class ReleasedName:
-    """The parts of a released checkpoint's name: Common Voice code (lower case), model, seed."""
-
-    language: str
-    model: str
-    seed: int
-
-
-def parse_released_name(source):
-    """The ReleasedName of a hub id or folder named exp_w2v2t_<lang>_<model>_s<seed>, else None."""
-    match = RELEASED_NAME.fullmatch(Path(str(source).rstrip("/")).name)
-    if match is None:
-        return None
-    return ReleasedName(match["language"], match["model"], int(match["seed"]))
-
-
-def released_model_encoder(model, registry):
-    """(registry name of the encoder whose `released_name` is `model`, or None; the known released names
-    as text, for the message when it is None)."""
-    matches = [name for name, entry in registry.items() if entry.get("released_name") == model]
-    known = ", ".join(sorted(entry["released_name"] for entry in registry.values() if entry.get("released_name")))
-    return (matches[0] if matches else None), known
-
-
-def recipe_language(released_language, languages=None):
-    """The recipe whose Common Voice code is a released name's language (zh-cn -> zh-CN), or None."""
-    matches = [code for code in (languages or recipe_languages()) if code.lower() == released_language]
-    return matches[0] if matches else None
 
 
 def read_checkpoint_list(path):

@@ -142,7 +142,8 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     job, runs, languages = read_manifest(args.manifest)
     if args.task == "prep":
-        from crossling_asr.grid.prep import PREPARATION_ERRORS, prepare_for_grid  # imports torch
+        from crossling_asr.data.preparation import PREPARATION_ERRORS  # imports torch
+        from crossling_asr.grid.prep import prepare_for_grid
         from crossling_asr.grid.slurm import task_output_file
 
         language = languages[args.index]

@@ -38,7 +38,7 @@ Primary metric: **{metric}**{metric_note}.
 {results}"""
 
 COMMON_STEPS = (
-    "Every language goes through the same steps (crossling_asr/text.py): Unicode NFKC, "
+    "Every language goes through the same steps (crossling_asr/data/text.py): Unicode NFKC, "
     "lower-casing, typographic apostrophes unified to ', the language's character map, "
     "punctuation and symbols that are not read out (emoji, bullets) to spaces, invisible "
     "format characters deleted. Training sentences that still contain digits, symbols read "

@@ -23,7 +23,7 @@ from crossling_asr.new_language import text_rules
 from crossling_asr.new_language.recipe_readme import render_readme
 from crossling_asr.new_language.recipe_yaml import FACT_NEEDED_FOR, build_yaml, yaml_alphabet
 from crossling_asr.new_language.voices import default_voice, espeak_voices
-from crossling_asr.text import LanguageSpec, TextNormalizer
+from crossling_asr.data.text import LanguageSpec, TextNormalizer
 
 CODE_PATTERN = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 ISO639_3_PATTERN = re.compile(r"[a-z]{3}")

@@ -1,7 +1,7 @@
 """The text rules a sample of a language's sentences calls for: script, alphabet, word-internal
 punctuation, case map, char map, word delimiter.
 
-Every function looks at the sentences as crossling_asr.text.TextNormalizer
+Every function looks at the sentences as crossling_asr.data.text.TextNormalizer
 rewrites them before checking their characters (`TextNormalizer.rewrite`),
 so what is derived here is what the recipe's normaliser will see.
 """
@@ -9,7 +9,7 @@ so what is derived here is what the recipe's normaliser will see.
 import unicodedata
 from collections import Counter
 
-from crossling_asr.text import LanguageSpec, TextNormalizer
+from crossling_asr.data.text import LanguageSpec, TextNormalizer
 
 # Before the alphabet is known every letter of any script is taken as the language's
 # (the regex class body of "a letter": a word character that is not a digit or "_").

@@ -102,7 +102,7 @@ def _render(job):
     """Speak one utterance and save it as a CV-style MP3."""
     import torch
 
-    from crossling_asr.audio import resample
+    from crossling_asr.data.audio import resample
 
     utt, voice, mp3_path, rate, channels, max_seconds = job
     with tempfile.TemporaryDirectory() as tmp:

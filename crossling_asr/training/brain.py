@@ -1,7 +1,6 @@
 """CTCBrain: the one Brain that fine-tunes any encoder with CTC for any language."""
 
 import contextlib
-import csv
 import logging
 import os
 import random
@@ -15,8 +14,9 @@ from speechbrain.utils import checkpoints
 from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
 
 from crossling_asr.atomic import atomic_path
-from crossling_asr.data import RankShardSampler, decode_text
-from crossling_asr.metrics import error_rate_stats
+from crossling_asr.data.datasets import RankShardSampler, decode_text
+from crossling_asr.decoding.greedy import greedy_ctc_decode, write_hypotheses_tsv
+from crossling_asr.decoding.metrics import error_rate_stats
 
 logger = logging.getLogger(__name__)
 
@@ -25,18 +25,6 @@ BLANK_COLLAPSE_SHARE = 0.95
 STAGE_NAMES = {sb.Stage.TRAIN: "train", sb.Stage.VALID: "dev", sb.Stage.TEST: "test"}
 # CUDA event pairs kept before their times are read (reading waits for the GPU).
 MAX_PENDING_TIMINGS = 100
-
-
-def greedy_ctc_decode(log_probs, wav_lens, blank_index=0):
-    """Best-path CTC decoding of a whole batch with tensor ops (no per-frame loop)."""
-    ids = log_probs.argmax(dim=-1)
-    frames = ids.shape[1]
-    lengths = torch.round(wav_lens * frames).long()
-    keep = ids != blank_index
-    keep[:, 1:] &= ids[:, 1:] != ids[:, :-1]
-    keep &= torch.arange(frames, device=ids.device)[None, :] < lengths[:, None]
-    ids, keep = ids.cpu(), keep.cpu()
-    return [row[mask].tolist() for row, mask in zip(ids, keep)]
 
 
 def _numpy_state_to_tensors(state):
@@ -262,7 +250,7 @@ class CTCBrain(sb.Brain):
         return hypotheses, loss
 
     def score(self, hypotheses):
-        """WER and CER statistics of (id, reference, hypothesis) rows (crossling_asr.metrics)."""
+        """WER and CER statistics of (id, reference, hypothesis) rows (crossling_asr.decoding.metrics)."""
         ids, refs, hyps = zip(*hypotheses) if hypotheses else ((), (), ())
         self.wer_metric, self.cer_metric = error_rate_stats(ids, hyps, refs)
 
@@ -454,13 +442,3 @@ class CTCBrain(sb.Brain):
     def write_hypotheses(self, path):
         """One row per test utterance: id, reference, hypothesis."""
         write_hypotheses_tsv(path, self.hypotheses)
-
-
-def write_hypotheses_tsv(path, rows):
-    """test_hypotheses.tsv: a header, then one (ID, reference, hypothesis) row per utterance
-    (also written for checkpoints evaluated by crossling_asr.evaluate_checkpoint)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, delimiter="\t")
-            writer.writerow(["ID", "reference", "hypothesis"])
-            writer.writerows(rows)

@@ -10,13 +10,13 @@ language. One loader per source builds it:
   with). The encoder is built from its config with random weights, then the
   checkpoint's weights are loaded strictly: the pre-trained weights are
   neither needed nor downloaded.
-- `TrainedModel.from_export`: a folder written by crossling_asr.export
+- `TrainedModel.from_export`: a folder written by crossling_asr.interop.encoder_asr
   (model.safetensors + config, ctc_head.pt, label_encoder.txt,
   model_info.json for what hyperparams.yaml does not say).
 
 Weights are read with `weights_only` loading: nothing pickled is unpickled.
 The file names of both layouts are defined here, for the writer
-(crossling_asr.export) and the readers alike.
+(crossling_asr.interop.encoder_asr) and the readers alike.
 """
 
 import json
@@ -32,10 +32,10 @@ from speechbrain.dataio.encoder import CTCTextEncoder
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.data_utils import batch_pad_right
 
-from crossling_asr.encoders import SSLEncoder
+from crossling_asr.model.encoders import SSLEncoder
 from crossling_asr.hparams import REPO_ROOT
-from crossling_asr.model import CTCHead
-from crossling_asr.text import LanguageSpec, TextNormalizer
+from crossling_asr.model.heads import CTCHead
+from crossling_asr.data.text import LanguageSpec, TextNormalizer
 
 # A finished run's output folder.
 RESULTS_FILE = "results.json"
@@ -44,8 +44,10 @@ MODEL_INFO_FILE = "model_info.json"
 HEAD_FILE = "ctc_head.pt"
 TOKENIZER_FILE = "label_encoder.txt"
 LM_FILE = "lm.arpa"
-# The only head class a run may have been trained with to be loaded or exported.
-HEAD_CLASS_TAG = "!name:crossling_asr.model.CTCHead"
+# The only head class a run may have been trained with to be loaded or exported, under its
+# module path now and the one runs recorded before the package was split by job (0.x).
+HEAD_CLASS_TAG = "!name:crossling_asr.model.heads.CTCHead"
+HEAD_CLASS_TAGS = (HEAD_CLASS_TAG, "!name:crossling_asr.model.CTCHead")
 
 
 class TrainedModelError(ValueError):
@@ -168,7 +170,7 @@ def head_kwargs(run):
         resolved = resolve_references(f).getvalue()
     node = ruamel.yaml.YAML(typ="rt").load(resolved).get("ctc_head")
     tag = getattr(getattr(node, "tag", None), "value", None)
-    if tag != HEAD_CLASS_TAG:
+    if tag not in HEAD_CLASS_TAGS:
         raise TrainedModelError(f"{hparams_file}: ctc_head is {tag}, only {HEAD_CLASS_TAG} can be loaded")
     return {key: _plain(value) for key, value in node.items()}
 
@@ -274,7 +276,7 @@ class TrainedModel:
 
     @classmethod
     def from_export(cls, path, device=None):
-        """A folder written by crossling_asr.export."""
+        """A folder written by crossling_asr.interop.encoder_asr."""
         path = Path(path)
         info = json.loads((path / MODEL_INFO_FILE).read_text(encoding="utf-8"))
         encoder = SSLEncoder(

@@ -9,14 +9,8 @@ runs; torch and transformers load only when an encoder is made.
 
 from pathlib import Path
 
-# model_type -> (transformers config class, model class) names
-FAMILY_CONFIGS = {
-    "wav2vec2": ("Wav2Vec2Config", "Wav2Vec2Model"),
-    "hubert": ("HubertConfig", "HubertModel"),
-    "wavlm": ("WavLMConfig", "WavLMModel"),
-    "unispeech": ("UniSpeechConfig", "UniSpeechModel"),
-    "unispeech-sat": ("UniSpeechSatConfig", "UniSpeechSatModel"),
-}
+from crossling_asr.model.families import FAMILIES
+
 
 # The large models' layout (7 conv layers, 320x down-sampling, pre-LN) at toy width.
 TINY_ARCHITECTURE = dict(
@@ -42,7 +36,7 @@ def make_tiny_encoder(model_type, directory, seed=0):
     import transformers
     from transformers import AutoModel, Wav2Vec2FeatureExtractor
 
-    config_name, _ = FAMILY_CONFIGS[model_type]
+    config_name = FAMILIES[model_type].config
     config = getattr(transformers, config_name)(**TINY_ARCHITECTURE)
     torch.manual_seed(seed)
     model = AutoModel.from_config(config)
@@ -55,7 +49,7 @@ def make_tiny_encoder(model_type, directory, seed=0):
     return directory
 
 
-def make_all_tiny_encoders(root, seed=0, families=tuple(FAMILY_CONFIGS)):
+def make_all_tiny_encoders(root, seed=0, families=tuple(FAMILIES)):
     """One tiny encoder per family under `root/<model_type>` (kept if already there); returns {model_type: dir}."""
     root = Path(root)
     out = {}

@@ -40,11 +40,12 @@ import transformers
 from huggingface_hub import ModelCard
 from transformers import AutoConfig, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor
 
-from crossling_asr.brain import greedy_ctc_decode
+from crossling_asr.decoding.greedy import greedy_ctc_decode
+from crossling_asr.model.families import FAMILIES
 # The released checkpoints' names are parsed where the grid reads them without torch.
-from crossling_asr.grid.released import RELEASE_ACCOUNT, parse_released_name, recipe_language, released_model_encoder
+from crossling_asr.interop.released_names import RELEASE_ACCOUNT, parse_released_name, recipe_language, released_model_encoder
 from crossling_asr.hparams import recipe_languages
-from crossling_asr.trained_model import hub_model_id
+from crossling_asr.model.trained_model import hub_model_id
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +54,6 @@ logger = logging.getLogger(__name__)
 GIVE_ENCODER = ("say which with local/evaluate_checkpoint.py --encoder (local/grid.py released has no such "
                 "option: take the checkpoint out of its list and evaluate it alone)")
 
-# transformers model_type -> (CTC model class, encoder class: the registry's `family`)
-FAMILIES = {
-    "wav2vec2": ("Wav2Vec2ForCTC", "Wav2Vec2Model"),
-    "hubert": ("HubertForCTC", "HubertModel"),
-    "wavlm": ("WavLMForCTC", "WavLMModel"),
-    "unispeech": ("UniSpeechForCTC", "UniSpeechModel"),
-    "unispeech-sat": ("UniSpeechSatForCTC", "UniSpeechSatModel"),
-}
 # HuggingSound's card sentence, with or without a Markdown link: "Fine-tuned [org/name](...) for ...".
 CARD_BASE_SENTENCE = re.compile(r"Fine-tuned \[?(?P<base>[A-Za-z0-9][\w.-]*/[\w.-]+)\]?")
 SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
@@ -334,7 +327,7 @@ def load_ctc_checkpoint(files, device="cpu", precision="fp32"):
             f"{folder / 'config.json'}: model_type {config.model_type!r} is not one of the study's families "
             f"({', '.join(FAMILIES)})"
         )
-    ctc_class, _ = FAMILIES[config.model_type]
+    ctc_class = FAMILIES[config.model_type].ctc
     weights = weights_file(folder)
     tokenizer = load_tokenizer(folder, config)
     extractor_file = next((folder / n for n in ("preprocessor_config.json", "processor_config.json")
@@ -366,8 +359,8 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 class ExternalCTCModel:
     """A transformers *ForCTC with its feature extractor and tokenizer, decoding like CTCBrain.
 
-    `log_probs(signals)` has the API of crossling_asr.trained_model.TrainedModel, so
-    crossling_asr.transcribe's length-sorted batching feeds it; `decode` turns its output
+    `log_probs(signals)` has the API of crossling_asr.model.trained_model.TrainedModel, so
+    crossling_asr.decoding.transcribe's length-sorted batching feeds it; `decode` turns its output
     into text. `precision` bf16 runs the forward pass under autocast (as SpeechBrain's
     eval_precision does); log-posteriors are always float32.
     """

@@ -1,13 +1,13 @@
 """Score a CTC checkpoint fine-tuned elsewhere exactly like a run trained here.
 
-The checkpoint (a hub id, or a local folder for offline use; crossling_asr.external_ctc
+The checkpoint (a hub id, or a local folder for offline use; crossling_asr.interop.external_ctc
 fetches, checks and loads it) is evaluated on a language's dev and/or test split as this
 project prepared them: the shared `<results root>/prepared/<lang>/` manifests and 16 kHz
 clips, made by the recipe's own preparation (crossling_asr.grid.prep) when `data_folder` is
 given, never converted a second way. Utterances are decoded in length-sorted batches
-(crossling_asr.transcribe's batching), each trimmed to its own output frames; hypotheses go
+(crossling_asr.decoding.transcribe's batching), each trimmed to its own output frames; hypotheses go
 through the language's TextNormalizer (an upper-case vocabulary is lower-cased there, and
-said so) and are scored against the manifests' references by crossling_asr.metrics, as
+said so) and are scored against the manifests' references by crossling_asr.decoding.metrics, as
 CTCBrain scores a trained run.
 
 The output folder is the checkpoint's own under the results root (crossling_asr.run_layout:
@@ -25,10 +25,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from crossling_asr.atomic import atomic_path
-from crossling_asr.brain import write_hypotheses_tsv
-from crossling_asr.common_voice import DONE_FILE, REPORT_FILE
-from crossling_asr.decode_batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE
-from crossling_asr.external_ctc import (
+from crossling_asr.decoding.greedy import write_hypotheses_tsv
+from crossling_asr.data.common_voice import DONE_FILE, REPORT_FILE
+from crossling_asr.decoding.batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE
+from crossling_asr.interop.external_ctc import (
     ExternalCheckpointError,
     card_base_model,
     checkpoint_language,
@@ -39,15 +39,15 @@ from crossling_asr.external_ctc import (
     registry_encoder,
     vocabulary_report,
 )
-from crossling_asr.grid.prep import preparation_hparams, prepare_language
-from crossling_asr.grid.released import parse_released_name
-from crossling_asr.metrics import error_rate_stats
+from crossling_asr.data.preparation import preparation_hparams, prepare_language
+from crossling_asr.interop.released_names import parse_released_name
+from crossling_asr.decoding.metrics import error_rate_stats
 from crossling_asr.registry import load_registry
 from crossling_asr.results import build_evaluation_results, write_results
 from crossling_asr.run_layout import EXTERNAL_PROTOCOL, RELEASED_PROTOCOL, evaluation_output_folder
-from crossling_asr.text import TextNormalizer, language_spec_from_hparams
-from crossling_asr.trained_model import RESULTS_FILE, default_device
-from crossling_asr.transcribe import iter_batches, read_manifest
+from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
+from crossling_asr.model.trained_model import RESULTS_FILE, default_device
+from crossling_asr.decoding.transcribe import iter_batches, read_manifest
 
 logger = logging.getLogger(__name__)
 

@@ -3,53 +3,51 @@
 `export_to_transformers`: a finished run becomes a folder that
 `transformers.pipeline("automatic-speech-recognition", model=<folder>)` loads and that
 transcribes like this project: a *ForCTC of the encoder's own family holding the run's
-fine-tuned encoder (best checkpoint by dev CER, read by crossling_asr.trained_model) and its
+fine-tuned encoder (best checkpoint by dev CER, read by crossling_asr.model.trained_model) and its
 linear CTC head as `lm_head`, in safetensors; a Wav2Vec2Processor whose tokenizer is the
 run's character vocabulary (the CTC blank, index 0, as the pad token; the space as the word
 delimiter "|") and whose feature extractor normalises each clip and passes an attention mask
 exactly where the training encoder (SSLEncoder) did; a model card with the test scores
-(crossling_asr.export's card metadata). Only the study's head, one linear layer (dropout
+(crossling_asr.interop.model_card). Only the study's head, one linear layer (dropout
 before it is the ForCTC's final_dropout), has a transformers counterpart: other heads and
 learned layer weights are refused.
 
 `import_to_speechbrain`: a transformers CTC checkpoint (a released one of the study, a hub
-id or a local folder; fetched and loaded safely by crossling_asr.external_ctc) becomes an
-EncoderASR folder like those crossling_asr.export writes, with its writers: the encoder
+id or a local folder; fetched and loaded safely by crossling_asr.interop.external_ctc) becomes an
+EncoderASR folder like those crossling_asr.interop.encoder_asr writes, with its writers: the encoder
 (model.safetensors + config), ctc_head.pt (the lm_head as a torch Linear), label_encoder.txt
 from vocab.json, hyperparams.yaml naming only SpeechBrain, transformers and torch classes,
-model_info.json (so crossling_asr.trained_model and local/transcribe.py read it too).
+model_info.json (so crossling_asr.model.trained_model and local/transcribe.py read it too).
 
-Both write into a staging folder beside the target and rename it into place.
+Both write through crossling_asr.interop.staging: staged beside the target, renamed into place.
 """
 
 import copy
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 import transformers
-from huggingface_hub import ModelCard, ModelCardData
 from speechbrain.dataio.encoder import CTCTextEncoder
 from transformers import Wav2Vec2CTCTokenizer, Wav2Vec2Processor
 
 from crossling_asr.atomic import write_json, write_text
-from crossling_asr.data import BLANK, UNK
-from crossling_asr.export import EXPORT_FORMAT, STUDY_ARXIV, card_metadata, exported_hyperparams, model_info
-from crossling_asr.external_ctc import (
-    FAMILIES,
+from crossling_asr.data.datasets import BLANK, UNK
+from crossling_asr.interop.encoder_asr import exported_hyperparams
+from crossling_asr.interop.external_ctc import (
     card_base_model,
     checkpoint_language,
     fetch_checkpoint,
     load_ctc_checkpoint,
 )
-from crossling_asr.grid.released import parse_released_name
+from crossling_asr.model.families import FAMILIES
+from crossling_asr.interop.model_card import EXPORT_FORMAT, imported_card, model_info, transformers_card
+from crossling_asr.interop.released_names import parse_released_name
+from crossling_asr.interop.staging import staged_folder
 from crossling_asr.hparams import read_language_data
-from crossling_asr.model import CTCHead
-from crossling_asr.text import language_spec_from_hparams
-from crossling_asr.trained_model import (
+from crossling_asr.model.heads import CTCHead
+from crossling_asr.data.text import language_spec_from_hparams
+from crossling_asr.model.trained_model import (
     HEAD_FILE,
     MODEL_INFO_FILE,
     TOKENIZER_FILE,
@@ -66,38 +64,13 @@ WORD_DELIMITER = "|"
 
 
 class ConversionError(ValueError):
-    """A run or checkpoint that cannot be converted, or a target folder that must not be replaced."""
+    """A run or checkpoint that cannot be converted, naming what stands in the way."""
 
 
-def _staging(export_dir, overwrite, marker):
-    """A fresh staging folder beside `export_dir`, after checking `export_dir` may be replaced:
-    absent, empty, or (with `overwrite`) an earlier conversion holding `marker`."""
-    export_dir = Path(export_dir).resolve()
-    if export_dir.exists():
-        if not export_dir.is_dir():
-            raise ConversionError(f"{export_dir} exists and is not a directory")
-        if any(export_dir.iterdir()):
-            if not (export_dir / marker).is_file():
-                raise ConversionError(f"{export_dir} is not empty and is not an earlier export: not touching it")
-            if not overwrite:
-                raise ConversionError(f"{export_dir} already holds an export (use --overwrite)")
-    export_dir.parent.mkdir(parents=True, exist_ok=True)
-    return export_dir, Path(tempfile.mkdtemp(prefix=f".{export_dir.name}.", dir=export_dir.parent))
 
 
-def _put_in_place(staging, export_dir):
-    """Rename the finished staging folder to `export_dir`, replacing an earlier export; files get
-    the permissions the umask gives new ones (mkdtemp's folder is private to the owner)."""
-    staging.chmod(0o777 & ~_umask())
-    if export_dir.exists():
-        shutil.rmtree(export_dir)
-    staging.rename(export_dir)
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ---- run -> transformers ----------------------------------------------------------------------
@@ -140,7 +113,7 @@ def export_to_transformers(output_folder, export_dir, overwrite=False):
     model = TrainedModel.from_run(run, device="cpu")
     lm_head, dropout = linear_head(model.head)
     encoder = model.encoder.model
-    ctc_class, _ = FAMILIES[encoder.config.model_type]
+    ctc_class = FAMILIES[encoder.config.model_type].ctc
     config = copy.deepcopy(encoder.config)
     config.vocab_size = lm_head.out_features
     config.pad_token_id = model.blank_index
@@ -153,8 +126,8 @@ def export_to_transformers(output_folder, export_dir, overwrite=False):
     feature_extractor = copy.deepcopy(model.encoder.feature_extractor)
     feature_extractor.do_normalize = bool(model.encoder.normalize_wav)
     feature_extractor.return_attention_mask = bool(model.encoder.pass_attention_mask)
-    export_dir, staging = _staging(export_dir, overwrite, "config.json")
-    try:
+    export_dir = Path(export_dir).resolve()
+    with staged_folder(export_dir, overwrite, marker="config.json") as staging:
         vocab = transformers_vocabulary(model.tokenizer)
         write_json(staging / "vocab.json", vocab)
         tokenizer = Wav2Vec2CTCTokenizer(
@@ -166,65 +139,14 @@ def export_to_transformers(output_folder, export_dir, overwrite=False):
         Wav2Vec2Processor(feature_extractor=feature_extractor, tokenizer=tokenizer).save_pretrained(staging)
         feature_extractor.save_pretrained(staging)  # preprocessor_config.json, for readers of it alone
         transformers_card(run, model_info(run, model, None), ctc_class).save(staging / "README.md")
-        _put_in_place(staging, export_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     logger.info("Exported %s (checkpoint %s) as a %s to %s", run.folder, run.checkpoint.name, ctc_class, export_dir)
     return export_dir
 
 
-def _fmt(value):
-    return "n/a" if value is None else f"{value:.2f}"
 
 
-def transformers_card(run, info, ctc_class):
-    """The export's README.md: crossling_asr.export's card metadata (model-index with the test
-    WER/CER, datasets, base model) for the transformers library, and how to use it."""
-    language, encoder = info["language"], info["encoder"]
-    title = f"{encoder['name']} fine-tuned with CTC on Common Voice {language} ({ctc_class})"
-    data = card_metadata(run.results, info, title)
-    data.library_name = "transformers"
-    data.tags = [tag if tag != "speechbrain" else "transformers" for tag in data.tags]
-    test = info["metrics"]["test"]
-    lower_case = "lower case, " if info["text"].get("lowercase", True) else ""
-    body = f"""# {title}
-
-A character CTC speech recogniser for **{language}**: the encoder `{encoder['source']}`
-({encoder['family']}) fine-tuned with a linear CTC head (seed {info['seed']}) by the recipes of the
-study *On the Cross-lingual Transferability of Pre-trained wav2vec2-based Models* (arXiv
-{STUDY_ARXIV}), exported from checkpoint `{info['checkpoint']['name']}` (lowest dev CER) as a
-transformers `{ctc_class}`.
-
-Test WER {_fmt(test.get('WER'))} %, CER {_fmt(test.get('CER'))} % ({test.get('n_utterances')} utterances of
-Common Voice folder `{(info.get('data') or {}).get('release_folder')}`), greedy decoding without a
-language model. Outputs are {language} text as the recipe normalises it (NFKC, {lower_case}no punctuation
-or digits, alphabet `{info['text'].get('alphabet')}`): compare them with references normalised the same way.
-
-## Usage
-
-```python
-from transformers import pipeline
-
-asr = pipeline("automatic-speech-recognition", model="path/to/this/folder")
-print(asr("clip.wav")["text"])  # a file (read with ffmpeg), or {{"raw": samples, "sampling_rate": 16000}}
-```
-
-The feature extractor's `do_normalize: {info['encoder']['normalize_wav']}` (each clip to zero mean and unit
-variance over its own samples) and `return_attention_mask: {info['encoder']['pass_attention_mask']}` are what the
-training encoder did, so transformers prepares audio as training did.
-"""
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
-def upload_transformers_export(export_dir, repo_id, private=True):
-    """Upload an exported folder to the Hugging Face hub as `repo_id` in one commit; returns its URL."""
-    from huggingface_hub import HfApi
-
-    api = HfApi()
-    url = api.create_repo(repo_id, private=private, exist_ok=True)
-    api.upload_folder(repo_id=repo_id, folder_path=str(export_dir), commit_message="Upload exported CTC model")
-    return str(url)
 
 
 # ---- transformers -> SpeechBrain ------------------------------------------------------------------
@@ -261,8 +183,8 @@ def import_to_speechbrain(source, export_dir, language=None, revision=None, over
     head[0].load_state_dict(model.model.lm_head.state_dict())
     released = parse_released_name(source)
     card_base, _ = card_base_model(files.folder)
-    export_dir, staging = _staging(export_dir, overwrite, MODEL_INFO_FILE)
-    try:
+    export_dir = Path(export_dir).resolve()
+    with staged_folder(export_dir, overwrite, marker=MODEL_INFO_FILE) as staging:
         model.model.base_model.save_pretrained(staging)
         model.feature_extractor.save_pretrained(staging)
         torch.save(exported_head_state(head), staging / HEAD_FILE)
@@ -289,40 +211,7 @@ def import_to_speechbrain(source, export_dir, language=None, revision=None, over
         write_json(staging / MODEL_INFO_FILE, info)
         write_text(staging / "hyperparams.yaml", exported_hyperparams(export_dir, head, model.blank_index))
         imported_card(info).save(staging / "README.md")
-        _put_in_place(staging, export_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     logger.info("Imported %s (%s) as an EncoderASR folder %s", source, files.revision or "local folder", export_dir)
     return export_dir
 
 
-def imported_card(info):
-    """The imported folder's README.md: where the weights come from and how to load them."""
-    checkpoint = info["checkpoint"]
-    origin = checkpoint["hub_id"] or checkpoint["source"]
-    revision = f" at commit `{checkpoint['revision']}`" if checkpoint["revision"] else ""
-    base = f", fine-tuned from `{checkpoint['card_base_model']}`" if checkpoint["card_base_model"] else ""
-    data = ModelCardData(
-        language=info["language"].split("-")[0], library_name="speechbrain",
-        pipeline_tag="automatic-speech-recognition",
-        tags=["automatic-speech-recognition", "ctc", "speechbrain", info["encoder"]["family"]],
-        base_model=checkpoint["hub_id"],
-    )
-    body = f"""# {Path(origin).name} for SpeechBrain
-
-The transformers CTC checkpoint `{origin}`{revision} ({checkpoint['architecture']}, weights
-`{checkpoint['weights_file']}`{base}) as a SpeechBrain `EncoderASR` folder: the same encoder weights,
-its `lm_head` as `{HEAD_FILE}` and its vocabulary as `{TOKENIZER_FILE}`, decoded greedily.
-Language: {info['language']}.
-
-```python
-from speechbrain.inference.ASR import EncoderASR
-
-asr = EncoderASR.from_hparams(source="path/to/this/folder", savedir="pretrained_models/asr")
-print(asr.transcribe_file("clip.wav"))
-```
-
-After moving the folder, add `overrides={{"model_dir": "path/to/this/folder"}}`.
-"""
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")

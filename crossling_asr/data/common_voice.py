@@ -27,7 +27,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from crossling_asr.atomic import atomic_path, write_json
-from crossling_asr.text import TextNormalizer
+from crossling_asr.data.text import TextNormalizer
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +99,13 @@ def safe_clip_path(clips_dir, relative):
 
 
 def convert_clip(src, dst, sample_rate):
-    """Decode `src`, mix to mono, resample (crossling_asr.audio), write 16-bit audio
+    """Decode `src`, mix to mono, resample (crossling_asr.data.audio), write 16-bit audio
     to `dst` atomically (FLAC or WAV, from the suffix of `dst`).
 
     Returns (number of samples, None) or (None, reason) for an unusable clip.
     Out-of-disk errors are raised: they are not a property of the clip.
     """
-    from crossling_asr.audio import EmptyAudioError, UndecodableAudioError, read_resampled
+    from crossling_asr.data.audio import EmptyAudioError, UndecodableAudioError, read_resampled
 
     try:
         wav = read_resampled(src, sample_rate)

@@ -59,7 +59,7 @@ from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.utils.distributed import ddp_barrier, if_main_process
 
 from crossling_asr.atomic import atomic_path, write_json
-from crossling_asr.grid.claim import FileLock
+from crossling_asr.locks import exclusive
 
 logger = logging.getLogger(__name__)
 
@@ -317,11 +317,7 @@ def open_feature_cache(hparams, brain, datasets):
 
 def _check_and_fill(folder, key, encoder, datasets, utterances, brain, hparams):
     folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(folder / LOCK_FILE)
-    if not lock.acquire(blocking=False):
-        logger.info("Feature cache %s is being filled by another run: waiting for it", folder)
-        lock.acquire()
-    try:
+    with exclusive(folder / LOCK_FILE, f"Feature cache {folder} is being filled by another run: waiting for it"):
         key_file = folder / KEY_FILE
         if key_file.is_file() and json.loads(key_file.read_text(encoding="utf-8")) != json.loads(json.dumps(key)):
             raise FeatureCacheError(f"{key_file} does not match the key its folder is named after: "
@@ -352,7 +348,5 @@ def _check_and_fill(folder, key, encoder, datasets, utterances, brain, hparams):
                                 hparams["eval_dataloader_options"]["batch_size"], sample_rate)
         cache.write_manifest()
         size = sum(p.stat().st_size for p in (cache.entry_path(i) for i in utterances))
-    finally:
-        lock.release()
     return {"entries_reused": len(utterances) - len(todo), "entries_computed": len(todo),
             "entries_rebuilt": len(bad), "bytes": size, "fill_seconds": round(fill_seconds, 3)}

@@ -1,8 +1,8 @@
 """Transcribe audio with a trained model, in length-sorted batches; decode and score.
 
-The model is a crossling_asr.trained_model.TrainedModel (a run's folder or
-an export); audio is read by crossling_asr.audio and error rates come from
-crossling_asr.metrics. Inputs are audio files, folders (searched
+The model is a crossling_asr.model.trained_model.TrainedModel (a run's folder or
+an export); audio is read by crossling_asr.data.audio and error rates come from
+crossling_asr.decoding.metrics. Inputs are audio files, folders (searched
 recursively for files soundfile reads) and manifest CSVs (columns ID, wav
 and optionally wrd, as written by data preparation; `$data_root` and
 relative paths refer to the manifest's folder). Each file is read once,
@@ -13,7 +13,7 @@ in training, so a clip is transcribed the same alone or in a batch. A file
 that cannot be read gets an error status and the others go on.
 
 Decoding is greedy (best path) or CTC beam search with a word n-gram LM
-(crossling_asr.lm). Every transcript carries a confidence:
+(crossling_asr.decoding.beam_search). Every transcript carries a confidence:
 
     the mean, over the frames whose most probable token is not the blank,
     of that token's posterior probability (so long stretches of confident
@@ -23,7 +23,7 @@ Decoding is greedy (best path) or CTC beam search with a word n-gram LM
 It is computed from the acoustic posteriors alone, whatever the decoder.
 With references (a manifest's wrd column, or a references TSV: `ID<TAB>text`
 lines or Common Voice's own TSV), WER and CER
-are scored (crossling_asr.metrics) after the language's text
+are scored (crossling_asr.decoding.metrics) after the language's text
 normalisation of the references (the one used in training). Transcripts have
 single spaces and no leading or trailing space; CTCBrain scores its raw
 best-path strings, so its test CER can differ slightly (WER does not).
@@ -39,13 +39,13 @@ import torch
 from tqdm import tqdm
 
 from crossling_asr.atomic import atomic_path, write_json
-from crossling_asr.audio import AudioError, UndecodableAudioError, audio_suffixes, read_resampled
-from crossling_asr.brain import greedy_ctc_decode
-from crossling_asr.decode_batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE, plan_batches
-from crossling_asr.common_voice import read_cv_tsv
-from crossling_asr.data import decode_text
-from crossling_asr.lm import beam_decode, make_beam_searcher, resolve_lm_weights
-from crossling_asr.metrics import error_rate_stats
+from crossling_asr.data.audio import AudioError, UndecodableAudioError, audio_suffixes, read_resampled
+from crossling_asr.decoding.greedy import greedy_ctc_decode
+from crossling_asr.decoding.batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE, plan_batches
+from crossling_asr.data.common_voice import read_cv_tsv
+from crossling_asr.data.datasets import decode_text
+from crossling_asr.decoding.beam_search import beam_decode, make_beam_searcher, resolve_lm_weights
+from crossling_asr.decoding.metrics import error_rate_stats
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def attach_references(items, references):
 def model_input(path):
     """A file as the model's input: 16 kHz mono float32, at least one frame, finite.
 
-    Raises AudioError (crossling_asr.audio) saying what is wrong with the file.
+    Raises AudioError (crossling_asr.data.audio) saying what is wrong with the file.
     """
     try:
         signal = read_resampled(path, SAMPLE_RATE)
@@ -250,7 +250,7 @@ class Decoder:
     """Greedy decoding as in training, or CTC beam search with a word LM when `lm` is given.
 
     With an LM, alpha, beta and beam_size not given are the LM's tuned
-    weights or the defaults (crossling_asr.lm.resolve_lm_weights).
+    weights or the defaults (crossling_asr.decoding.beam_search.resolve_lm_weights).
     """
 
     def __init__(self, model, lm=None, alpha=None, beta=None, beam_size=None):

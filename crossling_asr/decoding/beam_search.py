@@ -1,0 +1,98 @@
+"""CTC beam search with a word n-gram LM, and the LM weights it decodes with.
+
+Decoding is SpeechBrain's CTCBeamSearcher with the ARPA through KenLM; `alpha` weighs the LM
+and `beta` is a per-word insertion bonus, both tuned on dev (crossling_asr.decoding.lm_tuning)
+with that same decoder, so the tuned weights mean the same when transcribing.
+"""
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from crossling_asr.decoding.ngram_lm import LMTextError
+
+logger = logging.getLogger(__name__)
+
+# Beam search settings before tuning: those of SpeechBrain's CTCBeamSearcher
+# (tests/test_lm.py checks they still are). Written out so that the command
+# lines can show them without importing SpeechBrain.
+LM_DEFAULTS = {"alpha": 0.5, "beta": 1.5, "beam_size": 100}
+
+
+def tuning_file(lm_path):
+    """Where tune_lm.py records the weights it chose for an LM: <lm>.tuning.json."""
+    return Path(f"{lm_path}.tuning.json")
+
+
+def lm_sha256(lm_path):
+    """SHA-256 of an LM file's bytes: a tuning file records it, so that weights tuned for an
+    LM are never applied to another one rebuilt at the same path."""
+    digest = hashlib.sha256()
+    with open(lm_path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_lm_weights(lm_path, alpha=None, beta=None, beam_size=None):
+    """{alpha, beta, beam_size} to decode with the LM at `lm_path`.
+
+    Each given value wins; alpha and beta not given are those tune_lm.py
+    chose on dev for this LM (<lm>.tuning.json), else LM_DEFAULTS (with a
+    warning); beam_size not given is LM_DEFAULTS'.
+    """
+    weights = dict(LM_DEFAULTS)
+    path = tuning_file(lm_path)
+    source = "defaults"
+    if path.is_file():
+        tuning = json.loads(path.read_text(encoding="utf-8"))
+        if tuning.get("lm_sha256") == lm_sha256(lm_path):
+            weights.update(alpha=tuning["best"]["alpha"], beta=tuning["best"]["beta"])
+            source = f"tuned on dev, {path}"
+        elif alpha is None or beta is None:
+            logger.warning("%s was tuned for another LM than %s (the file changed since, or the tuning file "
+                           "does not record it): its weights are not used; run local/tune_lm.py again. Using "
+                           "alpha %.2f, beta %.2f unless given", path, lm_path, LM_DEFAULTS["alpha"],
+                           LM_DEFAULTS["beta"])
+    elif alpha is None or beta is None:
+        logger.warning("%s not found (run local/tune_lm.py): using alpha %.2f, beta %.2f unless given",
+                       path, LM_DEFAULTS["alpha"], LM_DEFAULTS["beta"])
+    given = {"alpha": alpha, "beta": beta, "beam_size": beam_size}
+    weights.update({key: value for key, value in given.items() if value is not None})
+    logger.info("LM %s: alpha %s, beta %s, beam %s (%s%s)", lm_path, weights["alpha"], weights["beta"],
+                weights["beam_size"], source, "; given values win" if any(v is not None for v in given.values()) else "")
+    return weights
+
+
+def make_beam_searcher(tokenizer, arpa_path, alpha, beta, beam_size):
+    """SpeechBrain's CTC beam search with the ARPA word LM (through KenLM).
+
+    `alpha` weighs the LM log-probability, `beta` is added per word.
+    """
+    from speechbrain.decoders.ctc import CTCBeamSearcher
+
+    vocab = [tokenizer.ind2lab[i] for i in range(len(tokenizer))]
+    if " " not in vocab:
+        raise LMTextError("the model's vocabulary has no space: a word LM cannot be used with it")
+    return CTCBeamSearcher(
+        blank_index=tokenizer.get_blank_index(),
+        vocab_list=vocab,
+        space_token=" ",
+        kenlm_model_path=str(arpa_path),
+        alpha=alpha,
+        beta=beta,
+        beam_size=beam_size,
+    )
+
+
+def set_lm_weights(searcher, alpha, beta):
+    """Change a beam searcher's LM weight and word bonus without reloading the LM."""
+    searcher.alpha, searcher.beta = alpha, beta
+    searcher.lm.alpha, searcher.lm.beta = alpha, beta
+
+
+def beam_decode(searcher, log_probs, frames):
+    """Beam-search one utterance's (frames, vocab) log-probabilities; returns text."""
+    hyps = searcher.decode_log_probs(log_probs[:frames].cpu().numpy(), frames)
+    return hyps[0].text if hyps else ""

@@ -1,0 +1,1 @@
+"""Interoperability: EncoderASR and transformers exports, model cards, hub uploads, external CTC checkpoints."""

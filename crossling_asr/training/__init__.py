@@ -1,0 +1,1 @@
+"""Training: the CTC Brain, learning-rate schedules, atomic checkpoints, feature caches, quick CPU runs."""
