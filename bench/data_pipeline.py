@@ -32,9 +32,9 @@ import torchaudio
 
 from crossling_asr.data.common_voice import prepare_common_voice
 from crossling_asr.data.datasets import read_audio
-from crossling_asr.hparams import read_language_data
 from crossling_asr.data.synthetic import synthesize_corpus
 from crossling_asr.data.text import LanguageSpec, TextNormalizer
+from crossling_asr.hparams import read_language_data
 
 
 def project_dataset(prep):
@@ -91,8 +91,10 @@ def main():
             start = time.perf_counter()
             prepare_common_voice(corpus, Path(tmp) / f"prep{workers}", normalizer, num_workers=workers)
             rates[workers] = (args.clips + 4) / (time.perf_counter() - start)
-        print(f"preparation: {rates[1]:.1f} clips/s with 1 process, {rates[os.cpu_count()]:.1f} with "
-              f"{os.cpu_count()}: x{rates[os.cpu_count()] / rates[1]:.2f}")
+        print(
+            f"preparation: {rates[1]:.1f} clips/s with 1 process, {rates[os.cpu_count()]:.1f} with "
+            f"{os.cpu_count()}: x{rates[os.cpu_count()] / rates[1]:.2f}"
+        )
         preps = {"wav": Path(tmp) / f"prep{os.cpu_count()}", "flac": Path(tmp) / "prep_flac"}
         prepare_common_voice(corpus, preps["flac"], normalizer, audio_format="flac")
         print(f"{'workers':>8} {'stock utt/s':>12} {'wav utt/s':>10} {'ratio':>6} {'flac utt/s':>11} {'ratio':>6}")
@@ -100,10 +102,14 @@ def main():
             stock = utterances_per_second(
                 stock_dataset(preps["wav"], corpus / "clips"), workers, args.epochs, args.batch_size
             )
-            ours = {fmt: utterances_per_second(project_dataset(prep), workers, args.epochs, args.batch_size)
-                    for fmt, prep in preps.items()}
-            print(f"{workers:>8} {stock:>12.1f} {ours['wav']:>10.1f} {ours['wav'] / stock:>5.1f}x "
-                  f"{ours['flac']:>11.1f} {ours['flac'] / stock:>5.1f}x")
+            ours = {
+                fmt: utterances_per_second(project_dataset(prep), workers, args.epochs, args.batch_size)
+                for fmt, prep in preps.items()
+            }
+            print(
+                f"{workers:>8} {stock:>12.1f} {ours['wav']:>10.1f} {ours['wav'] / stock:>5.1f}x "
+                f"{ours['flac']:>11.1f} {ours['flac'] / stock:>5.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -46,15 +46,15 @@ import torch
 import transformers
 
 from crossling_asr.atomic import write_json
-from crossling_asr.interop.evaluate_checkpoint import decode_split, evaluate_checkpoint
-from crossling_asr.interop.external_ctc import CheckpointFiles, load_ctc_checkpoint
-from crossling_asr.hparams import read_language_data
-from crossling_asr.registry import load_registry
 from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
-from crossling_asr.model.tiny_encoders import TINY_ARCHITECTURE
-from crossling_asr.model.trained_model import default_device
 from crossling_asr.decoding.batches import plan_batches
 from crossling_asr.decoding.transcribe import AudioItem
+from crossling_asr.hparams import read_language_data
+from crossling_asr.interop.evaluate_checkpoint import decode_split, evaluate_checkpoint
+from crossling_asr.interop.external_ctc import CheckpointFiles, load_ctc_checkpoint
+from crossling_asr.model.tiny_encoders import TINY_ARCHITECTURE
+from crossling_asr.model.trained_model import default_device
+from crossling_asr.registry import load_registry
 
 SAMPLE_RATE = 16000
 # A HuggingSound-style vocabulary: the CTC blank <pad>, specials, the word delimiter, letters.
@@ -65,8 +65,9 @@ LANGUAGE = "es"
 # the tiny model's first four 4-8 s clips on this CPU).
 WARMUP_CLIPS = 3
 # The batching an evaluation uses unless told otherwise.
-DEFAULTS = {name: inspect.signature(evaluate_checkpoint).parameters[name].default
-            for name in ("batch_seconds", "batch_size")}
+DEFAULTS = {
+    name: inspect.signature(evaluate_checkpoint).parameters[name].default for name in ("batch_seconds", "batch_size")
+}
 
 
 def save_random_ctc_checkpoint(folder, architecture):
@@ -77,11 +78,13 @@ def save_random_ctc_checkpoint(folder, architecture):
     model = transformers.Wav2Vec2ForCTC(config)
     model.save_pretrained(folder)
     vocab = folder / "vocab.json"
-    vocab.write_text(json.dumps({token: index for index, token in enumerate(TOKENS)}, ensure_ascii=False),
-                     encoding="utf-8")
+    vocab.write_text(
+        json.dumps({token: index for index, token in enumerate(TOKENS)}, ensure_ascii=False), encoding="utf-8"
+    )
     transformers.Wav2Vec2CTCTokenizer(str(vocab), pad_token="<pad>", unk_token="<unk>").save_pretrained(folder)
-    transformers.Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=SAMPLE_RATE, padding_value=0.0,
-                                          do_normalize=True, return_attention_mask=True).save_pretrained(folder)
+    transformers.Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=SAMPLE_RATE, padding_value=0.0, do_normalize=True, return_attention_mask=True
+    ).save_pretrained(folder)
     return folder
 
 
@@ -119,14 +122,15 @@ def median_neighbours(clips, count):
     real test set of thousands of clips (a few random clips would be mostly padding)."""
     ordered = sorted(clips, key=lambda clip: clip[2])
     start = max(0, (len(ordered) - count) // 2)
-    return ordered[start:start + count]
+    return ordered[start : start + count]
 
 
 def padded_share(clips, batch_seconds, batch_size):
     """Share of the batched mode's input that is padding (crossling_asr.decoding.transcribe's batch plan)."""
     items = [AudioItem(clip_id, wav, duration=seconds) for clip_id, wav, seconds in clips]
-    padded = sum(len(batch) * max(items[i].duration for i in batch)
-                 for batch in plan_batches(items, batch_seconds, batch_size))
+    padded = sum(
+        len(batch) * max(items[i].duration for i in batch) for batch in plan_batches(items, batch_seconds, batch_size)
+    )
     return 1 - sum(item.duration for item in items) / padded
 
 
@@ -153,8 +157,13 @@ def main():
     parser.add_argument("--max-seconds", type=float, default=8.0)
     parser.add_argument("--manifest", type=Path, help="a prepared split's CSV instead of synthetic clips")
     parser.add_argument("--large-clips", type=int, default=6, help="clips decoded by wav2vec2-large")
-    parser.add_argument("--checkpoint", type=Path, action="append", default=[],
-                        help="also a local transformers CTC checkpoint folder (repeatable)")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        default=[],
+        help="also a local transformers CTC checkpoint folder (repeatable)",
+    )
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--repeats", type=int, default=3, help="passes per mode, alternating")
     parser.add_argument("--batch-seconds", type=float, default=DEFAULTS["batch_seconds"])
@@ -165,32 +174,48 @@ def main():
     args = parser.parse_args()
     device = args.device or default_device()
     if not str(device).startswith("cuda"):
-        print("NOTE: CPU figures (no GPU in use); run with --device cuda on a GPU for the figures that price a "
-              "GPU grid.")
+        print(
+            "NOTE: CPU figures (no GPU in use); run with --device cuda on a GPU for the figures that price a GPU grid."
+        )
     normalizer = TextNormalizer(language_spec_from_hparams({"language": LANGUAGE, **read_language_data(LANGUAGE)}))
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        clips = (manifest_clips(args.manifest) if args.manifest
-                 else synthetic_clips(tmp, args.clips, args.min_seconds, args.max_seconds))
+        clips = (
+            manifest_clips(args.manifest)
+            if args.manifest
+            else synthetic_clips(tmp, args.clips, args.min_seconds, args.max_seconds)
+        )
         longest = sorted(clips, key=lambda clip: clip[2])[-WARMUP_CLIPS:]
         warmup = write_manifest(tmp / "warmup.csv", longest)
         models = [("tiny wav2vec2", save_random_ctc_checkpoint(tmp / "tiny", TINY_ARCHITECTURE), clips)]
         if not args.skip_large:
             architecture = load_registry()["no-pretraining"]["architecture"]
-            models.append(("wav2vec2-large (random)", save_random_ctc_checkpoint(tmp / "large", architecture),
-                           median_neighbours(clips, args.large_clips)))
+            models.append(
+                (
+                    "wav2vec2-large (random)",
+                    save_random_ctc_checkpoint(tmp / "large", architecture),
+                    median_neighbours(clips, args.large_clips),
+                )
+            )
         models += [(str(folder), folder, clips) for folder in args.checkpoint]
 
-        figures = {"device": str(device), "precision": args.precision, "cpu_threads": torch.get_num_threads(),
-                   "load_average_1min": round(os.getloadavg()[0], 2), "platform": platform.platform(),
-                   "batching": {"batch_seconds": args.batch_seconds, "batch_size": args.batch_size},
-                   "repeats": args.repeats, "models": {}}
+        figures = {
+            "device": str(device),
+            "precision": args.precision,
+            "cpu_threads": torch.get_num_threads(),
+            "load_average_1min": round(os.getloadavg()[0], 2),
+            "platform": platform.platform(),
+            "batching": {"batch_seconds": args.batch_seconds, "batch_size": args.batch_size},
+            "repeats": args.repeats,
+            "models": {},
+        }
         for label, folder, model_clips in models:
             model = load_ctc_checkpoint(CheckpointFiles(Path(folder).resolve(), str(folder)), device, args.precision)
             manifest = write_manifest(tmp / "clips.csv", model_clips)
-            seconds, same = measure(model, manifest, warmup, normalizer, args.repeats, args.batch_seconds,
-                                    args.batch_size)
+            seconds, same = measure(
+                model, manifest, warmup, normalizer, args.repeats, args.batch_seconds, args.batch_size
+            )
             audio = sum(clip[2] for clip in model_clips)
             medians = {mode: statistics.median(values) for mode, values in seconds.items()}
             figures["models"][label] = {
@@ -205,16 +230,22 @@ def main():
             }
             del model
 
-    print(f"device {device}, {args.precision}, {figures['cpu_threads']} threads, load average "
-          f"{figures['load_average_1min']}; batches of at most {args.batch_seconds:g} s and {args.batch_size} "
-          f"utterances; median of {args.repeats} alternating passes")
-    print(f"{'model':<26}{'M params':>9}{'clips':>7}{'audio s':>9}{'one-at-a-time':>15}{'batched':>10}"
-          f"{'padding':>9}{'ratio':>8}  same transcripts")
+    print(
+        f"device {device}, {args.precision}, {figures['cpu_threads']} threads, load average "
+        f"{figures['load_average_1min']}; batches of at most {args.batch_seconds:g} s and {args.batch_size} "
+        f"utterances; median of {args.repeats} alternating passes"
+    )
+    print(
+        f"{'model':<26}{'M params':>9}{'clips':>7}{'audio s':>9}{'one-at-a-time':>15}{'batched':>10}"
+        f"{'padding':>9}{'ratio':>8}  same transcripts"
+    )
     for label, row in figures["models"].items():
         speed = row["audio_seconds_per_second"]
-        print(f"{label:<26}{row['parameters_millions']:>9.1f}{row['utterances']:>7}{row['audio_seconds']:>9.1f}"
-              f"{speed['one-at-a-time']:>15.2f}{speed['batched']:>10.2f}{row['batched_padding_share']:>9.1%}"
-              f"  x{row['batched_vs_one_at_a_time']:<6.2f}{row['same_transcripts']}")
+        print(
+            f"{label:<26}{row['parameters_millions']:>9.1f}{row['utterances']:>7}{row['audio_seconds']:>9.1f}"
+            f"{speed['one-at-a-time']:>15.2f}{speed['batched']:>10.2f}{row['batched_padding_share']:>9.1%}"
+            f"  x{row['batched_vs_one_at_a_time']:<6.2f}{row['same_transcripts']}"
+        )
     print("(audio seconds per second; padding: share of the batched input; ratio: batched vs one-at-a-time)")
     if args.json:
         write_json(args.json, figures)

@@ -31,8 +31,14 @@ from crossling_asr.model.encoders import build_encoder, resolve_encoder
 from crossling_asr.model.heads import CTCHead
 from crossling_asr.model.tiny_encoders import make_tiny_encoder
 
-NO_REGULARISATION = {"mask_time_prob": 0.0, "layerdrop": 0.0, "hidden_dropout": 0.0, "attention_dropout": 0.0,
-                     "activation_dropout": 0.0, "feat_proj_dropout": 0.0}
+NO_REGULARISATION = {
+    "mask_time_prob": 0.0,
+    "layerdrop": 0.0,
+    "hidden_dropout": 0.0,
+    "attention_dropout": 0.0,
+    "activation_dropout": 0.0,
+    "feat_proj_dropout": 0.0,
+}
 VOCAB = 40
 
 
@@ -44,7 +50,7 @@ def cv_durations(n, seed=0):
 def fixed_batches(durations, size):
     order = list(range(len(durations)))
     random.Random(1).shuffle(order)
-    return [[durations[i] for i in order[k:k + size]] for k in range(0, len(order) - size + 1, size)]
+    return [[durations[i] for i in order[k : k + size]] for k in range(0, len(order) - size + 1, size)]
 
 
 def dynamic_batches(durations, max_batch_length, buckets=40):
@@ -55,7 +61,7 @@ def dynamic_batches(durations, max_batch_length, buckets=40):
     batches = []
     for bound, items in grouped.items():
         per_batch = max(1, int(max_batch_length // bound))
-        batches += [items[k:k + per_batch] for k in range(0, len(items), per_batch)]
+        batches += [items[k : k + per_batch] for k in range(0, len(items), per_batch)]
     random.Random(1).shuffle(batches)
     return batches
 
@@ -63,8 +69,9 @@ def dynamic_batches(durations, max_batch_length, buckets=40):
 def build(source_dir, device, sdpa, checkpointing, tmp):
     entry = resolve_encoder("no-pretraining", source_dir)
     overrides = dict(NO_REGULARISATION)
-    encoder = build_encoder(entry, Path(tmp) / f"{sdpa}{checkpointing}", config_overrides=overrides,
-                            gradient_checkpointing=checkpointing)
+    encoder = build_encoder(
+        entry, Path(tmp) / f"{sdpa}{checkpointing}", config_overrides=overrides, gradient_checkpointing=checkpointing
+    )
     if sdpa:
         encoder.model.set_attn_implementation("sdpa")
     head = CTCHead(encoder.output_size, VOCAB)
@@ -79,8 +86,9 @@ def step(encoder, head, opt, batch, device, dtype):
         log_probs = head(encoder(wavs, rel)).float().log_softmax(-1)
     frames = (rel * log_probs.shape[1]).round().int()
     targets = torch.randint(1, VOCAB, (len(batch), 20), device=device)
-    loss = torch.nn.functional.ctc_loss(log_probs.transpose(0, 1), targets, frames,
-                                        torch.full((len(batch),), 20, device=device), zero_infinity=True)
+    loss = torch.nn.functional.ctc_loss(
+        log_probs.transpose(0, 1), targets, frames, torch.full((len(batch),), 20, device=device), zero_infinity=True
+    )
     loss.backward()
     opt.step()
     opt.zero_grad(set_to_none=True)
@@ -140,20 +148,36 @@ def main():
             source = None  # the real wav2vec2-large architecture
             print(f"GPU: {torch.cuda.get_device_name()}")
         else:
-            print("NOTE: no GPU here. Running a tiny encoder on CPU only to check this script; "
-                  "the figures below are NOT GPU figures.")
+            print(
+                "NOTE: no GPU here. Running a tiny encoder on CPU only to check this script; "
+                "the figures below are NOT GPU figures."
+            )
             source = make_tiny_encoder("wav2vec2", Path(tmp) / "tiny")
             args.steps, args.max_batch_length = 4, 40.0
         durations = cv_durations(4000)
         peak = args.peak_tflops * 1e12
         base_model = build(source, device, sdpa=False, checkpointing=False, tmp=tmp)
-        base = measure("baseline", *base_model, fixed_batches(durations, 8)[: args.steps + 2], device,
-                       torch.float32, fused=False, peak_flops=peak)
+        base = measure(
+            "baseline",
+            *base_model,
+            fixed_batches(durations, 8)[: args.steps + 2],
+            device,
+            torch.float32,
+            fused=False,
+            peak_flops=peak,
+        )
         del base_model
         dtype = torch.bfloat16 if (not cuda or torch.cuda.is_bf16_supported()) else torch.float16
         ours_model = build(source, device, sdpa=True, checkpointing=False, tmp=tmp)
-        ours = measure("project", *ours_model, dynamic_batches(durations, args.max_batch_length)[: args.steps + 2],
-                       device, dtype, fused=True, peak_flops=peak)
+        ours = measure(
+            "project",
+            *ours_model,
+            dynamic_batches(durations, args.max_batch_length)[: args.steps + 2],
+            device,
+            dtype,
+            fused=True,
+            peak_flops=peak,
+        )
         print(f"project / baseline: throughput x{ours[0] / base[0]:.2f}, MFU x{ours[1] / base[1]:.2f}")
         if cuda:
             for checkpointing in (False, True):

@@ -53,30 +53,55 @@ def main():
     runs = {}
     for search in ("exhaustive", "rescore"):
         start = time.perf_counter()
-        result = tune_lm_weights(utterances, model.tokenizer, args.lm, args.alphas, args.betas,
-                                 args.beam_size, search=search, decodes=args.decodes)
+        result = tune_lm_weights(
+            utterances,
+            model.tokenizer,
+            args.lm,
+            args.alphas,
+            args.betas,
+            args.beam_size,
+            search=search,
+            decodes=args.decodes,
+        )
         runs[search] = {"seconds": time.perf_counter() - start, "best": result["best"], "decoded": result["decoded"]}
     full_beam = {(g["alpha"], g["beta"]): g["WER"] for g in runs["exhaustive"]["decoded"]}
     chosen = runs["rescore"]["best"]
     # Pairs of the exhaustive grid strictly better than the rescoring choice.
     better = sum(1 for wer in full_beam.values() if wer < full_beam[chosen["alpha"], chosen["beta"]])
-    print(f"{len(utterances)} dev utterances ({audio_seconds:.0f} s of audio), grid "
-          f"{len(args.alphas)} x {len(args.betas)}, beam {args.beam_size}; CPU, {torch.get_num_threads()} threads, "
-          f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{len(utterances)} dev utterances ({audio_seconds:.0f} s of audio), grid "
+        f"{len(args.alphas)} x {len(args.betas)}, beam {args.beam_size}; CPU, {torch.get_num_threads()} threads, "
+        f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     for name, run in runs.items():
         best = run["best"]
-        print(f"  {name:<11} {run['seconds']:8.1f} s  {len(run['decoded']):3d} decodes   alpha {best['alpha']} "
-              f"beta {best['beta']}  dev WER {best['WER']:.2f} (beam {args.beam_size})")
-    print("  rescoring decoded: " + ", ".join(f"({g['alpha']}, {g['beta']}) {g['WER']:.2f}"
-                                             for g in runs["rescore"]["decoded"]))
+        print(
+            f"  {name:<11} {run['seconds']:8.1f} s  {len(run['decoded']):3d} decodes   alpha {best['alpha']} "
+            f"beta {best['beta']}  dev WER {best['WER']:.2f} (beam {args.beam_size})"
+        )
+    print(
+        "  rescoring decoded: "
+        + ", ".join(f"({g['alpha']}, {g['beta']}) {g['WER']:.2f}" for g in runs["rescore"]["decoded"])
+    )
     ratio = runs["exhaustive"]["seconds"] / runs["rescore"]["seconds"]
-    print(f"speed-up (exhaustive / rescoring): x{ratio:.1f}; grid pairs better than the rescoring choice "
-          f"at beam {args.beam_size}: {better}")
+    print(
+        f"speed-up (exhaustive / rescoring): x{ratio:.1f}; grid pairs better than the rescoring choice "
+        f"at beam {args.beam_size}: {better}"
+    )
     if args.json is not None:
-        write_json(args.json, {"runs": runs, "ratio": ratio, "pairs_better_than_rescoring_choice": better,
-                               "n_utterances": len(utterances), "audio_seconds": audio_seconds,
-                               "beam_size": args.beam_size, "decodes": args.decodes})
+        write_json(
+            args.json,
+            {
+                "runs": runs,
+                "ratio": ratio,
+                "pairs_better_than_rescoring_choice": better,
+                "n_utterances": len(utterances),
+                "audio_seconds": audio_seconds,
+                "beam_size": args.beam_size,
+                "decodes": args.decodes,
+            },
+        )
 
 
 if __name__ == "__main__":

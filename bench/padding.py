@@ -39,13 +39,19 @@ def main():
 
     ours = make_dynamic_batch_sampler(dataset, args.max_batch_length, args.buckets, seed=1)
     ours.set_epoch(0)
-    default = DynamicBatchSampler(dataset, args.max_batch_length, num_buckets=args.buckets,
-                                  length_func=lambda x: x["duration"], shuffle=True, seed=1)
+    default = DynamicBatchSampler(
+        dataset,
+        args.max_batch_length,
+        num_buckets=args.buckets,
+        length_func=lambda x: x["duration"],
+        shuffle=True,
+        seed=1,
+    )
     order = list(range(len(durations)))
     rng.shuffle(order)
-    random_batches = [order[i:i + args.batch_size] for i in range(0, len(order), args.batch_size)]
+    random_batches = [order[i : i + args.batch_size] for i in range(0, len(order), args.batch_size)]
     ascending = sorted(range(len(durations)), key=durations.__getitem__)
-    sorted_batches = [ascending[i:i + args.batch_size] for i in range(0, len(ascending), args.batch_size)]
+    sorted_batches = [ascending[i : i + args.batch_size] for i in range(0, len(ascending), args.batch_size)]
 
     rows = [
         ("this project (quantile buckets, shuffled)", list(ours)),

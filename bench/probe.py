@@ -38,14 +38,14 @@ import torch
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.encoder import CTCTextEncoder
 
-from crossling_asr.training.brain import CTCBrain, RunState
-from crossling_asr.training.feature_cache import FeatureCache
+from crossling_asr.data.synthetic import synthesize_corpus
 from crossling_asr.hparams import REPO_ROOT as ROOT
 from crossling_asr.hparams import language_file, load_recipe_hparams, read_language_data
 from crossling_asr.model.layer_weights import LayerWeights
-from crossling_asr.training.quick_run import recipe_command
-from crossling_asr.data.synthetic import synthesize_corpus
 from crossling_asr.model.tiny_encoders import make_tiny_encoder
+from crossling_asr.training.brain import CTCBrain, RunState
+from crossling_asr.training.feature_cache import FeatureCache
+from crossling_asr.training.quick_run import recipe_command
 
 TEXT = "hola que tal"
 # (label, protocol, probe head, feature cache) of the wav2vec2-large variants
@@ -72,8 +72,14 @@ def utterances(n_batches, seconds, tok):
     for b in range(n_batches):
         items = []
         for i in range(2):
-            items.append({"id": f"b{b}u{i}", "sig": torch.randn(int(16000 * seconds * (1 - 0.1 * i)), generator=generator),
-                          "tokens": tok.encode_sequence_torch(list(TEXT[: 6 + i])), "wrd": TEXT[: 6 + i]})
+            items.append(
+                {
+                    "id": f"b{b}u{i}",
+                    "sig": torch.randn(int(16000 * seconds * (1 - 0.1 * i)), generator=generator),
+                    "tokens": tok.encode_sequence_torch(list(TEXT[: 6 + i])),
+                    "wrd": TEXT[: 6 + i],
+                }
+            )
         batches.append(items)
     return batches
 
@@ -90,8 +96,14 @@ def large_brain(protocol, probe_head, tmp, tok, encoder=None):
     modules = {"encoder": encoder, "head": hparams["ctc_head"](input_size=encoder.output_size, n_tokens=len(tok))}
     if hparams["layer_aggregation"] == "weighted":
         modules["layer_weights"] = LayerWeights(encoder.num_hidden_states)
-    brain = CTCBrain(modules=modules, hparams=hparams, run_opts={"device": "cpu", "noprogressbar": True},
-                     checkpointer=None, tokenizer=tok, run_state=RunState())
+    brain = CTCBrain(
+        modules=modules,
+        hparams=hparams,
+        run_opts={"device": "cpu", "noprogressbar": True},
+        checkpointer=None,
+        tokenizer=tok,
+        run_state=RunState(),
+    )
     brain.init_optimizers()
     brain.total_optimizer_steps = 10**6
     brain.modules.train()
@@ -108,7 +120,7 @@ def fill_cache(encoder, batches, folder):
             states = encoder.hidden_states(*batch.sig)
         frames = encoder.frame_counts(torch.tensor([len(item["sig"]) for item in items])).tolist()
         for k, item in enumerate(items):
-            cache.write(item["id"], states[:, k, :frames[k]].transpose(0, 1), len(item["sig"]))
+            cache.write(item["id"], states[:, k, : frames[k]].transpose(0, 1), len(item["sig"]))
     return cache, time.perf_counter() - started
 
 
@@ -117,8 +129,10 @@ def run_epoch(brain, batches):
     started = time.perf_counter()
     for items in batches:
         if brain.feature_cache is not None:
-            items = [{"id": i["id"], "feats": brain.feature_cache.load(i["id"]), "tokens": i["tokens"],
-                      "wrd": i["wrd"]} for i in items]
+            items = [
+                {"id": i["id"], "feats": brain.feature_cache.load(i["id"]), "tokens": i["tokens"], "wrd": i["wrd"]}
+                for i in items
+            ]
         brain.step += 1
         brain.fit_batch(PaddedBatch(items))
     return time.perf_counter() - started
@@ -145,8 +159,10 @@ def large(n_batches, seconds, epochs):
             for label, brain in brains.items():
                 times[label].append(run_epoch(brain, batches))
     base = statistics.median(times["fine-tuning"])
-    print(f"\nwav2vec2-large (random weights), CPU, epoch of {n_batches} batches of 2 x {seconds:g} s, "
-          f"median of {epochs} interleaved epochs (cache fill, once: {fill_seconds:.1f} s):")
+    print(
+        f"\nwav2vec2-large (random weights), CPU, epoch of {n_batches} batches of 2 x {seconds:g} s, "
+        f"median of {epochs} interleaved epochs (cache fill, once: {fill_seconds:.1f} s):"
+    )
     for label, values in times.items():
         median = statistics.median(values)
         print(f"  {label:27s} {median:7.2f} s/epoch (x{median / base:.3f})")
@@ -155,8 +171,16 @@ def large(n_batches, seconds, epochs):
 def end_to_end(out, n_train, epochs):
     data = read_language_data("es")
     corpus = out / "data" / "es"
-    synthesize_corpus(corpus, "es", data["synthetic"]["voice"], data["synthetic"]["words"],
-                      n_train=n_train, n_dev=max(4, n_train // 10), n_test=max(4, n_train // 10), seed=0)
+    synthesize_corpus(
+        corpus,
+        "es",
+        data["synthetic"]["voice"],
+        data["synthetic"]["words"],
+        n_train=n_train,
+        n_dev=max(4, n_train // 10),
+        n_test=max(4, n_train // 10),
+        seed=0,
+    )
     encoder = out / "tiny" / "wav2vec2"
     if not (encoder / "config.json").is_file():
         make_tiny_encoder("wav2vec2", encoder)
@@ -179,14 +203,20 @@ def end_to_end(out, n_train, epochs):
         (path,) = root.glob(f"es/{run_folder}/seed_{seed}/results.json")
         results = json.loads(path.read_text())
         fill = (results["cost"]["feature_cache"] or {}).get("fill_seconds", 0.0)
-        rows.append((label, (results["training"]["wall_seconds"] - fill) / epochs, fill,
-                     results["metrics"]["test"]["CER"]))
+        rows.append(
+            (label, (results["training"]["wall_seconds"] - fill) / epochs, fill, results["metrics"]["test"]["CER"])
+        )
     base = rows[0][1]
-    print(f"\ntiny wav2vec2 end to end, {n_train} training utterances, {epochs} epochs, CPU "
-          f"(seconds per epoch without the cache fill; dev decoding included):")
+    print(
+        f"\ntiny wav2vec2 end to end, {n_train} training utterances, {epochs} epochs, CPU "
+        f"(seconds per epoch without the cache fill; dev decoding included):"
+    )
     for label, per_epoch, fill, cer in rows:
-        print(f"  {label:40s} {per_epoch:6.2f} s/epoch (x{per_epoch / base:.3f})"
-              + (f", cache fill {fill:.1f} s once" if fill else "") + f", test CER {cer:.1f}")
+        print(
+            f"  {label:40s} {per_epoch:6.2f} s/epoch (x{per_epoch / base:.3f})"
+            + (f", cache fill {fill:.1f} s once" if fill else "")
+            + f", test CER {cer:.1f}"
+        )
 
 
 def main():
@@ -198,8 +228,10 @@ def main():
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_probe"))
     parser.add_argument("--skip-large", action="store_true")
     args = parser.parse_args()
-    print("NOTE: CPU figures (no GPU here). On a GPU the encoder's forward pass is far cheaper "
-          "relative to reading cached states from disk; see README.")
+    print(
+        "NOTE: CPU figures (no GPU here). On a GPU the encoder's forward pass is far cheaper "
+        "relative to reading cached states from disk; see README."
+    )
     end_to_end(args.out, args.train, args.epochs)
     if not args.skip_large:
         large(args.batches, args.seconds, args.epochs)

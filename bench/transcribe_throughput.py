@@ -31,7 +31,6 @@ import torch
 
 from crossling_asr.atomic import write_json
 from crossling_asr.decoding.beam_search import LM_DEFAULTS
-from crossling_asr.model.trained_model import TrainedModel
 from crossling_asr.decoding.transcribe import (
     OK,
     Decoder,
@@ -39,6 +38,7 @@ from crossling_asr.decoding.transcribe import (
     iter_batches,
     transcribe,
 )
+from crossling_asr.model.trained_model import TrainedModel
 
 
 def timed_transcription(model, inputs, decoder, limit=None, **batching):
@@ -51,7 +51,9 @@ def timed_transcription(model, inputs, decoder, limit=None, **batching):
 
 def decoding_seconds(model, inputs, decoders, **batching):
     """Seconds each decoder spends on the same posteriors (acoustic model run once)."""
-    batches = [(lp, frames) for items, lp, frames, _ in iter_batches(model, collect_inputs(inputs), **batching) if items]
+    batches = [
+        (lp, frames) for items, lp, frames, _ in iter_batches(model, collect_inputs(inputs), **batching) if items
+    ]
     seconds = {}
     for name, decoder in decoders.items():
         start = time.perf_counter()
@@ -108,17 +110,23 @@ def main():
         figures["slowdown_lm_vs_greedy_end_to_end"] = round(rows["batched + LM"] / batched_s, 2)
         figures["slowdown_lm_vs_greedy_decoding_only"] = round(decode_s["beam+LM"] / max(decode_s["greedy"], 1e-9), 1)
 
-    print(f"{figures['utterances']} utterances, {audio_s:.1f} s of audio, device {model.device}, "
-          f"{figures['cpu_threads']} threads, load average {figures['load_average_1min']}")
+    print(
+        f"{figures['utterances']} utterances, {audio_s:.1f} s of audio, device {model.device}, "
+        f"{figures['cpu_threads']} threads, load average {figures['load_average_1min']}"
+    )
     print(f"{'mode':<16}{'wall s':>10}{'audio s / s':>14}")
     for name, seconds in rows.items():
         print(f"{name:<16}{seconds:>10.2f}{audio_s / seconds:>14.1f}")
-    print(f"batched vs one-at-a-time: {figures['speedup_batched_vs_one_at_a_time']}x faster "
-          f"(same transcripts: {figures['same_transcripts_batched_vs_single']})")
+    print(
+        f"batched vs one-at-a-time: {figures['speedup_batched_vs_one_at_a_time']}x faster "
+        f"(same transcripts: {figures['same_transcripts_batched_vs_single']})"
+    )
     print("decoding only: " + ", ".join(f"{k} {v:.3f} s" for k, v in decode_s.items()))
     if args.lm is not None:
-        print(f"beam+LM vs greedy: {figures['slowdown_lm_vs_greedy_end_to_end']}x the wall time end to end, "
-              f"{figures['slowdown_lm_vs_greedy_decoding_only']}x the decoding time")
+        print(
+            f"beam+LM vs greedy: {figures['slowdown_lm_vs_greedy_end_to_end']}x the wall time end to end, "
+            f"{figures['slowdown_lm_vs_greedy_decoding_only']}x the decoding time"
+        )
     if args.json:
         write_json(args.json, figures)
 

@@ -122,9 +122,11 @@ def load_recipe_hparams(language_file, cli_overrides=""):
     )
     if overrides.get("run_name") is None:
         defaults = ruamel.yaml.YAML(typ="rt").load(base_text)
-        overrides["run_name"] = run_name(overrides.get("encoder", defaults["encoder"]),
-                                         overrides.get("protocol", defaults["protocol"]),
-                                         overrides.get("encoder_source", defaults["encoder_source"]))
+        overrides["run_name"] = run_name(
+            overrides.get("encoder", defaults["encoder"]),
+            overrides.get("protocol", defaults["protocol"]),
+            overrides.get("encoder_source", defaults["encoder_source"]),
+        )
 
     declared = _declared_keys(base_text)
     unknown = [k for k in overrides if k not in declared]
@@ -133,9 +135,7 @@ def load_recipe_hparams(language_file, cli_overrides=""):
         for key in unknown:
             close = difflib.get_close_matches(key, declared, n=3)
             hints.append(f"'{key}'" + (f" (did you mean {', '.join(close)}?)" if close else ""))
-        raise HparamsError(
-            f"Unknown hparams key(s) {', '.join(hints)}: not declared in {base_file}"
-        )
+        raise HparamsError(f"Unknown hparams key(s) {', '.join(hints)}: not declared in {base_file}")
     try:
         hparams = load_hyperpyyaml(base_text, overrides)
     except (ValueError, KeyError, TypeError) as err:

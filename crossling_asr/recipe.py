@@ -14,18 +14,23 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import if_main_process, infer_device, run_on_main
 
-from crossling_asr.training.brain import CTCBrain, RunState
-from crossling_asr.data.common_voice import CommonVoiceFormatError
-from crossling_asr.data.preparation import prepare
-from crossling_asr.data.datasets import (
-    build_tokenizer, check_train_hours, make_datasets, split_summary, train_loader_kwargs, use_cached_features,
-)
-from crossling_asr.model.encoders import count_parameters
-from crossling_asr.training.feature_cache import FeatureCacheError, check_cache_settings, open_feature_cache
-from crossling_asr.model.layer_weights import LayerWeights
 from crossling_asr.atomic import write_text
+from crossling_asr.data.common_voice import CommonVoiceFormatError
+from crossling_asr.data.datasets import (
+    build_tokenizer,
+    check_train_hours,
+    make_datasets,
+    split_summary,
+    train_loader_kwargs,
+    use_cached_features,
+)
+from crossling_asr.data.preparation import prepare
 from crossling_asr.hparams import HparamsError, load_recipe_hparams, resolved_yaml
+from crossling_asr.model.encoders import count_parameters
+from crossling_asr.model.layer_weights import LayerWeights
 from crossling_asr.results import build_results, write_results
+from crossling_asr.training.brain import CTCBrain, RunState
+from crossling_asr.training.feature_cache import FeatureCacheError, check_cache_settings, open_feature_cache
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +98,17 @@ def train_and_test(hparams, run_opts, overrides, report):
             "vocabulary_size": len(tokenizer),
         }
         best = hparams["checkpointer"].find_checkpoint(min_key="CER")
-        results = build_results(hparams, overrides, brain, report, parameters, best.meta if best else {}, training,
-                                train_used=split_summary(datasets["train"]), feature_cache=feature_cache)
+        results = build_results(
+            hparams,
+            overrides,
+            brain,
+            report,
+            parameters,
+            best.meta if best else {},
+            training,
+            train_used=split_summary(datasets["train"]),
+            feature_cache=feature_cache,
+        )
         write_results(hparams["results_file"], results)
         test = results["metrics"]["test"]
         logger.info("Test WER %.2f CER %.2f -> %s", test["WER"], test["CER"], hparams["results_file"])
@@ -139,18 +153,21 @@ def check_device_and_precision(hparams, run_opts):
     device = option("device") or infer_device()
     device_type = str(device).split(":")[0]
     if device_type == "cuda" and not torch.cuda.is_available():
-        sys.exit(f"error: --device={device}, but no CUDA GPU is visible here "
-                 f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}): run it on a GPU "
-                 "machine, or give --device=cpu")
+        sys.exit(
+            f"error: --device={device}, but no CUDA GPU is visible here "
+            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}): run it on a GPU "
+            "machine, or give --device=cpu"
+        )
     half = [f"--{key}=fp16" for key, value in precisions.items() if value == "fp16"]
     if device_type == "cpu" and half:
-        sys.exit(f"error: {' and '.join(half)} needs a CUDA GPU, and this run would train on the CPU"
-                 f"{'' if torch.cuda.is_available() else ' (no GPU is visible here)'}: give bf16 or fp32, "
-                 "or run it on a GPU machine")
+        sys.exit(
+            f"error: {' and '.join(half)} needs a CUDA GPU, and this run would train on the CPU"
+            f"{'' if torch.cuda.is_available() else ' (no GPU is visible here)'}: give bf16 or fp32, "
+            "or run it on a GPU machine"
+        )
     bfloat = [f"--{key}=bf16" for key, value in precisions.items() if value == "bf16"]
     if device_type == "cuda" and bfloat and not torch.cuda.is_bf16_supported():
-        sys.exit(f"error: {' and '.join(bfloat)}, but {torch.cuda.get_device_name()} has no bf16: "
-                 "give fp16 or fp32")
+        sys.exit(f"error: {' and '.join(bfloat)}, but {torch.cuda.get_device_name()} has no bf16: give fp16 or fp32")
 
 
 def log_resume(hparams):

@@ -118,8 +118,9 @@ def prepared_data(prep_report):
     }
 
 
-def build_results(hparams, overrides, brain, prep_report, parameters, best_meta, training,
-                  train_used, feature_cache=None):
+def build_results(
+    hparams, overrides, brain, prep_report, parameters, best_meta, training, train_used, feature_cache=None
+):
     """The results.json object of a finished run (`best_meta`: the best checkpoint's meta,
     `training`: CTCBrain.training_summary() taken when training ended, `train_used`: the
     training set's {utterances, hours}, `feature_cache`: the probe feature cache's stats)."""

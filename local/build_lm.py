@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-build-lm` command (crossling_asr/cli/build_lm.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-build-lm` run from a checkout: crossling_asr.cli.build_lm:main."""
+
 import sys
 
 from crossling_asr.cli.build_lm import main

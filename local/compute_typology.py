@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-compute-typology` command (crossling_asr/cli/compute_typology.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-compute-typology` run from a checkout: crossling_asr.cli.compute_typology:main."""
+
 import sys
 
 from crossling_asr.cli.compute_typology import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-demo` command (crossling_asr/cli/demo.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-demo` run from a checkout: crossling_asr.cli.demo:main."""
+
 import sys
 
 from crossling_asr.cli.demo import main

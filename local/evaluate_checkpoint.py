@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-evaluate-checkpoint` command (crossling_asr/cli/evaluate_checkpoint.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-evaluate-checkpoint` run from a checkout: crossling_asr.cli.evaluate_checkpoint:main."""
+
 import sys
 
 from crossling_asr.cli.evaluate_checkpoint import main

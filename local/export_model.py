@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-export` command (crossling_asr/cli/export_model.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-export-model` run from a checkout: crossling_asr.cli.export_model:main."""
+
 import sys
 
 from crossling_asr.cli.export_model import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-export-transformers` command (crossling_asr/cli/export_transformers.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-export-transformers` run from a checkout: crossling_asr.cli.export_transformers:main."""
+
 import sys
 
 from crossling_asr.cli.export_transformers import main

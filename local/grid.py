@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-grid` command (crossling_asr/cli/grid.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-grid` run from a checkout: crossling_asr.cli.grid:main."""
+
 import sys
 
 from crossling_asr.cli.grid import main

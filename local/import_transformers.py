@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-import-transformers` command (crossling_asr/cli/import_transformers.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-import-transformers` run from a checkout: crossling_asr.cli.import_transformers:main."""
+
 import sys
 
 from crossling_asr.cli.import_transformers import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-new-language` command (crossling_asr/cli/new_language.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-new-language` run from a checkout: crossling_asr.cli.new_language:main."""
+
 import sys
 
 from crossling_asr.cli.new_language import main

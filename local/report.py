@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-report` command (crossling_asr/cli/report.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-report` run from a checkout: crossling_asr.cli.report:main."""
+
 import sys
 
 from crossling_asr.cli.report import main

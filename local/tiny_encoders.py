@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-tiny-encoders` command (crossling_asr/cli/tiny_encoders.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-tiny-encoders` run from a checkout: crossling_asr.cli.tiny_encoders:main."""
+
 import sys
 
 from crossling_asr.cli.tiny_encoders import main

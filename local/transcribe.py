@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-transcribe` command (crossling_asr/cli/transcribe.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-transcribe` run from a checkout: crossling_asr.cli.transcribe:main."""
+
 import sys
 
 from crossling_asr.cli.transcribe import main

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The `crossling-tune-lm` command (crossling_asr/cli/tune_lm.py), run as a SpeechBrain-style local/ script."""
+"""`crossling-tune-lm` run from a checkout: crossling_asr.cli.tune_lm:main."""
+
 import sys
 
 from crossling_asr.cli.tune_lm import main

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from crossling_asr.data.synthetic import synthesize_corpus
 from crossling_asr.hparams import REPO_ROOT as ROOT
 from crossling_asr.hparams import read_language_data
-from crossling_asr.training.quick_run import recipe_command
-from crossling_asr.run_layout import output_folder
-from crossling_asr.data.synthetic import synthesize_corpus
 from crossling_asr.model.tiny_encoders import make_all_tiny_encoders
+from crossling_asr.run_layout import output_folder
+from crossling_asr.training.quick_run import recipe_command
 
 # Fixtures that synthesise speech with espeak-ng (directly or through a corpus).
 ESPEAK_FIXTURES = {"make_corpus", "usage_run"}
@@ -32,7 +32,8 @@ SLOW_FIXTURES = ESPEAK_FIXTURES | {"tiny_encoders"}
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--require-system-packages", action="store_true",
+        "--require-system-packages",
+        action="store_true",
         help="fail, instead of skipping, tests whose system packages (espeak-ng, SLURM) are missing",
     )
 
@@ -75,9 +76,16 @@ def make_corpus(tmp_path_factory):
             data = read_language_data(lang)
             folder = tmp_path_factory.mktemp(f"cv_{lang}") / lang
             synthesize_corpus(
-                folder, lang, data["synthetic"]["voice"], data["synthetic"]["words"],
+                folder,
+                lang,
+                data["synthetic"]["voice"],
+                data["synthetic"]["words"],
                 word_delimiter=data.get("text", {}).get("word_delimiter", True),
-                n_train=n_train, n_dev=n_dev, n_test=n_test, faults=faults, seed=seed,
+                n_train=n_train,
+                n_dev=n_dev,
+                n_test=n_test,
+                faults=faults,
+                seed=seed,
             )
             cache[key] = folder
         return cache[key]
@@ -108,9 +116,7 @@ def run_folder(results_root, lang, encoder, seed, encoder_source=None, protocol=
 def run_recipe(lang, data_folder, encoder_source, results_root, epochs=1, extra=(), check=True, **kwargs):
     """Run recipes/<lang>/train.py in a subprocess, as a user would; returns CompletedProcess."""
     cmd = recipe_command(lang, data_folder, encoder_source, results_root, epochs, extra)
-    proc = subprocess.run(
-        cmd, cwd=ROOT / "recipes" / lang, capture_output=True, text=True, **kwargs
-    )
+    proc = subprocess.run(cmd, cwd=ROOT / "recipes" / lang, capture_output=True, text=True, **kwargs)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, cmd))} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
@@ -123,13 +129,19 @@ def load_cpu_hparams(data_folder, encoder_source, results_root, lang="es", **ove
     hparams are resolved exactly as train.py resolves them.
     """
     from crossling_asr.data.common_voice import prepare_common_voice
+    from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
     from crossling_asr.hparams import language_file, load_recipe_hparams
     from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
-    from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
 
-    args = CPU_TINY_OVERRIDES + [
-        f"--encoder_source={encoder_source}", f"--data_folder={data_folder}", f"--results_root={results_root}",
-    ] + [f"--{key}={value}" for key, value in overrides.items()]
+    args = (
+        CPU_TINY_OVERRIDES
+        + [
+            f"--encoder_source={encoder_source}",
+            f"--data_folder={data_folder}",
+            f"--results_root={results_root}",
+        ]
+        + [f"--{key}={value}" for key, value in overrides.items()]
+    )
     options = dict(arg[2:].split("=", 1) for arg in args)  # later options win
     cli = "\n".join(f"{key}: {value}" for key, value in options.items())
     hparams, _, merged = load_recipe_hparams(language_file(lang), cli)

@@ -18,9 +18,9 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 from scipy import stats as scipy_stats
 
-from conftest import ROOT
 from crossling_asr.analysis import aggregate, recipe_readmes, stats
 from crossling_asr.analysis.report import build_report
 from crossling_asr.analysis.typology import TYPOLOGY_FILE, iso639_3_of, language_facts, load_distances
@@ -38,16 +38,32 @@ def results_object(language, encoder, seed, wer, cer=None, primary="WER", status
     return {
         "schema_version": 1,
         "status": status,
-        "run": {"language": language, "encoder": encoder, "seed": seed, "encoder_family": "Wav2Vec2Model",
-                "random_init": encoder == "no-pretraining", "output_folder": f"/r/{language}/{encoder}/seed_{seed}"},
-        "metrics": {"primary": primary, "wer_meaningful": primary == "WER",
-                    "test": {"WER": wer, "CER": cer, "loss": 1.0, "n_utterances": 10},
-                    "dev_best": {"WER": wer, "CER": cer, "epoch": 1}},
-        "data": {"splits": {s: {"utterances": 10, "hours": 0.5, "speakers": 2, "skipped": {}}
-                            for s in ("train", "dev", "test")}},
+        "run": {
+            "language": language,
+            "encoder": encoder,
+            "seed": seed,
+            "encoder_family": "Wav2Vec2Model",
+            "random_init": encoder == "no-pretraining",
+            "output_folder": f"/r/{language}/{encoder}/seed_{seed}",
+        },
+        "metrics": {
+            "primary": primary,
+            "wer_meaningful": primary == "WER",
+            "test": {"WER": wer, "CER": cer, "loss": 1.0, "n_utterances": 10},
+            "dev_best": {"WER": wer, "CER": cer, "epoch": 1},
+        },
+        "data": {
+            "splits": {
+                s: {"utterances": 10, "hours": 0.5, "speakers": 2, "skipped": {}} for s in ("train", "dev", "test")
+            }
+        },
         "training": {"epochs": 1, "optimizer_steps": 5, "wall_seconds": 10.0},
-        "hparams": {"number_of_epochs": 1, "seed": seed, "output_folder": f"/r/{language}/{encoder}/seed_{seed}",
-                    **hparams},
+        "hparams": {
+            "number_of_epochs": 1,
+            "seed": seed,
+            "output_folder": f"/r/{language}/{encoder}/seed_{seed}",
+            **hparams,
+        },
     }
 
 
@@ -61,8 +77,11 @@ def write_results(root, results, folder=None):
 
 def test_other_protocols_and_replaced_weights_are_set_aside_unless_asked(tmp_path):
     write_results(tmp_path, results_object("es", "xlsr-53", 1, 10.0))
-    write_results(tmp_path, results_object("es", "xlsr-53", 1, 20.0, protocol="stock", run_name="xlsr-53.stock"),
-                  folder="es/xlsr-53.stock/seed_1")
+    write_results(
+        tmp_path,
+        results_object("es", "xlsr-53", 1, 20.0, protocol="stock", run_name="xlsr-53.stock"),
+        folder="es/xlsr-53.stock/seed_1",
+    )
     tiny = results_object("es", "xlsr-53", 1, 90.0, run_name="xlsr-53~wav2vec2-abc123")
     tiny["run"]["encoder_source"] = "/somewhere/wav2vec2"
     write_results(tmp_path, tiny, folder="es/xlsr-53~wav2vec2-abc123/seed_1")
@@ -80,7 +99,9 @@ def test_other_protocols_and_replaced_weights_are_set_aside_unless_asked(tmp_pat
     assert both.startswith("protocol study") and "; encoder weights from /somewhere/wav2vec2" in both
     with_tiny = aggregate.collect(tmp_path, include_replaced_sources=True)
     assert sorted(zip(with_tiny.runs["encoder"], with_tiny.runs["error"])) == [
-        ("xlsr-53", 10.0), ("xlsr-53~wav2vec2-abc123", 90.0)]
+        ("xlsr-53", 10.0),
+        ("xlsr-53~wav2vec2-abc123", 90.0),
+    ]
 
 
 def manual_ranks(values):
@@ -131,15 +152,18 @@ def test_mean_std_over_seeds_and_incomplete_cells(tmp_path):
     assert de["WER_mean"] == pytest.approx(32.0)
     assert de["WER_std"] == pytest.approx(math.sqrt(8.0))
     assert (de["n_seeds"], de["seeds"], de["complete"]) == (2, "1,2", False)
-    assert aggregate.format_mean_std(de["error_mean"], de["error_std"], 2, 3, de["complete"]) == \
-        "32.00 ± 2.83 (2/3 seeds)"
+    assert (
+        aggregate.format_mean_std(de["error_mean"], de["error_std"], 2, 3, de["complete"]) == "32.00 ± 2.83 (2/3 seeds)"
+    )
     assert aggregate.format_mean_std(13.0, 1.0, 3, 3, True) == "13.00 ± 1.00"
 
     assert (summary.loc["it", "n_seeds"], summary.loc["it", "complete"]) == (3, False)
 
     missing = aggregate.missing_runs(collection.runs, ["es", "de", "it"], ["xlsr-53"], [1, 2, 3])
-    assert missing.to_dict("records") == [{"language": "de", "encoder": "xlsr-53", "seed": 3},
-                                          {"language": "it", "encoder": "xlsr-53", "seed": 3}]
+    assert missing.to_dict("records") == [
+        {"language": "de", "encoder": "xlsr-53", "seed": 3},
+        {"language": "it", "encoder": "xlsr-53", "seed": 3},
+    ]
 
 
 def test_unusable_results_are_rejected_with_a_reason(tmp_path):
@@ -156,8 +180,10 @@ def test_unusable_results_are_rejected_with_a_reason(tmp_path):
 
     collection = aggregate.collect(tmp_path)
     assert collection.runs[["language", "encoder", "seed"]].values.tolist() == [["es", "xlsr-53", 1]]
-    reasons = {re.sub(r".*/(es/[^/]+/seed_\d)/results.json", r"\1", p): r
-               for p, r in zip(collection.rejected["path"], collection.rejected["reason"])}
+    reasons = {
+        re.sub(r".*/(es/[^/]+/seed_\d)/results.json", r"\1", p): r
+        for p, r in zip(collection.rejected["path"], collection.rejected["reason"])
+    }
     assert "not 'finished'" in reasons["es/xlsr-53/seed_2"]
     assert "schema_version" in reasons["es/xlsr-53/seed_3"]
     assert "non-finite" in reasons["es/wavlm-large/seed_1"]
@@ -245,18 +271,35 @@ def test_holm_adjustment_by_hand():
 
 def summary_of(cells, metric_of=lambda lang: "WER"):
     """A summarize()-shaped table from {(language, encoder): error} (one seed per cell)."""
-    runs = pd.DataFrame([
-        {"language": lang, "encoder": enc, "seed": 1, "primary": metric_of(lang), "error": err, "WER": err,
-         "CER": err / 2}
-        for (lang, enc), err in cells.items()
-    ])
+    runs = pd.DataFrame(
+        [
+            {
+                "language": lang,
+                "encoder": enc,
+                "seed": 1,
+                "primary": metric_of(lang),
+                "error": err,
+                "WER": err,
+                "CER": err / 2,
+            }
+            for (lang, enc), err in cells.items()
+        ]
+    )
     return aggregate.summarize(runs)
 
 
 def test_indo_european_gap_per_encoder():
-    summary = summary_of({("es", "xlsr-53"): 10.0, ("de", "xlsr-53"): 12.0, ("fr", "xlsr-53"): 14.0,
-                          ("ja", "xlsr-53"): 20.0, ("th", "xlsr-53"): 30.0,
-                          ("es", "no-pretraining"): 50.0, ("ja", "no-pretraining"): 70.0})
+    summary = summary_of(
+        {
+            ("es", "xlsr-53"): 10.0,
+            ("de", "xlsr-53"): 12.0,
+            ("fr", "xlsr-53"): 14.0,
+            ("ja", "xlsr-53"): 20.0,
+            ("th", "xlsr-53"): 30.0,
+            ("es", "no-pretraining"): 50.0,
+            ("ja", "no-pretraining"): 70.0,
+        }
+    )
     table = stats.indo_european_gap(summary, REGISTRY, FAMILIES, metric="WER").set_index("encoder")
     row = table.loc["xlsr-53"]
     assert (row["n_indo_european"], row["n_other"]) == (3, 2)
@@ -273,8 +316,13 @@ def test_indo_european_gap_per_encoder():
 
 
 def test_size_and_diversity_correlations():
-    encoders = ["wav2vec2-large-lv60", "unispeech-large-multi-lingual-1500h-cv", "voxpopuli-100k", "xlsr-53",
-                "xls-r-300m"]
+    encoders = [
+        "wav2vec2-large-lv60",
+        "unispeech-large-multi-lingual-1500h-cv",
+        "voxpopuli-100k",
+        "xlsr-53",
+        "xls-r-300m",
+    ]
     errors = {"es": [30.0, 28.0, 25.0, 22.0, 20.0], "ja": [40.0, 41.0, 35.0, 30.0, 33.0]}
     cells = {(lang, enc): err for lang, errs in errors.items() for enc, err in zip(encoders, errs)}
     cells[("es", "no-pretraining")] = 90.0
@@ -293,29 +341,49 @@ def test_size_and_diversity_correlations():
 
 
 def test_monolingual_transfer_relative_improvement_and_similarity():
-    summary = summary_of({
-        ("es", "no-pretraining"): 50.0, ("de", "no-pretraining"): 60.0, ("fr", "no-pretraining"): 40.0,
-        ("es", "wav2vec2-large-lv60"): 30.0, ("de", "wav2vec2-large-lv60"): 30.0, ("fr", "wav2vec2-large-lv60"): 30.0,
-        ("es", "voxpopuli-fr"): 25.0, ("de", "voxpopuli-fr"): 45.0, ("fr", "voxpopuli-fr"): 20.0,
-        ("es", "xlsr-53"): 10.0,  # multilingual: not part of this analysis
-        # left out: Italian has no ISO 639-3 code here, Dutch's is not in the distances
-        ("it", "no-pretraining"): 50.0, ("it", "voxpopuli-fr"): 30.0,
-        ("nl", "no-pretraining"): 50.0, ("nl", "voxpopuli-fr"): 30.0,
-    })
+    summary = summary_of(
+        {
+            ("es", "no-pretraining"): 50.0,
+            ("de", "no-pretraining"): 60.0,
+            ("fr", "no-pretraining"): 40.0,
+            ("es", "wav2vec2-large-lv60"): 30.0,
+            ("de", "wav2vec2-large-lv60"): 30.0,
+            ("fr", "wav2vec2-large-lv60"): 30.0,
+            ("es", "voxpopuli-fr"): 25.0,
+            ("de", "voxpopuli-fr"): 45.0,
+            ("fr", "voxpopuli-fr"): 20.0,
+            ("es", "xlsr-53"): 10.0,  # multilingual: not part of this analysis
+            # left out: Italian has no ISO 639-3 code here, Dutch's is not in the distances
+            ("it", "no-pretraining"): 50.0,
+            ("it", "voxpopuli-fr"): 30.0,
+            ("nl", "no-pretraining"): 50.0,
+            ("nl", "voxpopuli-fr"): 30.0,
+        }
+    )
     codes = ["eng", "spa", "fra", "deu"]
-    genetic = pd.DataFrame([[0.0, 0.9, 0.9, 0.6], [0.9, 0.0, 0.5, 0.9], [0.9, 0.5, 0.0, 0.9], [0.6, 0.9, 0.9, 0.0]],
-                           index=codes, columns=codes)
+    genetic = pd.DataFrame(
+        [[0.0, 0.9, 0.9, 0.6], [0.9, 0.0, 0.5, 0.9], [0.9, 0.5, 0.0, 0.9], [0.6, 0.9, 0.9, 0.0]],
+        index=codes,
+        columns=codes,
+    )
     iso_codes = {"en": "eng", "es": "spa", "fr": "fra", "de": "deu", "it": None, "nl": "nld"}
-    pairs, correlations, left_out = stats.monolingual_transfer(summary, REGISTRY, {"genetic": genetic}, iso_codes,
-                                                               n_resamples=200)
+    pairs, correlations, left_out = stats.monolingual_transfer(
+        summary, REGISTRY, {"genetic": genetic}, iso_codes, n_resamples=200
+    )
     assert left_out.to_dict("records") == [
         {"encoder": "voxpopuli-fr", "language": "it", "reason": "no ISO 639-3 code for it"},
-        {"encoder": "voxpopuli-fr", "language": "nl", "reason": "nld not in the cached distances"}]
+        {"encoder": "voxpopuli-fr", "language": "nl", "reason": "nld not in the cached distances"},
+    ]
 
     by_pair = pairs.set_index(["encoder", "language"])
-    expected = {("wav2vec2-large-lv60", "es"): (0.4, 0.1), ("wav2vec2-large-lv60", "de"): (0.5, 0.4),
-                ("wav2vec2-large-lv60", "fr"): (0.25, 0.1), ("voxpopuli-fr", "es"): (0.5, 0.5),
-                ("voxpopuli-fr", "de"): (0.25, 0.1), ("voxpopuli-fr", "fr"): (0.5, 1.0)}
+    expected = {
+        ("wav2vec2-large-lv60", "es"): (0.4, 0.1),
+        ("wav2vec2-large-lv60", "de"): (0.5, 0.4),
+        ("wav2vec2-large-lv60", "fr"): (0.25, 0.1),
+        ("voxpopuli-fr", "es"): (0.5, 0.5),
+        ("voxpopuli-fr", "de"): (0.25, 0.1),
+        ("voxpopuli-fr", "fr"): (0.5, 1.0),
+    }
     assert set(by_pair.index) == set(expected)
     for key, (improvement, similarity) in expected.items():
         assert by_pair.loc[key, "relative_improvement"] == pytest.approx(improvement)
@@ -331,10 +399,25 @@ def test_monolingual_transfer_relative_improvement_and_similarity():
 
 
 def test_iso_code_of_a_language_or_of_its_first_part():
-    codes = {"sv-SE": "swe", "zh-CN": "cmn", "zh-TW": "cmn", "pt": "por", "pt-BR": "por", "xx-A": "aaa",
-             "xx-B": "bbb", "yy": None}
-    assert [iso639_3_of(c, codes) for c in ("sv-SE", "sv", "zh", "pt", "xx", "yy", "en")] == \
-        ["swe", "swe", "cmn", "por", None, None, None]  # xx: its languages disagree
+    codes = {
+        "sv-SE": "swe",
+        "zh-CN": "cmn",
+        "zh-TW": "cmn",
+        "pt": "por",
+        "pt-BR": "por",
+        "xx-A": "aaa",
+        "xx-B": "bbb",
+        "yy": None,
+    }
+    assert [iso639_3_of(c, codes) for c in ("sv-SE", "sv", "zh", "pt", "xx", "yy", "en")] == [
+        "swe",
+        "swe",
+        "cmn",
+        "por",
+        None,
+        None,
+        None,
+    ]  # xx: its languages disagree
 
 
 def test_typology_languages_are_the_recipes_that_state_a_code(tmp_path):
@@ -437,10 +520,14 @@ def test_language_of_unknown_family_is_left_out_with_a_warning(tmp_path, caplog)
     errors = {"es": 10.0, "de": 14.0, "fr": 18.0, "ja": 30.0, "th": 20.0, "xx": 90.0}
     root = tmp_path / "results"
     for lang, error in errors.items():
-        write_results(root, results_object(lang, "xlsr-53", 1, error, cer=error, **({} if lang == "xx" else facts_of(lang))))
+        write_results(
+            root, results_object(lang, "xlsr-53", 1, error, cer=error, **({} if lang == "xx" else facts_of(lang)))
+        )
     with caplog.at_level(logging.WARNING):
         path = build_report(root, tmp_path / "report", n_resamples=50, recipes_dir=tmp_path / "no_recipes")
-    warning = "xx: family unknown (set `family` in recipes/xx/hparams/xx.yaml): left out of the Indo-European comparison"
+    warning = (
+        "xx: family unknown (set `family` in recipes/xx/hparams/xx.yaml): left out of the Indo-European comparison"
+    )
     assert warning in caplog.text and warning in path.read_text()
     assert "left out, their family unknown: xx." in path.read_text()
     gap = pd.read_csv(tmp_path / "report" / "tables" / "indo_european_gap.csv").set_index("encoder").loc["xlsr-53"]
@@ -459,13 +546,21 @@ def test_language_facts_from_runs_then_recipes_and_conflicts_unknown(tmp_path):
     write_results(root, results_object("de", "xlsr-53", 1, 30.0, language_name="Deutsch"))
     facts, warnings = language_facts(aggregate.collect(root).runs)
     facts = facts.set_index("language")
-    assert facts.loc["uk", ["language_name", "iso639_3", "family", "source"]].tolist() == \
-        ["Ukrainian", "ukr", "Indo-European", "recipes/uk/hparams/uk.yaml"]
-    assert facts.loc["de", ["language_name", "family", "source"]].tolist() == \
-        ["Deutsch", "Indo-European", "results.json, recipes/de/hparams/de.yaml"]
+    assert facts.loc["uk", ["language_name", "iso639_3", "family", "source"]].tolist() == [
+        "Ukrainian",
+        "ukr",
+        "Indo-European",
+        "recipes/uk/hparams/uk.yaml",
+    ]
+    assert facts.loc["de", ["language_name", "family", "source"]].tolist() == [
+        "Deutsch",
+        "Indo-European",
+        "results.json, recipes/de/hparams/de.yaml",
+    ]
     assert facts.loc["ja", "family"] is None and facts.loc["ja", "iso639_3"] == "jpn"
-    assert warnings == ["ja: its runs' results.json record different family values (Altaic, Japonic): "
-                        "family taken as unknown"]
+    assert warnings == [
+        "ja: its runs' results.json record different family values (Altaic, Japonic): family taken as unknown"
+    ]
 
 
 def test_update_recipe_readmes_fills_the_results_table_between_its_markers(tmp_path):
@@ -482,10 +577,27 @@ def test_update_recipe_readmes_fills_the_results_table_between_its_markers(tmp_p
         write_results(root, results_object("es", "hubert-large-ll60k", seed, wer))
     write_results(root, results_object("de", "xlsr-53", 1, 20.0))
 
-    proc = subprocess.run([sys.executable, str(ROOT / "local" / "report.py"), "--results-root", str(root),
-                           "--out", str(tmp_path / "report"), "--seeds", "1", "2", "3", "--bootstrap", "50",
-                           "--update-recipe-readmes", "--recipes-dir", str(recipes)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "local" / "report.py"),
+            "--results-root",
+            str(root),
+            "--out",
+            str(tmp_path / "report"),
+            "--seeds",
+            "1",
+            "2",
+            "3",
+            "--bootstrap",
+            "50",
+            "--update-recipe-readmes",
+            "--recipes-dir",
+            str(recipes),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"Updated {recipes / 'es' / 'README.md'}" in proc.stdout
     assert f"{recipes / 'de' / 'README.md'} left alone" in proc.stderr
@@ -493,8 +605,8 @@ def test_update_recipe_readmes_fills_the_results_table_between_its_markers(tmp_p
 
     text = (recipes / "es" / "README.md").read_text(encoding="utf-8")
     begin, end = recipe_readmes.RESULTS_BEGIN, recipe_readmes.RESULTS_END
-    assert text[:text.index(begin)] == original[:original.index(begin)]
-    assert text[text.index(end):] == original[original.index(end):]
+    assert text[: text.index(begin)] == original[: original.index(begin)]
+    assert text[text.index(end) :] == original[original.index(end) :]
     rows = {line.split(" | ")[0][2:]: line for line in text.splitlines() if line.startswith("| ")}
     # WER 10, 14: mean 12, sample std sqrt(((10-12)^2 + (14-12)^2) / 1) = 2.83; CER is WER / 2 here
     assert rows["xlsr-53"] == "| xlsr-53 | 12.00 ± 2.83 (2/3 seeds) | 6.00 ± 1.41 (2/3 seeds) |"
@@ -523,11 +635,29 @@ def test_figures_with_too_few_points_say_why_instead_of_nan(monkeypatch):
     from crossling_asr.analysis import figures
 
     # One language, one encoder: no correlation, no mean line.
-    cells = pd.DataFrame({"language": ["es"], "encoder": ["xlsr-53"], "pretraining_hours": [56000.0],
-                          "n_languages": [53], "relative_error": [1.0]})
-    correlations = pd.DataFrame([{"scope": "pooled (relative error)", "predictor": p, "n": 1, "rho": math.nan,
-                                  "p_value": math.nan, "ci_low": math.nan, "ci_high": math.nan}
-                                 for p in ("pretraining_hours", "n_languages")])
+    cells = pd.DataFrame(
+        {
+            "language": ["es"],
+            "encoder": ["xlsr-53"],
+            "pretraining_hours": [56000.0],
+            "n_languages": [53],
+            "relative_error": [1.0],
+        }
+    )
+    correlations = pd.DataFrame(
+        [
+            {
+                "scope": "pooled (relative error)",
+                "predictor": p,
+                "n": 1,
+                "rho": math.nan,
+                "p_value": math.nan,
+                "ci_low": math.nan,
+                "ci_high": math.nan,
+            }
+            for p in ("pretraining_hours", "n_languages")
+        ]
+    )
     fig = drawn_figure(monkeypatch, figures.size_diversity_scatter, cells, correlations)
     titles = [ax.get_title() for ax in fig.axes]
     assert all("nan" not in t and t.startswith("Spearman not defined: 1 distinct value") for t in titles)
@@ -535,13 +665,18 @@ def test_figures_with_too_few_points_say_why_instead_of_nan(monkeypatch):
     assert [t.get_text() for t in legend.get_texts()] == ["es"]  # no entry for the undrawn mean line
 
     # An encoder with no Indo-European language: its gap is n/a, and the figure says why.
-    gaps = pd.DataFrame({"encoder": ["xlsr-53", "wavlm-large", "all"], "gap": [3.0, math.nan, 3.0],
-                         "p_holm": [0.5, math.nan, 0.5]})
+    gaps = pd.DataFrame(
+        {"encoder": ["xlsr-53", "wavlm-large", "all"], "gap": [3.0, math.nan, 3.0], "p_holm": [0.5, math.nan, 0.5]}
+    )
     fig = drawn_figure(monkeypatch, figures.indo_european_gap_bars, gaps)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "n/a" in texts and any("no runs on an Indo-European language" in t for t in texts)
 
-    fig = drawn_figure(monkeypatch, figures.transfer_scatter,
-                       pd.DataFrame(columns=["encoder", "genetic_similarity", "relative_improvement"]), "genetic")
+    fig = drawn_figure(
+        monkeypatch,
+        figures.transfer_scatter,
+        pd.DataFrame(columns=["encoder", "genetic_similarity", "relative_improvement"]),
+        "genetic",
+    )
     assert fig.axes[0].get_legend() is None
     assert any("no monolingual encoder" in t.get_text() for t in fig.axes[0].texts)

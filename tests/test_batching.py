@@ -80,14 +80,21 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients(model_type, ti
         torch.manual_seed(0)
         name = "xlsr-53" if model_type == "wav2vec2" else "wavlm-large"
         encoder = build_encoder(
-            resolve_encoder(name, tiny_encoders[model_type]), tmp_path / str(checkpointing),
-            config_overrides={"layerdrop": 0.0, "hidden_dropout": 0.0, "attention_dropout": 0.0,
-                              "activation_dropout": 0.0, "feat_proj_dropout": 0.0, "mask_time_prob": 0.0},
+            resolve_encoder(name, tiny_encoders[model_type]),
+            tmp_path / str(checkpointing),
+            config_overrides={
+                "layerdrop": 0.0,
+                "hidden_dropout": 0.0,
+                "attention_dropout": 0.0,
+                "activation_dropout": 0.0,
+                "feat_proj_dropout": 0.0,
+                "mask_time_prob": 0.0,
+            },
             gradient_checkpointing=checkpointing,
         )
         encoder.train()
         saved = []  # bytes of the activations autograd keeps for the backward pass
-        with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.nbytes) or t, lambda t: t):
+        with torch.autograd.graph.saved_tensors_hooks(lambda t, saved=saved: saved.append(t.nbytes) or t, lambda t: t):
             loss = encoder(wavs, lens).pow(2).mean()
         loss.backward()
         grads = torch.cat([p.grad.flatten() for p in encoder.parameters() if p.grad is not None])

@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_espeak]  # data_pipeline synthesises speech
@@ -19,26 +18,37 @@ pytestmark = [pytest.mark.slow, pytest.mark.needs_espeak]  # data_pipeline synth
 RATIO = r"([0-9]+\.[0-9]+)"
 
 CASES = {
-    "gpu_throughput": (["bench/gpu_throughput.py", "--device", "cpu"], [
-        r"NOTE: no GPU here.*NOT GPU figures",
-        rf"project / baseline: throughput x{RATIO}, MFU x{RATIO}",
-    ]),
+    "gpu_throughput": (
+        ["bench/gpu_throughput.py", "--device", "cpu"],
+        [
+            r"NOTE: no GPU here.*NOT GPU figures",
+            rf"project / baseline: throughput x{RATIO}, MFU x{RATIO}",
+        ],
+    ),
     "padding": (["bench/padding.py"], [r"padding +([0-9.]+)%"]),
-    "data_pipeline": (["bench/data_pipeline.py", "--clips", "16", "--epochs", "1"], [
-        rf"preparation: .* x{RATIO}",
-        rf"\n +2 +[0-9.]+ +[0-9.]+ +{RATIO}x +[0-9.]+ +{RATIO}x",
-    ]),
+    "data_pipeline": (
+        ["bench/data_pipeline.py", "--clips", "16", "--epochs", "1"],
+        [
+            rf"preparation: .* x{RATIO}",
+            rf"\n +2 +[0-9.]+ +[0-9.]+ +{RATIO}x +[0-9.]+ +{RATIO}x",
+        ],
+    ),
     "train_step": (["bench/train_step.py", "--steps", "3", "--skip-large"], [rf"ratio {RATIO}"]),
-    "probe": (["bench/probe.py", "--skip-large", "--train", "12", "--epochs", "1"], [
-        r"NOTE: CPU figures \(no GPU here\)",
-        rf"probe without cache +[0-9.]+ s/epoch \(x{RATIO}\)",
-        rf"probe with cache, second seed +[0-9.]+ s/epoch \(x{RATIO}\)",
-    ]),
-    "evaluation_throughput": (["bench/evaluation_throughput.py", "--skip-large", "--clips", "4", "--repeats", "1",
-                               "--device", "cpu"], [
-        r"NOTE: CPU figures",
-        rf"(?m)^tiny wav2vec2 +[0-9.]+ +4 +[0-9.]+ +{RATIO} +{RATIO} +[0-9.]+% +x{RATIO} +True$",
-    ]),
+    "probe": (
+        ["bench/probe.py", "--skip-large", "--train", "12", "--epochs", "1"],
+        [
+            r"NOTE: CPU figures \(no GPU here\)",
+            rf"probe without cache +[0-9.]+ s/epoch \(x{RATIO}\)",
+            rf"probe with cache, second seed +[0-9.]+ s/epoch \(x{RATIO}\)",
+        ],
+    ),
+    "evaluation_throughput": (
+        ["bench/evaluation_throughput.py", "--skip-large", "--clips", "4", "--repeats", "1", "--device", "cpu"],
+        [
+            r"NOTE: CPU figures",
+            rf"(?m)^tiny wav2vec2 +[0-9.]+ +4 +[0-9.]+ +{RATIO} +{RATIO} +[0-9.]+% +x{RATIO} +True$",
+        ],
+    ),
 }
 
 

@@ -108,8 +108,16 @@ def test_every_fault_is_handled_and_counted(faulty_corpus, prepared):
     assert "fault_corrupt.mp3: not decodable as audio" in examples["undecodable"][0]["error"]
     kept = {row["ID"]: row for row in manifest(prep, "train")}
     # Usable rows are all there: 10 good ones plus the ones whose defect prep repairs.
-    for repaired in ("fault_44k_stereo", "fault_32k", "fault_quotes", "fault_unbalanced_quote",
-                     "fault_nfd", "fault_emoji", "fault_truncated", "fault_test_sentence"):
+    for repaired in (
+        "fault_44k_stereo",
+        "fault_32k",
+        "fault_quotes",
+        "fault_unbalanced_quote",
+        "fault_nfd",
+        "fault_emoji",
+        "fault_truncated",
+        "fault_test_sentence",
+    ):
         assert repaired in kept, repaired
     assert len(kept) == 10 + 8
     assert report["splits"]["test"]["sentences_also_in_train"] >= 1
@@ -121,8 +129,14 @@ def test_every_fault_is_handled_and_counted(faulty_corpus, prepared):
 
 
 def test_a_test_sentence_also_in_train_is_a_warning_with_an_example(caplog):
-    split = {"rows_read": 10, "kept": 10, "hours": 0.01, "skipped": {}, "sentences_also_in_train": 3,
-             "sentence_also_in_train_example": {"ID": "clip_7", "sentence": "hola mundo"}}
+    split = {
+        "rows_read": 10,
+        "kept": 10,
+        "hours": 0.01,
+        "skipped": {},
+        "sentences_also_in_train": 3,
+        "sentence_also_in_train_example": {"ID": "clip_7", "sentence": "hola mundo"},
+    }
     with caplog.at_level("WARNING", logger="crossling_asr.data.common_voice"):
         _log_report({"splits": {"test": split}})
     (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]

@@ -20,8 +20,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, run_folder
+
 from crossling_asr.hparams import language_file
 from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 
@@ -58,19 +58,39 @@ def edit_distance(ref, hyp):
 def test_two_process_ddp_takes_half_the_steps(tmp_path, make_corpus, tiny_encoders):
     corpus = make_corpus("es", n_train=12, n_dev=4, n_test=4)
     recipe = [
-        str(ROOT / "recipes" / "es" / "train.py"), str(language_file("es")), f"--data_folder={corpus}",
-        "--encoder=wav2vec2-large-lv60", f"--encoder_source={tiny_encoders['wav2vec2']}", "--number_of_epochs=1",
+        str(ROOT / "recipes" / "es" / "train.py"),
+        str(language_file("es")),
+        f"--data_folder={corpus}",
+        "--encoder=wav2vec2-large-lv60",
+        f"--encoder_source={tiny_encoders['wav2vec2']}",
+        "--number_of_epochs=1",
         *OVERRIDES,
     ]
     assert any("layerdrop: 0.5" in o for o in OVERRIDES)
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    single = subprocess.run([sys.executable, *recipe, f"--results_root={tmp_path / 'single'}"],
-                            cwd=ROOT / "recipes" / "es", capture_output=True, text=True, env=env)
+    single = subprocess.run(
+        [sys.executable, *recipe, f"--results_root={tmp_path / 'single'}"],
+        cwd=ROOT / "recipes" / "es",
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *recipe,
-         f"--results_root={tmp_path / 'ddp'}", "--distributed_backend=gloo"],
-        cwd=ROOT / "recipes" / "es", capture_output=True, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            *recipe,
+            f"--results_root={tmp_path / 'ddp'}",
+            "--distributed_backend=gloo",
+        ],
+        cwd=ROOT / "recipes" / "es",
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert ddp.returncode == 0, ddp.stdout[-3000:] + ddp.stderr[-5000:]
 

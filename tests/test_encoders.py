@@ -4,8 +4,8 @@ import json
 
 import pytest
 import torch
-
 from conftest import CPU_RUN_OPTS, load_cpu_hparams, run_folder
+
 from crossling_asr.model.encoders import build_encoder, load_registry, resolve_encoder
 from crossling_asr.recipe import train_and_test
 
@@ -18,8 +18,17 @@ MODEL_TYPE_OF_FAMILY = {
     "UniSpeechSatModel": "unispeech-sat",
 }
 REQUIRED_FIELDS = {
-    "source", "family", "params_millions", "pretraining_data", "pretraining_hours",
-    "n_languages", "languages", "monolingual", "gpu_memory_gb", "sources", "unverified",
+    "source",
+    "family",
+    "params_millions",
+    "pretraining_data",
+    "pretraining_hours",
+    "n_languages",
+    "languages",
+    "monolingual",
+    "gpu_memory_gb",
+    "sources",
+    "unverified",
 }
 
 

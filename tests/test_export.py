@@ -12,17 +12,18 @@ import torch
 from conftest import ROOT
 from speechbrain.utils.checkpoints import Checkpointer
 
-from crossling_asr.decoding.greedy import greedy_ctc_decode
 from crossling_asr.data.datasets import build_tokenizer, decode_text, read_audio
-from crossling_asr.model.encoders import build_encoder, resolve_encoder
+from crossling_asr.decoding.greedy import greedy_ctc_decode
+from crossling_asr.decoding.ngram_lm import build_run_lm
+from crossling_asr.decoding.transcribe import Decoder
 from crossling_asr.interop.encoder_asr import export_model
 from crossling_asr.interop.hub import upload_export
 from crossling_asr.interop.model_card import card_metadata, common_voice_release
 from crossling_asr.interop.staging import ExportTargetError
-from crossling_asr.decoding.ngram_lm import build_run_lm
+from crossling_asr.model.encoders import build_encoder, resolve_encoder
 from crossling_asr.model.heads import CTCHead
 from crossling_asr.model.trained_model import TrainedModel, TrainedModelError, load_finished_run
-from crossling_asr.decoding.transcribe import Decoder
+
 
 def longest_test_clip(output_folder):
     """The longest test utterance's 16 kHz audio written by data preparation."""
@@ -36,7 +37,8 @@ def project_transcript(output_folder, encoder_dir, clip, scratch):
     """The clip decoded the way CTCBrain decodes: SSLEncoder + CTCHead of the best checkpoint."""
     results = json.loads((output_folder / "results.json").read_text())
     encoder = build_encoder(
-        resolve_encoder(results["run"]["encoder"], encoder_dir), scratch,
+        resolve_encoder(results["run"]["encoder"], encoder_dir),
+        scratch,
         config_overrides=results["hparams"]["encoder_config"],
     )
     tokenizer = build_tokenizer(results["hparams"]["train_csv"], output_folder / "save" / "label_encoder.txt")
@@ -84,21 +86,36 @@ def test_exported_model_transcribes_like_the_project_in_plain_speechbrain(usage_
     moved = shutil.copytree(greedy_dir, tmp_path / "moved" / "export")
 
     files = {p.name for p in greedy_dir.iterdir()}
-    assert {"hyperparams.yaml", "model.safetensors", "config.json", "preprocessor_config.json",
-            "ctc_head.pt", "label_encoder.txt", "README.md", "model_info.json"} <= files
+    assert {
+        "hyperparams.yaml",
+        "model.safetensors",
+        "config.json",
+        "preprocessor_config.json",
+        "ctc_head.pt",
+        "label_encoder.txt",
+        "README.md",
+        "model_info.json",
+    } <= files
     assert not [f for f in files if f.endswith((".ckpt", ".bin", ".pkl"))]
     torch.load(greedy_dir / "ctc_head.pt", weights_only=True)
     assert "crossling_asr" not in (greedy_dir / "hyperparams.yaml").read_text()
 
     shutil.rmtree(greedy_dir)  # the moved copy must not need the original
     jobs = {
-        "greedy_moved": {"source": str(moved), "savedir": str(tmp_path / "sb_greedy"), "clip": clip,
-                         "overrides": {"model_dir": str(moved)}},
+        "greedy_moved": {
+            "source": str(moved),
+            "savedir": str(tmp_path / "sb_greedy"),
+            "clip": clip,
+            "overrides": {"model_dir": str(moved)},
+        },
         "lm_in_place": {"source": str(lm_dir), "savedir": str(tmp_path / "sb_lm"), "clip": clip},
     }
     proc = subprocess.run(
         [sys.executable, "-c", PLAIN_SPEECHBRAIN, json.dumps(jobs)],
-        cwd=tmp_path, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"},
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     plain = json.loads(proc.stdout.split("RESULT ", 1)[1])
@@ -126,8 +143,9 @@ def test_a_moved_export_loads_with_the_helper_or_the_documented_override(usage_r
     moved.parent.mkdir()
     original.rename(moved)
 
-    with_override = EncoderASR.from_hparams(source=str(moved), savedir=str(tmp_path / "sb1"),
-                                            overrides={"model_dir": str(moved)})
+    with_override = EncoderASR.from_hparams(
+        source=str(moved), savedir=str(tmp_path / "sb1"), overrides={"model_dir": str(moved)}
+    )
     with_helper = load_encoder_asr(moved, tmp_path / "sb2")
     assert with_helper.transcribe_file(clip) == with_override.transcribe_file(clip)
     assert TrainedModel.load(moved, "cpu").source == str(moved)  # the package's own loader reads the folder given
@@ -135,7 +153,9 @@ def test_a_moved_export_loads_with_the_helper_or_the_documented_override(usage_r
     # Plain SpeechBrain without the override: the YAML's old path, taken for a hub id (as the card says).
     with pytest.raises((OSError, ValueError), match=rf"Repo id must be in the form.*'{re.escape(str(original))}'"):
         EncoderASR.from_hparams(source=str(moved), savedir=str(tmp_path / "sb3"))
-    with pytest.raises(ExportError, match=rf"model_dir '{re.escape(str(original))}' is not a folder .*load_encoder_asr"):
+    with pytest.raises(
+        ExportError, match=rf"model_dir '{re.escape(str(original))}' is not a folder .*load_encoder_asr"
+    ):
         load_encoder_asr(moved, tmp_path / "sb4", overrides={"model_dir": str(original)})
     card = (moved / "README.md").read_text()
     assert 'overrides={"model_dir": "path/to/this/folder"}' in card and "load_encoder_asr(" in card
@@ -149,9 +169,19 @@ def test_model_card_states_language_encoder_data_scores_and_citation(usage_run, 
     card = readme.read_text()
     results = json.loads((output_folder / "results.json").read_text())
     test = results["metrics"]["test"]
-    for fact in ("language: es", "xlsr-53", "MLS, CommonVoice, BABEL", "56000 hours", "Seed 1",
-                 f"{test['WER']:.2f}", f"{test['CER']:.2f}", "2511.21704", "EncoderASR.from_hparams",
-                 "## Limitations", "| train | 200 |"):
+    for fact in (
+        "language: es",
+        "xlsr-53",
+        "MLS, CommonVoice, BABEL",
+        "56000 hours",
+        "Seed 1",
+        f"{test['WER']:.2f}",
+        f"{test['CER']:.2f}",
+        "2511.21704",
+        "EncoderASR.from_hparams",
+        "## Limitations",
+        "| train | 200 |",
+    ):
         assert fact in card, fact
 
     loaded = ModelCard.load(readme)  # huggingface_hub parses and checks the metadata
@@ -181,11 +211,14 @@ def test_model_card_names_a_replaced_encoder_source_with_the_registry_name(usage
     assert f"\n# {title}\n" in card and ModelCard.load(export_dir / "README.md").data.model_name == title
     assert "xlsr-53 fine-tuned" not in card
     registry_source = load_registry()["xlsr-53"]["source"]
-    assert (f"source: `{source}` (replacing the registry's `{registry_source}`: "
-            "not the study's xlsr-53 weights)") in card
+    assert (
+        f"source: `{source}` (replacing the registry's `{registry_source}`: not the study's xlsr-53 weights)"
+    ) in card
 
     info = json.loads((export_dir / "model_info.json").read_text())  # the same run, as if on the registry's weights
-    own = model_card(load_finished_run(output_folder), {**info, "encoder": {**info["encoder"], "source": registry_source}})
+    own = model_card(
+        load_finished_run(output_folder), {**info, "encoder": {**info["encoder"], "source": registry_source}}
+    )
     assert "\n# xlsr-53 fine-tuned with CTC on Common Voice es\n" in str(own)
     assert "weights from" not in str(own) and "replacing the registry" not in str(own)
 
@@ -196,14 +229,17 @@ def test_card_metadata_names_the_release_and_the_base_model():
     for unknown in ("/data/cv-corpus-12.0-delta-2022-12-07/es", "demo/data/es", "/data/cv7/es", None):
         assert common_voice_release(unknown) is None, unknown
 
-    results = {"data": {"release_folder": "/data/cv-corpus-7.0-2021-07-21/sv-SE"},
-               "metrics": {"test": {"WER": 21.5, "CER": 7.25}}}
+    results = {
+        "data": {"release_folder": "/data/cv-corpus-7.0-2021-07-21/sv-SE"},
+        "metrics": {"test": {"WER": 21.5, "CER": 7.25}},
+    }
     encoder = {"source": "facebook/wav2vec2-large-xlsr-53", "family": "Wav2Vec2Model", "random_init": False}
     data = card_metadata(results, {"language": "sv-SE", "encoder": encoder}, "a title")
     assert data.language == "sv" and data.base_model == "facebook/wav2vec2-large-xlsr-53"
     assert data.datasets == ["mozilla-foundation/common_voice_7_0"]
-    assert [(r.dataset_type, r.dataset_config, r.dataset_split, r.metric_type, r.metric_value)
-            for r in data.eval_results] == [
+    assert [
+        (r.dataset_type, r.dataset_config, r.dataset_split, r.metric_type, r.metric_value) for r in data.eval_results
+    ] == [
         ("mozilla-foundation/common_voice_7_0", "sv-SE", "test", "wer", 21.5),
         ("mozilla-foundation/common_voice_7_0", "sv-SE", "test", "cer", 7.25),
     ]
@@ -231,7 +267,8 @@ def test_export_cli(usage_run, tmp_path):
     output_folder, _ = usage_run
     proc = subprocess.run(
         [sys.executable, str(ROOT / "local" / "export_model.py"), str(output_folder), str(tmp_path / "cli")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Exported to" in proc.stdout and (tmp_path / "cli" / "hyperparams.yaml").is_file()
@@ -269,7 +306,9 @@ def test_upload_is_one_commit_of_the_folder_as_it_is_plus_the_hub_yaml(usage_run
     assert sorted(names) == sorted(p.name for p in export_dir.iterdir()) and len(set(names)) == len(names)
     by_name = {op.path_in_repo: op for op in operations}
     assert by_name["model.safetensors"].path_or_fileobj == str(export_dir / "model.safetensors")
-    assert all(op.path_or_fileobj == str(export_dir / name) for name, op in by_name.items() if name != "hyperparams.yaml")
+    assert all(
+        op.path_or_fileobj == str(export_dir / name) for name, op in by_name.items() if name != "hyperparams.yaml"
+    )
     with by_name["hyperparams.yaml"].as_file() as f:
         hub_yaml = f.read().decode("utf-8")
     assert 'model_dir: "someone/asr-es"' in hub_yaml and str(export_dir) not in hub_yaml

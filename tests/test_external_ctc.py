@@ -21,6 +21,9 @@ import transformers
 from conftest import ROOT
 
 from crossling_asr.cli.evaluate_checkpoint import main as evaluate_command
+from crossling_asr.data.preparation import prepare_language
+from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
+from crossling_asr.hparams import read_language_data
 from crossling_asr.interop.external_ctc import (
     CheckpointFiles,
     ExternalCheckpointError,
@@ -30,19 +33,26 @@ from crossling_asr.interop.external_ctc import (
     load_ctc_checkpoint,
     registry_encoder,
 )
-from crossling_asr.data.preparation import prepare_language
 from crossling_asr.interop.released_names import ReleasedName, parse_released_name
-from crossling_asr.hparams import read_language_data
-from crossling_asr.registry import load_registry
-from crossling_asr.run_layout import EVALUATION_PROTOCOLS, evaluation_output_folder
-from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
 from crossling_asr.model.families import FAMILIES
 from crossling_asr.model.tiny_encoders import TINY_ARCHITECTURE
+from crossling_asr.registry import load_registry
+from crossling_asr.run_layout import EVALUATION_PROTOCOLS, evaluation_output_folder
 
-CTC_CLASSES = {"wav2vec2": "Wav2Vec2ForCTC", "hubert": "HubertForCTC", "wavlm": "WavLMForCTC",
-               "unispeech": "UniSpeechForCTC", "unispeech-sat": "UniSpeechSatForCTC"}
-ENCODER_CLASSES = {"wav2vec2": "Wav2Vec2Model", "hubert": "HubertModel", "wavlm": "WavLMModel",
-                   "unispeech": "UniSpeechModel", "unispeech-sat": "UniSpeechSatModel"}
+CTC_CLASSES = {
+    "wav2vec2": "Wav2Vec2ForCTC",
+    "hubert": "HubertForCTC",
+    "wavlm": "WavLMForCTC",
+    "unispeech": "UniSpeechForCTC",
+    "unispeech-sat": "UniSpeechSatForCTC",
+}
+ENCODER_CLASSES = {
+    "wav2vec2": "Wav2Vec2Model",
+    "hubert": "HubertModel",
+    "wavlm": "WavLMModel",
+    "unispeech": "UniSpeechModel",
+    "unispeech-sat": "UniSpeechSatModel",
+}
 # What HuggingSound writes: <pad> (the CTC blank), <s>, </s>, <unk>, | and the training text's characters.
 HUGGINGSOUND_SPECIALS = ["<pad>", "<s>", "</s>", "<unk>", "|"]
 SPANISH_LETTERS = list("abcdefghijklmnopqrstuvwxyzñáéíóúü") + ["'"]
@@ -64,8 +74,9 @@ def save_checkpoint(folder, family, tokens, pad="<pad>", unk="<unk>", card_base=
         torch.save(model.state_dict(), folder / "pytorch_model.bin")
     (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}, ensure_ascii=False))
     transformers.Wav2Vec2CTCTokenizer(str(folder / "vocab.json"), pad_token=pad, unk_token=unk).save_pretrained(folder)
-    transformers.Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
-                                          return_attention_mask=True).save_pretrained(folder)
+    transformers.Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True
+    ).save_pretrained(folder)
     if card_base:
         (folder / "README.md").write_text(
             "---\nlanguage:\n- es\nlicense: apache-2.0\ntags:\n- automatic-speech-recognition\n---\n"
@@ -154,13 +165,27 @@ def prepared_root(tmp_path_factory, make_corpus):
 
 def test_a_released_checkpoint_is_evaluated_by_the_command(tmp_path, make_corpus):
     """HuggingSound layout and name; the data prepared by the command itself, from --data-folder."""
-    checkpoint = save_checkpoint(tmp_path / "exp_w2v2t_es_wav2vec2_s250", "wav2vec2",
-                                 HUGGINGSOUND_SPECIALS + SPANISH_LETTERS, card_base="facebook/wav2vec2-large-lv60")
+    checkpoint = save_checkpoint(
+        tmp_path / "exp_w2v2t_es_wav2vec2_s250",
+        "wav2vec2",
+        HUGGINGSOUND_SPECIALS + SPANISH_LETTERS,
+        card_base="facebook/wav2vec2-large-lv60",
+    )
     root = tmp_path / "results"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "local" / "evaluate_checkpoint.py"), str(checkpoint), "--results-root", str(root),
-         "--data-folder", str(make_corpus("es", **CORPUS)), "--device", "cpu"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            str(ROOT / "local" / "evaluate_checkpoint.py"),
+            str(checkpoint),
+            "--results-root",
+            str(root),
+            "--data-folder",
+            str(make_corpus("es", **CORPUS)),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     folder = root / "es" / "wav2vec2-large-lv60.released" / "seed_250"
@@ -169,13 +194,24 @@ def test_a_released_checkpoint_is_evaluated_by_the_command(tmp_path, make_corpus
     results = check_scored_like_one_at_a_time(folder, checkpoint, root, splits=("test", "dev"))
 
     assert results["status"] == "finished" and results["schema_version"] == 1
-    assert {k: results["run"][k] for k in ("language", "encoder", "encoder_source", "encoder_family", "random_init",
-                                            "seed", "protocol")} == {
-        "language": "es", "encoder": "wav2vec2-large-lv60", "encoder_source": "facebook/wav2vec2-large-lv60",
-        "encoder_family": "Wav2Vec2Model", "random_init": False, "seed": 250, "protocol": "released"}
+    assert {
+        k: results["run"][k]
+        for k in ("language", "encoder", "encoder_source", "encoder_family", "random_init", "seed", "protocol")
+    } == {
+        "language": "es",
+        "encoder": "wav2vec2-large-lv60",
+        "encoder_source": "facebook/wav2vec2-large-lv60",
+        "encoder_family": "Wav2Vec2Model",
+        "random_init": False,
+        "seed": 250,
+        "protocol": "released",
+    }
     checkpoint_info = results["checkpoint"]
-    assert checkpoint_info["released"] and checkpoint_info["released_name"] == {"language": "es", "model": "wav2vec2",
-                                                                                 "seed": 250}
+    assert checkpoint_info["released"] and checkpoint_info["released_name"] == {
+        "language": "es",
+        "model": "wav2vec2",
+        "seed": 250,
+    }
     assert checkpoint_info["hub_id"] is None and checkpoint_info["revision"] is None  # a local folder
     assert checkpoint_info["card_base_model"] == "facebook/wav2vec2-large-lv60"
     assert checkpoint_info["encoder_mapping"] == "card base model and released name"
@@ -196,17 +232,41 @@ def test_a_released_checkpoint_is_evaluated_by_the_command(tmp_path, make_corpus
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_every_family_is_scored_like_its_own_transformers_model(family, tmp_path, prepared_root):
     """Batched decoding, each utterance trimmed to its own frames, gives what each clip gives alone."""
-    base = {"wav2vec2": "facebook/wav2vec2-large-xlsr-53", "hubert": "facebook/hubert-large-ll60k",
-            "wavlm": "microsoft/wavlm-large", "unispeech": "microsoft/unispeech-large-multi-lingual-1500h-cv",
-            "unispeech-sat": "microsoft/unispeech-sat-large"}[family]
+    base = {
+        "wav2vec2": "facebook/wav2vec2-large-xlsr-53",
+        "hubert": "facebook/hubert-large-ll60k",
+        "wavlm": "microsoft/wavlm-large",
+        "unispeech": "microsoft/unispeech-large-multi-lingual-1500h-cv",
+        "unispeech-sat": "microsoft/unispeech-sat-large",
+    }[family]
     registry = load_registry()
     encoder = next(name for name, entry in registry.items() if entry["source"] == base)
     seed = 100 + sorted(FAMILIES).index(family)
     weights = "bin" if family == "hubert" else "safetensors"
-    checkpoint = save_checkpoint(tmp_path / f"exp_w2v2t_es_{registry[encoder]['released_name']}_s{seed}", family,
-                                 HUGGINGSOUND_SPECIALS + SPANISH_LETTERS, card_base=base, weights=weights, seed=seed)
-    assert evaluate_command([str(checkpoint), "--results-root", str(prepared_root), "--splits", "test",
-                             "--device", "cpu", "--batch-size", "4"]) == 0
+    checkpoint = save_checkpoint(
+        tmp_path / f"exp_w2v2t_es_{registry[encoder]['released_name']}_s{seed}",
+        family,
+        HUGGINGSOUND_SPECIALS + SPANISH_LETTERS,
+        card_base=base,
+        weights=weights,
+        seed=seed,
+    )
+    assert (
+        evaluate_command(
+            [
+                str(checkpoint),
+                "--results-root",
+                str(prepared_root),
+                "--splits",
+                "test",
+                "--device",
+                "cpu",
+                "--batch-size",
+                "4",
+            ]
+        )
+        == 0
+    )
     folder = prepared_root / "es" / f"{encoder}.released" / f"seed_{seed}"
     results = check_scored_like_one_at_a_time(folder, checkpoint, prepared_root)
     assert results["run"]["encoder"] == encoder and results["run"]["encoder_family"] == ENCODER_CLASSES[family]
@@ -251,8 +311,26 @@ def test_an_upper_case_vocabulary_is_lower_cased_and_reported(tmp_path, prepared
         evaluate_command([str(checkpoint), "--results-root", str(prepared_root), "--lang", "es", "--seed", "7"])
     with pytest.raises(SystemExit, match="--seed"):
         evaluate_command([str(checkpoint), "--results-root", str(prepared_root), "--lang", "es"])
-    assert evaluate_command([str(checkpoint), "--results-root", str(prepared_root), "--lang", "es", "--seed", "7",
-                             "--encoder", "xlsr-53", "--splits", "test", "--device", "cpu"]) == 0
+    assert (
+        evaluate_command(
+            [
+                str(checkpoint),
+                "--results-root",
+                str(prepared_root),
+                "--lang",
+                "es",
+                "--seed",
+                "7",
+                "--encoder",
+                "xlsr-53",
+                "--splits",
+                "test",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     digest = hashlib.sha1(str(checkpoint.resolve()).encode()).hexdigest()[:6]
     folder = prepared_root / "es" / f"xlsr-53.external~wav2vec2-es-cv-{digest}" / "seed_7"
     results = check_scored_like_one_at_a_time(folder, checkpoint, prepared_root)
@@ -275,8 +353,26 @@ def test_a_vocabulary_of_another_language_is_reported_as_not_fitting(tmp_path, p
     with pytest.raises(SystemExit, match="fine-tuned on ru, not es"):
         evaluate_command([str(checkpoint), "--results-root", str(prepared_root), "--lang", "es"])
     renamed = checkpoint.rename(tmp_path / "cyrillic")
-    assert evaluate_command([str(renamed), "--results-root", str(prepared_root), "--lang", "es", "--seed", "5",
-                             "--encoder", "wavlm-large", "--splits", "test", "--device", "cpu"]) == 0
+    assert (
+        evaluate_command(
+            [
+                str(renamed),
+                "--results-root",
+                str(prepared_root),
+                "--lang",
+                "es",
+                "--seed",
+                "5",
+                "--encoder",
+                "wavlm-large",
+                "--splits",
+                "test",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     folder = next((prepared_root / "es").glob("wavlm-large.external~cyrillic-*")) / "seed_5"
     results = check_scored_like_one_at_a_time(folder, renamed, prepared_root)  # scored all the same
     vocabulary = results["vocabulary"]
@@ -288,8 +384,12 @@ def test_a_vocabulary_of_another_language_is_reported_as_not_fitting(tmp_path, p
 
 
 def test_a_folder_already_evaluated_is_left_alone(tmp_path, prepared_root):
-    checkpoint = save_checkpoint(tmp_path / "exp_w2v2t_es_hubert_s9", "hubert", HUGGINGSOUND_SPECIALS + SPANISH_LETTERS,
-                                 card_base="facebook/hubert-large-ll60k")
+    checkpoint = save_checkpoint(
+        tmp_path / "exp_w2v2t_es_hubert_s9",
+        "hubert",
+        HUGGINGSOUND_SPECIALS + SPANISH_LETTERS,
+        card_base="facebook/hubert-large-ll60k",
+    )
     args = [str(checkpoint), "--results-root", str(prepared_root), "--splits", "test", "--device", "cpu"]
     assert evaluate_command(args) == 0
     results_file = prepared_root / "es" / "hubert-large-ll60k.released" / "seed_9" / "results.json"
@@ -331,13 +431,19 @@ def test_released_names_and_cards_map_to_the_registry(tmp_path):
 
     released = [entry["released_name"] for entry in registry.values()]
     assert len(set(released)) == len(registry)  # every encoder has one, and no two share it
-    for name, short in [("xlsr-53", "xlsr-53"), ("xls-r-300m", "xls-r"), ("voxpopuli-sv", "vp-sv"),
-                        ("unispeech-large-multi-lingual-1500h-cv", "unispeech-ml"),
-                        ("no-pretraining", "no-pretraining")]:
+    for name, short in [
+        ("xlsr-53", "xlsr-53"),
+        ("xls-r-300m", "xls-r"),
+        ("voxpopuli-sv", "vp-sv"),
+        ("unispeech-large-multi-lingual-1500h-cv", "unispeech-ml"),
+        ("no-pretraining", "no-pretraining"),
+    ]:
         assert registry_encoder(registry, released_model=short) == (name, "released name")
     # The baseline shares the LV-60 hub id; a card naming that id is the pre-trained model.
-    assert registry_encoder(registry, card_base="facebook/wav2vec2-large-lv60") == ("wav2vec2-large-lv60",
-                                                                                   "card base model")
+    assert registry_encoder(registry, card_base="facebook/wav2vec2-large-lv60") == (
+        "wav2vec2-large-lv60",
+        "card base model",
+    )
     with pytest.raises(ExternalCheckpointError, match="unknown released model name 'w2v-bert'.*xls-r"):
         registry_encoder(registry, released_model="w2v-bert")
     with pytest.raises(ExternalCheckpointError, match="is encoder hubert-large-ll60k.*'wavlm' is wavlm-large"):
@@ -360,8 +466,10 @@ def test_released_names_and_cards_map_to_the_registry(tmp_path):
 
 def test_evaluated_checkpoints_have_folders_no_trained_run_can_have():
     assert evaluation_output_folder("R", "pt", "xls-r-300m", 108, "released") == "R/pt/xls-r-300m.released/seed_108"
-    assert evaluation_output_folder("R", "pt", "xlsr-53", 1, "external", "org/model") == \
-        "R/pt/xlsr-53.external~org--model/seed_1"
+    assert (
+        evaluation_output_folder("R", "pt", "xlsr-53", 1, "external", "org/model")
+        == "R/pt/xlsr-53.external~org--model/seed_1"
+    )
     with pytest.raises(ValueError, match="released, external"):
         evaluation_output_folder("R", "pt", "xlsr-53", 1, "study")
     with pytest.raises(ValueError, match="named by the checkpoint"):
@@ -384,11 +492,14 @@ class RunsCodeWhenUnpickled:
 
 
 def test_a_pickle_that_would_run_code_is_refused_before_anything_runs(tmp_path, prepared_root):
-    checkpoint = save_checkpoint(tmp_path / "exp_w2v2t_es_wav2vec2_s3", "wav2vec2",
-                                 HUGGINGSOUND_SPECIALS + SPANISH_LETTERS, weights="bin")
+    checkpoint = save_checkpoint(
+        tmp_path / "exp_w2v2t_es_wav2vec2_s3", "wav2vec2", HUGGINGSOUND_SPECIALS + SPANISH_LETTERS, weights="bin"
+    )
     marker = tmp_path / "code_ran"
-    torch.save({"wav2vec2.feature_projection.projection.weight": RunsCodeWhenUnpickled(marker)},
-               checkpoint / "pytorch_model.bin")
+    torch.save(
+        {"wav2vec2.feature_projection.projection.weight": RunsCodeWhenUnpickled(marker)},
+        checkpoint / "pytorch_model.bin",
+    )
     with pytest.raises(SystemExit) as stop:
         evaluate_command([str(checkpoint), "--results-root", str(prepared_root), "--device", "cpu"])
     assert str(checkpoint / "pytorch_model.bin") in str(stop.value) and "weights_only" in str(stop.value)
@@ -424,8 +535,14 @@ def test_an_exported_run_evaluates_exactly_like_the_run(usage_export, tmp_path):
     test hypotheses, utterance by utterance, and its WER and CER."""
     output_folder, export_dir = usage_export
     files = {p.name for p in export_dir.iterdir()}
-    assert {"config.json", "model.safetensors", "vocab.json", "tokenizer_config.json", "preprocessor_config.json",
-            "README.md"} <= files and not [f for f in files if f.endswith((".bin", ".pt", ".ckpt"))]
+    assert {
+        "config.json",
+        "model.safetensors",
+        "vocab.json",
+        "tokenizer_config.json",
+        "preprocessor_config.json",
+        "README.md",
+    } <= files and not [f for f in files if f.endswith((".bin", ".pt", ".ckpt"))]
     vocab = json.loads((export_dir / "vocab.json").read_text())
     labels = (output_folder / "save" / "label_encoder.txt").read_text()
     assert vocab["<pad>"] == 0 and "'<blank>' => 0" in labels
@@ -436,8 +553,26 @@ def test_an_exported_run_evaluates_exactly_like_the_run(usage_export, tmp_path):
     root = tmp_path / "results"
     (root / "prepared").mkdir(parents=True)
     (root / "prepared" / "es").symlink_to(run_results["hparams"]["prep_folder"])  # the run's prepared data
-    assert evaluate_command([str(export_dir), "--results-root", str(root), "--lang", "es", "--seed", "1",
-                             "--encoder", "xlsr-53", "--splits", "test", "--device", "cpu"]) == 0
+    assert (
+        evaluate_command(
+            [
+                str(export_dir),
+                "--results-root",
+                str(root),
+                "--lang",
+                "es",
+                "--seed",
+                "1",
+                "--encoder",
+                "xlsr-53",
+                "--splits",
+                "test",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     folder = next((root / "es").glob("xlsr-53.external~es-*")) / "seed_1"
     assert read_hypotheses(folder / "test_hypotheses.tsv") == read_hypotheses(output_folder / "test_hypotheses.tsv")
     results = json.loads((folder / "results.json").read_text())
@@ -501,8 +636,13 @@ def test_a_released_checkpoint_imports_with_its_vocabulary_id_for_id(tmp_path):
     from crossling_asr.interop.transformers_ctc import import_to_speechbrain
 
     tokens = HUGGINGSOUND_SPECIALS + SPANISH_LETTERS
-    checkpoint = save_checkpoint(tmp_path / "exp_w2v2t_es_unispeech-sat_s77", "unispeech-sat", tokens,
-                                 card_base="microsoft/unispeech-sat-large", weights="bin")
+    checkpoint = save_checkpoint(
+        tmp_path / "exp_w2v2t_es_unispeech-sat_s77",
+        "unispeech-sat",
+        tokens,
+        card_base="microsoft/unispeech-sat-large",
+        weights="bin",
+    )
     imported = import_to_speechbrain(checkpoint, tmp_path / "sb")
     labels = CTCTextEncoder()
     labels.load(imported / "label_encoder.txt")
@@ -544,7 +684,9 @@ def test_upload_of_a_transformers_export_is_one_commit_of_the_folder_as_it_is(us
 def test_the_import_command_refuses_to_replace_an_import_without_overwrite(tmp_path, capsys):
     from crossling_asr.cli.import_transformers import main
 
-    checkpoint = save_checkpoint(tmp_path / "exp_w2v2t_es_wav2vec2_s3", "wav2vec2", HUGGINGSOUND_SPECIALS + SPANISH_LETTERS)
+    checkpoint = save_checkpoint(
+        tmp_path / "exp_w2v2t_es_wav2vec2_s3", "wav2vec2", HUGGINGSOUND_SPECIALS + SPANISH_LETTERS
+    )
     destination = tmp_path / "sb"
     assert main([str(checkpoint), str(destination)]) == 0
     assert f"Imported to {destination}" in capsys.readouterr().out

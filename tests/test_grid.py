@@ -18,13 +18,20 @@ import threading
 import time
 
 import pytest
-
 from conftest import ROOT
+
 from crossling_asr.grid.claim import RunClaim
 from crossling_asr.grid.cost import CostAssumptions, estimate, load_hours_table, measured_throughput
 from crossling_asr.grid.job import GridJob
 from crossling_asr.grid.runs import (
-    ATTEMPT_FILE, LOCK_FILE, LOG_FILE, GridError, Run, prep_failure_file, run_status, select_grid,
+    ATTEMPT_FILE,
+    LOCK_FILE,
+    LOG_FILE,
+    GridError,
+    Run,
+    prep_failure_file,
+    run_status,
+    select_grid,
 )
 from crossling_asr.grid.slurm import SlurmExecutor, SlurmOptions
 from crossling_asr.grid.worker import execute_run
@@ -36,8 +43,9 @@ ENCODERS = {"wav2vec2-large-lv60": "wav2vec2", "hubert-large-ll60k": "hubert"}  
 
 def grid_cli(*args, **kwargs):
     """Run local/grid.py; returns CompletedProcess (stdout and stderr as text)."""
-    return subprocess.run([sys.executable, str(ROOT / "local" / "grid.py"), *map(str, args)],
-                          capture_output=True, text=True, **kwargs)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "local" / "grid.py"), *map(str, args)], capture_output=True, text=True, **kwargs
+    )
 
 
 def selection_args(results_root, seeds=(1, 2)):
@@ -81,8 +89,15 @@ def max_concurrency(attempts):
 def test_tiny_grid_from_two_processes_then_status_rerun_and_report(tmp_path, make_corpus, tiny_encoders):
     corpora = {lang: make_corpus(lang, n_train=12, n_dev=4, n_test=4) for lang in LANGUAGES}
     root = tmp_path / "results"
-    run_args = ["run", *grid_args(root, corpora, tiny_encoders), "--runs-per-gpu", "2", "--cpu-tiny",
-                "--", "--number_of_epochs=1"]
+    run_args = [
+        "run",
+        *grid_args(root, corpora, tiny_encoders),
+        "--runs-per-gpu",
+        "2",
+        "--cpu-tiny",
+        "--",
+        "--number_of_epochs=1",
+    ]
     command = [sys.executable, str(ROOT / "local" / "grid.py"), *map(str, run_args)]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     time.sleep(1)
@@ -128,8 +143,9 @@ def test_tiny_grid_from_two_processes_then_status_rerun_and_report(tmp_path, mak
     default = subprocess.run([*report_cli, "--out", str(tmp_path / "default_report")], capture_output=True, text=True)
     assert default.returncode == 0, default.stderr
     assert "0 finished runs used" in (tmp_path / "default_report" / "report.md").read_text()
-    report = subprocess.run([*report_cli, "--out", str(tmp_path / "report"), "--include-replaced-sources"],
-                            capture_output=True, text=True)
+    report = subprocess.run(
+        [*report_cli, "--out", str(tmp_path / "report"), "--include-replaced-sources"], capture_output=True, text=True
+    )
     assert report.returncode == 0, report.stderr
     text = (tmp_path / "report" / "report.md").read_text()
     assert "8 finished runs used; 0 expected runs missing" in text
@@ -177,10 +193,15 @@ def test_a_stopped_run_is_interrupted_unless_it_had_already_finished(tmp_path, f
     run = Run("es", "xlsr-53", 1)
     folder = run.folder(tmp_path)
     started = folder / "started"
-    script = ("import json, pathlib, time\n"
-              + (f"pathlib.Path({str(folder / 'results.json')!r}).write_text(json.dumps({{'status': 'finished'}}))\n"
-                 if finishes_first else "")
-              + f"pathlib.Path({str(started)!r}).touch()\ntime.sleep(60)\n")
+    script = (
+        "import json, pathlib, time\n"
+        + (
+            f"pathlib.Path({str(folder / 'results.json')!r}).write_text(json.dumps({{'status': 'finished'}}))\n"
+            if finishes_first
+            else ""
+        )
+        + f"pathlib.Path({str(started)!r}).touch()\ntime.sleep(60)\n"
+    )
     stop = threading.Event()
     threading.Thread(target=lambda: (wait_until(started.is_file), stop.set()), daemon=True).start()
     outcome = execute_run(run, ScriptJob(tmp_path, script), "test", stop=stop, grace_seconds=5)
@@ -201,13 +222,15 @@ def wait_until(condition, timeout=30):
 def test_status_reads_each_state_from_disk(tmp_path):
     done, running, failed, interrupted, fresh = (Run("es", "xlsr-53", seed) for seed in range(1, 6))
     (done.folder(tmp_path)).mkdir(parents=True)
-    (done.folder(tmp_path) / "results.json").write_text(json.dumps(
-        {"status": "finished", "metrics": {"test": {"WER": 12.5, "CER": 4.0}}}))
+    (done.folder(tmp_path) / "results.json").write_text(
+        json.dumps({"status": "finished", "metrics": {"test": {"WER": 12.5, "CER": 4.0}}})
+    )
     claim = RunClaim.acquire(running.folder(tmp_path), "test")
     failed.folder(tmp_path).mkdir(parents=True)
     (failed.folder(tmp_path) / LOG_FILE).write_text("...\nRuntimeError: out of cheese\n")
-    (failed.folder(tmp_path) / ATTEMPT_FILE).write_text(json.dumps(
-        {"attempt": 2, "outcome": "failed", "returncode": 1, "log": str(failed.folder(tmp_path) / LOG_FILE)}))
+    (failed.folder(tmp_path) / ATTEMPT_FILE).write_text(
+        json.dumps({"attempt": 2, "outcome": "failed", "returncode": 1, "log": str(failed.folder(tmp_path) / LOG_FILE)})
+    )
     (interrupted.folder(tmp_path) / "save" / "CKPT+2026-01-01").mkdir(parents=True)
     (interrupted.folder(tmp_path) / LOCK_FILE).write_text("{}")
     os.utime(interrupted.folder(tmp_path) / LOCK_FILE, (time.time() - 3600,) * 2)
@@ -244,10 +267,16 @@ def test_selection_and_overrides_are_checked():
     with pytest.raises(GridError, match="set by the grid"):
         GridJob(results_root="/tmp/r", recipe_overrides=["--seed=4"])
     command = GridJob(results_root="/tmp/r", data_root="/data", gpus_per_run=2).recipe_command(
-        Run("es", "xlsr-53", 2, "stock", "/tiny"))
+        Run("es", "xlsr-53", 2, "stock", "/tiny")
+    )
     assert command[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    assert command[-5:] == ["--results_root=/tmp/r", "--encoder=xlsr-53", "--seed=2", "--protocol=stock",
-                            "--encoder_source=/tiny"]
+    assert command[-5:] == [
+        "--results_root=/tmp/r",
+        "--encoder=xlsr-53",
+        "--seed=2",
+        "--protocol=stock",
+        "--encoder_source=/tiny",
+    ]
     with pytest.raises(GridError, match="set by the grid"):
         GridJob(results_root="/tmp/r", recipe_overrides=["--protocol=stock"])
     assert "--data_folder=/data/es" in command
@@ -256,30 +285,50 @@ def test_selection_and_overrides_are_checked():
 def write_prep_report(root, language, hours):
     folder = root / "prepared" / language
     folder.mkdir(parents=True)
-    (folder / "prep_report.json").write_text(json.dumps(
-        {"splits": {split: {"hours": h, "kept": 1} for split, h in zip(("train", "dev", "test"), hours)}}))
+    (folder / "prep_report.json").write_text(
+        json.dumps({"splits": {split: {"hours": h, "kept": 1} for split, h in zip(("train", "dev", "test"), hours)}})
+    )
 
 
 def test_cost_estimate_from_prep_reports_and_a_hours_table(tmp_path):
     write_prep_report(tmp_path, "es", (10.0, 1.0, 2.0))
     (tmp_path / "hours.yaml").write_text("de: {train: 20, dev: 2, test: 2}\nit: 5\n")
     hours = load_hours_table(tmp_path / "hours.yaml")
-    assumptions = CostAssumptions(epochs=3, audio_hours_per_gpu_hour=50.0, reference_params_millions=317.4,
-                                  eval_cost_ratio=0.5, overhead_gpu_hours=0.25)
+    assumptions = CostAssumptions(
+        epochs=3,
+        audio_hours_per_gpu_hour=50.0,
+        reference_params_millions=317.4,
+        eval_cost_ratio=0.5,
+        overhead_gpu_hours=0.25,
+    )
     table = estimate(select_grid(["es", "de", "it"], ["xlsr-53", "xls-r-300m"], [1]), tmp_path, assumptions, hours)
     by_run = table.set_index(["language", "encoder"])
     # es, xlsr-53 (317.4M): (3 x 10 + 0.5 x (3 x 1 + 2)) / 50 + 0.25
     assert by_run.loc[("es", "xlsr-53"), "gpu_hours"] == pytest.approx((30 + 2.5) / 50 + 0.25)
     # xls-r-300m has 315.4M parameters: proportionally faster
     assert by_run.loc[("de", "xls-r-300m"), "gpu_hours"] == pytest.approx(
-        (60 + 0.5 * (6 + 2)) / (50 * 317.4 / 315.4) + 0.25)
+        (60 + 0.5 * (6 + 2)) / (50 * 317.4 / 315.4) + 0.25
+    )
     assert by_run.loc[("it", "xlsr-53"), "gpu_hours"] == pytest.approx(15 / 50 + 0.25)
     assert set(table["hours_from"]) == {"prep_report.json", "--hours-per-lang"}
     with pytest.raises(GridError, match="No corpus hours for fr"):
         estimate(select_grid(["fr"], ["xlsr-53"], [1]), tmp_path, assumptions, hours)
 
-    out = grid_cli("cost", "--results-root", tmp_path, "--langs", "es", "--encoders", "xlsr-53", "--seeds", "1",
-                   "--audio-hours-per-gpu-hour", "50", "--", "--number_of_epochs=3")
+    out = grid_cli(
+        "cost",
+        "--results-root",
+        tmp_path,
+        "--langs",
+        "es",
+        "--encoders",
+        "xlsr-53",
+        "--seeds",
+        "1",
+        "--audio-hours-per-gpu-hour",
+        "50",
+        "--",
+        "--number_of_epochs=3",
+    )
     assert out.returncode == 0, out.stderr
     expected = (30 + (3 * 1 + 2) / 3) / 50 + 0.1
     assert f"Total: 1 runs, {expected:.1f} GPU-hours" in out.stdout
@@ -287,34 +336,53 @@ def test_cost_estimate_from_prep_reports_and_a_hours_table(tmp_path):
     assert '"epochs": 3' in out.stdout
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--audio-hours-per-gpu-hour", "0", "must be > 0, got 0"),
-    ("--audio-hours-per-gpu-hour", "-5", "must be > 0, got -5"),
-    ("--reference-params-millions", "0", "must be > 0, got 0"),
-    ("--eval-cost-ratio", "-1", "must be >= 0, got -1"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--audio-hours-per-gpu-hour", "0", "must be > 0, got 0"),
+        ("--audio-hours-per-gpu-hour", "-5", "must be > 0, got -5"),
+        ("--reference-params-millions", "0", "must be > 0, got 0"),
+        ("--eval-cost-ratio", "-1", "must be >= 0, got -1"),
+    ],
+)
 def test_cost_refuses_options_that_make_no_sense(tmp_path, option, value, message):
     write_prep_report(tmp_path, "es", (10.0, 1.0, 2.0))
-    out = grid_cli("cost", "--results-root", tmp_path, "--langs", "es", "--encoders", "xlsr-53", "--seeds", "1",
-                   option, value)
+    out = grid_cli(
+        "cost", "--results-root", tmp_path, "--langs", "es", "--encoders", "xlsr-53", "--seeds", "1", option, value
+    )
     assert out.returncode == 2 and f"argument {option}: {message}" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
 
 
-def write_results(root, encoder, seed, device, source=None, train_hours=10.0, dev_hours=1.0, epochs=3,
-                  wall_seconds=3600.0, world_size=1):
+def write_results(
+    root,
+    encoder,
+    seed,
+    device,
+    source=None,
+    train_hours=10.0,
+    dev_hours=1.0,
+    epochs=3,
+    wall_seconds=3600.0,
+    world_size=1,
+):
     """A finished results.json with the fields the throughput measurement reads."""
     folder = Run("es", encoder, seed).folder(root)
     folder.mkdir(parents=True)
     run = {"encoder": encoder, "encoder_source": source or load_registry()[encoder]["source"]}
     if device:
         run["device"] = device
-    (folder / "results.json").write_text(json.dumps({
-        "status": "finished", "run": run,
-        "data": {"splits": {"train": {"hours": train_hours}, "dev": {"hours": dev_hours}}},
-        "training": {"epochs": epochs, "wall_seconds": wall_seconds, "world_size": world_size},
-        "parameters": {"encoder_total": 317.4e6},
-    }))
+    (folder / "results.json").write_text(
+        json.dumps(
+            {
+                "status": "finished",
+                "run": run,
+                "data": {"splits": {"train": {"hours": train_hours}, "dev": {"hours": dev_hours}}},
+                "training": {"epochs": epochs, "wall_seconds": wall_seconds, "world_size": world_size},
+                "parameters": {"encoder_total": 317.4e6},
+            }
+        )
+    )
 
 
 def test_measured_throughput_counts_only_gpu_runs_of_the_registry_encoders(tmp_path):
@@ -368,8 +436,19 @@ def test_a_data_root_one_level_too_deep_is_named_before_anything_runs(tmp_path):
     write_common_voice_folder(data)
     root = tmp_path / "results"
     for command in ("prepare", "run"):
-        out = grid_cli(command, "--results-root", root, "--langs", "es", "--encoders", "xlsr-53", "--seeds", "1",
-                       "--data-root", data)
+        out = grid_cli(
+            command,
+            "--results-root",
+            root,
+            "--langs",
+            "es",
+            "--encoders",
+            "xlsr-53",
+            "--seeds",
+            "1",
+            "--data-root",
+            data,
+        )
         assert out.returncode == 1, out.stdout + out.stderr
         assert f"--data-root {data} is one language's Common Voice folder" in out.stderr
         assert "one level too deep" in out.stderr and f"Give its parent: --data-root {data.parent}" in out.stderr
@@ -379,9 +458,12 @@ def test_a_data_root_one_level_too_deep_is_named_before_anything_runs(tmp_path):
 def test_data_folders_are_checked_with_what_they_must_hold(tmp_path):
     write_common_voice_folder(tmp_path / "cv" / "es")
     assert GridJob(results_root=tmp_path / "r", data_root=tmp_path / "cv").check_data_folder("es") is None
-    with pytest.raises(GridError, match=r"de: .*/cv/de does not exist\. --data-root must hold one Common Voice "
-                                        r"folder per language, <data root>/<lang>/ with train\.tsv, dev\.tsv, "
-                                        r"test\.tsv and clips/"):
+    with pytest.raises(
+        GridError,
+        match=r"de: .*/cv/de does not exist\. --data-root must hold one Common Voice "
+        r"folder per language, <data root>/<lang>/ with train\.tsv, dev\.tsv, "
+        r"test\.tsv and clips/",
+    ):
         GridJob(results_root=tmp_path / "r", data_root=tmp_path / "cv").check_data_folder("de")
     with pytest.raises(GridError, match=r"it holds es/, which is one: give --data-folder es=.*/cv/es$"):
         GridJob(results_root=tmp_path / "r", data_folders={"es": tmp_path / "cv"}).check_data_folder("es")
@@ -391,8 +473,22 @@ def test_data_folders_are_checked_with_what_they_must_hold(tmp_path):
 
 
 def test_cpu_tiny_switch_reaches_every_run_command(tmp_path):
-    out = grid_cli("plan", "--results-root", tmp_path, "--langs", "es", "--encoders", "xlsr-53", "--seeds", "1",
-                   "--data-root", tmp_path / "cv", "--cpu-tiny", "--", "--number_of_epochs=1")
+    out = grid_cli(
+        "plan",
+        "--results-root",
+        tmp_path,
+        "--langs",
+        "es",
+        "--encoders",
+        "xlsr-53",
+        "--seeds",
+        "1",
+        "--data-root",
+        tmp_path / "cv",
+        "--cpu-tiny",
+        "--",
+        "--number_of_epochs=1",
+    )
     assert out.returncode == 0, out.stderr
     (command,) = [line for line in out.stdout.splitlines() if "train.py" in line]
     assert "--cpu_tiny=True --number_of_epochs=1" in command
@@ -401,8 +497,10 @@ def test_cpu_tiny_switch_reaches_every_run_command(tmp_path):
 def write_fake_sbatch(folder, first_job_id):
     """An sbatch that appends its arguments to folder/calls and answers job ids first_job_id + 1, + 2, ..."""
     sbatch = folder / "sbatch"
-    sbatch.write_text('#!/bin/bash\necho "$@" >> "$(dirname "$0")/calls"\n'
-                      f'n=$(wc -l < "$(dirname "$0")/calls")\necho "$(({first_job_id} + n));cluster"\n')
+    sbatch.write_text(
+        '#!/bin/bash\necho "$@" >> "$(dirname "$0")/calls"\n'
+        f'n=$(wc -l < "$(dirname "$0")/calls")\necho "$(({first_job_id} + n));cluster"\n'
+    )
     sbatch.chmod(0o755)
     return sbatch
 
@@ -412,23 +510,29 @@ def test_slurm_scripts_request_resources_from_the_registry(tmp_path):
     root = tmp_path / "results"
     write_prep_report(root, "es", (100.0, 1.0, 1.0))
     job = GridJob(results_root=root, data_root=tmp_path / "cv", gpus_per_run=1)
-    options = SlurmOptions(gpu_types={"a100_40g": 40, "a100_80g": 80}, partition="gpu", prep_partition="cpu",
-                           mem="64G")
+    options = SlurmOptions(gpu_types={"a100_40g": 40, "a100_80g": 80}, partition="gpu", prep_partition="cpu", mem="64G")
     runs = select_grid(["es"], ["xlsr-53", "wavlm-large"], [1, 2])
     records = SlurmExecutor(job, options, sbatch=str(fake_sbatch), out=lambda _: None).submit(
-        runs, CostAssumptions(epochs=3))
+        runs, CostAssumptions(epochs=3)
+    )
 
     assert [r["job_id"] for r in records] == ["101", "102", "103"]
     calls = (tmp_path / "calls").read_text().splitlines()
     assert calls[0].endswith("prep.sbatch")
     assert all(call.startswith("--parsable --dependency=afterok:101 ") for call in calls[1:])
-    scripts = {r["gres"]: (root / "grid").glob(f"slurm-*/{r['script']}").__next__().read_text()
-               for r in records[1:]}
+    scripts = {r["gres"]: (root / "grid").glob(f"slurm-*/{r['script']}").__next__().read_text() for r in records[1:]}
     assert set(scripts) == {"gpu:a100_40g:1", "gpu:a100_80g:1"}  # wavlm-large needs 48 GB
     wavlm = scripts["gpu:a100_80g:1"]
     # (3 x 100 + (3 x 1 + 1) / 3) / 60 + 0.1 GPU-hours, x 1.5, rounded up to 15 minutes: 07:45:00
-    for directive in ("--requeue", "--signal=B:USR1@300", "--time=07:45:00", "--gres=gpu:a100_80g:1",
-                      "--partition=gpu", "--mem=64G", "--open-mode=append"):
+    for directive in (
+        "--requeue",
+        "--signal=B:USR1@300",
+        "--time=07:45:00",
+        "--gres=gpu:a100_80g:1",
+        "--partition=gpu",
+        "--mem=64G",
+        "--open-mode=append",
+    ):
         assert f"#SBATCH {directive}\n" in wavlm
     assert "trap 'stop_and_requeue USR1' USR1" in wavlm and 'scontrol requeue "$task"' in wavlm
     array = re.search(r"#SBATCH --array=(\S+)", wavlm).group(1)
@@ -446,8 +550,9 @@ def test_slurm_preparation_uses_the_default_partition_unless_given(tmp_path):
     fake_sbatch.chmod(0o755)
     root = tmp_path / "results"
     job = GridJob(results_root=root, data_root=tmp_path / "cv", gpus_per_run=1)
-    SlurmExecutor(job, SlurmOptions(partition="gpu", time="01:00:00"), sbatch=str(fake_sbatch),
-                  out=lambda _: None).submit(select_grid(["es"], ["xlsr-53"], [1]), CostAssumptions(epochs=3))
+    SlurmExecutor(
+        job, SlurmOptions(partition="gpu", time="01:00:00"), sbatch=str(fake_sbatch), out=lambda _: None
+    ).submit(select_grid(["es"], ["xlsr-53"], [1]), CostAssumptions(epochs=3))
     (submission,) = (root / "grid").glob("slurm-*")
     assert "--partition" not in (submission / "prep.sbatch").read_text()
     assert "#SBATCH --partition=gpu\n" in (submission / "train0.sbatch").read_text()

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, missing_system_package
+
 from crossling_asr.grid.runs import ATTEMPT_FILE, LOG_FILE, Run
 from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 
@@ -39,8 +39,9 @@ EPOCHS = 6
 
 
 def program(name):
-    return shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)),
-                                      None)
+    return shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None
+    )
 
 
 def free_port():
@@ -76,21 +77,39 @@ class LocalSlurm:
         host = socket.gethostname().split(".")[0]
         memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
         f = self.folder
-        self.conf.write_text("\n".join([
-            "ClusterName=gridtest", f"SlurmctldHost={host}", "SlurmUser=root",
-            f"SlurmctldPort={free_port()}", f"SlurmdPort={free_port()}",
-            "AuthType=auth/munge", f"AuthInfo=socket={self.munge_socket}",
-            f"StateSaveLocation={f}/state", f"SlurmdSpoolDir={f}/spool",
-            f"SlurmctldPidFile={f}/slurmctld.pid", f"SlurmdPidFile={f}/slurmd.pid",
-            f"SlurmctldLogFile={f}/slurmctld.log", f"SlurmdLogFile={f}/slurmd.log",
-            "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "MpiDefault=none",
-            "SwitchType=switch/none", "AccountingStorageType=accounting_storage/none",
-            "JobAcctGatherType=jobacct_gather/none", "JobCompType=jobcomp/none",
-            "SelectType=select/cons_tres", "SelectTypeParameters=CR_CPU", "ReturnToService=2",
-            "KillWait=30",
-            f"NodeName={host} CPUs={os.cpu_count()} RealMemory={memory_mb} State=UNKNOWN",
-            "PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP", "",
-        ]))
+        self.conf.write_text(
+            "\n".join(
+                [
+                    "ClusterName=gridtest",
+                    f"SlurmctldHost={host}",
+                    "SlurmUser=root",
+                    f"SlurmctldPort={free_port()}",
+                    f"SlurmdPort={free_port()}",
+                    "AuthType=auth/munge",
+                    f"AuthInfo=socket={self.munge_socket}",
+                    f"StateSaveLocation={f}/state",
+                    f"SlurmdSpoolDir={f}/spool",
+                    f"SlurmctldPidFile={f}/slurmctld.pid",
+                    f"SlurmdPidFile={f}/slurmd.pid",
+                    f"SlurmctldLogFile={f}/slurmctld.log",
+                    f"SlurmdLogFile={f}/slurmd.log",
+                    "ProctrackType=proctrack/linuxproc",
+                    "TaskPlugin=task/none",
+                    "MpiDefault=none",
+                    "SwitchType=switch/none",
+                    "AccountingStorageType=accounting_storage/none",
+                    "JobAcctGatherType=jobacct_gather/none",
+                    "JobCompType=jobcomp/none",
+                    "SelectType=select/cons_tres",
+                    "SelectTypeParameters=CR_CPU",
+                    "ReturnToService=2",
+                    "KillWait=30",
+                    f"NodeName={host} CPUs={os.cpu_count()} RealMemory={memory_mb} State=UNKNOWN",
+                    "PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+                    "",
+                ]
+            )
+        )
 
     def run(self, *args, check=True):
         proc = subprocess.run([program(args[0]), *map(str, args[1:])], env=self.env, capture_output=True, text=True)
@@ -99,19 +118,36 @@ class LocalSlurm:
         return proc.stdout
 
     def logs(self):
-        return "".join(f"\n--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted(self.folder.glob("*.log"))
-                       + sorted((self.folder / "munge").glob("*.log")))
+        return "".join(
+            f"\n--- {p.name}\n{p.read_text()[-2000:]}"
+            for p in sorted(self.folder.glob("*.log")) + sorted((self.folder / "munge").glob("*.log"))
+        )
 
     def start(self):
         self.write_config()
         munge = self.folder / "munge"
-        subprocess.run(["runuser", "-u", "munge", "--", program("munged"), f"--socket={self.munge_socket}",
-                        f"--pid-file={munge}/munged.pid", f"--log-file={munge}/munged.log",
-                        f"--seed-file={munge}/munged.seed"], check=True)
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "munge",
+                "--",
+                program("munged"),
+                f"--socket={self.munge_socket}",
+                f"--pid-file={munge}/munged.pid",
+                f"--log-file={munge}/munged.log",
+                f"--seed-file={munge}/munged.seed",
+            ],
+            check=True,
+        )
         self.run("slurmctld", "-c", "-i")
         self.run("slurmd", "-c")
-        wait_for(lambda: self.run("sinfo", "-h", "-o", "%T", check=False).strip() == "idle", 30,
-                 f"the node to be idle{self.logs()}", interval=0.5)
+        wait_for(
+            lambda: self.run("sinfo", "-h", "-o", "%T", check=False).strip() == "idle",
+            30,
+            f"the node to be idle{self.logs()}",
+            interval=0.5,
+        )
 
     def stop(self):
         self.run("scancel", "--user=root", check=False)
@@ -136,8 +172,11 @@ class LocalSlurm:
 def slurm(pytestconfig):
     missing = [name for name in DAEMONS + CLIENTS if program(name) is None]
     if missing:
-        missing_system_package(pytestconfig, f"SLURM/munge not installed ({', '.join(missing)} missing): "
-                               "bash local/install_system_packages.sh --with-slurm")
+        missing_system_package(
+            pytestconfig,
+            f"SLURM/munge not installed ({', '.join(missing)} missing): "
+            "bash local/install_system_packages.sh --with-slurm",
+        )
     if os.geteuid() != 0:
         missing_system_package(pytestconfig, "starting munged and slurmd needs root")
     if not Path("/etc/munge/munge.key").is_file():
@@ -159,13 +198,41 @@ def requeued_grid(slurm, tmp_path_factory, make_corpus, tiny_encoders):
     """Submit the tiny grid, requeue the first run's task after its first checkpoint, wait for the end."""
     root = tmp_path_factory.mktemp("slurm_grid") / "results"
     corpus = make_corpus("es", n_train=12, n_dev=4, n_test=4)
-    args = ["run", "--executor", "slurm", "--results-root", root, "--langs", "es", "--encoders", *ENCODERS,
-            "--seeds", "1", "--data-folder", f"es={corpus}", "--gpus-per-run", "0", "--cpus-per-task", "1",
-            "--prep-cpus", "1", "--time", "60", "--prep-time", "30",
-            *[a for name, family in ENCODERS.items() for a in ("--encoder-source", f"{name}={tiny_encoders[family]}")],
-            "--", f"--number_of_epochs={EPOCHS}", *CPU_TINY_OVERRIDES]
-    submitted = subprocess.run([sys.executable, str(ROOT / "local" / "grid.py"), *map(str, args)],
-                               env=slurm.env, capture_output=True, text=True)
+    args = [
+        "run",
+        "--executor",
+        "slurm",
+        "--results-root",
+        root,
+        "--langs",
+        "es",
+        "--encoders",
+        *ENCODERS,
+        "--seeds",
+        "1",
+        "--data-folder",
+        f"es={corpus}",
+        "--gpus-per-run",
+        "0",
+        "--cpus-per-task",
+        "1",
+        "--prep-cpus",
+        "1",
+        "--time",
+        "60",
+        "--prep-time",
+        "30",
+        *[a for name, family in ENCODERS.items() for a in ("--encoder-source", f"{name}={tiny_encoders[family]}")],
+        "--",
+        f"--number_of_epochs={EPOCHS}",
+        *CPU_TINY_OVERRIDES,
+    ]
+    submitted = subprocess.run(
+        [sys.executable, str(ROOT / "local" / "grid.py"), *map(str, args)],
+        env=slurm.env,
+        capture_output=True,
+        text=True,
+    )
     assert submitted.returncode == 0, submitted.stderr + slurm.logs()
     train_job = re.search(r"submitted train0.sbatch as job (\d+)", submitted.stdout).group(1)
 
@@ -177,8 +244,14 @@ def requeued_grid(slurm, tmp_path_factory, make_corpus, tiny_encoders):
     slurm.run("scontrol", "update", f"JobId={task}", "StartTime=now")
     wait_for(slurm.idle, 900, "every job to finish", 2)
     sources = {name: str(tiny_encoders[family]) for name, family in ENCODERS.items()}
-    return {"root": root, "args": args, "task": task, "first": first, "submission": submitted.stdout,
-            "sources": sources}
+    return {
+        "root": root,
+        "args": args,
+        "task": task,
+        "first": first,
+        "submission": submitted.stdout,
+        "sources": sources,
+    }
 
 
 @pytest.mark.needs_slurm
@@ -192,14 +265,31 @@ def test_grid_runs_through_sbatch(requeued_grid, slurm):
         assert attempt["outcome"] == "finished" and attempt["executor"] == "slurm" and attempt["slurm_job"]
     assert "submitted prep.sbatch" in requeued_grid["submission"]
 
-    status = subprocess.run([sys.executable, str(ROOT / "local" / "grid.py"), "status", "--results-root", root,
-                             "--langs", "es", "--encoders", *ENCODERS, "--seeds", "1",
-                             *[a for name, source in requeued_grid["sources"].items()
-                               for a in ("--encoder-source", f"{name}={source}")]],
-                            capture_output=True, text=True)
+    status = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "local" / "grid.py"),
+            "status",
+            "--results-root",
+            root,
+            "--langs",
+            "es",
+            "--encoders",
+            *ENCODERS,
+            "--seeds",
+            "1",
+            *[a for name, source in requeued_grid["sources"].items() for a in ("--encoder-source", f"{name}={source}")],
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert status.stdout.startswith("2 runs: 2 done"), status.stdout
-    again = subprocess.run([sys.executable, str(ROOT / "local" / "grid.py"), *map(str, requeued_grid["args"])],
-                           env=slurm.env, capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, str(ROOT / "local" / "grid.py"), *map(str, requeued_grid["args"])],
+        env=slurm.env,
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 0 and "2 of 2 runs already finished; submitting 0" in again.stdout
     assert "submitted" not in again.stdout
 

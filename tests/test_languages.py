@@ -16,17 +16,33 @@ import sys
 import unicodedata
 
 import pytest
-
 from conftest import ROOT, run_recipe
+
 from crossling_asr.data.common_voice import prepare_common_voice
-from crossling_asr.hparams import language_file, read_language_data
-from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 from crossling_asr.data.synthetic import synthesize_corpus
 from crossling_asr.data.text import LanguageSpec, TextNormalizer
+from crossling_asr.hparams import language_file, read_language_data
+from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 
 LANGUAGES = [
-    "ar", "de", "en", "es", "et", "fa", "fr", "id", "it", "ja",
-    "nl", "pl", "pt", "ru", "sv-SE", "th", "uk", "zh-CN",
+    "ar",
+    "de",
+    "en",
+    "es",
+    "et",
+    "fa",
+    "fr",
+    "id",
+    "it",
+    "ja",
+    "nl",
+    "pl",
+    "pt",
+    "ru",
+    "sv-SE",
+    "th",
+    "uk",
+    "zh-CN",
 ]
 UNSPACED = {"ja", "th", "zh-CN"}
 ZWNJ = "\u200c"
@@ -73,7 +89,7 @@ CASES = {
         ("Die Straße ist 5 km lang.", "die straße ist km lang", "digits"),
     ],
     "en": [
-        ('"Don\'t worry, it\'s fine," she said.', "don't worry it's fine she said", None),
+        ("\"Don't worry, it's fine,\" she said.", "don't worry it's fine she said", None),
         ("The students' books were left at the café.", "the students books were left at the cafe", None),
         ("It's a well-known fact — isn't it?", "it's a well known fact isn't it", None),
         ("“Naïve” isn't spelled with an umlaut.", "naive isn't spelled with an umlaut", None),
@@ -204,7 +220,9 @@ def test_normalisation(lang, sentence, expected, reason):
 def test_turkish_dotted_and_dotless_i():
     """A case map before lower-casing keeps Turkish ı/i apart (str.lower() cannot)."""
     tr = LanguageSpec(
-        code="tr", alphabet="a-zçğıöşü", word_internal_punctuation="'",
+        code="tr",
+        alphabet="a-zçğıöşü",
+        word_internal_punctuation="'",
         case_map={"I": "ı", "İ": "i"},
     )
     normalizer = TextNormalizer(tr)
@@ -244,8 +262,16 @@ def test_recipe_language_data(lang):
     assert data["language"] == lang
     assert language_file(lang).name == f"{lang}.yaml"
     # only data: the keys of the shared experiment file's "Language" block
-    assert set(data) <= {"base_hparams", "language", "language_name", "iso639_3", "family", "text",
-                         "primary_metric", "synthetic"}
+    assert set(data) <= {
+        "base_hparams",
+        "language",
+        "language_name",
+        "iso639_3",
+        "family",
+        "text",
+        "primary_metric",
+        "synthetic",
+    }
     # the language's facts, which the report reads
     assert data["language_name"] and re.fullmatch(r"[a-z]{3}", data["iso639_3"]) and data["family"]
     assert (language_file(lang).parent / data["base_hparams"]).resolve() == ROOT / "hparams" / "ctc_study.yaml"
@@ -298,8 +324,9 @@ def test_synthetic_training_writes_results(lang, make_corpus, tiny_encoders, tmp
     assert results["data"]["splits"]["train"]["utterances"] == 12
     # the language's facts are recorded with the resolved hparams: the results root describes itself
     data = read_language_data(lang)
-    assert {key: results["hparams"][key] for key in ("language_name", "iso639_3", "family")} == \
-        {key: data[key] for key in ("language_name", "iso639_3", "family")}
+    assert {key: results["hparams"][key] for key in ("language_name", "iso639_3", "family")} == {
+        key: data[key] for key in ("language_name", "iso639_3", "family")
+    }
 
 
 @pytest.mark.parametrize("lang", PREPARED_ONLY)
@@ -333,18 +360,57 @@ La història de l'únic veïnat és molt coneguda.
 """
 
 CATALAN_WORDS = [
-    "casa", "gos", "gat", "aigua", "pa", "llet", "ciutat", "carrer", "escola", "llibre",
-    "gran", "petit", "vermell", "verd", "bonic", "noia", "noi", "home", "dona", "nen",
-    "caminar", "llegir", "escriure", "parlar", "veure", "avui", "demà", "molt", "bé",
-    "gràcies", "amic", "sol", "cel", "riu", "bosc", "temps", "feina", "l'home",
-    "col·lecció", "plaça",
+    "casa",
+    "gos",
+    "gat",
+    "aigua",
+    "pa",
+    "llet",
+    "ciutat",
+    "carrer",
+    "escola",
+    "llibre",
+    "gran",
+    "petit",
+    "vermell",
+    "verd",
+    "bonic",
+    "noia",
+    "noi",
+    "home",
+    "dona",
+    "nen",
+    "caminar",
+    "llegir",
+    "escriure",
+    "parlar",
+    "veure",
+    "avui",
+    "demà",
+    "molt",
+    "bé",
+    "gràcies",
+    "amic",
+    "sol",
+    "cel",
+    "riu",
+    "bosc",
+    "temps",
+    "feina",
+    "l'home",
+    "col·lecció",
+    "plaça",
 ]
 
 
 def new_language(*args, check=True):
     """Run local/new_language.py as a user would, with no terminal to ask on (unknown facts stay null)."""
-    proc = subprocess.run([sys.executable, str(ROOT / "local" / "new_language.py"), *map(str, args)],
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "local" / "new_language.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -373,18 +439,26 @@ def test_new_language_catalan_trains(tiny_encoders, tmp_path):
     assert (data["language_name"], data["iso639_3"], data["family"]) == ("Catalan", "cat", "Indo-European")
     # the alphabet derived from the sentences: Catalan's accented letters and ç
     normalizer = TextNormalizer(LanguageSpec(code="ca", **data["text"]))
-    assert normalizer.normalize("L'alumna va fer una col·lecció de pingüins a Girona.") == \
-        "l'alumna va fer una col·lecció de pingüins a girona"
+    assert (
+        normalizer.normalize("L'alumna va fer una col·lecció de pingüins a Girona.")
+        == "l'alumna va fer una col·lecció de pingüins a girona"
+    )
     for letter in "àçèéíïòóúü":
         assert normalizer.reject_reason(normalizer(letter)) is None, letter
 
     data_folder = tmp_path / "cv" / "ca"
-    synthesize_corpus(data_folder, "ca", data["synthetic"]["voice"], data["synthetic"]["words"],
-                      n_train=12, n_dev=4, n_test=4)
+    synthesize_corpus(
+        data_folder, "ca", data["synthetic"]["voice"], data["synthetic"]["words"], n_train=12, n_dev=4, n_test=4
+    )
     cmd = [
-        sys.executable, str(recipe / "train.py"), str(yaml_file),
-        f"--data_folder={data_folder}", f"--encoder_source={tiny_encoders['wav2vec2']}",
-        f"--results_root={tmp_path / 'results'}", "--number_of_epochs=1", *CPU_TINY_OVERRIDES,
+        sys.executable,
+        str(recipe / "train.py"),
+        str(yaml_file),
+        f"--data_folder={data_folder}",
+        f"--encoder_source={tiny_encoders['wav2vec2']}",
+        f"--results_root={tmp_path / 'results'}",
+        "--number_of_epochs=1",
+        *CPU_TINY_OVERRIDES,
     ]
     # The recipe directory lives outside the repository here: the package comes from PYTHONPATH.
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -445,7 +519,9 @@ def test_new_language_gets_dotless_i_and_apostrophes_from_its_sentences(tmp_path
     assert data["text"]["word_internal_punctuation"] == "'"
     assert "\u0307" not in data["text"]["alphabet"]
     assert [normalizer.normalize(s) for s in TURKISH_SENTENCES[:2]] == [
-        "istanbul'da yaşıyorum ve her gün işe gidiyorum", "ığdır'dan gelen arkadaşım çok güzel şarkı söylüyor"]
+        "istanbul'da yaşıyorum ve her gün işe gidiyorum",
+        "ığdır'dan gelen arkadaşım çok güzel şarkı söylüyor",
+    ]
     # Without a sample the language code alone sets the case map (az writes ı too).
     new_language("az", "--alphabet", "a-zçəğıöşü", "--recipes-dir", tmp_path / "recipes")
     assert 'case_map: {"I": "ı", "İ": "i"}' in (tmp_path / "recipes" / "az" / "hparams" / "az.yaml").read_text()
@@ -463,21 +539,36 @@ def test_new_language_in_an_abugida_keeps_its_vowel_signs(tmp_path):
         assert result.text == unicodedata.normalize("NFKC", sentence).rstrip("।?").strip()
 
 
-@pytest.mark.parametrize("code, sentences, expected", [
-    # Belarusian stress accents are optional: "мо́ва" is "мова".
-    ("be", ["Беларуская мо́ва вельмі прыгожая.", "Ён ча́ста чытае кнігі.", "Мы пайшлі ў лес."],
-     ["беларуская мова вельмі прыгожая", "ён часта чытае кнігі", "мы пайшлі ў лес"]),
-    # Hebrew niqqud is optional: pointed and unpointed spellings are one word; the
-    # gershayim of an abbreviation stays inside it.
-    ("he", ["שָׁלוֹם, מה שלומך?", "הַיּוֹם יום יפה.", "הילדים הלכו לבית הספר.", "דובר צה״ל אמר: \"כן\"."],
-     ["שלום מה שלומך", "היום יום יפה", "הילדים הלכו לבית הספר", "דובר צה״ל אמר כן"]),
-    # Armenian marks written on a vowel do not split the word; NFKC's "եւ" is the letter "և" again.
-    ("hy-AM", ["Ինչո՞ւ ես ուշացել։", "Մենք և նրանք գնացինք Երևան։", "Ընկե՛ր, արի այստեղ։"],
-     ["ինչու ես ուշացել", "մենք և նրանք գնացինք երևան", "ընկեր արի այստեղ"]),
-    # Urdu: tatweel only stretches a word on the line; harakat are optional.
-    ("ur", ["یہ کتاب بہت جمیـــل ہے۔", "وہ اسکول جاتا ہے۔", "آپ کیسے ہیں؟"],
-     ["یہ کتاب بہت جمیل ہے", "وہ اسکول جاتا ہے", "آپ کیسے ہیں"]),
-])
+@pytest.mark.parametrize(
+    "code, sentences, expected",
+    [
+        # Belarusian stress accents are optional: "мо́ва" is "мова".
+        (
+            "be",
+            ["Беларуская мо́ва вельмі прыгожая.", "Ён ча́ста чытае кнігі.", "Мы пайшлі ў лес."],
+            ["беларуская мова вельмі прыгожая", "ён часта чытае кнігі", "мы пайшлі ў лес"],
+        ),
+        # Hebrew niqqud is optional: pointed and unpointed spellings are one word; the
+        # gershayim of an abbreviation stays inside it.
+        (
+            "he",
+            ["שָׁלוֹם, מה שלומך?", "הַיּוֹם יום יפה.", "הילדים הלכו לבית הספר.", 'דובר צה״ל אמר: "כן".'],
+            ["שלום מה שלומך", "היום יום יפה", "הילדים הלכו לבית הספר", "דובר צה״ל אמר כן"],
+        ),
+        # Armenian marks written on a vowel do not split the word; NFKC's "եւ" is the letter "և" again.
+        (
+            "hy-AM",
+            ["Ինչո՞ւ ես ուշացել։", "Մենք և նրանք գնացինք Երևան։", "Ընկե՛ր, արի այստեղ։"],
+            ["ինչու ես ուշացել", "մենք և նրանք գնացինք երևան", "ընկեր արի այստեղ"],
+        ),
+        # Urdu: tatweel only stretches a word on the line; harakat are optional.
+        (
+            "ur",
+            ["یہ کتاب بہت جمیـــل ہے۔", "وہ اسکول جاتا ہے۔", "آپ کیسے ہیں؟"],
+            ["یہ کتاب بہت جمیل ہے", "وہ اسکول جاتا ہے", "آپ کیسے ہیں"],
+        ),
+    ],
+)
 def test_new_language_deletes_the_optional_marks_of_its_script(code, sentences, expected, tmp_path):
     """Marks a script writes only sometimes become char_map deletions, never alphabet letters."""
     data, normalizer = scaffold(code, sentences, tmp_path)
@@ -539,16 +630,33 @@ def test_new_language_asks_on_a_terminal_and_takes_flags(tmp_path):
 
     def load(code):
         return ruamel.yaml.YAML(typ="safe", pure=True).load(
-            (tmp_path / code / "hparams" / f"{code}.yaml").read_text(encoding="utf-8"))
+            (tmp_path / code / "hparams" / f"{code}.yaml").read_text(encoding="utf-8")
+        )
 
     prompts = []
-    create_recipe("ar", alphabet="\\u0621-\\u064a", recipes_dir=tmp_path, echo=lambda line: None,
-                  ask=lambda prompt: prompts.append(prompt) or "arb")
+    create_recipe(
+        "ar",
+        alphabet="\\u0621-\\u064a",
+        recipes_dir=tmp_path,
+        echo=lambda line: None,
+        ask=lambda prompt: prompts.append(prompt) or "arb",
+    )
     assert len(prompts) == 1 and prompts[0].startswith("iso639_3 of ar?") and "macrolanguage" in prompts[0]
     assert (load("ar")["iso639_3"], load("ar")["family"]) == ("arb", "Afro-Asiatic")
     assert "# given at the prompt" in (tmp_path / "ar" / "hparams" / "ar.yaml").read_text(encoding="utf-8")
 
-    create_recipe("gl", alphabet="a-zñáéíóú", name="Galician", iso639_3="glg", family="Indo-European",
-                  recipes_dir=tmp_path, echo=lambda line: None, ask=None)
-    assert (load("gl")["language_name"], load("gl")["iso639_3"], load("gl")["family"]) == \
-        ("Galician", "glg", "Indo-European")
+    create_recipe(
+        "gl",
+        alphabet="a-zñáéíóú",
+        name="Galician",
+        iso639_3="glg",
+        family="Indo-European",
+        recipes_dir=tmp_path,
+        echo=lambda line: None,
+        ask=None,
+    )
+    assert (load("gl")["language_name"], load("gl")["iso639_3"], load("gl")["family"]) == (
+        "Galician",
+        "glg",
+        "Indo-European",
+    )

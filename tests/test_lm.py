@@ -13,16 +13,25 @@ import sys
 import kenlm
 import pytest
 import torch
+from conftest import ROOT
 
 from crossling_asr.cli import add_lm_weight_arguments
 from crossling_asr.cli.tune_lm import dev_posteriors
-from crossling_asr.decoding.ngram_lm import BOS, EOS, FALLBACK_DISCOUNT, KneserNeyLM, LMTextError, build_run_lm, normalized_sentences, require_word_delimiter
+from crossling_asr.data.text import LanguageSpec, TextNormalizer
 from crossling_asr.decoding.beam_search import LM_DEFAULTS, resolve_lm_weights, tuning_file
 from crossling_asr.decoding.lm_tuning import RESCORING_DECODES, tune_lm_weights
-from crossling_asr.data.text import LanguageSpec, TextNormalizer
-from crossling_asr.model.trained_model import TrainedModel, load_finished_run
+from crossling_asr.decoding.ngram_lm import (
+    BOS,
+    EOS,
+    FALLBACK_DISCOUNT,
+    KneserNeyLM,
+    LMTextError,
+    build_run_lm,
+    normalized_sentences,
+    require_word_delimiter,
+)
 from crossling_asr.decoding.transcribe import Decoder, collect_inputs, score, transcribe
-from conftest import ROOT
+from crossling_asr.model.trained_model import TrainedModel, load_finished_run
 
 
 def random_sentences(n=300, seed=0):
@@ -223,13 +232,16 @@ def confusable_log_probs(text, tokenizer, rng):
 def confusable_dev_set(tokenizer, n=6, seed=0):
     """[(log_probs, frames, reference)] of `n` sentences of the LM's word list, spelt confusably."""
     rng = random.Random(seed)
-    return [(lp, len(lp), text) for text in random_sentences(n, seed=3)
-            for lp in [confusable_log_probs(text, tokenizer, rng)]]
+    return [
+        (lp, len(lp), text)
+        for text in random_sentences(n, seed=3)
+        for lp in [confusable_log_probs(text, tokenizer, rng)]
+    ]
 
 
 def test_rescoring_reproduces_the_searchers_own_scores_and_choice(tmp_path):
-    from crossling_asr.decoding.lm_tuning import NBestPool
     from crossling_asr.decoding.beam_search import make_beam_searcher
+    from crossling_asr.decoding.lm_tuning import NBestPool
 
     arpa = KneserNeyLM(random_sentences(), 2).write_arpa(tmp_path / "lm.arpa")
     tokenizer = char_tokenizer(random_sentences())
@@ -292,15 +304,23 @@ def test_tuning_warns_when_the_best_weights_are_on_the_grids_edge(tmp_path, capl
     # decodes the middle pair, then the pairs one grid step away, smallest weights first; the tie
     # between decoded pairs goes to the smallest weights, as in the exhaustive search.
     assert [(g["alpha"], g["beta"], g["WER"]) for g in rescored["decoded"]] == [
-        (1.0, 1.0, 0.0), (0.5, 1.0, 0.0), (0.5, 0.0, 0.0)]
+        (1.0, 1.0, 0.0),
+        (0.5, 1.0, 0.0),
+        (0.5, 0.0, 0.0),
+    ]
     assert [g["WER"] for g in rescored["rescored"]] == [0.0] * 6
     exhaustive = tune_lm_weights(utterances, tokenizer, arpa, **grid, search="exhaustive")
     assert [g["WER"] for g in exhaustive["decoded"]] == [0.0] * 6
     for result in (rescored, exhaustive):
         assert result["best"] == {"alpha": 0.5, "beta": 0.0, "WER": 0.0}
-        assert result["on_grid_edge"] == ["alpha 0.5 is the smallest value tried", "beta 0.0 is the smallest value tried"]
-    assert "on the grid's edge (alpha 0.5 is the smallest value tried; beta 0.0 is the smallest value tried)" \
+        assert result["on_grid_edge"] == [
+            "alpha 0.5 is the smallest value tried",
+            "beta 0.0 is the smallest value tried",
+        ]
+    assert (
+        "on the grid's edge (alpha 0.5 is the smallest value tried; beta 0.0 is the smallest value tried)"
         in caplog.text
+    )
 
 
 def test_tuned_weights_decode_dev_as_tuning_reported_exhaustive_or_rescored(usage_run, tmp_path):
@@ -322,6 +342,10 @@ def test_tuned_weights_decode_dev_as_tuning_reported_exhaustive_or_rescored(usag
     assert rescored["best"]["WER"] >= exhaustive["best"]["WER"]
     # The chosen weights mean the same when transcribing: same decoder, same dev WER.
     chosen = {key: rescored["best"][key] for key in ("alpha", "beta")}
-    dev = score(transcribe(model, collect_inputs([run.manifest("dev")]), Decoder(model, arpa, **chosen, beam_size=32),
-                           progress=False), model.normalizer)
+    dev = score(
+        transcribe(
+            model, collect_inputs([run.manifest("dev")]), Decoder(model, arpa, **chosen, beam_size=32), progress=False
+        ),
+        model.normalizer,
+    )
     assert dev["n_scored"] == len(utterances) and dev["WER"] == pytest.approx(rescored["best"]["WER"])

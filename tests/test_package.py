@@ -5,11 +5,10 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
-
+import tomllib
 from conftest import ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -33,8 +32,13 @@ print(" ".join(name for name in {heavy!r} if name in sys.modules))
 
 
 def test_the_package_imports_from_any_folder(tmp_path):
-    out = subprocess.run([sys.executable, "-c", "import crossling_asr.cli; print(crossling_asr.cli.__file__)"],
-                         cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", "import crossling_asr.cli; print(crossling_asr.cli.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert Path(out.strip()).parent == ROOT / "crossling_asr" / "cli"
 
 
@@ -64,7 +68,6 @@ def test_no_script_patches_sys_path():
         str(path.relative_to(ROOT))
         for folder in ("recipes", "local", "bench", "tests", "crossling_asr")
         for path in (ROOT / folder).rglob("*.py")
-        if re.search(r"sys\.path\.(insert|append)", path.read_text(encoding="utf-8"))
-        and path != Path(__file__)
+        if re.search(r"sys\.path\.(insert|append)", path.read_text(encoding="utf-8")) and path != Path(__file__)
     ]
     assert offenders == []

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import CPU_RUN_OPTS, USAGE_CORPUS, load_cpu_hparams, run_recipe
 from safetensors.torch import load_file
 
-from conftest import CPU_RUN_OPTS, USAGE_CORPUS, load_cpu_hparams, run_recipe
-from crossling_asr.training import feature_cache as fc
 from crossling_asr.analysis.aggregate import collect
 from crossling_asr.analysis.probing import run_details
 from crossling_asr.data.datasets import budget_subset, check_train_hours
-from crossling_asr.model.layer_weights import LayerWeights
 from crossling_asr.model.heads import ProbeCTCHead
+from crossling_asr.model.layer_weights import LayerWeights
+from crossling_asr.training import feature_cache as fc
 
 # An untrained model outputs nothing or noise: CER >= ~95% (as in test_training).
 LEARNED_CER_BOUND = 80.0
@@ -169,7 +169,13 @@ def test_probe_keeps_the_encoder_bitwise_and_records_layer_weights(probe_corpus,
 
     source = tiny_encoders["wav2vec2"]
     hparams, overrides, report = load_cpu_hparams(
-        probe_corpus, source, tmp_path, protocol="probe", probe_head="linear", number_of_epochs=2, train_hours=0.01,
+        probe_corpus,
+        source,
+        tmp_path,
+        protocol="probe",
+        probe_head="linear",
+        number_of_epochs=2,
+        train_hours=0.01,
     )
     brain = train_and_test(hparams, CPU_RUN_OPTS, overrides, report)
     pretrained = load_file(source / "model.safetensors")
@@ -202,7 +208,13 @@ def test_probe_keeps_the_encoder_bitwise_and_records_layer_weights(probe_corpus,
     assert checkpoints and all((c / "encoder.ckpt").stat().st_size < 4096 for c in checkpoints)
     assert (source / "model.safetensors").stat().st_size > 100_000
     again, overrides, report = load_cpu_hparams(
-        probe_corpus, source, tmp_path, protocol="probe", probe_head="linear", number_of_epochs=3, train_hours=0.01,
+        probe_corpus,
+        source,
+        tmp_path,
+        protocol="probe",
+        probe_head="linear",
+        number_of_epochs=3,
+        train_hours=0.01,
     )
     train_and_test(again, CPU_RUN_OPTS, overrides, report)
     resumed = json.loads((save.parent / "results.json").read_text())
@@ -246,9 +258,16 @@ def test_cached_probe_matches_uncached_and_is_shared_then_rebuilt(probe_corpus, 
     epochs = 2
 
     def probe(seed, cache, root=tmp_path):
-        run_recipe("es", probe_corpus, source, root, epochs=epochs,
-                   extra=PROBE + SMALL_BILSTM + [f"--encoder={ENCODER_OF_FAMILY['hubert']}", f"--seed={seed}",
-                                                 f"--probe_feature_cache={cache}"])
+        run_recipe(
+            "es",
+            probe_corpus,
+            source,
+            root,
+            epochs=epochs,
+            extra=PROBE
+            + SMALL_BILSTM
+            + [f"--encoder={ENCODER_OF_FAMILY['hubert']}", f"--seed={seed}", f"--probe_feature_cache={cache}"],
+        )
         (path,) = root.glob(f"es/*/seed_{seed}/results.json")
         return json.loads(path.read_text())
 
@@ -286,7 +305,11 @@ def test_cache_fails_before_encoding_when_the_disk_is_short(probe_corpus, tiny_e
     from crossling_asr.recipe import train_and_test
 
     hparams, overrides, report = load_cpu_hparams(
-        probe_corpus, tiny_encoders["wav2vec2"], tmp_path, protocol="probe", probe_head="linear",
+        probe_corpus,
+        tiny_encoders["wav2vec2"],
+        tmp_path,
+        protocol="probe",
+        probe_head="linear",
         probe_feature_cache="run",
     )
     usage = shutil.disk_usage(tmp_path)._replace(free=1000)
@@ -303,8 +326,14 @@ def test_train_hours_subset_is_the_same_for_every_encoder_and_differs_by_seed(pr
     subsets = {}
     for family in ("wav2vec2", "hubert"):
         for seed in (1, 2):
-            hparams, _, _ = load_cpu_hparams(probe_corpus, tiny_encoders[family], tmp_path / family,
-                                             encoder=ENCODER_OF_FAMILY[family], train_hours=budget, seed=seed)
+            hparams, _, _ = load_cpu_hparams(
+                probe_corpus,
+                tiny_encoders[family],
+                tmp_path / family,
+                encoder=ENCODER_OF_FAMILY[family],
+                train_hours=budget,
+                seed=seed,
+            )
             tokenizer = build_tokenizer(hparams["train_csv"], hparams["tokenizer_file"])
             train = make_datasets(hparams, tokenizer)["train"]
             durations = {i: float(train.data[i]["duration"]) for i in train.data_ids}

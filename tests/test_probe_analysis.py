@@ -14,46 +14,94 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
+from crossling_asr.analysis.document import Report
 from crossling_asr.analysis.probe_section import add_probe_section
 from crossling_asr.analysis.probing import comparable_encoder
-from crossling_asr.analysis.document import Report
 from crossling_asr.registry import load_registry
 
 REGISTRY = load_registry()
 LANGUAGES = ("de", "en", "es", "fr")
 ISO = {"de": "deu", "en": "eng", "es": "spa", "fr": "fra"}
 # encoder -> number of transformer layers of its hand-made probes
-DEPTHS = {"wav2vec2-large-lv60": 6, "voxpopuli-fr": 4, "voxpopuli-es": 4, "voxpopuli-100k": 4, "xlsr-53": 6,
-          "xls-r-300m": 6, "no-pretraining": 6}
+DEPTHS = {
+    "wav2vec2-large-lv60": 6,
+    "voxpopuli-fr": 4,
+    "voxpopuli-es": 4,
+    "voxpopuli-100k": 4,
+    "xlsr-53": 6,
+    "xls-r-300m": 6,
+    "no-pretraining": 6,
+}
 MONOLINGUAL = {"wav2vec2-large-lv60": "en", "voxpopuli-fr": "fr", "voxpopuli-es": "es"}
-GENETIC = {("eng", "deu"): 0.5, ("eng", "spa"): 0.8, ("eng", "fra"): 0.8, ("deu", "spa"): 0.8,
-           ("deu", "fra"): 0.8, ("spa", "fra"): 0.3}
+GENETIC = {
+    ("eng", "deu"): 0.5,
+    ("eng", "spa"): 0.8,
+    ("eng", "fra"): 0.8,
+    ("deu", "spa"): 0.8,
+    ("deu", "fra"): 0.8,
+    ("spa", "fra"): 0.3,
+}
 RESAMPLES = 300
 
 
-def results_json(language, encoder, seed, protocol, error, device="cuda:0", world_size=1, wall_seconds=100.0,
-                 forward=None, weights=None, num_hidden_states=None):
+def results_json(
+    language,
+    encoder,
+    seed,
+    protocol,
+    error,
+    device="cuda:0",
+    world_size=1,
+    wall_seconds=100.0,
+    forward=None,
+    weights=None,
+    num_hidden_states=None,
+):
     """A results.json object of the schema crossling_asr/results.py documents (version 1)."""
     run_name = encoder if protocol == "study" else f"{encoder}.{protocol}"
     forward = forward or {"train": 10.0, "dev": 2.0, "test": 1.0}
     return {
-        "schema_version": 1, "status": "finished",
-        "run": {"language": language, "encoder": encoder, "encoder_source": REGISTRY[encoder]["source"],
-                "encoder_family": "Wav2Vec2Model", "random_init": REGISTRY[encoder]["random_init"], "seed": seed,
-                "output_folder": f"/r/{language}/{run_name}/seed_{seed}", "device": device, "protocol": protocol},
-        "metrics": {"primary": "WER", "wer_meaningful": True,
-                    "test": {"WER": error, "CER": error / 3, "loss": 1.0, "n_utterances": 10},
-                    "dev_best": {"WER": error, "CER": error / 3, "epoch": 2}},
-        "data": {"splits": {s: {"utterances": 10, "hours": 0.5, "speakers": 2, "skipped": {}}
-                            for s in ("train", "dev", "test")}},
+        "schema_version": 1,
+        "status": "finished",
+        "run": {
+            "language": language,
+            "encoder": encoder,
+            "encoder_source": REGISTRY[encoder]["source"],
+            "encoder_family": "Wav2Vec2Model",
+            "random_init": REGISTRY[encoder]["random_init"],
+            "seed": seed,
+            "output_folder": f"/r/{language}/{run_name}/seed_{seed}",
+            "device": device,
+            "protocol": protocol,
+        },
+        "metrics": {
+            "primary": "WER",
+            "wer_meaningful": True,
+            "test": {"WER": error, "CER": error / 3, "loss": 1.0, "n_utterances": 10},
+            "dev_best": {"WER": error, "CER": error / 3, "epoch": 2},
+        },
+        "data": {
+            "splits": {
+                s: {"utterances": 10, "hours": 0.5, "speakers": 2, "skipped": {}} for s in ("train", "dev", "test")
+            }
+        },
         "training": {"epochs": 2, "optimizer_steps": 10, "world_size": world_size, "wall_seconds": wall_seconds},
-        "layers": {"aggregation": "last" if weights is None else "weighted", "encoder_frozen": protocol == "probe",
-                   "num_hidden_states": num_hidden_states or (len(weights) if weights else DEPTHS[encoder] + 1),
-                   "weights": weights},
+        "layers": {
+            "aggregation": "last" if weights is None else "weighted",
+            "encoder_frozen": protocol == "probe",
+            "num_hidden_states": num_hidden_states or (len(weights) if weights else DEPTHS[encoder] + 1),
+            "weights": weights,
+        },
         "cost": {"encoder_forward_seconds": forward, "feature_cache": None},
-        "hparams": {"seed": seed, "protocol": protocol, "run_name": run_name, "iso639_3": ISO[language],
-                    "language_name": language, "family": "Indo-European",
-                    "layer_aggregation": "last" if weights is None else "weighted"},
+        "hparams": {
+            "seed": seed,
+            "protocol": protocol,
+            "run_name": run_name,
+            "iso639_3": ISO[language],
+            "language_name": language,
+            "family": "Indo-European",
+            "layer_aggregation": "last" if weights is None else "weighted",
+        },
     }
 
 
@@ -102,24 +150,55 @@ def grid(tmp_path_factory):
                 error = float(rng.uniform(10, 60))
                 weights = softmax(rng.normal(0, 1, depth + 1)).tolist()
                 wall, forward = float(rng.uniform(50, 100)), float(rng.uniform(5, 20))
-                write(root, results_json(language, encoder, seed, "probe", error, wall_seconds=wall,
-                                         forward={"train": forward, "dev": 1.0, "test": 0.5}, weights=weights))
+                write(
+                    root,
+                    results_json(
+                        language,
+                        encoder,
+                        seed,
+                        "probe",
+                        error,
+                        wall_seconds=wall,
+                        forward={"train": forward, "dev": 1.0, "test": 0.5},
+                        weights=weights,
+                    ),
+                )
                 written["probe"][(language, encoder, seed)] = error
                 written["weights"][(language, encoder, seed)] = weights
                 written["cost"][("probe", language, encoder, seed)] = ("cuda", wall, forward + 1.0)
             # Fine-tuning: one seed, on 2 GPUs, except de x xlsr-53 on a CPU (not comparable in cost).
             error, wall, forward = float(rng.uniform(10, 60)), float(rng.uniform(500, 1000)), float(rng.uniform(40, 80))
             device = "cpu" if (language, encoder) == ("de", "xlsr-53") else "cuda:1"
-            write(root, results_json(language, encoder, 1, "study", error, device=device, world_size=2,
-                                     wall_seconds=wall, forward={"train": forward, "dev": 4.0, "test": 2.0}))
+            write(
+                root,
+                results_json(
+                    language,
+                    encoder,
+                    1,
+                    "study",
+                    error,
+                    device=device,
+                    world_size=2,
+                    wall_seconds=wall,
+                    forward={"train": forward, "dev": 4.0, "test": 2.0},
+                ),
+            )
             written["study"][(language, encoder, 1)] = error
             written["cost"][("study", language, encoder, 1)] = (device.split(":")[0], 2 * wall, 2 * (forward + 4.0))
     # A fine-tuning run with weighted layers replaces es x xlsr-53's seed 1; a probe with malformed weights.
     ft_weights = softmax(np.arange(7.0)).tolist()
-    es_ft = results_json("es", "xlsr-53", 1, "study", written["study"][("es", "xlsr-53", 1)], device="cuda:1",
-                         world_size=2, wall_seconds=written["cost"][("study", "es", "xlsr-53", 1)][1] / 2,
-                         forward={"train": written["cost"][("study", "es", "xlsr-53", 1)][2] / 2 - 4.0, "dev": 4.0},
-                         weights=ft_weights)
+    es_ft = results_json(
+        "es",
+        "xlsr-53",
+        1,
+        "study",
+        written["study"][("es", "xlsr-53", 1)],
+        device="cuda:1",
+        world_size=2,
+        wall_seconds=written["cost"][("study", "es", "xlsr-53", 1)][1] / 2,
+        forward={"train": written["cost"][("study", "es", "xlsr-53", 1)][2] / 2 - 4.0, "dev": 4.0},
+        weights=ft_weights,
+    )
     write(root, es_ft)
     write(root, results_json("fr", "xlsr-53", 3, "probe", 35.0, weights=[0.5, 0.5], num_hidden_states=7))
     written["probe"][("fr", "xlsr-53", 3)] = 35.0
@@ -153,8 +232,9 @@ def test_probe_ranking_agrees_with_fine_tuning_ranking(grid):
         best_probe, best_study = encoders[int(np.argmin(x))], encoders[int(np.argmin(y))]
         assert (row["best_probe"], row["best_fine_tuning"]) == (best_probe, best_study)
         assert row["top1"] == (1.0 if best_probe == best_study else 0.0)
-        top3 = set(sorted(encoders, key=lambda e: probe[(language, e)])[:3]) & \
-            set(sorted(encoders, key=lambda e: study[(language, e)])[:3])
+        top3 = set(sorted(encoders, key=lambda e: probe[(language, e)])[:3]) & set(
+            sorted(encoders, key=lambda e: study[(language, e)])[:3]
+        )
         assert row["top3"] == pytest.approx(len(top3) / 3)
         rhos.append(rho)
         top1s.append(row["top1"])
@@ -168,12 +248,14 @@ def test_probe_ranking_agrees_with_fine_tuning_ranking(grid):
     x = [probe[("fr", e)] for e in encoders]
     y = [study[("fr", e)] for e in encoders]
     for k in (1, 3):
-        assert (agreement.loc["fr", f"top{k}_ci_low"], agreement.loc["fr", f"top{k}_ci_high"]) == \
-            pytest.approx(hand_bootstrap(len(encoders), lambda pick, k=k: top_k(pick, k, x, y)))
+        assert (agreement.loc["fr", f"top{k}_ci_low"], agreement.loc["fr", f"top{k}_ci_high"]) == pytest.approx(
+            hand_bootstrap(len(encoders), lambda pick, k=k: top_k(pick, k, x, y))
+        )
     pooled = agreement.loc["mean over languages"]
     assert pooled["rho"] == pytest.approx(np.mean(rhos)) and pooled["top1"] == pytest.approx(np.mean(top1s))
-    assert (pooled["rho_ci_low"], pooled["rho_ci_high"]) == \
-        pytest.approx(hand_bootstrap(4, lambda pick: np.mean([rhos[i] for i in pick])))
+    assert (pooled["rho_ci_low"], pooled["rho_ci_high"]) == pytest.approx(
+        hand_bootstrap(4, lambda pick: np.mean([rhos[i] for i in pick]))
+    )
     cells = table(out, "probe_ranking_cells").set_index(["language", "encoder"])
     assert cells.loc[("fr", "xlsr-53"), "probe_seeds"] == 3  # the malformed weights do not matter here
     assert cells.loc[("fr", "xlsr-53"), "probe_error"] == pytest.approx(probe[("fr", "xlsr-53")])
@@ -191,9 +273,16 @@ def test_probe_cost_ratio_per_language_on_the_same_device_kind(grid):
         for protocol in ("probe", "study"):
             for measure, index in (("device_hours", 1), ("encoder_forward_hours", 2)):
                 sums[(protocol, measure)] = sum(
-                    np.mean([cost[index] for (p, lang, enc, _), cost in written["cost"].items()
-                             if (p, lang, enc) == (protocol, language, e)]) / 3600
-                    for e in encoders)
+                    np.mean(
+                        [
+                            cost[index]
+                            for (p, lang, enc, _), cost in written["cost"].items()
+                            if (p, lang, enc) == (protocol, language, e)
+                        ]
+                    )
+                    / 3600
+                    for e in encoders
+                )
                 totals[(protocol, measure)] = totals.get((protocol, measure), 0.0) + sums[(protocol, measure)]
         row = cost.loc[(language, "cuda")]
         assert row["n_encoders"] == len(encoders) == len(DEPTHS) - (language == "de")
@@ -202,8 +291,9 @@ def test_probe_cost_ratio_per_language_on_the_same_device_kind(grid):
             assert row[f"fine_tuning_{measure}"] == pytest.approx(sums[("study", measure)])
             assert row[f"{measure}_ratio"] == pytest.approx(sums[("probe", measure)] / sums[("study", measure)])
     pooled = cost.loc[("all languages", "cuda")]
-    assert pooled["device_hours_ratio"] == pytest.approx(totals[("probe", "device_hours")]
-                                                         / totals[("study", "device_hours")])
+    assert pooled["device_hours_ratio"] == pytest.approx(
+        totals[("probe", "device_hours")] / totals[("study", "device_hours")]
+    )
 
 
 def test_expected_layers_profiles_and_the_figure(grid):
@@ -211,8 +301,9 @@ def test_expected_layers_profiles_and_the_figure(grid):
     cells = table(out, "probe_expected_layer").set_index(["series", "encoder", "language"])
     for language in LANGUAGES:
         for encoder, depth in DEPTHS.items():
-            expected = np.mean([np.dot(np.arange(depth + 1), written["weights"][(language, encoder, s)])
-                                for s in (1, 2)])
+            expected = np.mean(
+                [np.dot(np.arange(depth + 1), written["weights"][(language, encoder, s)]) for s in (1, 2)]
+            )
             row = cells.loc[("probe", encoder, language)]
             assert (row["n_seeds"], row["num_layers"]) == (2, depth)  # fr x xlsr-53 seed 3 is left out
             assert row["expected_layer"] == pytest.approx(expected)
@@ -222,16 +313,20 @@ def test_expected_layers_profiles_and_the_figure(grid):
     assert len(cells) == len(LANGUAGES) * len(DEPTHS) + 1
     matrix = table(out, "probe_expected_layer_matrix").set_index("encoder")
     assert list(matrix.index) == [name for name in REGISTRY if name in DEPTHS]  # registry order
-    assert matrix.loc["voxpopuli-es", "fr"] == pytest.approx(cells.loc[("probe", "voxpopuli-es", "fr"),
-                                                                       "expected_layer_normalised"])
+    assert matrix.loc["voxpopuli-es", "fr"] == pytest.approx(
+        cells.loc[("probe", "voxpopuli-es", "fr"), "expected_layer_normalised"]
+    )
 
     profiles = table(out, "probe_layer_profiles").set_index(["series", "encoder", "layer"])
-    by_language = [np.mean([written["weights"][(lang, "voxpopuli-fr", s)] for s in (1, 2)], axis=0)
-                   for lang in LANGUAGES]
-    assert profiles.loc[("probe", "voxpopuli-fr"), "weight_mean"].to_numpy() == \
-        pytest.approx(np.mean(by_language, axis=0))
-    assert profiles.loc[("probe", "voxpopuli-fr"), "weight_std"].to_numpy() == \
-        pytest.approx(np.std(by_language, axis=0, ddof=1))
+    by_language = [
+        np.mean([written["weights"][(lang, "voxpopuli-fr", s)] for s in (1, 2)], axis=0) for lang in LANGUAGES
+    ]
+    assert profiles.loc[("probe", "voxpopuli-fr"), "weight_mean"].to_numpy() == pytest.approx(
+        np.mean(by_language, axis=0)
+    )
+    assert profiles.loc[("probe", "voxpopuli-fr"), "weight_std"].to_numpy() == pytest.approx(
+        np.std(by_language, axis=0, ddof=1)
+    )
     assert np.isnan(profiles.loc[("fine-tuning (weighted layers)", "xlsr-53"), "weight_std"]).all()
 
     left_out = table(out, "probe_weights_left_out")
@@ -247,8 +342,12 @@ def test_monolingual_encoders_own_language_and_similarity(grid):
     written, out, _ = grid
 
     def normalised(encoder, language):
-        return np.mean([np.dot(np.arange(DEPTHS[encoder] + 1), written["weights"][(language, encoder, s)])
-                        for s in (1, 2)]) / DEPTHS[encoder]
+        return (
+            np.mean(
+                [np.dot(np.arange(DEPTHS[encoder] + 1), written["weights"][(language, encoder, s)]) for s in (1, 2)]
+            )
+            / DEPTHS[encoder]
+        )
 
     own = table(out, "probe_own_language_layer").set_index("encoder")
     differences = []
@@ -261,13 +360,20 @@ def test_monolingual_encoders_own_language_and_similarity(grid):
         differences.append(normalised(encoder, language) - np.mean(others))
     pooled = own.loc["mean over encoders"]
     assert pooled["difference"] == pytest.approx(np.mean(differences))
-    assert (pooled["ci_low"], pooled["ci_high"]) == \
-        pytest.approx(hand_bootstrap(3, lambda pick: np.mean([differences[i] for i in pick])))
+    assert (pooled["ci_low"], pooled["ci_high"]) == pytest.approx(
+        hand_bootstrap(3, lambda pick: np.mean([differences[i] for i in pick]))
+    )
 
     pairs = [(encoder, language) for encoder in sorted(MONOLINGUAL) for language in LANGUAGES]
-    similarity = [1 - (0.0 if ISO[MONOLINGUAL[e]] == ISO[lang] else
-                       GENETIC.get((ISO[MONOLINGUAL[e]], ISO[lang]), GENETIC.get((ISO[lang], ISO[MONOLINGUAL[e]]))))
-                  for e, lang in pairs]
+    similarity = [
+        1
+        - (
+            0.0
+            if ISO[MONOLINGUAL[e]] == ISO[lang]
+            else GENETIC.get((ISO[MONOLINGUAL[e]], ISO[lang]), GENETIC.get((ISO[lang], ISO[MONOLINGUAL[e]])))
+        )
+        for e, lang in pairs
+    ]
     layer = [normalised(e, lang) for e, lang in pairs]
     correlation = table(out, "probe_layer_similarity").set_index("similarity").loc["genetic"]
     assert correlation["n_pairs"] == 12 and correlation["n_languages"] == 4
@@ -301,13 +407,16 @@ def test_what_is_missing_is_said(tmp_path):
     assert cells["expected_layer"].to_numpy() == pytest.approx([2.0, 2.0])  # uniform over layers 0..4
 
 
-
 def test_the_report_of_the_study_protocol_carries_the_probe_and_reproduction_sections(grid, tmp_path):
     from crossling_asr.analysis.report import build_report
 
     written, _, _ = grid
-    text = build_report(written["root"], tmp_path / "report", typology_file=typology_file(tmp_path / "typology.json"),
-                        n_resamples=RESAMPLES).read_text()
+    text = build_report(
+        written["root"],
+        tmp_path / "report",
+        typology_file=typology_file(tmp_path / "typology.json"),
+        n_resamples=RESAMPLES,
+    ).read_text()
     headings = re.findall(r"^## (\d)\.", text, re.M)
     assert headings == ["1", "2", "3", "4", "5", "6"]
     assert "figures/probe_layer_weights.png" in text

@@ -15,13 +15,18 @@ from types import SimpleNamespace
 
 import huggingface_hub
 import pytest
+from conftest import ROOT
 from huggingface_hub.errors import OfflineModeIsEnabled
 from test_external_ctc import (
-    CORPUS, HUGGINGSOUND_SPECIALS, SPANISH_LETTERS, check_scored_like_one_at_a_time, manifest_rows, save_checkpoint,
+    CORPUS,
+    HUGGINGSOUND_SPECIALS,
+    SPANISH_LETTERS,
+    check_scored_like_one_at_a_time,
+    manifest_rows,
+    save_checkpoint,
 )
 from test_grid import grid_cli, write_common_voice_folder, write_fake_sbatch, write_prep_report
 
-from conftest import ROOT
 from crossling_asr.cli.grid import main as grid_main
 from crossling_asr.grid.job import GridJob, read_manifest
 from crossling_asr.grid.runs import ATTEMPT_FILE, LOG_FILE, GridError
@@ -55,21 +60,33 @@ def test_released_checkpoints_are_evaluated_once_then_done(tmp_path, make_corpus
     for index, (name, (family, base, _, _)) in enumerate(CHECKPOINTS.items()):
         save_checkpoint(tmp_path / "copies" / name, family, TOKENS, card_base=base, seed=index)
     listing = tmp_path / "released.txt"
-    listing.write_text("# local copies of two released checkpoints\n\n"
-                       + "".join(f"copies/{name}   # {family}\n" for name, (family, *_) in CHECKPOINTS.items()))
+    listing.write_text(
+        "# local copies of two released checkpoints\n\n"
+        + "".join(f"copies/{name}   # {family}\n" for name, (family, *_) in CHECKPOINTS.items())
+    )
     root = tmp_path / "results"
     selection = ["--results-root", root, "--checkpoints", listing]
 
     code, out, _ = grid_output(capsys, "released", "status", *selection)
     assert code == 0 and out.startswith("2 runs: 0 done, 0 running, 0 failed, 2 pending"), out
 
-    command = ["released", "run", *selection, "--data-folder", f"es={corpus}", "--gpus-per-run", "0",
-               "--runs-per-gpu", "2"]
+    command = [
+        "released",
+        "run",
+        *selection,
+        "--data-folder",
+        f"es={corpus}",
+        "--gpus-per-run",
+        "0",
+        "--runs-per-gpu",
+        "2",
+    ]
     first = grid_cli(*command)
     assert first.returncode == 0, first.stdout + first.stderr
     folders = {name: released_folder(root, "es", encoder, seed) for name, (_, _, encoder, seed) in CHECKPOINTS.items()}
-    started = sorted(line.split("] start ")[1].split(" on ")[0] for line in first.stdout.splitlines()
-                     if "] start " in line)
+    started = sorted(
+        line.split("] start ")[1].split(" on ")[0] for line in first.stdout.splitlines() if "] start " in line
+    )
     assert started == sorted(str(folder.relative_to(root)) for folder in folders.values())
     test_utterances = len(manifest_rows(root, "test"))
     for name, folder in folders.items():
@@ -97,13 +114,13 @@ def test_every_bad_line_of_a_checkpoint_list_is_named_by_file_and_line(tmp_path,
     lines = [
         "# the study's checkpoints",
         "jonatasgrosman/exp_w2v2t_es_wavlm_s1",
-        "jonatasgrosman/exp_w2v2t_es_w2v3_s1",          # 3: no such model name
-        "someone/exp_w2v2t_es_wavlm_s2",                 # 4: another account
+        "jonatasgrosman/exp_w2v2t_es_w2v3_s1",  # 3: no such model name
+        "someone/exp_w2v2t_es_wavlm_s2",  # 4: another account
         "./copies/exp_w2v2t_es_wavlm_s3  # downloaded",  # 5: no such folder
         "jonatasgrosman/wav2vec2-large-xlsr-53-english",  # 6: not a released name
-        "jonatasgrosman/exp_w2v2t_xx_wavlm_s4",          # 7: no recipe
-        "jonatasgrosman/exp_w2v2t_es_wavlm_s1",          # 8: line 2 again
-        "copies/exp_w2v2t_es_wavlm_s5",                  # 9: a typo in a folder beside the list, not a hub id
+        "jonatasgrosman/exp_w2v2t_xx_wavlm_s4",  # 7: no recipe
+        "jonatasgrosman/exp_w2v2t_es_wavlm_s1",  # 8: line 2 again
+        "copies/exp_w2v2t_es_wavlm_s5",  # 9: a typo in a folder beside the list, not a hub id
     ]
     (tmp_path / "copies").mkdir()
     listing = tmp_path / "released.txt"
@@ -154,17 +171,20 @@ def test_checkpoints_are_listed_on_the_hub_unless_given(tmp_path, monkeypatch, c
         ["zh-CN/xls-r-300m.released/seed_108", "pending"],
     ]
     assert "left out: hub: jonatasgrosman/exp_w2v2t_es_w2v3_s1: unknown model name 'w2v3'" in err
-    code, out, _ = grid_output(capsys, "released", "status", "--results-root", tmp_path, "--langs", "zh-CN", "es",
-                               "--seeds", "108")
+    code, out, _ = grid_output(
+        capsys, "released", "status", "--results-root", tmp_path, "--langs", "zh-CN", "es", "--seeds", "108"
+    )
     assert code == 0 and out.startswith("1 runs: 0 done, 0 running, 0 failed, 1 pending"), out
     code, _, _ = grid_output(capsys, "released", "status", "--results-root", tmp_path, "--encoders", "wav2vec3")
     assert "Unknown encoder(s) ['wav2vec3']" in code
-    code, out, _ = grid_output(capsys, "released", "plan", "--results-root", tmp_path, "--langs", "es",
-                               "--batch-size", "4")
+    code, out, _ = grid_output(
+        capsys, "released", "plan", "--results-root", tmp_path, "--langs", "es", "--batch-size", "4"
+    )
     assert code == 0 and out.splitlines()[-2:] == [
         "Commands of the runs to launch:",
         f"{sys.executable} -m crossling_asr.cli.evaluate_checkpoint jonatasgrosman/exp_w2v2t_es_wav2vec2_s250 "
-        f"--results-root {tmp_path} --batch-size=4"]
+        f"--results-root {tmp_path} --batch-size=4",
+    ]
 
     monkeypatch.setattr(huggingface_hub, "HfApi", OfflineHfApi)
     code, out, _ = grid_output(capsys, "released", "status", "--results-root", tmp_path)
@@ -179,9 +199,26 @@ def test_released_checkpoints_are_submitted_to_slurm_as_evaluation_arrays(tmp_pa
     write_common_voice_folder(tmp_path / "cv" / "es")
     listing = tmp_path / "released.txt"
     listing.write_text("jonatasgrosman/exp_w2v2t_es_xlsr-53_s1\njonatasgrosman/exp_w2v2t_es_xls-r_s2\n")
-    command = ["released", "run", "--executor", "slurm", "--sbatch", fake_sbatch, "--results-root", root,
-               "--checkpoints", listing, "--data-root", tmp_path / "cv", "--partition", "gpu", "--precision", "bf16",
-               "--gpu-types", "v100_16g=16,a100_40g=40"]
+    command = [
+        "released",
+        "run",
+        "--executor",
+        "slurm",
+        "--sbatch",
+        fake_sbatch,
+        "--results-root",
+        root,
+        "--checkpoints",
+        listing,
+        "--data-root",
+        tmp_path / "cv",
+        "--partition",
+        "gpu",
+        "--precision",
+        "bf16",
+        "--gpu-types",
+        "v100_16g=16,a100_40g=40",
+    ]
     code, out, _ = grid_output(capsys, *command)
     assert code == 0, out
     assert "0 of 2 runs already finished; submitting 2" in out
@@ -200,8 +237,14 @@ def test_released_checkpoints_are_submitted_to_slurm_as_evaluation_arrays(tmp_pa
     assert languages == ["es"] and sorted(run.checkpoint for run in runs) == sorted(listing.read_text().split())
     (xlsr,) = [run for run in runs if run.encoder == "xlsr-53"]
     assert job.recipe_command(xlsr) == [
-        sys.executable, "-m", "crossling_asr.cli.evaluate_checkpoint", "jonatasgrosman/exp_w2v2t_es_xlsr-53_s1",
-        "--results-root", str(root), "--precision=bf16"]
+        sys.executable,
+        "-m",
+        "crossling_asr.cli.evaluate_checkpoint",
+        "jonatasgrosman/exp_w2v2t_es_xlsr-53_s1",
+        "--results-root",
+        str(root),
+        "--precision=bf16",
+    ]
     with pytest.raises(GridError, match="one GPU"):
         GridJob(results_root=root, gpus_per_run=2).recipe_command(xlsr)
 
@@ -219,9 +262,21 @@ def test_cost_sets_evaluating_beside_retraining(tmp_path, capsys):
     (tmp_path / "hours.yaml").write_text("de: {train: 40, dev: 3, test: 4}\n")
     listing = tmp_path / "released.txt"
     listing.write_text("jonatasgrosman/exp_w2v2t_es_xlsr-53_s1\njonatasgrosman/exp_w2v2t_de_wavlm_s2\n")
-    code, out, _ = grid_output(capsys, "released", "cost", "--results-root", tmp_path, "--checkpoints", listing,
-                               "--hours-per-lang", tmp_path / "hours.yaml", "--audio-hours-per-gpu-hour", "50",
-                               "--overhead-gpu-hours", "0.2")
+    code, out, _ = grid_output(
+        capsys,
+        "released",
+        "cost",
+        "--results-root",
+        tmp_path,
+        "--checkpoints",
+        listing,
+        "--hours-per-lang",
+        tmp_path / "hours.yaml",
+        "--audio-hours-per-gpu-hour",
+        "50",
+        "--overhead-gpu-hours",
+        "0.2",
+    )
     assert code == 0, code
 
     epochs = int(re.search(r"^number_of_epochs: (\d+)", (ROOT / "hparams" / "ctc_study.yaml").read_text(), re.M)[1])
@@ -232,14 +287,21 @@ def test_cost_sets_evaluating_beside_retraining(tmp_path, capsys):
         speed = 50 * 317.4 / params[language]  # audio hours per GPU-hour
         evaluate += (dev + test) / 3 / speed + 0.2
         retrain += (epochs * train + (epochs * dev + test) / 3) / speed + 0.2
-    assert (f"Total: 2 checkpoints: evaluate {evaluate:.2f} GPU-hours; retrain the same 2 runs ({epochs} epochs) "
-            f"{retrain:.1f} GPU-hours (evaluating costs {evaluate / retrain:.2%} of retraining)") in out
+    assert (
+        f"Total: 2 checkpoints: evaluate {evaluate:.2f} GPU-hours; retrain the same 2 runs ({epochs} epochs) "
+        f"{retrain:.1f} GPU-hours (evaluating costs {evaluate / retrain:.2%} of retraining)"
+    ) in out
     speed = 50 * 317.4 / 315.5
-    assert re.search(rf"^  wavlm-large +1 +{(7 / 3) / speed + 0.2:.2f} +"
-                     rf"{(epochs * 40 + (epochs * 3 + 4) / 3) / speed + 0.2:.1f}$", out, re.M), out
+    assert re.search(
+        rf"^  wavlm-large +1 +{(7 / 3) / speed + 0.2:.2f} +"
+        rf"{(epochs * 40 + (epochs * 3 + 4) / 3) / speed + 0.2:.1f}$",
+        out,
+        re.M,
+    ), out
     assert '"audio_hours_per_gpu_hour": 50.0' in out and '"overhead_gpu_hours": 0.2' in out
     assert "Corpus hours from: de: --hours-per-lang, es: prep_report.json" in out
 
-    code, _, _ = grid_output(capsys, "released", "cost", "--results-root", tmp_path, "--checkpoints", listing,
-                             "--", "--number_of_epochs=1")
+    code, _, _ = grid_output(
+        capsys, "released", "cost", "--results-root", tmp_path, "--checkpoints", listing, "--", "--number_of_epochs=1"
+    )
     assert "recipe overrides after -- do not apply" in code

@@ -7,14 +7,14 @@ import os
 
 import pytest
 import torch
+from conftest import CPU_RUN_OPTS, load_cpu_hparams, run_folder
 from speechbrain.utils.checkpoints import Checkpointer
 
-from conftest import CPU_RUN_OPTS, load_cpu_hparams, run_folder
-from crossling_asr.training.brain import CTCBrain
-from crossling_asr.training.checkpoints import AtomicCheckpointer
 from crossling_asr.hparams import language_file
 from crossling_asr.model.heads import CTCHead
 from crossling_asr.recipe import main, train_and_test
+from crossling_asr.training.brain import CTCBrain
+from crossling_asr.training.checkpoints import AtomicCheckpointer
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,7 @@ def test_nonfinite_losses_are_skipped_and_counted(corpus, tiny_encoders, tmp_pat
     def nan_loss(self, method, *args, **kwargs):
         return method(self, *args, **kwargs) * float("nan")
 
-    monkeypatch.setattr(CTCBrain, "compute_objectives",
-                        failing_after(CTCBrain.compute_objectives, nan_loss, {1, 2}))
+    monkeypatch.setattr(CTCBrain, "compute_objectives", failing_after(CTCBrain.compute_objectives, nan_loss, {1, 2}))
     brain, results = run(corpus, tiny_encoders, tmp_path, number_of_epochs=1)
     batches = len(brain.train_sampler)
     assert results["training"]["skipped_nonfinite_batches"] == 2
@@ -64,8 +63,9 @@ def test_a_run_of_nonfinite_losses_stops_training_with_a_clear_error(corpus, tin
     def nan_loss(self, method, *args, **kwargs):
         return method(self, *args, **kwargs) * float("inf")
 
-    monkeypatch.setattr(CTCBrain, "compute_objectives",
-                        failing_after(CTCBrain.compute_objectives, nan_loss, set(range(1, 100))))
+    monkeypatch.setattr(
+        CTCBrain, "compute_objectives", failing_after(CTCBrain.compute_objectives, nan_loss, set(range(1, 100)))
+    )
     with pytest.raises(RuntimeError, match="4 batches in a row had a non-finite loss"):
         run(corpus, tiny_encoders, tmp_path, number_of_epochs=1, max_consecutive_nonfinite=3)
 

@@ -17,9 +17,9 @@ from crossling_asr.analysis.document import Report
 from crossling_asr.analysis.report import build_report
 from crossling_asr.analysis.reproduction import add_reproduction_section, compare_cells, reproduction_tables
 from crossling_asr.atomic import write_json
-from crossling_asr.run_layout import run_name
 from crossling_asr.registry import load_registry
 from crossling_asr.results import build_evaluation_results, prepared_data
+from crossling_asr.run_layout import run_name
 
 REGISTRY = load_registry()
 CER_LANGUAGES = ("ja", "th")
@@ -29,9 +29,10 @@ def prep_report(language, test_utterances=100, test_hours=0.2):
     """A prep_report.json of `language` with `test_utterances` test clips of `test_hours` in all."""
     kept = {"train": 500, "dev": 100, "test": test_utterances}
     hours = {"train": 1.0, "dev": 0.2, "test": test_hours}
-    return {"data_folder": f"/data/cv-corpus-7.0-2021-07-21/{language}",
-            "splits": {split: {"kept": kept[split], "hours": hours[split], "speakers": 5, "skipped": {}}
-                       for split in kept}}
+    return {
+        "data_folder": f"/data/cv-corpus-7.0-2021-07-21/{language}",
+        "splits": {split: {"kept": kept[split], "hours": hours[split], "speakers": 5, "skipped": {}} for split in kept},
+    }
 
 
 def primary_of(language):
@@ -45,19 +46,45 @@ def write_released(root, language, encoder, seed, wer, cer, scored=None, prep=No
     folder = root / language / f"{encoder}.released" / f"seed_{seed}"
     hub_id = f"jonatasgrosman/exp_w2v2t_{language.lower()}_{encoder}_s{seed}"
     entry = REGISTRY[encoder]
-    run = {"language": language, "encoder": encoder, "encoder_source": entry["source"],
-           "encoder_family": entry["family"], "random_init": entry["random_init"], "seed": seed,
-           "output_folder": str(folder), "device": "cpu", "protocol": "released"}
-    metrics = {"primary": primary_of(language), "wer_meaningful": language not in CER_LANGUAGES,
-               "test": {"WER": wer, "CER": cer, "n_utterances": scored}}
-    checkpoint = {"source": hub_id, "hub_id": hub_id, "revision": "0" * 40, "released": True,
-                  "released_name": {"language": language.lower(), "model": encoder, "seed": seed},
-                  "architecture": "Wav2Vec2ForCTC", "weights_file": "pytorch_model.bin", "card_base_model": None,
-                  "card_base_model_from": None, "encoder_mapping": "released name"}
-    decoding = {"method": "greedy", "precision": "fp32", "batch_seconds": 60.0, "batch_size": 16, "device": "cpu",
-                "hypotheses_changed_by_normalization": {"test": 0}}
-    results = build_evaluation_results(run, metrics, prep, checkpoint, {"size": 40, "fits_language": True},
-                                       decoding, [])
+    run = {
+        "language": language,
+        "encoder": encoder,
+        "encoder_source": entry["source"],
+        "encoder_family": entry["family"],
+        "random_init": entry["random_init"],
+        "seed": seed,
+        "output_folder": str(folder),
+        "device": "cpu",
+        "protocol": "released",
+    }
+    metrics = {
+        "primary": primary_of(language),
+        "wer_meaningful": language not in CER_LANGUAGES,
+        "test": {"WER": wer, "CER": cer, "n_utterances": scored},
+    }
+    checkpoint = {
+        "source": hub_id,
+        "hub_id": hub_id,
+        "revision": "0" * 40,
+        "released": True,
+        "released_name": {"language": language.lower(), "model": encoder, "seed": seed},
+        "architecture": "Wav2Vec2ForCTC",
+        "weights_file": "pytorch_model.bin",
+        "card_base_model": None,
+        "card_base_model_from": None,
+        "encoder_mapping": "released name",
+    }
+    decoding = {
+        "method": "greedy",
+        "precision": "fp32",
+        "batch_seconds": 60.0,
+        "batch_size": 16,
+        "device": "cpu",
+        "hypotheses_changed_by_normalization": {"test": 0},
+    }
+    results = build_evaluation_results(
+        run, metrics, prep, checkpoint, {"size": 40, "fits_language": True}, decoding, []
+    )
     write_json(folder / "results.json", results)
 
 
@@ -70,17 +97,34 @@ def write_trained(root, language, encoder, seed, wer, cer, scored=None, prep=Non
     folder = root / language / name / f"seed_{seed}"
     entry = REGISTRY[encoder]
     results = {
-        "schema_version": 1, "status": "finished",
-        "run": {"language": language, "encoder": encoder, "encoder_source": encoder_source or entry["source"],
-                "encoder_family": entry["family"], "random_init": entry["random_init"], "seed": seed,
-                "output_folder": str(folder), "device": "cpu", "protocol": "study"},
-        "metrics": {"primary": primary_of(language), "wer_meaningful": language not in CER_LANGUAGES,
-                    "test": {"WER": wer, "CER": cer, "loss": 1.0, "n_utterances": scored},
-                    "dev_best": {"WER": wer, "CER": cer, "epoch": 3}},
+        "schema_version": 1,
+        "status": "finished",
+        "run": {
+            "language": language,
+            "encoder": encoder,
+            "encoder_source": encoder_source or entry["source"],
+            "encoder_family": entry["family"],
+            "random_init": entry["random_init"],
+            "seed": seed,
+            "output_folder": str(folder),
+            "device": "cpu",
+            "protocol": "study",
+        },
+        "metrics": {
+            "primary": primary_of(language),
+            "wer_meaningful": language not in CER_LANGUAGES,
+            "test": {"WER": wer, "CER": cer, "loss": 1.0, "n_utterances": scored},
+            "dev_best": {"WER": wer, "CER": cer, "epoch": 3},
+        },
         "data": prepared_data(prep),
         "training": {"epochs": 3, "optimizer_steps": 30, "wall_seconds": 60.0},
-        "hparams": {"number_of_epochs": 3, "seed": seed, "protocol": "study", "run_name": name,
-                    "output_folder": str(folder)},
+        "hparams": {
+            "number_of_epochs": 3,
+            "seed": seed,
+            "protocol": "study",
+            "run_name": name,
+            "output_folder": str(folder),
+        },
     }
     write_json(folder / "results.json", results)
 
@@ -109,8 +153,9 @@ def test_released_results_are_analysed_like_trained_ones(tmp_path):
     assert collection.set_aside["run"].tolist() == ["es/xlsr-53/seed_1"]
     assert set(collection.runs["protocol"]) == {"released"}
     es = collection.runs[(collection.runs["language"] == "es") & (collection.runs["encoder"] == "xlsr-53")]
-    assert es["checkpoint"].tolist() == [f"jonatasgrosman/exp_w2v2t_es_xlsr-53_s{seed}"
-                                         for seed, _ in sorted(released_seeds[("es", "xlsr-53")])]
+    assert es["checkpoint"].tolist() == [
+        f"jonatasgrosman/exp_w2v2t_es_xlsr-53_s{seed}" for seed, _ in sorted(released_seeds[("es", "xlsr-53")])
+    ]
     assert aggregate.collect(root).runs["protocol"].tolist() == ["study"]  # the study's analysis is unchanged
 
     out = tmp_path / "report"
@@ -187,8 +232,9 @@ def test_reproduction_pairs_cell_means_and_sets_aside_other_test_sets(tmp_path):
             assert cell[f"{metric}_released"] == pytest.approx(released_mean)
             assert cell[f"{metric}_trained"] == pytest.approx(trained_mean)
             assert cell[f"{metric}_difference"] == pytest.approx(trained_mean - released_mean)
-        primary_difference[key] = (np.mean([v[column] for v in trained.values()])
-                                   - np.mean([v[column] for v in released.values()]))
+        primary_difference[key] = np.mean([v[column] for v in trained.values()]) - np.mean(
+            [v[column] for v in released.values()]
+        )
         assert (cell["n_released"], cell["n_trained"]) == (len(released), len(trained))
         assert cell["released_seeds"] == ",".join(map(str, sorted(released)))
         assert cell["primary"] == ("CER" if key[0] == "ja" else "WER")
@@ -219,12 +265,14 @@ def test_reproduction_pairs_cell_means_and_sets_aside_other_test_sets(tmp_path):
     assert pooled["mean_difference"] == pytest.approx(all_differences.mean())
     assert (pooled["reproduction_better"], pooled["reproduction_worse"]) == signs["pooled (all languages)"]
     languages = ["de", "es", "ja"]
-    by_cluster = {lang: [d for (cell_lang, _), d in primary_difference.items() if cell_lang == lang]
-                  for lang in languages}
+    by_cluster = {
+        lang: [d for (cell_lang, _), d in primary_difference.items() if cell_lang == lang] for lang in languages
+    }
     picks = np.random.default_rng(3).integers(0, len(languages), (n_resamples, len(languages)))
     means = [np.mean(np.concatenate([by_cluster[languages[unit]] for unit in pick])) for pick in picks]
-    assert (pooled["ci_low"], pooled["ci_high"]) == pytest.approx((np.quantile(means, 0.025),
-                                                                   np.quantile(means, 0.975)))
+    assert (pooled["ci_low"], pooled["ci_high"]) == pytest.approx(
+        (np.quantile(means, 0.025), np.quantile(means, 0.975))
+    )
     assert pooled["ci_low"] <= pooled["mean_difference"] <= pooled["ci_high"]
 
     # Cells not scored on one test set, and cells with one side.
@@ -233,8 +281,10 @@ def test_reproduction_pairs_cell_means_and_sets_aside_other_test_sets(tmp_path):
     assert reasons[("fr", "xlsr-53")] == "scored test utterances: released 98, trained 100"
     assert reasons[("fr", "wavlm-large")] == "prepared test split: hours released 0.25, trained 0.2"
     assert reasons[("de", "hubert-large-ll60k")].startswith("trained seeds differ in scored test utterances")
-    assert unpaired.values.tolist() == [["fr", "hubert-large-ll60k", "trained only", "1"],
-                                        ["fr", "xls-r-300m", "released only", "12"]]
+    assert unpaired.values.tolist() == [
+        ["fr", "hubert-large-ll60k", "trained only", "1"],
+        ["fr", "xls-r-300m", "released only", "12"],
+    ]
 
 
 def test_reproduction_section_in_a_report(tmp_path):
@@ -243,8 +293,10 @@ def test_reproduction_section_in_a_report(tmp_path):
     report = Report(tmp_path / "report")
     add_reproduction_section(report, root, languages=["es", "fr"], n_resamples=20)
     text = report.write().read_text()
-    assert "3 cells compared; 2 set aside (not the same test set); 1 with released checkpoints only; " \
-           "1 with runs trained here only." in text
+    assert (
+        "3 cells compared; 2 set aside (not the same test set); 1 with released checkpoints only; "
+        "1 with runs trained here only." in text
+    )
     assert "reproduction_replaced_weights" not in text
 
     # A smoke run with a tiny encoder for the released-only cell is named as not compared, and why.
@@ -257,7 +309,8 @@ def test_reproduction_section_in_a_report(tmp_path):
     assert "1 runs trained here for these cells are not compared: their encoder weights are not the registry's" in text
     replaced = pd.read_csv(report.out / "tables" / "reproduction_replaced_weights.csv")
     assert replaced[["language", "encoder", "run"]].values.tolist() == [
-        ["fr", "xls-r-300m", f"fr/{run_name('xls-r-300m', 'study', str(tiny))}/seed_1"]]
+        ["fr", "xls-r-300m", f"fr/{run_name('xls-r-300m', 'study', str(tiny))}/seed_1"]
+    ]
     for link in re.findall(r"\]\((tables/[^)]+)\)", text):
         assert (report.out / link).is_file()
     table = pd.read_csv(report.out / "tables" / "reproduction_by_language.csv")
@@ -274,10 +327,25 @@ def test_reproduction_section_in_a_report(tmp_path):
 
 def test_a_side_that_does_not_record_its_test_utterances_is_not_compared():
     """Results that do not say how many test utterances they scored cannot be shown to share a test set."""
+
     def runs(protocol, seeds, scored):
-        return pd.DataFrame([{"language": "es", "encoder": "xlsr-53", "seed": seed, "primary": "WER", "error": 10.0,
-                              "WER": 10.0, "CER": 5.0, "test_utterances": n, "test_set": None, "protocol": protocol}
-                             for seed, n in zip(seeds, scored)])
+        return pd.DataFrame(
+            [
+                {
+                    "language": "es",
+                    "encoder": "xlsr-53",
+                    "seed": seed,
+                    "primary": "WER",
+                    "error": 10.0,
+                    "WER": 10.0,
+                    "CER": 5.0,
+                    "test_utterances": n,
+                    "test_set": None,
+                    "protocol": protocol,
+                }
+                for seed, n in zip(seeds, scored)
+            ]
+        )
 
     cells, set_aside, unpaired = compare_cells(runs("released", [7], [100]), runs("study", [1, 2], [100, None]))
     assert cells.empty and unpaired.empty

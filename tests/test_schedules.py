@@ -7,18 +7,24 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import CPU_RUN_OPTS, load_cpu_hparams
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.train_logger import FileTrainLogger
 from transformers import get_linear_schedule_with_warmup
 
-from conftest import CPU_RUN_OPTS, load_cpu_hparams
-from crossling_asr.training.brain import CTCBrain
 from crossling_asr.recipe import train_and_test
+from crossling_asr.training.brain import CTCBrain
 from crossling_asr.training.schedules import NewBobOnValidLoss, WarmupLinearDecay
 
 
-def fake_brain(total_steps=50, encoder_lr=3e-4, head_lr=1e-3, encoder_opt=torch.optim.AdamW,
-               head_opt=torch.optim.AdamW, encoder_freeze_steps=0):
+def fake_brain(
+    total_steps=50,
+    encoder_lr=3e-4,
+    head_lr=1e-3,
+    encoder_opt=torch.optim.AdamW,
+    head_opt=torch.optim.AdamW,
+    encoder_freeze_steps=0,
+):
     """The parts of a CTCBrain a schedule uses, optimizers made by CTCBrain's own init_optimizers."""
     brain = SimpleNamespace(
         modules=SimpleNamespace(encoder=torch.nn.Linear(2, 2), head=torch.nn.Linear(2, 2)),
@@ -120,9 +126,14 @@ def test_a_run_resumed_in_the_warmup_continues_the_same_curve(tmp_path):
 
 def stock_brain():
     """The stock protocol's optimizers and rates (Adam for the encoder, Adadelta for the head)."""
-    return fake_brain(10**6, encoder_lr=1e-4, head_lr=1.0, encoder_opt=torch.optim.Adam,
-                      head_opt=functools.partial(torch.optim.Adadelta, rho=0.95, eps=1e-8),
-                      encoder_freeze_steps=500)
+    return fake_brain(
+        10**6,
+        encoder_lr=1e-4,
+        head_lr=1.0,
+        encoder_opt=torch.optim.Adam,
+        head_opt=functools.partial(torch.optim.Adadelta, rho=0.95, eps=1e-8),
+        encoder_freeze_steps=500,
+    )
 
 
 def stock_schedule():
@@ -194,10 +205,12 @@ def recorded_run(corpus, tiny_encoders, root, monkeypatch, edit=lambda hparams: 
     def recording_init(brain):
         init_optimizers(brain)
         for name, opt in brain.optimizers_dict.items():
+
             def step(*args, _step=opt.step, _name=name, _opt=opt, **kwargs):
                 epoch_now = brain.hparams.epoch_counter.current
                 seen.setdefault(_name, []).append((epoch_now, brain.optimizer_step, _opt.param_groups[0]["lr"]))
                 return _step(*args, **kwargs)
+
             opt.step = step
 
     log_stats = FileTrainLogger.log_stats
@@ -219,7 +232,12 @@ def test_real_training_steps_follow_the_warmup_curve_and_the_log_shows_the_last_
     corpus, tiny_encoders, tmp_path, monkeypatch
 ):
     brain, seen, logged = recorded_run(
-        corpus, tiny_encoders, tmp_path, monkeypatch, number_of_epochs=1, warmup_ratio=0.5,
+        corpus,
+        tiny_encoders,
+        tmp_path,
+        monkeypatch,
+        number_of_epochs=1,
+        warmup_ratio=0.5,
         encoder_freeze_steps=1,
         dynamic_batch_sampler="{max_batch_length: 6, num_buckets: 4, max_batch_ex: 4}",
     )
@@ -251,8 +269,14 @@ def test_real_stock_run_freezes_the_encoder_by_global_step_and_logs_each_epochs_
     # 16 clips in fixed batches of 12: 2 optimizer steps per epoch, so the
     # encoder (frozen for 3 steps) first steps on the second batch of epoch 2.
     _, seen, logged = recorded_run(
-        corpus, tiny_encoders, tmp_path, monkeypatch, edit=every_epoch_stalls, protocol="stock",
-        number_of_epochs=3, encoder_freeze_steps=3,
+        corpus,
+        tiny_encoders,
+        tmp_path,
+        monkeypatch,
+        edit=every_epoch_stalls,
+        protocol="stock",
+        number_of_epochs=3,
+        encoder_freeze_steps=3,
     )
     assert [(e, s) for e, s, _ in seen["head"]] == [(1, 0), (1, 1), (2, 2), (2, 3), (3, 4), (3, 5)]
     assert [(e, s) for e, s, _ in seen["encoder"]] == [(2, 3), (3, 4), (3, 5)]

@@ -15,8 +15,8 @@ import unicodedata
 import pytest
 
 from crossling_asr.data.common_voice import _log_report
-from crossling_asr.hparams import read_language_data
 from crossling_asr.data.text import LanguageSpec, TextNormalizer, language_spec_from_hparams
+from crossling_asr.hparams import read_language_data
 
 LATIN = ["de", "en", "es", "et", "fr", "id", "it", "nl", "pl", "pt", "sv-SE"]
 ZWNJ, ZWJ = "\u200c", "\u200d"
@@ -49,9 +49,14 @@ def test_german_sentence_with_a_turkish_city_is_kept():
 
 
 def test_turkish_case_map_still_decides_dotted_and_dotless_i():
-    turkish = TextNormalizer(LanguageSpec(
-        code="tr", alphabet="a-zçğıöşü", word_internal_punctuation="'", case_map={"I": "ı", "İ": "i"},
-    ))
+    turkish = TextNormalizer(
+        LanguageSpec(
+            code="tr",
+            alphabet="a-zçğıöşü",
+            word_internal_punctuation="'",
+            case_map={"I": "ı", "İ": "i"},
+        )
+    )
     assert turkish.normalize("DİYARBAKIR'a ISPARTA'dan gittik.") == "diyarbakır'a ısparta'dan gittik"
 
 
@@ -59,20 +64,23 @@ def test_turkish_case_map_still_decides_dotted_and_dotless_i():
 # Emoji sequences
 
 
-@pytest.mark.parametrize("lang, sentence, expected", [
-    ("en", "I ❤️ Paris.", "i paris"),  # U+2764 U+FE0F
-    ("fr", "J'❤️ Paris !", "j paris"),
-    ("en", "Great job 👍🏽", "great job"),  # skin-tone modifier
-    ("en", "Our doctor 👩🏽‍⚕️ was kind.", "our doctor was kind"),  # ZWJ sequence with VS16
-    ("es", "¡Vamos! 🏳️‍🌈 Orgullo", "vamos orgullo"),
-    ("de", "Ich ☀️ mag die Sonne", "ich mag die sonne"),
-])
+@pytest.mark.parametrize(
+    "lang, sentence, expected",
+    [
+        ("en", "I ❤️ Paris.", "i paris"),  # U+2764 U+FE0F
+        ("fr", "J'❤️ Paris !", "j paris"),
+        ("en", "Great job 👍🏽", "great job"),  # skin-tone modifier
+        ("en", "Our doctor 👩🏽‍⚕️ was kind.", "our doctor was kind"),  # ZWJ sequence with VS16
+        ("es", "¡Vamos! 🏳️‍🌈 Orgullo", "vamos orgullo"),
+        ("de", "Ich ☀️ mag die Sonne", "ich mag die sonne"),
+    ],
+)
 def test_emoji_sequences_become_one_space(lang, sentence, expected):
     check(lang, sentence, expected)
 
 
 def test_keycap_emoji_keeps_its_digit():
-    """"1️⃣" is read "one": the digit stays and the training row is skipped, as for "1"."""
+    """ "1️⃣" is read "one": the digit stays and the training row is skipped, as for "1"."""
     result = check("en", "Press 1️⃣ now", "press now", "digits")
     assert result.digits == {"1": 1} and not result.foreign
 
@@ -118,37 +126,43 @@ def test_lookalikes_stay_punctuation_where_words_have_no_apostrophe():
 # Italian accents typed as apostrophes
 
 
-@pytest.mark.parametrize("sentence, expected", [
-    ("Lui e' qui.", "lui è qui"),
-    ("E' vero, ne voglio un po'.", "è vero ne voglio un po"),
-    ("Perche' non vieni?", "perché non vieni"),
-    ("Pero' la citta' e' bella.", "però la città è bella"),
-    ("Poiche' piove, resto a casa finche' smette.", "poiché piove resto a casa finché smette"),
-    ("Non voglio ne' questo ne' quello.", "non voglio né questo né quello"),
-    ("Lo fa da se'.", "lo fa da sé"),
-    ("Ha ventitre' anni, non trentatre'.", "ha ventitré anni non trentatré"),
-    ("C'e' qualcuno? Cos'e' successo?", "c'è qualcuno cos'è successo"),
-    ("Non ne posso piu', vado giu'.", "non ne posso più vado giù"),
-    ("Lunedi' si', martedi' no.", "lunedì sì martedì no"),
-    ("PERCHE' NO?", "perché no"),
-    ("Perchè nè lui nè lei?", "perché né lui né lei"),  # the è key typed for é
-])
+@pytest.mark.parametrize(
+    "sentence, expected",
+    [
+        ("Lui e' qui.", "lui è qui"),
+        ("E' vero, ne voglio un po'.", "è vero ne voglio un po"),
+        ("Perche' non vieni?", "perché non vieni"),
+        ("Pero' la citta' e' bella.", "però la città è bella"),
+        ("Poiche' piove, resto a casa finche' smette.", "poiché piove resto a casa finché smette"),
+        ("Non voglio ne' questo ne' quello.", "non voglio né questo né quello"),
+        ("Lo fa da se'.", "lo fa da sé"),
+        ("Ha ventitre' anni, non trentatre'.", "ha ventitré anni non trentatré"),
+        ("C'e' qualcuno? Cos'e' successo?", "c'è qualcuno cos'è successo"),
+        ("Non ne posso piu', vado giu'.", "non ne posso più vado giù"),
+        ("Lunedi' si', martedi' no.", "lunedì sì martedì no"),
+        ("PERCHE' NO?", "perché no"),
+        ("Perchè nè lui nè lei?", "perché né lui né lei"),  # the è key typed for é
+    ],
+)
 def test_italian_final_accent_typed_as_apostrophe(sentence, expected):
     check("it", sentence, expected)
 
 
-@pytest.mark.parametrize("sentence, expected", [
-    ("Dell'anno scorso ricordo un'altra storia.", "dell'anno scorso ricordo un'altra storia"),
-    ("L'uomo beve l'acqua.", "l'uomo beve l'acqua"),
-    ("Dammi un po' di pane, a mo' di esempio.", "dammi un po di pane a mo di esempio"),
-    ("Lorenzo de' Medici visse a Firenze.", "lorenzo de medici visse a firenze"),
-    ("Va' a casa e di' la verita'!", "va a casa e di la verità"),
-    ("Be', andiamo a Ca' Foscari.", "be andiamo a ca foscari"),
-    ("Vieni qua'!", "vieni qua"),
-    # a word-final apostrophe that closes a quote opened by one is a quote
-    ("La parola 'casa' e' corta.", "la parola casa è corta"),
-    ("Il cosiddetto ‘effetto serra’ preoccupa.", "il cosiddetto effetto serra preoccupa"),
-])
+@pytest.mark.parametrize(
+    "sentence, expected",
+    [
+        ("Dell'anno scorso ricordo un'altra storia.", "dell'anno scorso ricordo un'altra storia"),
+        ("L'uomo beve l'acqua.", "l'uomo beve l'acqua"),
+        ("Dammi un po' di pane, a mo' di esempio.", "dammi un po di pane a mo di esempio"),
+        ("Lorenzo de' Medici visse a Firenze.", "lorenzo de medici visse a firenze"),
+        ("Va' a casa e di' la verita'!", "va a casa e di la verità"),
+        ("Be', andiamo a Ca' Foscari.", "be andiamo a ca foscari"),
+        ("Vieni qua'!", "vieni qua"),
+        # a word-final apostrophe that closes a quote opened by one is a quote
+        ("La parola 'casa' e' corta.", "la parola casa è corta"),
+        ("Il cosiddetto ‘effetto serra’ preoccupa.", "il cosiddetto effetto serra preoccupa"),
+    ],
+)
 def test_italian_elisions_apocopes_and_quotes_are_not_accents(sentence, expected):
     check("it", sentence, expected)
 
@@ -157,27 +171,30 @@ def test_italian_elisions_apocopes_and_quotes_are_not_accents(sentence, expected
 # Letters of other languages
 
 
-@pytest.mark.parametrize("lang, sentence, expected, folded", [
-    ("de", "Wir treffen uns im Café in Düsseldorf.", "wir treffen uns im cafe in düsseldorf", {"é": 1}),
-    ("de", "Der Barça-Trainer sagte: „Señor, gracias“.", "der barca trainer sagte senor gracias",
-     {"ç": 1, "ñ": 1}),
-    ("es", "El Barça jugó en Múnich y en São Paulo.", "el barca jugó en múnich y en sao paulo",
-     {"ç": 1, "ã": 1}),
-    ("es", "Vive en Sant Martí de Provençals.", "vive en sant martí de provencals", {"ç": 1}),
-    ("pl", "Mieszkał w Düsseldorfie, a potem w München.", "mieszkał w dusseldorfie a potem w munchen",
-     {"ü": 2}),
-    ("pl", "Słuchał Dvořáka w Škodzie.", "słuchał dvoraka w skodzie", {"ř": 1, "á": 1, "š": 1}),
-    ("sv-SE", "Vi åkte till Düsseldorf och München.", "vi åkte till dusseldorf och munchen", {"ü": 2}),
-    ("it", "Il signor Müller vive a Bolzano.", "il signor muller vive a bolzano", {"ü": 1}),
-    ("fr", "Il habite à Göteborg, près de la Peña.", "il habite à goteborg près de la pena",
-     {"ö": 1, "ñ": 1}),
-    ("pt", "Niccolò Machiavelli nasceu em Florença.", "niccolo machiavelli nasceu em florença", {"ò": 1}),
-    ("nl", "De señor woont in São Paulo.", "de senor woont in sao paulo", {"ñ": 1, "ã": 1}),
-    ("et", "Jānis elab Riias.", "janis elab riias", {"ā": 1}),
-    ("id", "Dia membaca Al-Qur'ān setiap hari.", "dia membaca al qur'an setiap hari", {"ā": 1}),
-    ("en", "The naïve café owner loved Dvořák.", "the naive cafe owner loved dvorak",
-     {"ï": 1, "é": 1, "ř": 1, "á": 1}),
-])
+@pytest.mark.parametrize(
+    "lang, sentence, expected, folded",
+    [
+        ("de", "Wir treffen uns im Café in Düsseldorf.", "wir treffen uns im cafe in düsseldorf", {"é": 1}),
+        ("de", "Der Barça-Trainer sagte: „Señor, gracias“.", "der barca trainer sagte senor gracias", {"ç": 1, "ñ": 1}),
+        ("es", "El Barça jugó en Múnich y en São Paulo.", "el barca jugó en múnich y en sao paulo", {"ç": 1, "ã": 1}),
+        ("es", "Vive en Sant Martí de Provençals.", "vive en sant martí de provencals", {"ç": 1}),
+        ("pl", "Mieszkał w Düsseldorfie, a potem w München.", "mieszkał w dusseldorfie a potem w munchen", {"ü": 2}),
+        ("pl", "Słuchał Dvořáka w Škodzie.", "słuchał dvoraka w skodzie", {"ř": 1, "á": 1, "š": 1}),
+        ("sv-SE", "Vi åkte till Düsseldorf och München.", "vi åkte till dusseldorf och munchen", {"ü": 2}),
+        ("it", "Il signor Müller vive a Bolzano.", "il signor muller vive a bolzano", {"ü": 1}),
+        ("fr", "Il habite à Göteborg, près de la Peña.", "il habite à goteborg près de la pena", {"ö": 1, "ñ": 1}),
+        ("pt", "Niccolò Machiavelli nasceu em Florença.", "niccolo machiavelli nasceu em florença", {"ò": 1}),
+        ("nl", "De señor woont in São Paulo.", "de senor woont in sao paulo", {"ñ": 1, "ã": 1}),
+        ("et", "Jānis elab Riias.", "janis elab riias", {"ā": 1}),
+        ("id", "Dia membaca Al-Qur'ān setiap hari.", "dia membaca al qur'an setiap hari", {"ā": 1}),
+        (
+            "en",
+            "The naïve café owner loved Dvořák.",
+            "the naive cafe owner loved dvorak",
+            {"ï": 1, "é": 1, "ř": 1, "á": 1},
+        ),
+    ],
+)
 def test_foreign_letters_fold_to_their_base_letter(lang, sentence, expected, folded):
     assert check(lang, sentence, expected).folded == folded
 
@@ -186,11 +203,14 @@ def test_swedish_reads_danish_and_norwegian_letters_as_its_own():
     check("sv-SE", "Søren flyttade till Tromsø och Ærø.", "sören flyttade till tromsö och ärö")
 
 
-@pytest.mark.parametrize("lang, sentence, expected, foreign", [
-    ("de", "Er kommt aus Łódź.", "er kommt aus odz", {"ł": 1}),  # ł has no base letter; ó ź fold
-    ("de", "Sie wohnt in Diyarbakır.", "sie wohnt in diyarbakr", {"ı": 1}),
-    ("fr", "Il a visité Ørsted.", "il a visité rsted", {"ø": 1}),
-])
+@pytest.mark.parametrize(
+    "lang, sentence, expected, foreign",
+    [
+        ("de", "Er kommt aus Łódź.", "er kommt aus odz", {"ł": 1}),  # ł has no base letter; ó ź fold
+        ("de", "Sie wohnt in Diyarbakır.", "sie wohnt in diyarbakr", {"ı": 1}),
+        ("fr", "Il a visité Ørsted.", "il a visité rsted", {"ø": 1}),
+    ],
+)
 def test_letters_without_a_base_letter_stay_out_of_alphabet(lang, sentence, expected, foreign):
     normalizer = normalizer_for(lang)
     result = normalizer(sentence)
@@ -217,10 +237,13 @@ def test_letters_of_the_alphabet_are_never_folded(lang):
         assert normalizer.normalize(ch) == ch, (lang, ch)
 
 
-@pytest.mark.parametrize("lang, sentence", [
-    ("uk", "Семён живе в Києві."),  # a Russian name: ё is not Ukrainian
-    ("ru", "Я жыву ў Мінску."),  # Belarusian
-])
+@pytest.mark.parametrize(
+    "lang, sentence",
+    [
+        ("uk", "Семён живе в Києві."),  # a Russian name: ё is not Ukrainian
+        ("ru", "Я жыву ў Мінску."),  # Belarusian
+    ],
+)
 def test_cyrillic_recipes_keep_other_cyrillic_letters_out(lang, sentence):
     normalizer = normalizer_for(lang)
     result = normalizer(sentence)
@@ -230,23 +253,28 @@ def test_cyrillic_recipes_keep_other_cyrillic_letters_out(lang, sentence):
 def test_foreign_letter_policy_is_declared_for_every_recipe():
     langs = LATIN + ["ar", "fa", "ja", "ru", "th", "uk", "zh-CN"]
     declared = {lang: read_language_data(lang)["text"]["foreign_letters"] for lang in langs}
-    assert declared == {**{lang: "fold" for lang in LATIN + ["ja", "zh-CN"]},
-                        **{lang: "skip" for lang in ["ar", "fa", "ru", "th", "uk"]}}
+    assert declared == {
+        **{lang: "fold" for lang in LATIN + ["ja", "zh-CN"]},
+        **{lang: "skip" for lang in ["ar", "fa", "ru", "th", "uk"]},
+    }
 
 
 # ---------------------------------------------------------------------------
 # Latin letters in Japanese and Chinese
 
 
-@pytest.mark.parametrize("lang, sentence, expected", [
-    ("ja", "ＮＨＫのニュースを見ました。", "nhkのニュースを見ました"),  # full-width letters
-    ("ja", "新しいTシャツを買った", "新しいtシャツを買った"),
-    ("ja", "Pokémonが大好きです", "pokemonが大好きです"),
-    ("zh-CN", "我买了一件T恤。", "我买了一件t恤"),
-    ("zh-CN", "我们去唱卡拉OK吧！", "我们去唱卡拉ok吧"),
-    ("zh-CN", "他是公司的ＣＥＯ。", "他是公司的ceo"),
-    ("zh-CN", "他用 iPhone 拍照", "他用iphone拍照"),  # spaces removed, as everywhere in zh-CN
-])
+@pytest.mark.parametrize(
+    "lang, sentence, expected",
+    [
+        ("ja", "ＮＨＫのニュースを見ました。", "nhkのニュースを見ました"),  # full-width letters
+        ("ja", "新しいTシャツを買った", "新しいtシャツを買った"),
+        ("ja", "Pokémonが大好きです", "pokemonが大好きです"),
+        ("zh-CN", "我买了一件T恤。", "我买了一件t恤"),
+        ("zh-CN", "我们去唱卡拉OK吧！", "我们去唱卡拉ok吧"),
+        ("zh-CN", "他是公司的ＣＥＯ。", "他是公司的ceo"),
+        ("zh-CN", "他用 iPhone 拍照", "他用iphone拍照"),  # spaces removed, as everywhere in zh-CN
+    ],
+)
 def test_latin_letters_in_japanese_and_chinese_are_kept(lang, sentence, expected):
     check(lang, sentence, expected)
 
@@ -260,11 +288,14 @@ def test_digits_still_skip_japanese_and_chinese_rows():
 # Arabic typed on Persian or Urdu keyboards
 
 
-@pytest.mark.parametrize("sentence, expected", [
-    ("ھذا الكتاب جميل", "هذا الكتاب جميل"),  # do-chashmi heh U+06BE
-    ("ہذا بيتی", "هذا بيتي"),  # heh goal U+06C1, Farsi yeh
-    ("ذهبت إلى مكتبة الجامعة", "ذهبت الي مكتبة الجامعة"),
-])
+@pytest.mark.parametrize(
+    "sentence, expected",
+    [
+        ("ھذا الكتاب جميل", "هذا الكتاب جميل"),  # do-chashmi heh U+06BE
+        ("ہذا بيتی", "هذا بيتي"),  # heh goal U+06C1, Farsi yeh
+        ("ذهبت إلى مكتبة الجامعة", "ذهبت الي مكتبة الجامعة"),
+    ],
+)
 def test_arabic_keyboard_variants(sentence, expected):
     check("ar", sentence, expected)
 
@@ -275,16 +306,23 @@ def test_arabic_keyboard_variants(sentence, expected):
 
 def _report(train_rows, train_skipped, **train_counts):
     split = {"kept": 0, "hours": 0.0, "digits": {}, "out_of_alphabet_characters": {}, "folded_letters": {}}
-    train = {**split, "rows_read": train_rows, "kept": train_rows - sum(train_skipped.values()),
-             "skipped": train_skipped, **train_counts}
+    train = {
+        **split,
+        "rows_read": train_rows,
+        "kept": train_rows - sum(train_skipped.values()),
+        "skipped": train_skipped,
+        **train_counts,
+    }
     dev = {**split, "rows_read": 100, "kept": 60, "skipped": {"out_of_alphabet": 40}}
     return {"splits": {"train": train, "dev": dev}}
 
 
 def test_a_training_skip_rate_above_two_percent_is_a_warning(caplog):
     report = _report(
-        1000, {"out_of_alphabet": 50, "digits": 15},
-        out_of_alphabet_characters={"\u06be": 41, "é": 9}, digits={"1": 12, "2": 3},
+        1000,
+        {"out_of_alphabet": 50, "digits": 15},
+        out_of_alphabet_characters={"\u06be": 41, "é": 9},
+        digits={"1": 12, "2": 3},
     )
     with caplog.at_level(logging.INFO, logger="crossling_asr.data.common_voice"):
         _log_report(report)
@@ -312,7 +350,6 @@ def test_folded_letters_are_logged(caplog):
 
 def test_nfd_input_gives_the_same_text():
     """Some CV sentences are stored decomposed; every rule above sees NFKC text."""
-    for lang, sentence in [("it", "Perche' la citta' e' bella"), ("de", "Café in Düsseldorf"),
-                           ("uk", "П′ять сімʹї")]:
+    for lang, sentence in [("it", "Perche' la citta' e' bella"), ("de", "Café in Düsseldorf"), ("uk", "П′ять сімʹї")]:
         normalizer = normalizer_for(lang)
         assert normalizer.normalize(unicodedata.normalize("NFD", sentence)) == normalizer.normalize(sentence)

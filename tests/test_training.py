@@ -7,8 +7,8 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import ROOT, USAGE_CORPUS, USAGE_EPOCHS, run_folder, run_recipe
+
 from crossling_asr.training.quick_run import recipe_command
 
 # An untrained model outputs nothing or noise: CER >= ~95%. Learning must go well below.
@@ -45,8 +45,15 @@ def test_training_learns(usage_run):
 
 def test_outputs_follow_speechbrain_conventions(usage_run):
     out = usage_run[0]
-    for name in ("train_log.txt", "hyperparams.yaml", "env.log", "results.json",
-                 "test_hypotheses.tsv", "wer_test.txt", "save/label_encoder.txt"):
+    for name in (
+        "train_log.txt",
+        "hyperparams.yaml",
+        "env.log",
+        "results.json",
+        "test_hypotheses.tsv",
+        "wer_test.txt",
+        "save/label_encoder.txt",
+    ):
         assert (out / name).is_file(), name
     assert list((out / "save").glob("CKPT+*/CKPT.yaml"))
     rows = (out / "test_hypotheses.tsv").read_text(encoding="utf-8").splitlines()
@@ -87,18 +94,26 @@ def kill_mid_epoch_from_outside(cmd, save):
 
 def kill_itself_at(point):
     """Run the recipe through tests/die_at.py, which SIGKILLs it at `point` of epoch 2."""
+
     def kill(cmd, save):
         del save
-        proc = subprocess.run([cmd[0], str(ROOT / "tests" / "die_at.py"), point, "2", *cmd[1:]],
-                              cwd=ROOT / "recipes" / "es", capture_output=True, text=True)
+        proc = subprocess.run(
+            [cmd[0], str(ROOT / "tests" / "die_at.py"), point, "2", *cmd[1:]],
+            cwd=ROOT / "recipes" / "es",
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
         return proc.returncode
+
     return kill
 
 
-@pytest.mark.parametrize("kill", [kill_mid_epoch_from_outside, kill_itself_at("validation"),
-                                  kill_itself_at("checkpoint_write")],
-                         ids=["mid-epoch", "during-validation", "during-checkpoint-write"])
+@pytest.mark.parametrize(
+    "kill",
+    [kill_mid_epoch_from_outside, kill_itself_at("validation"), kill_itself_at("checkpoint_write")],
+    ids=["mid-epoch", "during-validation", "during-checkpoint-write"],
+)
 def test_killed_run_resumes_to_the_same_result(small_corpus, tiny_encoders, tmp_path, uninterrupted_run, kill):
     """A real SIGKILL at several points, then the same command again: it ends where an uninterrupted run does."""
     root = tmp_path / "killed"
@@ -123,7 +138,9 @@ def test_killed_run_resumes_to_the_same_result(small_corpus, tiny_encoders, tmp_
 
 def test_sigterm_checkpoints_and_exits_for_requeue(small_corpus, tiny_encoders, tmp_path):
     cmd = recipe_command("es", small_corpus, tiny_encoders["wav2vec2"], tmp_path, 20, RESUME_OVERRIDES[:1])
-    proc = subprocess.Popen(cmd, cwd=ROOT / "recipes" / "es", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT / "recipes" / "es", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     log = run_folder(tmp_path, "es", "xlsr-53", 1, tiny_encoders["wav2vec2"]) / "train_log.txt"
     deadline = time.time() + 300
     while time.time() < deadline and not (log.exists() and "epoch: 1" in log.read_text()):

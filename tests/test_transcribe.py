@@ -10,8 +10,6 @@ import pytest
 from conftest import ROOT
 
 from crossling_asr.cli.transcribe import main as transcribe_command
-from crossling_asr.interop.encoder_asr import export_model
-from crossling_asr.model.trained_model import TrainedModel
 from crossling_asr.decoding.transcribe import (
     OK,
     Decoder,
@@ -22,6 +20,8 @@ from crossling_asr.decoding.transcribe import (
     score,
     transcribe,
 )
+from crossling_asr.interop.encoder_asr import export_model
+from crossling_asr.model.trained_model import TrainedModel
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +135,9 @@ def test_common_voice_tsv_references_by_hand(tmp_path):
     elsewhere = tmp_path / "refs.tsv"  # IDs that match no input: the CLI says so before loading a model
     elsewhere.write_text("clips/common_voice_es_1\thola\n", encoding="utf-8")
     with pytest.raises(SystemExit) as stopped:
-        transcribe_command([str(tmp_path / "no_model"), str(clips), "--references", str(elsewhere),
-                            "--out", str(tmp_path / "out.tsv")])
+        transcribe_command(
+            [str(tmp_path / "no_model"), str(clips), "--references", str(elsewhere), "--out", str(tmp_path / "out.tsv")]
+        )
     message = str(stopped.value.code)
     assert message.startswith("error: no input's ID is in")
     assert "'clips/common_voice_es_1'" in message and "'common_voice_es_1'" in message
@@ -171,9 +172,22 @@ def test_cli_writes_tsv_and_json_with_statuses_and_scores(model_and_run, clip_fo
     folder, references, manifest_text = clip_folder
     tsv, report = tmp_path / "out.tsv", tmp_path / "out.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "local" / "transcribe.py"), str(output_folder), str(folder),
-         "--references", str(references), "--out", str(tsv), "--json", str(report), "--batch-size", "4"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            str(ROOT / "local" / "transcribe.py"),
+            str(output_folder),
+            str(folder),
+            "--references",
+            str(references),
+            "--out",
+            str(tsv),
+            "--json",
+            str(report),
+            "--batch-size",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 failed" in proc.stdout and "broken.wav" in proc.stdout and "WER" in proc.stdout

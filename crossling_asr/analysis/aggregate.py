@@ -39,21 +39,43 @@ from crossling_asr.run_layout import EVALUATION_PROTOCOLS, STUDY_PROTOCOL, parse
 # Folders under a results root that hold no runs.
 NON_RUN_FOLDERS = ("prepared", "grid")
 METRICS = ("error", "WER", "CER")
-RUN_COLUMNS = ("language", "encoder", "seed", "primary", "error", "WER", "CER", "test_loss", "test_utterances",
-               "dev_CER", "epochs", "optimizer_steps", "wall_seconds", "train_hours", "encoder_family",
-               "random_init", "protocol", "encoder_source", "checkpoint", "run_name", "source_replaced", "test_set",
-               *FACT_KEYS, "path")
+RUN_COLUMNS = (
+    "language",
+    "encoder",
+    "seed",
+    "primary",
+    "error",
+    "WER",
+    "CER",
+    "test_loss",
+    "test_utterances",
+    "dev_CER",
+    "epochs",
+    "optimizer_steps",
+    "wall_seconds",
+    "train_hours",
+    "encoder_family",
+    "random_init",
+    "protocol",
+    "encoder_source",
+    "checkpoint",
+    "run_name",
+    "source_replaced",
+    "test_set",
+    *FACT_KEYS,
+    "path",
+)
 
 
 @dataclass
 class ResultsCollection:
     """What was found under a results root."""
 
-    runs: pd.DataFrame        # one row per accepted run
-    rejected: pd.DataFrame    # path, reason
+    runs: pd.DataFrame  # one row per accepted run
+    rejected: pd.DataFrame  # path, reason
     duplicates: pd.DataFrame  # run, kept, duplicate, identical
-    conflicts: pd.DataFrame   # language, encoder, setting, values by seed
-    set_aside: pd.DataFrame   # path, run, reason: finished runs left out of this analysis
+    conflicts: pd.DataFrame  # language, encoder, setting, values by seed
+    set_aside: pd.DataFrame  # path, run, reason: finished runs left out of this analysis
 
 
 def _get(obj, *keys):
@@ -190,8 +212,9 @@ def collect(results_root, protocol=STUDY_PROTOCOL, include_replaced_sources=Fals
         row = run_row(results, path)
         reason = set_aside_reason(row, protocol, include_replaced_sources)
         if reason:
-            set_aside.append({"path": str(path), "run": f"{row['language']}/{row['run_name']}/seed_{row['seed']}",
-                              "reason": reason})
+            set_aside.append(
+                {"path": str(path), "run": f"{row['language']}/{row['run_name']}/seed_{row['seed']}", "reason": reason}
+            )
             continue
         if row["source_replaced"]:
             row["encoder"] = row["run_name"]
@@ -209,8 +232,14 @@ def collect(results_root, protocol=STUDY_PROTOCOL, include_replaced_sources=Fals
                 all(row[m] == kept_row[m] for m in METRICS)
                 and comparable_settings(results) == settings[(language, encoder, seed)]
             )
-            duplicates.append({"run": f"{language}/{encoder}/seed_{seed}", "kept": str(kept_path),
-                               "duplicate": str(path), "identical": identical})
+            duplicates.append(
+                {
+                    "run": f"{language}/{encoder}/seed_{seed}",
+                    "kept": str(kept_path),
+                    "duplicate": str(path),
+                    "identical": identical,
+                }
+            )
 
     runs = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
     runs = runs.sort_values(["language", "encoder", "seed"]).reset_index(drop=True)
@@ -230,8 +259,10 @@ def set_aside_reason(row, protocol, include_replaced_sources):
     if row["protocol"] != protocol:
         reasons.append(f"protocol {row['protocol']} (this report analyses {protocol}; --protocol {row['protocol']})")
     if row["source_replaced"] and not include_replaced_sources:
-        reasons.append(f"encoder weights from {row['checkpoint'] or row['encoder_source']}, not the registry's "
-                       f"{row['encoder']} (--include-replaced-sources analyses such runs under their run name)")
+        reasons.append(
+            f"encoder weights from {row['checkpoint'] or row['encoder_source']}, not the registry's "
+            f"{row['encoder']} (--include-replaced-sources analyses such runs under their run name)"
+        )
     return "; ".join(reasons) or None
 
 
@@ -246,8 +277,14 @@ def settings_conflicts(settings):
         for key in keys:
             values = {seed: by_seed[seed].get(key, "(absent)") for seed in sorted(by_seed)}
             if len(set(values.values())) > 1:
-                rows.append({"language": language, "encoder": encoder, "setting": key,
-                             "values": "; ".join(f"seed {s}: {v}" for s, v in values.items())})
+                rows.append(
+                    {
+                        "language": language,
+                        "encoder": encoder,
+                        "setting": key,
+                        "values": "; ".join(f"seed {s}: {v}" for s, v in values.items()),
+                    }
+                )
     return pd.DataFrame(rows, columns=["language", "encoder", "setting", "values"])
 
 
@@ -293,12 +330,21 @@ def missing_runs(runs, languages, encoders, seeds):
     """
     if seeds_name_checkpoints(runs):
         found = set(zip(runs["language"], runs["encoder"]))
-        rows = [{"language": lang, "encoder": enc, "seed": None}
-                for lang in languages for enc in encoders if (lang, enc) not in found]
+        rows = [
+            {"language": lang, "encoder": enc, "seed": None}
+            for lang in languages
+            for enc in encoders
+            if (lang, enc) not in found
+        ]
         return pd.DataFrame(rows, columns=["language", "encoder", "seed"])
     found = set(zip(runs["language"], runs["encoder"], runs["seed"]))
-    rows = [{"language": lang, "encoder": enc, "seed": seed}
-            for lang in languages for enc in encoders for seed in seeds if (lang, enc, seed) not in found]
+    rows = [
+        {"language": lang, "encoder": enc, "seed": seed}
+        for lang in languages
+        for enc in encoders
+        for seed in seeds
+        if (lang, enc, seed) not in found
+    ]
     return pd.DataFrame(rows, columns=["language", "encoder", "seed"])
 
 
@@ -312,6 +358,7 @@ def format_mean_std(mean, std, n_seeds, expected, complete, digits=2):
 
 def markdown_table(frame, digits=2):
     """A DataFrame as a GitHub-flavoured Markdown table (floats rounded, NaN and None as '–')."""
+
     def cell(value):
         if value is None:
             return "–"

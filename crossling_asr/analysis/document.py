@@ -30,13 +30,17 @@ class Report:
     def table(self, frame, name, caption, digits=2, embed=True):
         text = write_table(frame, self.out / "tables" / name, digits)
         link = f"[CSV](tables/{name}.csv)"
-        self.text(f"{caption} ({link})\n\n{text}" if embed else f"{caption}: {len(frame)} rows, {link}, "
-                  f"[Markdown](tables/{name}.md)")
+        self.text(
+            f"{caption} ({link})\n\n{text}"
+            if embed
+            else f"{caption}: {len(frame)} rows, {link}, [Markdown](tables/{name}.md)"
+        )
 
     def figure(self, png, caption):
         relative = Path(png).relative_to(self.out)
-        self.text(f"![{caption}]({relative.as_posix()})\n\n*{caption}* "
-                  f"([PDF]({relative.with_suffix('.pdf').as_posix()}))")
+        self.text(
+            f"![{caption}]({relative.as_posix()})\n\n*{caption}* ([PDF]({relative.with_suffix('.pdf').as_posix()}))"
+        )
 
     def write(self):
         path = self.out / "report.md"

@@ -54,8 +54,7 @@ def error_heatmap(means, complete, metric_of_language, stem):
                 mark = "" if complete.loc[language, encoder] else "*"
                 ax.text(j, i, f"{value:.1f}{mark}", ha="center", va="center", fontsize=7, color="white")
     ax.set_xticks(range(means.shape[1]), means.columns, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(means.shape[0]), [f"{lang} ({metric_of_language[lang]})" for lang in means.index],
-                  fontsize=8)
+    ax.set_yticks(range(means.shape[0]), [f"{lang} ({metric_of_language[lang]})" for lang in means.index], fontsize=8)
     fig.colorbar(image, ax=ax, label="test error rate (%)")
     ax.set_title("Test error per language and encoder (mean over seeds; * = seeds missing)")
     return save(fig, stem)
@@ -65,11 +64,18 @@ def size_diversity_scatter(cells, correlations, stem):
     """Relative error against pre-training hours and against pre-training languages (log x)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     pooled = correlations[correlations["scope"].str.startswith("pooled")].set_index("predictor")
-    for ax, predictor, label in zip(axes, ("pretraining_hours", "n_languages"),
-                                    ("pre-training hours", "pre-training languages")):
+    for ax, predictor, label in zip(
+        axes, ("pretraining_hours", "n_languages"), ("pre-training hours", "pre-training languages")
+    ):
         for i, (language, group) in enumerate(cells.groupby("language")):
-            ax.scatter(group[predictor], group["relative_error"], s=14, alpha=0.6, label=language,
-                       color=DISTINCT_COLORS(i % DISTINCT_COLORS.N))
+            ax.scatter(
+                group[predictor],
+                group["relative_error"],
+                s=14,
+                alpha=0.6,
+                label=language,
+                color=DISTINCT_COLORS(i % DISTINCT_COLORS.N),
+            )
         means = cells.groupby(predictor)["relative_error"].mean()
         if len(means) >= 2:  # one value of the predictor: no line to draw
             ax.plot(means.index, means.to_numpy(), "k-", lw=1, label="mean over languages")
@@ -81,8 +87,11 @@ def size_diversity_scatter(cells, correlations, stem):
         if row is not None and np.isfinite(row["rho"]):
             ax.set_title(f"Spearman {row['rho']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]")
         else:
-            ax.set_title(f"Spearman not defined: {cells[predictor].nunique()} distinct value(s) of the "
-                         f"predictor in {cells['language'].nunique()} language(s)", fontsize=8)
+            ax.set_title(
+                f"Spearman not defined: {cells[predictor].nunique()} distinct value(s) of the "
+                f"predictor in {cells['language'].nunique()} language(s)",
+                fontsize=8,
+            )
     axes[0].set_ylabel("test error / language mean")
     legend_if_drawn(axes[1], fontsize=6, ncol=2, loc="best")
     return save(fig, stem)
@@ -111,8 +120,13 @@ def transfer_scatter(pairs, kind, stem):
     """Relative improvement of monolingual encoders over the baseline against language similarity."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, (encoder, group) in enumerate(pairs.groupby("encoder")):
-        ax.scatter(group[f"{kind}_similarity"], 100 * group["relative_improvement"], s=18, label=encoder,
-                   color=DISTINCT_COLORS(i % DISTINCT_COLORS.N))
+        ax.scatter(
+            group[f"{kind}_similarity"],
+            100 * group["relative_improvement"],
+            s=18,
+            label=encoder,
+            color=DISTINCT_COLORS(i % DISTINCT_COLORS.N),
+        )
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel(f"{kind} similarity to the pre-training language (1 - URIEL distance)")
     ax.set_ylabel("improvement over no pre-training (%)")

@@ -8,8 +8,10 @@ from matplotlib.ticker import MaxNLocator
 
 from crossling_asr.analysis.figures import legend_if_drawn, plt, save, say_why_missing
 
-SERIES_STYLE = {"probe": {"color": "tab:blue", "marker": "o"},
-                "fine-tuning (weighted layers)": {"color": "tab:orange", "marker": "s"}}
+SERIES_STYLE = {
+    "probe": {"color": "tab:blue", "marker": "o"},
+    "fine-tuning (weighted layers)": {"color": "tab:orange", "marker": "s"},
+}
 PANEL_COLUMNS = 4
 
 
@@ -24,20 +26,20 @@ def layer_weight_profiles(profiles, encoders, stem):
     rows = max(1, math.ceil(len(shown) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
     for ax, encoder in zip(axes.flat, shown):
-        for (series, num_layers), curve in profiles[profiles["encoder"] == encoder].groupby(["series", "num_layers"]):
+        for (series, _), curve in profiles[profiles["encoder"] == encoder].groupby(["series", "num_layers"]):
             style = SERIES_STYLE.get(series, {"color": "tab:gray", "marker": "x"})
             mean, std = curve["weight_mean"].to_numpy(), curve["weight_std"].to_numpy()
-            ax.plot(curve["layer"], mean, ms=3, lw=1, **style,
-                    label=f"{series} ({curve['n_languages'].iloc[0]} lang.)")
+            ax.plot(curve["layer"], mean, ms=3, lw=1, **style, label=f"{series} ({curve['n_languages'].iloc[0]} lang.)")
             if np.isfinite(std).all():
-                ax.fill_between(curve["layer"], np.clip(mean - std, 0, None), mean + std, color=style["color"],
-                                alpha=0.2, lw=0)
+                ax.fill_between(
+                    curve["layer"], np.clip(mean - std, 0, None), mean + std, color=style["color"], alpha=0.2, lw=0
+                )
         ax.set_title(encoder, fontsize=8)
         ax.set_xlabel("layer (0: CNN projection)", fontsize=7)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=7)
         legend_if_drawn(ax, fontsize=6, loc="best")
-    for ax in axes.flat[len(shown):]:
+    for ax in axes.flat[len(shown) :]:
         ax.axis("off")
     if not shown:
         axes.flat[0].axis("on")

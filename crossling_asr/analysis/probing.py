@@ -57,8 +57,20 @@ PROBE_SERIES = "probe"
 FINE_TUNING_SERIES = "fine-tuning (weighted layers)"
 SERIES_OF_PROTOCOL = {PROBE_PROTOCOL: PROBE_SERIES, STUDY_PROTOCOL: FINE_TUNING_SERIES}
 SOFTMAX_TOLERANCE = 1e-3
-DETAIL_COLUMNS = ("language", "encoder", "seed", "protocol", "primary", "error", "device", "device_hours",
-                  "encoder_forward_hours", "weights", "weights_problem", "path")
+DETAIL_COLUMNS = (
+    "language",
+    "encoder",
+    "seed",
+    "protocol",
+    "primary",
+    "error",
+    "device",
+    "device_hours",
+    "encoder_forward_hours",
+    "weights",
+    "weights_problem",
+    "path",
+)
 
 
 def comparable_encoder(name):
@@ -87,8 +99,9 @@ def checked_layer_weights(results, probe):
     if values.ndim != 1 or len(values) < 2:
         return None, f"layers.weights is not a list of at least 2 numbers: {weights!r}"
     if len(values) != layers.get("num_hidden_states"):
-        return None, (f"layers.weights has {len(values)} entries, layers.num_hidden_states is "
-                      f"{layers.get('num_hidden_states')!r}")
+        return None, (
+            f"layers.weights has {len(values)} entries, layers.num_hidden_states is {layers.get('num_hidden_states')!r}"
+        )
     if not np.all(np.isfinite(values)) or values.min() < 0 or abs(values.sum() - 1) > SOFTMAX_TOLERANCE:
         return None, f"layers.weights is not a softmax (non-negative, summing to 1): sum {values.sum():.4f}"
     return tuple(float(v) for v in values), None
@@ -106,15 +119,26 @@ def run_details(runs):
         forward = results.get("cost", {}).get("encoder_forward_seconds") or {}
         device = results.get("run", {}).get("device")
         weights, problem = checked_layer_weights(results, run.protocol == PROBE_PROTOCOL)
-        rows.append({
-            "language": run.language, "encoder": comparable_encoder(run.encoder), "seed": run.seed,
-            "protocol": run.protocol, "primary": run.primary, "error": run.error,
-            "device": str(device).split(":")[0] if device else None,
-            "device_hours": wall * processes / 3600 if wall is not None else math.nan,
-            "encoder_forward_hours": (sum(forward.get(split, 0.0) for split in ("train", "dev")) * processes / 3600
-                                      if forward else math.nan),
-            "weights": weights, "weights_problem": problem, "path": run.path,
-        })
+        rows.append(
+            {
+                "language": run.language,
+                "encoder": comparable_encoder(run.encoder),
+                "seed": run.seed,
+                "protocol": run.protocol,
+                "primary": run.primary,
+                "error": run.error,
+                "device": str(device).split(":")[0] if device else None,
+                "device_hours": wall * processes / 3600 if wall is not None else math.nan,
+                "encoder_forward_hours": (
+                    sum(forward.get(split, 0.0) for split in ("train", "dev")) * processes / 3600
+                    if forward
+                    else math.nan
+                ),
+                "weights": weights,
+                "weights_problem": problem,
+                "path": run.path,
+            }
+        )
     return pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
 
 
@@ -133,10 +157,17 @@ def ranking_agreement(probe_summary, study_summary, n_resamples=stats.BOOTSTRAP_
     """(cells, agreement): the encoders' probe and fine-tuning errors per language, and per language
     (then pooled, the last row) rho, top-1 and top-3 agreement with their bootstrap CIs."""
     columns = ["language", "encoder", "primary", "error_mean", "n_seeds"]
-    cells = probe_summary[columns].merge(study_summary[columns], on=["language", "encoder"],
-                                         suffixes=("_probe", "_fine_tuning"))
-    cells = cells.rename(columns={"error_mean_probe": "probe_error", "error_mean_fine_tuning": "fine_tuning_error",
-                                  "n_seeds_probe": "probe_seeds", "n_seeds_fine_tuning": "fine_tuning_seeds"})
+    cells = probe_summary[columns].merge(
+        study_summary[columns], on=["language", "encoder"], suffixes=("_probe", "_fine_tuning")
+    )
+    cells = cells.rename(
+        columns={
+            "error_mean_probe": "probe_error",
+            "error_mean_fine_tuning": "fine_tuning_error",
+            "n_seeds_probe": "probe_seeds",
+            "n_seeds_fine_tuning": "fine_tuning_seeds",
+        }
+    )
     rows = []
     for language, group in cells.groupby("language", sort=True):
         group = group.sort_values("encoder")
@@ -148,23 +179,46 @@ def ranking_agreement(probe_summary, study_summary, n_resamples=stats.BOOTSTRAP_
         probe, fine_tuning = group["probe_error"].to_numpy(), group["fine_tuning_error"].to_numpy()
         encoders = group["encoder"].to_numpy()
         row["rho"], row["p_value"] = stats.spearman(probe, fine_tuning)
-        row["rho_ci_low"], row["rho_ci_high"] = stats.bootstrap_spearman_ci(probe, fine_tuning, None, n_resamples,
-                                                                            seed=seed)
+        row["rho_ci_low"], row["rho_ci_high"] = stats.bootstrap_spearman_ci(
+            probe, fine_tuning, None, n_resamples, seed=seed
+        )
         everyone = np.arange(len(group))
         row["best_probe"], row["best_fine_tuning"] = encoders[np.argmin(probe)], encoders[np.argmin(fine_tuning)]
         for k, name in ((1, "top1"), (TOP_K, f"top{TOP_K}")):
             row[name] = top_k_agreement(probe, fine_tuning, everyone, k)
             row[f"{name}_ci_low"], row[f"{name}_ci_high"] = stats.percentile_bootstrap_ci(
-                lambda units, k=k: top_k_agreement(probe, fine_tuning, units, k), len(group), n_resamples, seed=seed)
+                lambda units, k=k, probe=probe, fine_tuning=fine_tuning: top_k_agreement(probe, fine_tuning, units, k),
+                len(group),
+                n_resamples,
+                seed=seed,
+            )
         row["note"] = "" if len(group) > TOP_K else f"{TOP_K} or fewer encoders: top-{TOP_K} agreement undefined"
         rows.append(row)
-    agreement = pd.DataFrame(rows, columns=["scope", "metric", "n_encoders", "rho", "p_value", "rho_ci_low",
-                                            "rho_ci_high", "best_probe", "best_fine_tuning", "top1", "top1_ci_low",
-                                            "top1_ci_high", f"top{TOP_K}", f"top{TOP_K}_ci_low",
-                                            f"top{TOP_K}_ci_high", "note"])
+    agreement = pd.DataFrame(
+        rows,
+        columns=[
+            "scope",
+            "metric",
+            "n_encoders",
+            "rho",
+            "p_value",
+            "rho_ci_low",
+            "rho_ci_high",
+            "best_probe",
+            "best_fine_tuning",
+            "top1",
+            "top1_ci_low",
+            "top1_ci_high",
+            f"top{TOP_K}",
+            f"top{TOP_K}_ci_low",
+            f"top{TOP_K}_ci_high",
+            "note",
+        ],
+    )
     if not agreement.empty:
-        agreement = pd.concat([agreement, pd.DataFrame([pooled_agreement(agreement, n_resamples, seed)])],
-                              ignore_index=True)
+        agreement = pd.concat(
+            [agreement, pd.DataFrame([pooled_agreement(agreement, n_resamples, seed)])], ignore_index=True
+        )
     return cells.drop(columns=["primary_fine_tuning"]).rename(columns={"primary_probe": "metric"}), agreement
 
 
@@ -188,7 +242,8 @@ def cost_ratios(details):
     encoders with both kinds of run on that device kind (module docstring)."""
     known = details[details["device"].notna()]
     cells = known.groupby(["protocol", "language", "device", "encoder"], as_index=False)[
-        ["device_hours", "encoder_forward_hours"]].mean()
+        ["device_hours", "encoder_forward_hours"]
+    ].mean()
     probe = cells[cells["protocol"] == PROBE_PROTOCOL].drop(columns="protocol")
     study = cells[cells["protocol"] == STUDY_PROTOCOL].drop(columns="protocol")
     both = probe.merge(study, on=["language", "device", "encoder"], suffixes=("_probe", "_fine_tuning"))
@@ -203,9 +258,21 @@ def cost_ratios(details):
             row[f"probe_{measure}"], row[f"fine_tuning_{measure}"] = probe_total, study_total
             row[f"{measure}_ratio"] = probe_total / study_total if study_total > 0 else math.nan
         rows.append(row)
-    return pd.DataFrame(rows, columns=["scope", "device", "n_encoders", "n_cells", "probe_device_hours",
-                                       "fine_tuning_device_hours", "device_hours_ratio", "probe_encoder_forward_hours",
-                                       "fine_tuning_encoder_forward_hours", "encoder_forward_hours_ratio"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "scope",
+            "device",
+            "n_encoders",
+            "n_cells",
+            "probe_device_hours",
+            "fine_tuning_device_hours",
+            "device_hours_ratio",
+            "probe_encoder_forward_hours",
+            "fine_tuning_encoder_forward_hours",
+            "encoder_forward_hours_ratio",
+        ],
+    )
 
 
 def weighted_runs(details):
@@ -220,9 +287,11 @@ def weighted_runs(details):
 
 def expected_layers(runs):
     """Per series x encoder x language: the expected layer, raw and normalised, mean over seeds."""
-    return (runs.groupby(["series", "encoder", "language", "num_layers"], as_index=False)
-            .agg(n_seeds=("seed", "size"), expected_layer=("expected_layer", "mean"),
-                 expected_layer_normalised=("expected_layer_normalised", "mean")))
+    return runs.groupby(["series", "encoder", "language", "num_layers"], as_index=False).agg(
+        n_seeds=("seed", "size"),
+        expected_layer=("expected_layer", "mean"),
+        expected_layer_normalised=("expected_layer_normalised", "mean"),
+    )
 
 
 def layer_profiles(runs):
@@ -230,15 +299,26 @@ def layer_profiles(runs):
     seeds) and its sample std over languages (NaN with one language)."""
     rows = []
     for (series, encoder, num_layers), group in runs.groupby(["series", "encoder", "num_layers"], sort=True):
-        by_language = np.array([np.mean(cell["weights"].to_list(), axis=0)
-                                for _, cell in group.groupby("language", sort=True)])
+        by_language = np.array(
+            [np.mean(cell["weights"].to_list(), axis=0) for _, cell in group.groupby("language", sort=True)]
+        )
         spread = by_language.std(axis=0, ddof=1) if len(by_language) > 1 else np.full(num_layers + 1, math.nan)
         for layer in range(num_layers + 1):
-            rows.append({"series": series, "encoder": encoder, "num_layers": num_layers, "layer": layer,
-                         "weight_mean": by_language[:, layer].mean(), "weight_std": spread[layer],
-                         "n_languages": len(by_language), "n_runs": len(group)})
-    return pd.DataFrame(rows, columns=["series", "encoder", "num_layers", "layer", "weight_mean", "weight_std",
-                                       "n_languages", "n_runs"])
+            rows.append(
+                {
+                    "series": series,
+                    "encoder": encoder,
+                    "num_layers": num_layers,
+                    "layer": layer,
+                    "weight_mean": by_language[:, layer].mean(),
+                    "weight_std": spread[layer],
+                    "n_languages": len(by_language),
+                    "n_runs": len(group),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["series", "encoder", "num_layers", "layer", "weight_mean", "weight_std", "n_languages", "n_runs"]
+    )
 
 
 def own_vs_other_languages(cells, registry, n_resamples=stats.BOOTSTRAP_RESAMPLES, seed=0):
@@ -249,22 +329,46 @@ def own_vs_other_languages(cells, registry, n_resamples=stats.BOOTSTRAP_RESAMPLE
         pretraining = registry.get(encoder, {}).get("monolingual")
         if not pretraining:
             continue
-        own = group["language"].map(lambda lang: lang.split("-")[0] == pretraining)
-        row = {"encoder": encoder, "pretraining_language": pretraining,
-               "own_language": ", ".join(group.loc[own, "language"]) or "–", "n_other": int((~own).sum()),
-               "own": group.loc[own, "expected_layer_normalised"].mean() if own.any() else math.nan,
-               "other": group.loc[~own, "expected_layer_normalised"].mean() if (~own).any() else math.nan}
+        own = group["language"].str.split("-").str[0].eq(pretraining)
+        row = {
+            "encoder": encoder,
+            "pretraining_language": pretraining,
+            "own_language": ", ".join(group.loc[own, "language"]) or "–",
+            "n_other": int((~own).sum()),
+            "own": group.loc[own, "expected_layer_normalised"].mean() if own.any() else math.nan,
+            "other": group.loc[~own, "expected_layer_normalised"].mean() if (~own).any() else math.nan,
+        }
         row["difference"] = row["own"] - row["other"]
         rows.append(row)
-    table = pd.DataFrame(rows, columns=["encoder", "pretraining_language", "own_language", "n_other", "own", "other",
-                                        "difference", "ci_low", "ci_high"])
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "encoder",
+            "pretraining_language",
+            "own_language",
+            "n_other",
+            "own",
+            "other",
+            "difference",
+            "ci_low",
+            "ci_high",
+        ],
+    )
     paired = table.dropna(subset=["difference"])
     if not paired.empty:
         differences = paired["difference"].to_numpy(dtype=float)
         low, high = stats.bootstrap_mean_ci(differences, None, n_resamples, seed=seed)
-        pooled = {"encoder": "mean over encoders", "pretraining_language": "–", "own_language": "–",
-                  "n_other": int(paired["n_other"].sum()), "own": paired["own"].mean(), "other": paired["other"].mean(),
-                  "difference": differences.mean(), "ci_low": low, "ci_high": high}
+        pooled = {
+            "encoder": "mean over encoders",
+            "pretraining_language": "–",
+            "own_language": "–",
+            "n_other": int(paired["n_other"].sum()),
+            "own": paired["own"].mean(),
+            "other": paired["other"].mean(),
+            "difference": differences.mean(),
+            "ci_low": low,
+            "ci_high": high,
+        }
         table = pd.concat([table, pd.DataFrame([pooled])], ignore_index=True)
     return table
 
@@ -275,14 +379,19 @@ def similarity_pairs(cells, registry, distances, iso_codes):
     the pairs without an ISO 639-3 code or cached distances left out with the reason."""
     rows, left_out = [], []
     for cell in cells.itertuples(index=False):
-        similarities, reason = stats.pretraining_similarity(cell.encoder, cell.language, registry, distances,
-                                                            iso_codes)
+        similarities, reason = stats.pretraining_similarity(cell.encoder, cell.language, registry, distances, iso_codes)
         if reason:
             left_out.append({"encoder": cell.encoder, "language": cell.language, "reason": reason})
         elif similarities:
-            rows.append({"encoder": cell.encoder, "pretraining_language": registry[cell.encoder]["monolingual"],
-                         "language": cell.language, "expected_layer_normalised": cell.expected_layer_normalised,
-                         **similarities})
+            rows.append(
+                {
+                    "encoder": cell.encoder,
+                    "pretraining_language": registry[cell.encoder]["monolingual"],
+                    "language": cell.language,
+                    "expected_layer_normalised": cell.expected_layer_normalised,
+                    **similarities,
+                }
+            )
     return pd.DataFrame(rows), pd.DataFrame(left_out, columns=["encoder", "language", "reason"])
 
 
@@ -294,6 +403,15 @@ def similarity_correlations(pairs, kinds, n_resamples=stats.BOOTSTRAP_RESAMPLES,
         x, y = pairs[f"{kind}_similarity"], pairs["expected_layer_normalised"]
         rho, p = stats.spearman(x, y)
         low, high = stats.bootstrap_spearman_ci(x, y, pairs["language"], n_resamples, seed=seed)
-        rows.append({"similarity": kind, "n_pairs": len(pairs), "n_languages": pairs["language"].nunique(),
-                     "rho": rho, "p_value": p, "ci_low": low, "ci_high": high})
+        rows.append(
+            {
+                "similarity": kind,
+                "n_pairs": len(pairs),
+                "n_languages": pairs["language"].nunique(),
+                "rho": rho,
+                "p_value": p,
+                "ci_low": low,
+                "ci_high": high,
+            }
+        )
     return pd.DataFrame(rows, columns=["similarity", "n_pairs", "n_languages", "rho", "p_value", "ci_low", "ci_high"])

@@ -29,19 +29,25 @@ def results_table(encoders, summary=None, seeds=None):
     cells = {} if summary is None else {row.encoder: row for row in summary.itertuples(index=False)}
     if cells:
         expected = len(seeds)
-        intro = (f"Test error rates in percent (`results.json` of each run: `metrics.test`), mean ± sample "
-                 f"standard deviation over seeds {', '.join(map(str, seeds))}; a cell with fewer seeds says how "
-                 f"many it has; \"{NOT_RUN}\": no finished run.")
+        intro = (
+            f"Test error rates in percent (`results.json` of each run: `metrics.test`), mean ± sample "
+            f"standard deviation over seeds {', '.join(map(str, seeds))}; a cell with fewer seeds says how "
+            f'many it has; "{NOT_RUN}": no finished run.'
+        )
     else:
-        intro = f"No finished runs yet: every encoder is \"{NOT_RUN}\"."
+        intro = f'No finished runs yet: every encoder is "{NOT_RUN}".'
     lines = [RESULTS_BEGIN, "", intro, "", "| encoder | test WER | test CER |", "|---|---|---|"]
     for encoder in encoders:
         cell = cells.get(encoder)
         if cell is None:
             lines.append(f"| {encoder} | {NOT_RUN} | {NOT_RUN} |")
             continue
-        values = [format_mean_std(getattr(cell, f"{metric}_mean"), getattr(cell, f"{metric}_std"), cell.n_seeds,
-                                  expected, cell.complete) for metric in ("WER", "CER")]
+        values = [
+            format_mean_std(
+                getattr(cell, f"{metric}_mean"), getattr(cell, f"{metric}_std"), cell.n_seeds, expected, cell.complete
+            )
+            for metric in ("WER", "CER")
+        ]
         lines.append(f"| {encoder} | {values[0]} | {values[1]} |")
     lines += ["", RESULTS_END]
     return "\n".join(lines)
@@ -49,17 +55,21 @@ def results_table(encoders, summary=None, seeds=None):
 
 def results_section(encoders):
     """A recipe README's results section, every encoder "not run" (for a new recipe)."""
-    return ("## Results (Common Voice 7.0 test)\n\n"
-            "`python local/report.py --results-root R --out report --update-recipe-readmes` (repository root)\n"
-            "fills this table from the runs under a results root.\n\n" + results_table(encoders) + "\n")
+    return (
+        "## Results (Common Voice 7.0 test)\n\n"
+        "`python local/report.py --results-root R --out report --update-recipe-readmes` (repository root)\n"
+        "fills this table from the runs under a results root.\n\n" + results_table(encoders) + "\n"
+    )
 
 
 def replace_results_table(readme_text, table, path):
     """`readme_text` with what is between the markers (the markers included) replaced by `table`."""
     begin, end = readme_text.count(RESULTS_BEGIN), readme_text.count(RESULTS_END)
     if begin != 1 or end != 1:
-        raise ValueError(f"{path}: expected one results table between `{RESULTS_BEGIN}` and `{RESULTS_END}`, "
-                         f"found {begin} begin and {end} end markers")
+        raise ValueError(
+            f"{path}: expected one results table between `{RESULTS_BEGIN}` and `{RESULTS_END}`, "
+            f"found {begin} begin and {end} end markers"
+        )
     start = readme_text.index(RESULTS_BEGIN)
     stop = readme_text.index(RESULTS_END) + len(RESULTS_END)
     if stop < start:

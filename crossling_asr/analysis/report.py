@@ -17,7 +17,13 @@ from crossling_asr.analysis.aggregate import collect, format_mean_std, missing_r
 from crossling_asr.analysis.document import Report, known_facts, ordered_encoders
 from crossling_asr.analysis.probe_section import add_probe_section
 from crossling_asr.analysis.reproduction import add_reproduction_section
-from crossling_asr.analysis.stats import BOOTSTRAP_RESAMPLES, PREDICTORS, indo_european_gap, monolingual_transfer, size_and_diversity
+from crossling_asr.analysis.stats import (
+    BOOTSTRAP_RESAMPLES,
+    PREDICTORS,
+    indo_european_gap,
+    monolingual_transfer,
+    size_and_diversity,
+)
 from crossling_asr.analysis.typology import TYPOLOGY_FILE, language_facts, load_distances
 from crossling_asr.hparams import RECIPES_DIR, recipe_languages
 from crossling_asr.registry import load_registry
@@ -26,9 +32,19 @@ from crossling_asr.run_layout import EVALUATION_PROTOCOLS, STUDY_PROTOCOL
 PRIMARY_TRANSFER_KIND = "genetic"
 
 
-def build_report(results_root, out_dir, languages=None, encoders=None, seeds=None,
-                 typology_file=TYPOLOGY_FILE, ie_metric="CER", n_resamples=BOOTSTRAP_RESAMPLES, recipes_dir=RECIPES_DIR,
-                 protocol=STUDY_PROTOCOL, include_replaced_sources=False):
+def build_report(
+    results_root,
+    out_dir,
+    languages=None,
+    encoders=None,
+    seeds=None,
+    typology_file=TYPOLOGY_FILE,
+    ie_metric="CER",
+    n_resamples=BOOTSTRAP_RESAMPLES,
+    recipes_dir=RECIPES_DIR,
+    protocol=STUDY_PROTOCOL,
+    include_replaced_sources=False,
+):
     """Write the report of `results_root` into `out_dir`; returns the path of report.md.
 
     languages, encoders, seeds: the expected grid (default: everything found),
@@ -47,27 +63,35 @@ def build_report(results_root, out_dir, languages=None, encoders=None, seeds=Non
     encoders = list(encoders or ordered_encoders(runs["encoder"].unique(), registry))
     seeds = list(seeds or sorted(runs["seed"].unique()))
     # Released seeds label single checkpoints: each cell expects the seeds found for it (aggregate.summarize).
-    seed_text = ("seeds as released per cell" if protocol in EVALUATION_PROTOCOLS
-                 else f"seeds {', '.join(map(str, seeds))}")
-    report.text(f"# Cross-lingual transfer of wav2vec2-family encoders: results\n\n"
-                f"Results root: `{Path(results_root).resolve()}`; generated "
-                f"{datetime.datetime.now():%Y-%m-%d %H:%M}. Expected grid: {len(languages)} languages x "
-                f"{len(encoders)} encoders x {seed_text}; protocol {protocol}"
-                + ("; runs with replaced encoder weights included under their run names (name~source)."
-                   if include_replaced_sources else "."))
+    seed_text = (
+        "seeds as released per cell" if protocol in EVALUATION_PROTOCOLS else f"seeds {', '.join(map(str, seeds))}"
+    )
+    report.text(
+        f"# Cross-lingual transfer of wav2vec2-family encoders: results\n\n"
+        f"Results root: `{Path(results_root).resolve()}`; generated "
+        f"{datetime.datetime.now():%Y-%m-%d %H:%M}. Expected grid: {len(languages)} languages x "
+        f"{len(encoders)} encoders x {seed_text}; protocol {protocol}"
+        + (
+            "; runs with replaced encoder weights included under their run names (name~source)."
+            if include_replaced_sources
+            else "."
+        )
+    )
     add_checks(report, collection, languages, encoders, seeds)
     if runs.empty:
         report.text(f"No finished runs of protocol {protocol}: sections 1-4 have nothing to analyse.")
     else:
-        add_protocol_sections(report, runs, languages, encoders, seeds, registry, ie_metric, typology_file,
-                              n_resamples, recipes_dir)
+        add_protocol_sections(
+            report, runs, languages, encoders, seeds, registry, ie_metric, typology_file, n_resamples, recipes_dir
+        )
     add_probe_section(report, results_root, typology_file, n_resamples, recipes_dir, include_replaced_sources)
     add_reproduction_section(report, results_root, grid_languages, grid_encoders, n_resamples)
     return report.write()
 
 
-def add_protocol_sections(report, runs, languages, encoders, seeds, registry, ie_metric, typology_file, n_resamples,
-                          recipes_dir):
+def add_protocol_sections(
+    report, runs, languages, encoders, seeds, registry, ie_metric, typology_file, n_resamples, recipes_dir
+):
     """Sections 1-4, the study's analyses, on the runs of the protocol the report analyses."""
     summary = summarize(runs, seeds)
     # The recipes' languages too: the registry names encoders' pre-training languages by code ("en", "sv").
@@ -82,19 +106,24 @@ def add_protocol_sections(report, runs, languages, encoders, seeds, registry, ie
 def add_checks(report, collection, languages, encoders, seeds):
     runs = collection.runs
     missing = missing_runs(runs, languages, encoders, seeds)
-    report.text(f"## Runs\n\n{len(runs)} finished runs used; {len(missing)} expected runs missing; "
-                f"{len(collection.rejected)} results files rejected; {len(collection.duplicates)} duplicates; "
-                f"{len(collection.conflicts)} settings differing between seeds of a cell; "
-                f"{len(collection.set_aside)} finished runs set aside (another protocol, or encoder weights "
-                "that are not the registry's).")
+    report.text(
+        f"## Runs\n\n{len(runs)} finished runs used; {len(missing)} expected runs missing; "
+        f"{len(collection.rejected)} results files rejected; {len(collection.duplicates)} duplicates; "
+        f"{len(collection.conflicts)} settings differing between seeds of a cell; "
+        f"{len(collection.set_aside)} finished runs set aside (another protocol, or encoder weights "
+        "that are not the registry's)."
+    )
     report.table(runs.drop(columns=["path"]), "runs", "Every run", embed=False)
     for frame, name, caption in (
         (missing, "missing_runs", "Missing runs (expected grid, no finished results.json)"),
         (collection.rejected, "rejected", "Rejected results files (not used anywhere below)"),
         (collection.duplicates, "duplicates", "The same run found more than once (only `kept` is used)"),
         (collection.set_aside, "set_aside", "Finished runs not analysed here, and why"),
-        (collection.conflicts, "conflicts", "Settings that differ between the seeds of one cell "
-                                            "(their mean mixes experiments)"),
+        (
+            collection.conflicts,
+            "conflicts",
+            "Settings that differ between the seeds of one cell (their mean mixes experiments)",
+        ),
     ):
         if not frame.empty:
             report.table(frame, name, caption, embed=len(frame) <= 40)
@@ -103,15 +132,19 @@ def add_checks(report, collection, languages, encoders, seeds):
 def add_languages(report, facts, warnings, languages):
     """The facts of the languages with runs, where each came from, and what is unknown."""
     shown = facts[facts["language"].isin(languages)]
-    report.text("## Languages\n\nName, ISO 639-3 code (URIEL's) and family of each language with runs, as "
-                "its runs' results.json recorded them (the resolved hparams), else as its recipe's yaml "
-                "states them.")
+    report.text(
+        "## Languages\n\nName, ISO 639-3 code (URIEL's) and family of each language with runs, as "
+        "its runs' results.json recorded them (the resolved hparams), else as its recipe's yaml "
+        "states them."
+    )
     report.table(shown, "languages", "Language facts")
     for message in warnings:
         report.warn(message)
     for language in shown.loc[shown["family"].isna(), "language"]:
-        report.warn(f"{language}: family unknown (set `family` in recipes/{language}/hparams/{language}.yaml): "
-                    "left out of the Indo-European comparison")
+        report.warn(
+            f"{language}: family unknown (set `family` in recipes/{language}/hparams/{language}.yaml): "
+            "left out of the Indo-European comparison"
+        )
 
 
 def add_error_table(report, summary, languages, encoders):
@@ -122,8 +155,9 @@ def add_error_table(report, summary, languages, encoders):
     complete = pd.DataFrame(True, index=languages, columns=encoders)
     for (language, encoder), cell in cells.iterrows():
         if language in text.index and encoder in text.columns:
-            text.loc[language, encoder] = format_mean_std(cell["error_mean"], cell["error_std"], cell["n_seeds"],
-                                                          expected, cell["complete"])
+            text.loc[language, encoder] = format_mean_std(
+                cell["error_mean"], cell["error_std"], cell["n_seeds"], expected, cell["complete"]
+            )
             means.loc[language, encoder] = cell["error_mean"]
             complete.loc[language, encoder] = bool(cell["complete"])
     metric = summary.groupby("language")["primary"].first().to_dict()
@@ -131,35 +165,44 @@ def add_error_table(report, summary, languages, encoders):
     text = text.fillna("–")
     text.insert(0, "metric", [metric[lang] for lang in languages])
     text.insert(0, "language", languages)
-    report.text("## 1. Test error per language and encoder\n\nPrimary metric of each language (CER for "
-                "languages written without spaces, WER otherwise), mean ± sample std over seeds; a cell with "
-                "missing seeds says how many it has.")
+    report.text(
+        "## 1. Test error per language and encoder\n\nPrimary metric of each language (CER for "
+        "languages written without spaces, WER otherwise), mean ± sample std over seeds; a cell with "
+        "missing seeds says how many it has."
+    )
     report.table(text, "error_matrix", "Mean test error (%)")
-    report.table(summary, "cell_summary", "Per cell: WER, CER and primary error, mean and std over seeds",
-                 embed=False)
+    report.table(summary, "cell_summary", "Per cell: WER, CER and primary error, mean and std over seeds", embed=False)
     png = figures.error_heatmap(means, complete, metric, report.out / "figures" / "error_heatmap")
     report.figure(png, "Test error per language and encoder")
 
 
 def add_size_diversity(report, summary, registry, n_resamples):
     cells, correlations = size_and_diversity(summary, registry, n_resamples=n_resamples)
-    report.text("## 2. Size vs diversity of the pre-training data\n\nSpearman's rho between the test error "
-                "and the pre-training hours / number of pre-training languages of the pre-trained encoders "
-                "(negative: more is better). Per language across encoders (95% percentile bootstrap CI "
-                "over encoders) and pooled over languages on the error relative to the language's mean "
-                "(95% cluster-bootstrap CI over languages; no p-value, the cells of a language are not "
-                "independent).")
+    report.text(
+        "## 2. Size vs diversity of the pre-training data\n\nSpearman's rho between the test error "
+        "and the pre-training hours / number of pre-training languages of the pre-trained encoders "
+        "(negative: more is better). Per language across encoders (95% percentile bootstrap CI "
+        "over encoders) and pooled over languages on the error relative to the language's mean "
+        "(95% cluster-bootstrap CI over languages; no p-value, the cells of a language are not "
+        "independent)."
+    )
     if cells.empty:
         report.text("No runs of pre-trained encoders.")
         return
-    unverified = {name: sorted(set(registry[name].get("unverified", [])) & set(PREDICTORS))
-                  for name in sorted(cells["encoder"].unique())}
+    unverified = {
+        name: sorted(set(registry[name].get("unverified", [])) & set(PREDICTORS))
+        for name in sorted(cells["encoder"].unique())
+    }
     unverified = [f"{name} ({', '.join(fields)})" for name, fields in unverified.items() if fields]
     if unverified:
-        report.text("Registry values not confirmed by the model cards (hparams/encoders.yaml `unverified`): "
-                    + "; ".join(unverified) + ".")
-    report.table(correlations, "size_vs_diversity", "Spearman correlations of error with pre-training "
-                 "size and diversity")
+        report.text(
+            "Registry values not confirmed by the model cards (hparams/encoders.yaml `unverified`): "
+            + "; ".join(unverified)
+            + "."
+        )
+    report.table(
+        correlations, "size_vs_diversity", "Spearman correlations of error with pre-training size and diversity"
+    )
     png = figures.size_diversity_scatter(cells, correlations, report.out / "figures" / "size_vs_diversity")
     report.figure(png, "Error relative to the language mean against pre-training hours and languages")
 
@@ -168,46 +211,56 @@ def add_indo_european(report, summary, registry, facts, metric):
     families = known_facts(facts, "family")
     unknown = sorted(set(summary["language"]) - set(families))
     table = indo_european_gap(summary[~summary["language"].isin(unknown)], registry, families, metric)
-    report.text(f"## 3. Indo-European vs other languages\n\nGap = mean {metric} of the other languages - "
-                f"mean {metric} of the Indo-European ones (language means over seeds; positive: "
-                "Indo-European languages do better). p: exact two-sided permutation test of the difference "
-                "in means over the assignment of languages to the groups (languages are the independent "
-                "units; seeds are averaged first); p_holm: Holm-adjusted over encoders. "
-                f"{metric} is used for every language so that the two groups are measured alike. "
-                "Families are those of the Languages table"
-                + (f"; left out, their family unknown: {', '.join(unknown)}." if unknown else "."))
+    report.text(
+        f"## 3. Indo-European vs other languages\n\nGap = mean {metric} of the other languages - "
+        f"mean {metric} of the Indo-European ones (language means over seeds; positive: "
+        "Indo-European languages do better). p: exact two-sided permutation test of the difference "
+        "in means over the assignment of languages to the groups (languages are the independent "
+        "units; seeds are averaged first); p_holm: Holm-adjusted over encoders. "
+        f"{metric} is used for every language so that the two groups are measured alike. "
+        "Families are those of the Languages table"
+        + (f"; left out, their family unknown: {', '.join(unknown)}." if unknown else ".")
+    )
     report.table(table, "indo_european_gap", "Indo-European vs other languages per encoder", digits=3)
     png = figures.indo_european_gap_bars(table, report.out / "figures" / "indo_european_gap")
     report.figure(png, "Error gap between other and Indo-European languages per encoder")
 
 
 def add_transfer(report, summary, registry, facts, typology_file, n_resamples):
-    report.text("## 4. Transfer of monolingual encoders\n\nRelative improvement over the no-pretraining "
-                "baseline, (baseline - encoder) / baseline of the primary error, against the similarity "
-                "(1 - URIEL distance, urielplus) of the encoder's pre-training language to the target "
-                "language. Spearman's rho over all (encoder, target) pairs, 95% cluster-bootstrap CI over "
-                "target languages (the p-value treats pairs as independent; read the CI).")
+    report.text(
+        "## 4. Transfer of monolingual encoders\n\nRelative improvement over the no-pretraining "
+        "baseline, (baseline - encoder) / baseline of the primary error, against the similarity "
+        "(1 - URIEL distance, urielplus) of the encoder's pre-training language to the target "
+        "language. Spearman's rho over all (encoder, target) pairs, 95% cluster-bootstrap CI over "
+        "target languages (the p-value treats pairs as independent; read the CI)."
+    )
     try:
         distances = load_distances(typology_file)
     except FileNotFoundError as err:
         report.text(f"Not available: {err}.")
         return
     iso_codes = known_facts(facts, "iso639_3")
-    pairs, correlations, left_out = monolingual_transfer(summary, registry, distances, iso_codes,
-                                                         n_resamples=n_resamples)
+    pairs, correlations, left_out = monolingual_transfer(
+        summary, registry, distances, iso_codes, n_resamples=n_resamples
+    )
     if not left_out.empty:
-        report.warn(f"{len(left_out)} (encoder, target) pairs left out of the transfer analysis: no ISO 639-3 "
-                    "code, or not in the cached distances (`python local/compute_typology.py` computes them "
-                    "for the recipes present)")
-        report.table(left_out, "transfer_left_out", "Pairs left out of the transfer analysis",
-                     embed=len(left_out) <= 40)
+        report.warn(
+            f"{len(left_out)} (encoder, target) pairs left out of the transfer analysis: no ISO 639-3 "
+            "code, or not in the cached distances (`python local/compute_typology.py` computes them "
+            "for the recipes present)"
+        )
+        report.table(
+            left_out, "transfer_left_out", "Pairs left out of the transfer analysis", embed=len(left_out) <= 40
+        )
     if pairs.empty:
-        report.text("Not available: it needs runs of the no-pretraining baseline and of at least one "
-                    "monolingual encoder on the same languages.")
+        report.text(
+            "Not available: it needs runs of the no-pretraining baseline and of at least one "
+            "monolingual encoder on the same languages."
+        )
         return
-    report.table(correlations, "transfer_correlations", "Correlation of relative improvement with "
-                 "language similarity", digits=3)
-    report.table(pairs, "transfer_pairs", "Monolingual encoder x target language", digits=3,
-                 embed=len(pairs) <= 60)
+    report.table(
+        correlations, "transfer_correlations", "Correlation of relative improvement with language similarity", digits=3
+    )
+    report.table(pairs, "transfer_pairs", "Monolingual encoder x target language", digits=3, embed=len(pairs) <= 60)
     png = figures.transfer_scatter(pairs, PRIMARY_TRANSFER_KIND, report.out / "figures" / "transfer")
     report.figure(png, f"Improvement over no pre-training against {PRIMARY_TRANSFER_KIND} similarity")

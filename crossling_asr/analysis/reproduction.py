@@ -32,15 +32,35 @@ from crossling_asr.run_layout import RELEASED_PROTOCOL, STUDY_PROTOCOL, parse_ru
 SIDES = ("released", "trained")
 # What must be the same on both sides for two cells to be scored on one test set:
 # runs-table column (aggregate.RUN_COLUMNS), what it is, and whether results may lack it.
-TEST_SET_FIELDS = (("primary", "primary metric", False), ("test_utterances", "scored test utterances", False),
-                   ("test_set", "prepared test split", True))
-CELL_COLUMNS = ("language", "encoder", "primary", "n_released", "released_seeds", "n_trained", "trained_seeds",
-                *(f"{metric}_{part}" for metric in METRICS for part in ("released", "trained", "difference")),
-                "test_utterances")
-LANGUAGE_COLUMNS = ("scope", "n_cells", "error_released", "error_trained", "mean_difference", "ci_low", "ci_high",
-                    "reproduction_better", "reproduction_worse", "same")
+TEST_SET_FIELDS = (
+    ("primary", "primary metric", False),
+    ("test_utterances", "scored test utterances", False),
+    ("test_set", "prepared test split", True),
+)
+CELL_COLUMNS = (
+    "language",
+    "encoder",
+    "primary",
+    "n_released",
+    "released_seeds",
+    "n_trained",
+    "trained_seeds",
+    *(f"{metric}_{part}" for metric in METRICS for part in ("released", "trained", "difference")),
+    "test_utterances",
+)
+LANGUAGE_COLUMNS = (
+    "scope",
+    "n_cells",
+    "error_released",
+    "error_trained",
+    "mean_difference",
+    "ci_low",
+    "ci_high",
+    "reproduction_better",
+    "reproduction_worse",
+    "same",
+)
 POOLED = "pooled (all languages)"
-
 
 
 def different_test_sets(released, trained):
@@ -54,7 +74,8 @@ def different_test_sets(released, trained):
                 return f"{what} not recorded by {side} seed(s) {seeds}"
             if len(found[side]) > 1:
                 return f"{side} seeds differ in {what}: " + "; ".join(
-                    f"seed {seed}: {value}" for seed, value in zip(runs["seed"], runs[column]))
+                    f"seed {seed}: {value}" for seed, value in zip(runs["seed"], runs[column])
+                )
         if all(found.values()) and found["released"] != found["trained"]:
             released_value, trained_value = (next(iter(found[side])) for side in SIDES)
             return f"{what}: {value_difference(column, released_value, trained_value)}"
@@ -66,8 +87,11 @@ def value_difference(column, released, trained):
     if column != "test_set":
         return f"released {released}, trained {trained}"
     released, trained = json.loads(released), json.loads(trained)
-    return "; ".join(f"{field} released {released.get(field)}, trained {trained.get(field)}"
-                     for field in sorted(set(released) | set(trained)) if released.get(field) != trained.get(field))
+    return "; ".join(
+        f"{field} released {released.get(field)}, trained {trained.get(field)}"
+        for field in sorted(set(released) | set(trained))
+        if released.get(field) != trained.get(field)
+    )
 
 
 def compare_cells(released_runs, trained_runs):
@@ -79,33 +103,49 @@ def compare_cells(released_runs, trained_runs):
     """
     sides = dict(zip(SIDES, (released_runs, trained_runs)))
     groups = {side: dict(iter(runs.groupby(["language", "encoder"], sort=True))) for side, runs in sides.items()}
-    means = {side: summarize(runs).set_index(["language", "encoder"]) if not runs.empty else None
-             for side, runs in sides.items()}
+    means = {
+        side: summarize(runs).set_index(["language", "encoder"]) if not runs.empty else None
+        for side, runs in sides.items()
+    }
     rows, set_aside, unpaired = [], [], []
     for language, encoder in sorted(set(groups["released"]) | set(groups["trained"])):
         key = (language, encoder)
         present = [side for side in SIDES if key in groups[side]]
         if len(present) == 1:
-            unpaired.append({"language": language, "encoder": encoder, "side": f"{present[0]} only",
-                             "seeds": means[present[0]].loc[key, "seeds"]})
+            unpaired.append(
+                {
+                    "language": language,
+                    "encoder": encoder,
+                    "side": f"{present[0]} only",
+                    "seeds": means[present[0]].loc[key, "seeds"],
+                }
+            )
             continue
         reason = different_test_sets(groups["released"][key], groups["trained"][key])
         if reason:
             set_aside.append({"language": language, "encoder": encoder, "reason": reason})
             continue
         released, trained = means["released"].loc[key], means["trained"].loc[key]
-        row = {"language": language, "encoder": encoder, "primary": released["primary"],
-               "n_released": int(released["n_seeds"]), "released_seeds": released["seeds"],
-               "n_trained": int(trained["n_seeds"]), "trained_seeds": trained["seeds"],
-               "test_utterances": int(groups["released"][key]["test_utterances"].iloc[0])}
+        row = {
+            "language": language,
+            "encoder": encoder,
+            "primary": released["primary"],
+            "n_released": int(released["n_seeds"]),
+            "released_seeds": released["seeds"],
+            "n_trained": int(trained["n_seeds"]),
+            "trained_seeds": trained["seeds"],
+            "test_utterances": int(groups["released"][key]["test_utterances"].iloc[0]),
+        }
         for metric in METRICS:
             row[f"{metric}_released"] = released[f"{metric}_mean"]
             row[f"{metric}_trained"] = trained[f"{metric}_mean"]
             row[f"{metric}_difference"] = trained[f"{metric}_mean"] - released[f"{metric}_mean"]
         rows.append(row)
-    return (pd.DataFrame(rows, columns=list(CELL_COLUMNS)),
-            pd.DataFrame(set_aside, columns=["language", "encoder", "reason"]),
-            pd.DataFrame(unpaired, columns=["language", "encoder", "side", "seeds"]))
+    return (
+        pd.DataFrame(rows, columns=list(CELL_COLUMNS)),
+        pd.DataFrame(set_aside, columns=["language", "encoder", "reason"]),
+        pd.DataFrame(unpaired, columns=["language", "encoder", "side", "seeds"]),
+    )
 
 
 def differences_by_language(cells, n_resamples=BOOTSTRAP_RESAMPLES, level=0.95, seed=0):
@@ -119,10 +159,20 @@ def differences_by_language(cells, n_resamples=BOOTSTRAP_RESAMPLES, level=0.95, 
     for scope, group, clusters in scopes + [(POOLED, cells, cells["language"])]:
         difference = group["error_difference"].to_numpy(dtype=float)
         low, high = bootstrap_mean_ci(difference, clusters, n_resamples, level, seed)
-        rows.append({"scope": scope, "n_cells": len(group), "error_released": group["error_released"].mean(),
-                     "error_trained": group["error_trained"].mean(), "mean_difference": difference.mean(),
-                     "ci_low": low, "ci_high": high, "reproduction_better": int((difference < 0).sum()),
-                     "reproduction_worse": int((difference > 0).sum()), "same": int((difference == 0).sum())})
+        rows.append(
+            {
+                "scope": scope,
+                "n_cells": len(group),
+                "error_released": group["error_released"].mean(),
+                "error_trained": group["error_trained"].mean(),
+                "mean_difference": difference.mean(),
+                "ci_low": low,
+                "ci_high": high,
+                "reproduction_better": int((difference < 0).sum()),
+                "reproduction_worse": int((difference > 0).sum()),
+                "same": int((difference == 0).sum()),
+            }
+        )
     return pd.DataFrame(rows, columns=list(LANGUAGE_COLUMNS))
 
 
@@ -152,49 +202,70 @@ def replaced_trained_runs(results_root, released_cells):
     return pd.DataFrame(rows, columns=["language", "encoder", "run", "reason"])
 
 
-def add_reproduction_section(report, results_root, languages=None, encoders=None, n_resamples=BOOTSTRAP_RESAMPLES,
-                             seed=0):
+def add_reproduction_section(
+    report, results_root, languages=None, encoders=None, n_resamples=BOOTSTRAP_RESAMPLES, seed=0
+):
     """The reproduction section of a crossling_asr.analysis.report.Report: the released checkpoints
     of `results_root` against its runs trained here, whatever protocol the rest of the report
     analyses (`languages`, `encoders`: the expected grid; default all)."""
-    cells, by_language, set_aside, unpaired = reproduction_tables(results_root, languages, encoders, n_resamples,
-                                                                  seed)
+    cells, by_language, set_aside, unpaired = reproduction_tables(results_root, languages, encoders, n_resamples, seed)
     counts = unpaired["side"].value_counts()
     heading = "## 6. Reproduction: released checkpoints vs runs trained here"
     if cells.empty and set_aside.empty and not counts.get("released only", 0):
-        report.text(f"{heading}\n\nNo released checkpoints scored under this results root "
-                    "(`local/evaluate_checkpoint.py` writes them to `<lang>/<encoder>.released/seed_<seed>/`): "
-                    "nothing to compare.")
+        report.text(
+            f"{heading}\n\nNo released checkpoints scored under this results root "
+            "(`local/evaluate_checkpoint.py` writes them to `<lang>/<encoder>.released/seed_<seed>/`): "
+            "nothing to compare."
+        )
         return
-    report.text(f"{heading}\n\n"
-                "For each language x encoder cell with both the study's released checkpoints scored here "
-                "(protocol released, `local/evaluate_checkpoint.py`) and runs trained here (protocol study, "
-                "the registry's weights): the mean test error over each side's seeds, and the difference "
-                "trained - released (positive: the reproduction does worse). Cells are paired, not seeds (the "
-                "released seeds are other numbers). Only cells whose every seed was scored on the same test "
-                "set (scored utterances, prepared test split) are compared. Per language, the mean paired "
-                "difference of the primary error over cells, 95% percentile bootstrap CI over cells; pooled, "
-                "over all cells with a cluster bootstrap over languages. Each side's results files are checked "
-                "in the report of its protocol (`--protocol released`, `--protocol study`).\n\n"
-                f"{len(cells)} cells compared; {len(set_aside)} set aside (not the same test set); "
-                f"{counts.get('released only', 0)} with released checkpoints only; "
-                f"{counts.get('trained only', 0)} with runs trained here only.")
-    released_cells = set(zip(cells["language"], cells["encoder"])) | set(zip(set_aside["language"],
-                                                                           set_aside["encoder"]))
-    released_cells |= {(row.language, row.encoder) for row in unpaired.itertuples(index=False)
-                       if row.side == "released only"}
+    report.text(
+        f"{heading}\n\n"
+        "For each language x encoder cell with both the study's released checkpoints scored here "
+        "(protocol released, `local/evaluate_checkpoint.py`) and runs trained here (protocol study, "
+        "the registry's weights): the mean test error over each side's seeds, and the difference "
+        "trained - released (positive: the reproduction does worse). Cells are paired, not seeds (the "
+        "released seeds are other numbers). Only cells whose every seed was scored on the same test "
+        "set (scored utterances, prepared test split) are compared. Per language, the mean paired "
+        "difference of the primary error over cells, 95% percentile bootstrap CI over cells; pooled, "
+        "over all cells with a cluster bootstrap over languages. Each side's results files are checked "
+        "in the report of its protocol (`--protocol released`, `--protocol study`).\n\n"
+        f"{len(cells)} cells compared; {len(set_aside)} set aside (not the same test set); "
+        f"{counts.get('released only', 0)} with released checkpoints only; "
+        f"{counts.get('trained only', 0)} with runs trained here only."
+    )
+    released_cells = set(zip(cells["language"], cells["encoder"])) | set(
+        zip(set_aside["language"], set_aside["encoder"])
+    )
+    released_cells |= {
+        (row.language, row.encoder) for row in unpaired.itertuples(index=False) if row.side == "released only"
+    }
     replaced = replaced_trained_runs(results_root, released_cells)
     if not replaced.empty:
-        report.text(f"{len(replaced)} runs trained here for these cells are not compared: their encoder weights are "
-                    "not the registry's (`--encoder_source`), so they are not the study's experiment.")
-        report.table(replaced, "reproduction_replaced_weights", "Trained runs of released cells with replaced "
-                     "encoder weights (not compared)", embed=len(replaced) <= 40)
+        report.text(
+            f"{len(replaced)} runs trained here for these cells are not compared: their encoder weights are "
+            "not the registry's (`--encoder_source`), so they are not the study's experiment."
+        )
+        report.table(
+            replaced,
+            "reproduction_replaced_weights",
+            "Trained runs of released cells with replaced encoder weights (not compared)",
+            embed=len(replaced) <= 40,
+        )
     if not cells.empty:
-        report.table(by_language, "reproduction_by_language", "Mean paired difference trained - released of the "
-                     "primary test error (%) per language and pooled, with the cells where the reproduction does "
-                     "better (lower error) and worse")
-        report.table(cells, "reproduction_cells", "Released vs trained here per cell: mean test error (%) over "
-                     "each side's seeds and the difference trained - released", embed=len(cells) <= 60)
+        report.table(
+            by_language,
+            "reproduction_by_language",
+            "Mean paired difference trained - released of the "
+            "primary test error (%) per language and pooled, with the cells where the reproduction does "
+            "better (lower error) and worse",
+        )
+        report.table(
+            cells,
+            "reproduction_cells",
+            "Released vs trained here per cell: mean test error (%) over "
+            "each side's seeds and the difference trained - released",
+            embed=len(cells) <= 60,
+        )
     for frame, name, caption in (
         (set_aside, "reproduction_set_aside", "Cells not compared: their sides were not scored on the same test set"),
         (unpaired, "reproduction_unpaired", "Cells with only one side"),

@@ -84,7 +84,7 @@ def bootstrap_spearman_ci(x, y, clusters=None, n_resamples=BOOTSTRAP_RESAMPLES, 
     rows = [np.concatenate([members[unit] for unit in pick]) for pick in picks]
     index = np.full((n_resamples, max(len(r) for r in rows)), -1)
     for i, r in enumerate(rows):
-        index[i, :len(r)] = r
+        index[i, : len(r)] = r
     padded = index < 0
     rho = rowwise_spearman(np.where(padded, np.nan, x[index]), np.where(padded, np.nan, y[index]))
     rho = rho[np.isfinite(rho)]
@@ -92,6 +92,7 @@ def bootstrap_spearman_ci(x, y, clusters=None, n_resamples=BOOTSTRAP_RESAMPLES, 
         return math.nan, math.nan
     alpha = (1 - level) / 2
     return float(np.quantile(rho, alpha)), float(np.quantile(rho, 1 - alpha))
+
 
 def bootstrap_mean_ci(values, clusters=None, n_resamples=BOOTSTRAP_RESAMPLES, level=0.95, seed=0):
     """Percentile bootstrap CI of the mean of `values`: resampling values with replacement,
@@ -141,8 +142,12 @@ def permutation_p_value(group_a, group_b):
     if len(group_a) < 2 or len(group_b) < 2:
         return math.nan
     result = scipy_stats.permutation_test(
-        (group_b, group_a), lambda b, a, axis: np.mean(b, axis=axis) - np.mean(a, axis=axis),
-        permutation_type="independent", alternative="two-sided", n_resamples=np.inf, vectorized=True,
+        (group_b, group_a),
+        lambda b, a, axis: np.mean(b, axis=axis) - np.mean(a, axis=axis),
+        permutation_type="independent",
+        alternative="two-sided",
+        n_resamples=np.inf,
+        vectorized=True,
     )
     return float(result.pvalue)
 
@@ -179,13 +184,32 @@ def size_and_diversity(summary, registry, metric="error", n_resamples=BOOTSTRAP_
             x, y = group[predictor].to_numpy(), group["error"].to_numpy()
             rho, p = spearman(x, y)
             low, high = bootstrap_spearman_ci(x, y, None, n_resamples, seed=seed)
-            rows.append({"scope": language, "predictor": predictor, "n": len(group),
-                         "rho": rho, "p_value": p, "ci_low": low, "ci_high": high})
+            rows.append(
+                {
+                    "scope": language,
+                    "predictor": predictor,
+                    "n": len(group),
+                    "rho": rho,
+                    "p_value": p,
+                    "ci_low": low,
+                    "ci_high": high,
+                }
+            )
         rho = spearman(cells[predictor], cells["relative_error"])[0]
-        low, high = bootstrap_spearman_ci(cells[predictor], cells["relative_error"], cells["language"],
-                                          n_resamples, seed=seed)
-        rows.append({"scope": "pooled (relative error)", "predictor": predictor, "n": len(cells),
-                     "rho": rho, "p_value": math.nan, "ci_low": low, "ci_high": high})
+        low, high = bootstrap_spearman_ci(
+            cells[predictor], cells["relative_error"], cells["language"], n_resamples, seed=seed
+        )
+        rows.append(
+            {
+                "scope": "pooled (relative error)",
+                "predictor": predictor,
+                "n": len(cells),
+                "rho": rho,
+                "p_value": math.nan,
+                "ci_low": low,
+                "ci_high": high,
+            }
+        )
     return cells, pd.DataFrame(rows, columns=["scope", "predictor", "n", "rho", "p_value", "ci_low", "ci_high"])
 
 
@@ -203,20 +227,23 @@ def indo_european_gap(summary, registry, families, metric="CER"):
     column = f"{metric}_mean"
     groups = [(encoder, cells) for encoder, cells in summary.groupby("encoder", sort=True)]
     pretrained = [name for name, entry in registry.items() if not entry.get("random_init")]
-    over_encoders = (summary[summary["encoder"].isin(pretrained)]
-                     .groupby("language", as_index=False)[column].mean())
+    over_encoders = summary[summary["encoder"].isin(pretrained)].groupby("language", as_index=False)[column].mean()
     rows = []
     for encoder, cells in groups + [("all pre-trained (language means)", over_encoders)]:
         indo_european = (cells["language"].map(families) == INDO_EUROPEAN).to_numpy(dtype=bool)
         values = cells[column].to_numpy(dtype=float)
         ie, other = values[indo_european], values[~indo_european]
-        rows.append({
-            "encoder": encoder, "n_indo_european": len(ie), "n_other": len(other),
-            "mean_indo_european": ie.mean() if len(ie) else math.nan,
-            "mean_other": other.mean() if len(other) else math.nan,
-            "gap": (other.mean() - ie.mean()) if len(ie) and len(other) else math.nan,
-            "p_value": permutation_p_value(ie, other),
-        })
+        rows.append(
+            {
+                "encoder": encoder,
+                "n_indo_european": len(ie),
+                "n_other": len(other),
+                "mean_indo_european": ie.mean() if len(ie) else math.nan,
+                "mean_other": other.mean() if len(other) else math.nan,
+                "gap": (other.mean() - ie.mean()) if len(ie) and len(other) else math.nan,
+                "p_value": permutation_p_value(ie, other),
+            }
+        )
     table = pd.DataFrame(rows)
     per_encoder = table.index[:-1]
     table["p_holm"] = math.nan
@@ -233,17 +260,22 @@ def pretraining_similarity(encoder, language, registry, distances, iso_codes):
     if not pretraining:
         return None, None
     source, target = iso639_3_of(pretraining, iso_codes), iso639_3_of(language, iso_codes)
-    reasons = [f"no ISO 639-3 code for {code}" for code, iso in ((pretraining, source), (language, target))
-               if iso is None]
-    reasons += [f"{iso} not in the cached distances" for iso in sorted({source, target} - {None})
-                if any(iso not in matrix.index for matrix in distances.values())]
+    reasons = [
+        f"no ISO 639-3 code for {code}" for code, iso in ((pretraining, source), (language, target)) if iso is None
+    ]
+    reasons += [
+        f"{iso} not in the cached distances"
+        for iso in sorted({source, target} - {None})
+        if any(iso not in matrix.index for matrix in distances.values())
+    ]
     if reasons:
         return None, "; ".join(reasons)
     return {f"{kind}_similarity": 1.0 - float(matrix.loc[target, source]) for kind, matrix in distances.items()}, None
 
 
-def monolingual_transfer(summary, registry, distances, iso_codes, metric="error", n_resamples=BOOTSTRAP_RESAMPLES,
-                         seed=0):
+def monolingual_transfer(
+    summary, registry, distances, iso_codes, metric="error", n_resamples=BOOTSTRAP_RESAMPLES, seed=0
+):
     """(pairs, correlations, left_out) for monolingual encoders vs the no-pretraining baseline.
 
     iso_codes: {Common Voice code: ISO 639-3 code or None} of the target
@@ -268,21 +300,40 @@ def monolingual_transfer(summary, registry, distances, iso_codes, metric="error"
             left_out.append({"encoder": cell.encoder, "language": cell.language, "reason": reason})
             continue
         same_language = iso639_3_of(pretraining, iso_codes) == iso639_3_of(cell.language, iso_codes)
-        rows.append({"encoder": cell.encoder, "pretraining_language": pretraining, "language": cell.language,
-                     "baseline_error": base, "error": getattr(cell, column),
-                     "relative_improvement": (base - getattr(cell, column)) / base, "same_language": same_language,
-                     **similarities})
+        rows.append(
+            {
+                "encoder": cell.encoder,
+                "pretraining_language": pretraining,
+                "language": cell.language,
+                "baseline_error": base,
+                "error": getattr(cell, column),
+                "relative_improvement": (base - getattr(cell, column)) / base,
+                "same_language": same_language,
+                **similarities,
+            }
+        )
     pairs = pd.DataFrame(rows)
     correlations = []
     if not pairs.empty:
         for kind in distances:
             x = f"{kind}_similarity"
             rho, p = spearman(pairs[x], pairs["relative_improvement"])
-            low, high = bootstrap_spearman_ci(pairs[x], pairs["relative_improvement"], pairs["language"],
-                                              n_resamples, seed=seed)
-            correlations.append({"similarity": kind, "n_pairs": len(pairs), "rho": rho, "p_value": p,
-                                 "ci_low": low, "ci_high": high,
-                                 "share_positive_transfer": float((pairs["relative_improvement"] > 0).mean())})
-    correlations = pd.DataFrame(correlations, columns=["similarity", "n_pairs", "rho", "p_value", "ci_low",
-                                                       "ci_high", "share_positive_transfer"])
+            low, high = bootstrap_spearman_ci(
+                pairs[x], pairs["relative_improvement"], pairs["language"], n_resamples, seed=seed
+            )
+            correlations.append(
+                {
+                    "similarity": kind,
+                    "n_pairs": len(pairs),
+                    "rho": rho,
+                    "p_value": p,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "share_positive_transfer": float((pairs["relative_improvement"] > 0).mean()),
+                }
+            )
+    correlations = pd.DataFrame(
+        correlations,
+        columns=["similarity", "n_pairs", "rho", "p_value", "ci_low", "ci_high", "share_positive_transfer"],
+    )
     return pairs, correlations, pd.DataFrame(left_out, columns=["encoder", "language", "reason"])

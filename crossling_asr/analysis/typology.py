@@ -29,7 +29,7 @@ import datetime
 import json
 from pathlib import Path
 
-from crossling_asr.hparams import REPO_ROOT, RECIPES_DIR, language_file, read_language_data, recipe_languages
+from crossling_asr.hparams import RECIPES_DIR, REPO_ROOT, language_file, read_language_data, recipe_languages
 
 TYPOLOGY_FILE = REPO_ROOT / "hparams" / "typology_distances.json"
 DISTANCE_KINDS = ("genetic", "syntactic", "featural", "geographic")
@@ -70,8 +70,10 @@ def language_facts(runs, languages=(), recipes_dir=RECIPES_DIR):
         for key in FACT_KEYS:
             values = recorded.get(language, {}).get(key, set())
             if len(values) > 1:
-                warnings.append(f"{language}: its runs' results.json record different {key} values "
-                                f"({', '.join(sorted(values))}): {key} taken as unknown")
+                warnings.append(
+                    f"{language}: its runs' results.json record different {key} values "
+                    f"({', '.join(sorted(values))}): {key} taken as unknown"
+                )
                 row[key] = None
             elif values:
                 row[key] = next(iter(values))

@@ -23,8 +23,9 @@ def add_export_destination_arguments(parser, written="export"):
     parser.add_argument("--public", action="store_true", help="make the uploaded repo public")
 
 
-def write_model_folder(args: argparse.Namespace, write: Callable[[], Path], errors: tuple[type[Exception], ...],
-                       done: str) -> int:
+def write_model_folder(
+    args: argparse.Namespace, write: Callable[[], Path], errors: tuple[type[Exception], ...], done: str
+) -> int:
     """The end every command that writes a model folder shares: write it, say so, upload it if asked.
 
     `write()` writes the folder and returns its path; `errors` are the failures it reports by their
@@ -45,20 +46,27 @@ def write_model_folder(args: argparse.Namespace, write: Callable[[], Path], erro
 
 
 def add_lm_weight_arguments(parser):
-    """--alpha, --beta and --beam-size of a command that decodes with an LM (crossling_asr.decoding.beam_search.resolve_lm_weights
-    reads them)."""
+    """--alpha, --beta and --beam-size of a command that decodes with an LM
+    (crossling_asr.decoding.beam_search.resolve_lm_weights reads them)."""
     parser.add_argument("--alpha", type=float, help=f"LM weight (default: tuned, else {LM_DEFAULTS['alpha']})")
-    parser.add_argument("--beta", type=float,
-                        help=f"word insertion bonus (default: tuned, else {LM_DEFAULTS['beta']})")
+    parser.add_argument("--beta", type=float, help=f"word insertion bonus (default: tuned, else {LM_DEFAULTS['beta']})")
     parser.add_argument("--beam-size", type=positive_int, help=f"beam width (default {LM_DEFAULTS['beam_size']})")
 
 
 def add_decode_batching_arguments(parser):
     """--batch-seconds, --batch-size and --workers of the commands that decode audio in length-sorted batches."""
-    parser.add_argument("--batch-seconds", type=positive_float, default=DECODE_BATCH_SECONDS,
-                        help="padded audio seconds per batch (default %(default)s)")
-    parser.add_argument("--batch-size", type=positive_int, default=DECODE_BATCH_SIZE,
-                        help="utterances per batch at most (default %(default)s)")
+    parser.add_argument(
+        "--batch-seconds",
+        type=positive_float,
+        default=DECODE_BATCH_SECONDS,
+        help="padded audio seconds per batch (default %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=DECODE_BATCH_SIZE,
+        help="utterances per batch at most (default %(default)s)",
+    )
     parser.add_argument("--workers", type=non_negative_int, default=0, help="audio loading processes (default 0)")
 
 
@@ -67,8 +75,9 @@ def _number(text, convert, allow_zero):
     try:
         value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {'an integer' if convert is int else 'a number'}, "
-                                         f"got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected {'an integer' if convert is int else 'a number'}, got {text!r}"
+        ) from None
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise argparse.ArgumentTypeError(f"must be {'>= 0' if allow_zero else '> 0'}, got {text}")
     return value

@@ -28,6 +28,7 @@ def main():
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.decoding.ngram_lm import LMTextError, build_run_lm
     from crossling_asr.model.trained_model import TrainedModelError, load_finished_run
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     out = args.out or args.output_folder / "lm" / f"{args.order}gram.arpa"

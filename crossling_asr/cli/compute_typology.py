@@ -24,8 +24,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=TYPOLOGY_FILE)
     parser.add_argument("--kinds", nargs="+", default=list(DISTANCE_KINDS), choices=DISTANCE_KINDS)
-    parser.add_argument("--recipes-dir", type=Path, default=RECIPES_DIR,
-                        help="the recipes whose languages to compute (default: the repository's recipes/)")
+    parser.add_argument(
+        "--recipes-dir",
+        type=Path,
+        default=RECIPES_DIR,
+        help="the recipes whose languages to compute (default: the repository's recipes/)",
+    )
     args = parser.parse_args()
     from crossling_asr.analysis.typology import compute_distances, recipe_iso_codes
     from crossling_asr.atomic import write_json
@@ -33,16 +37,19 @@ def main():
     logging.basicConfig(level=logging.WARNING)  # before urielplus configures INFO logging
     iso_codes, missing = recipe_iso_codes(args.recipes_dir)
     for language in missing:
-        print(f"warning: {language} left out: recipes/{language}/hparams/{language}.yaml states no iso639_3",
-              file=sys.stderr)
+        print(
+            f"warning: {language} left out: recipes/{language}/hparams/{language}.yaml states no iso639_3",
+            file=sys.stderr,
+        )
     if len(iso_codes) < 2:
-        print(f"error: {len(iso_codes)} recipes in {args.recipes_dir} state an iso639_3 code; distances need two",
-              file=sys.stderr)
+        print(
+            f"error: {len(iso_codes)} recipes in {args.recipes_dir} state an iso639_3 code; distances need two",
+            file=sys.stderr,
+        )
         return 1
     started = time.time()
     write_json(args.out, compute_distances(iso_codes, args.kinds))
-    print(f"Wrote {args.out} ({', '.join(args.kinds)}; {len(iso_codes)} languages) "
-          f"in {time.time() - started:.0f} s")
+    print(f"Wrote {args.out} ({', '.join(args.kinds)}; {len(iso_codes)} languages) in {time.time() - started:.0f} s")
     return 0
 
 

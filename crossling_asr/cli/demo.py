@@ -24,27 +24,36 @@ def main():
     parser.add_argument("--lang", default="es", help="recipe language to synthesise and train (default %(default)s)")
     parser.add_argument("--epochs", type=positive_int, default=25, help="training epochs (default %(default)s)")
     parser.add_argument("--train", type=positive_int, default=200, help="training utterances (default %(default)s)")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "demo", help="where everything goes (default %(default)s)")
+    parser.add_argument(
+        "--out", type=Path, default=REPO_ROOT / "demo", help="where everything goes (default %(default)s)"
+    )
     args = parser.parse_args()
     # torch, speechbrain and transformers load only now, so that --help answers at once.
-    from crossling_asr.hparams import read_language_data
-    from crossling_asr.training.quick_run import recipe_command
     from crossling_asr.data.synthetic import synthesize_corpus
+    from crossling_asr.hparams import read_language_data
     from crossling_asr.model.tiny_encoders import make_tiny_encoder
+    from crossling_asr.training.quick_run import recipe_command
 
     data = read_language_data(args.lang)
     data_folder = args.out / "data" / args.lang
     print(f"[1/3] Synthesising a Common Voice-style corpus in {data_folder}")
     synthesize_corpus(
-        data_folder, args.lang, data["synthetic"]["voice"], data["synthetic"]["words"],
+        data_folder,
+        args.lang,
+        data["synthetic"]["voice"],
+        data["synthetic"]["words"],
         word_delimiter=data.get("text", {}).get("word_delimiter", True),
-        n_train=args.train, n_dev=20, n_test=20, n_speakers=8, seed=0,
+        n_train=args.train,
+        n_dev=20,
+        n_test=20,
+        n_speakers=8,
+        seed=0,
     )
     encoder_dir = args.out / "tiny" / "wav2vec2"
     if not (encoder_dir / "config.json").is_file():
         print(f"[2/3] Saving a tiny random wav2vec2 encoder in {encoder_dir}")
         make_tiny_encoder("wav2vec2", encoder_dir)
-    print("[3/3] Training (recipes/%s/train.py); the log is in the output folder" % args.lang)
+    print(f"[3/3] Training (recipes/{args.lang}/train.py); the log is in the output folder")
     cmd = recipe_command(args.lang, data_folder, encoder_dir, args.out / "results", args.epochs)
     subprocess.run(cmd, check=True, cwd=REPO_ROOT / "recipes" / args.lang)
 

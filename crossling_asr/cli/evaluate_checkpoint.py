@@ -40,8 +40,13 @@ def main(argv=None):
     parser.add_argument("--results-root", type=Path, required=True, help="results root holding prepared/<lang>/")
     parser.add_argument("--lang", help="Common Voice code of the recipe to evaluate on (default: from a released name)")
     parser.add_argument("--data-folder", type=Path, help="the language's Common Voice folder, to prepare the data")
-    parser.add_argument("--splits", nargs="+", choices=SPLIT_CHOICES, default=list(SPLIT_CHOICES),
-                        help="splits to score (default: test dev)")
+    parser.add_argument(
+        "--splits",
+        nargs="+",
+        choices=SPLIT_CHOICES,
+        default=list(SPLIT_CHOICES),
+        help="splits to score (default: test dev)",
+    )
     parser.add_argument("--encoder", help="registry name of the encoder it fine-tuned (default: from its card or name)")
     parser.add_argument("--seed", type=int, help="its fine-tuning seed (default: from a released name)")
     parser.add_argument("--revision", help="hub branch, tag or commit (default: main)")
@@ -51,23 +56,40 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="evaluate again a folder that has a results.json")
     args = parser.parse_args(argv)
     # torch, speechbrain and transformers load only now, so that --help answers at once.
+    from crossling_asr.data.preparation import PREPARATION_ERRORS
     from crossling_asr.interop.evaluate_checkpoint import EvaluationError, evaluate_checkpoint
     from crossling_asr.interop.external_ctc import ExternalCheckpointError
-    from crossling_asr.data.preparation import PREPARATION_ERRORS
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         folder = evaluate_checkpoint(
-            args.checkpoint, args.results_root, args.lang, args.data_folder, args.splits, args.encoder, args.seed,
-            args.revision, args.device, args.precision, args.batch_seconds, args.batch_size, args.workers, args.force,
+            args.checkpoint,
+            args.results_root,
+            args.lang,
+            args.data_folder,
+            args.splits,
+            args.encoder,
+            args.seed,
+            args.revision,
+            args.device,
+            args.precision,
+            args.batch_seconds,
+            args.batch_size,
+            args.workers,
+            args.force,
         )
     except (EvaluationError, ExternalCheckpointError, *PREPARATION_ERRORS) as err:
         sys.exit(f"error: {err}")
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-    scores = ", ".join(f"{split} WER {results['metrics'][split]['WER']:.2f} CER {results['metrics'][split]['CER']:.2f}"
-                       for split in SPLIT_CHOICES if split in results["metrics"])
-    print(f"{folder}: {scores}" + (f" ({len(results['warnings'])} warnings: see results.json)"
-                                   if results["warnings"] else ""))
+    scores = ", ".join(
+        f"{split} WER {results['metrics'][split]['WER']:.2f} CER {results['metrics'][split]['CER']:.2f}"
+        for split in SPLIT_CHOICES
+        if split in results["metrics"]
+    )
+    print(
+        f"{folder}: {scores}"
+        + (f" ({len(results['warnings'])} warnings: see results.json)" if results["warnings"] else "")
+    )
     return 0
 
 

@@ -36,8 +36,11 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     return write_model_folder(
-        args, lambda: export_to_transformers(args.output_folder, args.export_dir, args.overwrite),
-        (ConversionError, TrainedModelError, FileNotFoundError), "Exported to")
+        args,
+        lambda: export_to_transformers(args.output_folder, args.export_dir, args.overwrite),
+        (ConversionError, TrainedModelError, FileNotFoundError),
+        "Exported to",
+    )
 
 
 if __name__ == "__main__":

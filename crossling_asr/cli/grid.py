@@ -46,18 +46,27 @@ from pathlib import Path
 
 from crossling_asr.cli import non_negative_float, non_negative_int, positive_float, positive_int
 from crossling_asr.grid.cost import (
-    CostAssumptions, epochs_from_overrides, estimate, format_estimate, format_released_estimate, load_hours_table,
+    CostAssumptions,
+    epochs_from_overrides,
+    estimate,
+    format_estimate,
+    format_released_estimate,
+    load_hours_table,
     measured_throughput,
 )
 from crossling_asr.grid.job import GridJob
 from crossling_asr.grid.local import LocalExecutor, make_slots, visible_gpus
 from crossling_asr.grid.released import LIST_FORMAT, released_grid, retraining_run
 from crossling_asr.grid.runs import (
-    STALE_AFTER_SECONDS, GridError, format_status, grid_status, select_grid,
+    STALE_AFTER_SECONDS,
+    GridError,
+    format_status,
+    grid_status,
+    select_grid,
 )
 from crossling_asr.grid.slurm import SlurmExecutor, SlurmOptions, parse_gpu_types
-from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 from crossling_asr.run_layout import STUDY_PROTOCOL
+from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 
 
 def key_value(text):
@@ -76,84 +85,156 @@ def build_parser():
     where.add_argument("--results-root", required=True, type=Path, help="results_root of the recipes")
     where.add_argument("--langs", nargs="+", help="Common Voice codes (default: every recipe)")
     where.add_argument("--encoders", nargs="+", help="registry names (default: all 16)")
-    where.add_argument("--stale-after", type=positive_float, default=STALE_AFTER_SECONDS,
-                       help="seconds without heartbeat after which a lock is dead (default %(default)s)")
+    where.add_argument(
+        "--stale-after",
+        type=positive_float,
+        default=STALE_AFTER_SECONDS,
+        help="seconds without heartbeat after which a lock is dead (default %(default)s)",
+    )
 
     selection = argparse.ArgumentParser(add_help=False, parents=[where])
     selection.add_argument("--seeds", nargs="+", type=int, help="default: 1 2 3")
-    selection.add_argument("--protocol", default=STUDY_PROTOCOL,
-                           help="recipe protocol of every run: study (default) or a file name of "
-                           "hparams/protocols/ (`-- --protocol=NAME` means the same); part of the runs' folders")
-    selection.add_argument("--encoder-source", type=key_value, action="append", default=[], metavar="NAME=SOURCE",
-                           help="hub id or local directory replacing an encoder's weights (repeatable); "
-                           "such runs have their own folders (NAME~<source>)")
+    selection.add_argument(
+        "--protocol",
+        default=STUDY_PROTOCOL,
+        help="recipe protocol of every run: study (default) or a file name of "
+        "hparams/protocols/ (`-- --protocol=NAME` means the same); part of the runs' folders",
+    )
+    selection.add_argument(
+        "--encoder-source",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="NAME=SOURCE",
+        help="hub id or local directory replacing an encoder's weights (repeatable); "
+        "such runs have their own folders (NAME~<source>)",
+    )
 
     released_selection = argparse.ArgumentParser(add_help=False, parents=[where])
     released_selection.add_argument("--seeds", nargs="+", type=int, help="released seeds (default: all)")
-    released_selection.add_argument("--checkpoints", type=Path,
-                                    help=f"the released checkpoints, {LIST_FORMAT}; a relative folder is relative "
-                                    "to the file (default: those the hub lists for the release account)")
+    released_selection.add_argument(
+        "--checkpoints",
+        type=Path,
+        help=f"the released checkpoints, {LIST_FORMAT}; a relative folder is relative "
+        "to the file (default: those the hub lists for the release account)",
+    )
 
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data-root", type=Path, help="folder holding one Common Voice folder per language")
-    data.add_argument("--data-folder", type=key_value, action="append", default=[], metavar="LANG=PATH",
-                      help="a language's Common Voice folder, overriding --data-root (repeatable)")
+    data.add_argument(
+        "--data-folder",
+        type=key_value,
+        action="append",
+        default=[],
+        metavar="LANG=PATH",
+        help="a language's Common Voice folder, overriding --data-root (repeatable)",
+    )
 
     launch = argparse.ArgumentParser(add_help=False, parents=[data])
-    launch.add_argument("--gpus-per-run", type=non_negative_int, default=1,
-                        help="GPUs (processes) per run; >1 launches torchrun (DDP); 0: CPU (default 1)")
-    launch.add_argument("--cpu-tiny", action="store_true",
-                        help="every run uses the recipe's settings for tiny encoders on CPU "
-                        f"({' '.join(CPU_TINY_OVERRIDES)}: hparams/cpu_tiny.yaml)")
+    launch.add_argument(
+        "--gpus-per-run",
+        type=non_negative_int,
+        default=1,
+        help="GPUs (processes) per run; >1 launches torchrun (DDP); 0: CPU (default 1)",
+    )
+    launch.add_argument(
+        "--cpu-tiny",
+        action="store_true",
+        help="every run uses the recipe's settings for tiny encoders on CPU "
+        f"({' '.join(CPU_TINY_OVERRIDES)}: hparams/cpu_tiny.yaml)",
+    )
 
     evaluation = argparse.ArgumentParser(add_help=False, parents=[data])
-    evaluation.add_argument("--gpus-per-run", type=int, choices=(0, 1), default=1,
-                            help="1: each evaluation on a GPU (default); 0: on the CPU")
-    evaluation.add_argument("--precision", choices=("fp32", "bf16"),
-                            help="forward pass precision (default: local/evaluate_checkpoint.py's)")
-    evaluation.add_argument("--batch-seconds", type=positive_float,
-                            help="padded audio seconds per batch (default: local/evaluate_checkpoint.py's)")
-    evaluation.add_argument("--batch-size", type=positive_int,
-                            help="utterances per batch at most (default: local/evaluate_checkpoint.py's)")
+    evaluation.add_argument(
+        "--gpus-per-run",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="1: each evaluation on a GPU (default); 0: on the CPU",
+    )
+    evaluation.add_argument(
+        "--precision", choices=("fp32", "bf16"), help="forward pass precision (default: local/evaluate_checkpoint.py's)"
+    )
+    evaluation.add_argument(
+        "--batch-seconds",
+        type=positive_float,
+        help="padded audio seconds per batch (default: local/evaluate_checkpoint.py's)",
+    )
+    evaluation.add_argument(
+        "--batch-size", type=positive_int, help="utterances per batch at most (default: local/evaluate_checkpoint.py's)"
+    )
 
     hours = argparse.ArgumentParser(add_help=False)
-    hours.add_argument("--hours-per-lang", type=Path, help="YAML {lang: {train: h, dev: h, test: h}} for "
-                       "languages not prepared yet")
-    hours.add_argument("--audio-hours-per-gpu-hour", type=positive_float,
-                       default=CostAssumptions.audio_hours_per_gpu_hour,
-                       help="training throughput at the reference size (default %(default)s)")
-    hours.add_argument("--reference-params-millions", type=positive_float,
-                       default=CostAssumptions.reference_params_millions, help="default %(default)s")
-    hours.add_argument("--eval-cost-ratio", type=non_negative_float, default=CostAssumptions.eval_cost_ratio,
-                       help="cost of decoding an hour relative to training on it (default 1/3)")
-    hours.add_argument("--overhead-gpu-hours", type=non_negative_float, default=CostAssumptions.overhead_gpu_hours,
-                       help="fixed GPU-hours per run (default %(default)s)")
+    hours.add_argument(
+        "--hours-per-lang", type=Path, help="YAML {lang: {train: h, dev: h, test: h}} for languages not prepared yet"
+    )
+    hours.add_argument(
+        "--audio-hours-per-gpu-hour",
+        type=positive_float,
+        default=CostAssumptions.audio_hours_per_gpu_hour,
+        help="training throughput at the reference size (default %(default)s)",
+    )
+    hours.add_argument(
+        "--reference-params-millions",
+        type=positive_float,
+        default=CostAssumptions.reference_params_millions,
+        help="default %(default)s",
+    )
+    hours.add_argument(
+        "--eval-cost-ratio",
+        type=non_negative_float,
+        default=CostAssumptions.eval_cost_ratio,
+        help="cost of decoding an hour relative to training on it (default 1/3)",
+    )
+    hours.add_argument(
+        "--overhead-gpu-hours",
+        type=non_negative_float,
+        default=CostAssumptions.overhead_gpu_hours,
+        help="fixed GPU-hours per run (default %(default)s)",
+    )
 
     executors = argparse.ArgumentParser(add_help=False)
-    executors.add_argument("--executor", choices=("local", "slurm"), default="local",
-                           help="local: a queue over this machine's GPUs (default); slurm: job arrays")
+    executors.add_argument(
+        "--executor",
+        choices=("local", "slurm"),
+        default="local",
+        help="local: a queue over this machine's GPUs (default); slurm: job arrays",
+    )
     local = executors.add_argument_group("local executor")
     local.add_argument("--gpus", help="comma-separated GPU ids to use (default: all visible)")
-    local.add_argument("--runs-per-gpu", type=positive_int, default=1,
-                       help="concurrent runs per GPU group; on a CPU-only machine, concurrent CPU runs")
+    local.add_argument(
+        "--runs-per-gpu",
+        type=positive_int,
+        default=1,
+        help="concurrent runs per GPU group; on a CPU-only machine, concurrent CPU runs",
+    )
     slurm = executors.add_argument_group("slurm executor")
     slurm.add_argument("--partition", help="partition of the training (GPU) arrays")
-    slurm.add_argument("--prep-partition",
-                       help="partition of the CPU-only preparation array (default: the cluster's default)")
+    slurm.add_argument(
+        "--prep-partition", help="partition of the CPU-only preparation array (default: the cluster's default)"
+    )
     slurm.add_argument("--account")
     slurm.add_argument("--qos")
     slurm.add_argument("--time", help="time limit of every run (default: cost estimate x --time-safety)")
     slurm.add_argument("--time-safety", type=positive_float, default=1.5)
     slurm.add_argument("--cpus-per-task", type=positive_int, default=8)
     slurm.add_argument("--mem", help="host memory per run, e.g. 64G")
-    slurm.add_argument("--gpu-types", type=parse_gpu_types, default={},
-                       help="gres GPU types and their memory, e.g. a100_40g=40,a100_80g=80")
+    slurm.add_argument(
+        "--gpu-types",
+        type=parse_gpu_types,
+        default={},
+        help="gres GPU types and their memory, e.g. a100_40g=40,a100_80g=80",
+    )
     slurm.add_argument("--max-parallel", type=positive_int, help="at most this many array tasks at once")
     slurm.add_argument("--prep-cpus", type=positive_int, default=8)
     slurm.add_argument("--prep-time", default="12:00:00")
     slurm.add_argument("--prep-mem")
-    slurm.add_argument("--signal-seconds", type=positive_int, default=300,
-                       help="USR1 this long before the time limit triggers a checkpointed requeue")
+    slurm.add_argument(
+        "--signal-seconds",
+        type=positive_int,
+        default=300,
+        help="USR1 this long before the time limit triggers a checkpointed requeue",
+    )
     slurm.add_argument("--sbatch-arg", action="append", default=[], help="extra sbatch option (repeatable)")
     slurm.add_argument("--sbatch", default="sbatch", help="sbatch executable")
 
@@ -165,22 +246,31 @@ def build_parser():
     commands.add_parser("run", parents=[selection, launch, hours, executors], help="launch the unfinished runs")
 
     released = commands.add_parser(
-        "released", help="the study's released checkpoints, evaluated as a grid",
+        "released",
+        help="the study's released checkpoints, evaluated as a grid",
         description="The study's released checkpoints (jonatasgrosman/exp_w2v2t_<lang>_<model>_s<seed>) as a "
         "grid: each is evaluated on its language's prepared dev and test like local/evaluate_checkpoint.py, into "
-        "R/<lang>/<encoder>.released/seed_<seed>/, by the executors of `run`.")
+        "R/<lang>/<encoder>.released/seed_<seed>/, by the executors of `run`.",
+    )
     released_commands = released.add_subparsers(dest="released_command", required=True)
-    status = released_commands.add_parser("status", parents=[released_selection],
-                                          help="done/running/failed/pending counts")
+    status = released_commands.add_parser(
+        "status", parents=[released_selection], help="done/running/failed/pending counts"
+    )
     status.add_argument("-v", "--verbose", action="store_true", help="list finished evaluations too")
-    released_commands.add_parser("plan", parents=[released_selection, evaluation],
-                                 help="every checkpoint, its state and its evaluation command")
-    released_commands.add_parser("prepare", parents=[released_selection, evaluation],
-                                 help="prepare the selected languages' data")
-    released_commands.add_parser("cost", parents=[released_selection, hours],
-                                 help="GPU-hours to evaluate them, beside those to retrain them")
-    released_commands.add_parser("run", parents=[released_selection, evaluation, hours, executors],
-                                 help="evaluate the checkpoints not evaluated yet")
+    released_commands.add_parser(
+        "plan", parents=[released_selection, evaluation], help="every checkpoint, its state and its evaluation command"
+    )
+    released_commands.add_parser(
+        "prepare", parents=[released_selection, evaluation], help="prepare the selected languages' data"
+    )
+    released_commands.add_parser(
+        "cost", parents=[released_selection, hours], help="GPU-hours to evaluate them, beside those to retrain them"
+    )
+    released_commands.add_parser(
+        "run",
+        parents=[released_selection, evaluation, hours, executors],
+        help="evaluate the checkpoints not evaluated yet",
+    )
     return parser
 
 
@@ -249,8 +339,10 @@ def prepare_languages(job, runs):
             report = prepare_for_grid(job, language, executor="prepare")
         except PREPARATION_ERRORS as err:
             sys.exit(f"error: preparing {language} failed: {err}")
-        print(f"{language}: " + ", ".join(f"{split} {s['kept']} utterances ({s['hours']:.2f} h)"
-                                          for split, s in report["splits"].items()))
+        print(
+            f"{language}: "
+            + ", ".join(f"{split} {s['kept']} utterances ({s['hours']:.2f} h)" for split, s in report["splits"].items())
+        )
 
 
 def run_grid(args, runs, job, assumptions):
@@ -260,10 +352,20 @@ def run_grid(args, runs, job, assumptions):
     hours_table = load_hours_table(args.hours_per_lang) if args.hours_per_lang else None
     if args.executor == "slurm":
         options = SlurmOptions(
-            partition=args.partition, prep_partition=args.prep_partition, account=args.account, qos=args.qos,
-            time=args.time, time_safety=args.time_safety, cpus_per_task=args.cpus_per_task, mem=args.mem,
-            gpu_types=args.gpu_types, max_parallel=args.max_parallel, prep_cpus=args.prep_cpus,
-            prep_time=args.prep_time, prep_mem=args.prep_mem, signal_seconds=args.signal_seconds,
+            partition=args.partition,
+            prep_partition=args.prep_partition,
+            account=args.account,
+            qos=args.qos,
+            time=args.time,
+            time_safety=args.time_safety,
+            cpus_per_task=args.cpus_per_task,
+            mem=args.mem,
+            gpu_types=args.gpu_types,
+            max_parallel=args.max_parallel,
+            prep_cpus=args.prep_cpus,
+            prep_time=args.prep_time,
+            prep_mem=args.prep_mem,
+            signal_seconds=args.signal_seconds,
             sbatch_args=args.sbatch_arg,
         )
         SlurmExecutor(job, options, sbatch=args.sbatch).submit(runs, assumptions, hours_table)
@@ -308,10 +410,13 @@ def training_command(args, overrides):
 def released_command(args, overrides):
     """status, plan, prepare, cost or run of the released checkpoints' grid."""
     if overrides:
-        raise GridError("released checkpoints are evaluated, not trained: recipe overrides after -- do not "
-                        "apply (the evaluation takes --precision, --batch-seconds and --batch-size)")
-    runs = released_grid(args.checkpoints, args.langs, args.encoders, args.seeds,
-                         report=lambda line: print(line, file=sys.stderr))
+        raise GridError(
+            "released checkpoints are evaluated, not trained: recipe overrides after -- do not "
+            "apply (the evaluation takes --precision, --batch-seconds and --batch-size)"
+        )
+    runs = released_grid(
+        args.checkpoints, args.langs, args.encoders, args.seeds, report=lambda line: print(line, file=sys.stderr)
+    )
     if args.released_command == "status":
         print(format_status(grid_status(runs, args.results_root, args.stale_after), args.verbose))
     elif args.released_command == "plan":
@@ -332,8 +437,8 @@ def released_command(args, overrides):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    overrides = argv[argv.index("--") + 1:] if "--" in argv else []
-    args = build_parser().parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    overrides = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = build_parser().parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     try:
         if args.command == "released":
             return released_command(args, overrides)

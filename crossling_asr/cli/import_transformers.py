@@ -41,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     return write_model_folder(
-        args, lambda: import_to_speechbrain(args.checkpoint, args.export_dir, args.lang, args.revision, args.overwrite),
-        (ConversionError, ExternalCheckpointError), "Imported to")
+        args,
+        lambda: import_to_speechbrain(args.checkpoint, args.export_dir, args.lang, args.revision, args.overwrite),
+        (ConversionError, ExternalCheckpointError),
+        "Imported to",
+    )
 
 
 if __name__ == "__main__":

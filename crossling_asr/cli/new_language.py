@@ -50,17 +50,32 @@ def parse_args(argv=None):
     parser.add_argument("--alphabet", help='regex class body of the letters, e.g. "a-zçğıöşü"')
     parser.add_argument("--sentences", type=Path, help="sample sentences, one a line: derive the alphabet")
     parser.add_argument("--words", type=Path, help="words for synthetic speech, one a line (written<TAB>reading)")
-    parser.add_argument("--word-internal", dest="word_internal", default=None,
-                        help="characters kept between letters, e.g. \"'\" (default: found in --sentences, else the source's)")
-    parser.add_argument("--word-delimiter", choices=("auto", "yes", "no"), default="auto",
-                        help="no: written without spaces (CER primary); auto: from --sentences, else the source's")
+    parser.add_argument(
+        "--word-internal",
+        dest="word_internal",
+        default=None,
+        help="characters kept between letters, e.g. \"'\" (default: found in --sentences, else the source's)",
+    )
+    parser.add_argument(
+        "--word-delimiter",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="no: written without spaces (CER primary); auto: from --sentences, else the source's",
+    )
     parser.add_argument("--name", help="English name of the language (default: its ISO 639 name)")
-    parser.add_argument("--iso639-3", dest="iso639_3",
-                        help="ISO 639-3 code URIEL knows the language by, e.g. arb for Arabic (default: the "
-                             "code's ISO 639-3 code unless it is a macrolanguage's)")
+    parser.add_argument(
+        "--iso639-3",
+        dest="iso639_3",
+        help="ISO 639-3 code URIEL knows the language by, e.g. arb for Arabic (default: the "
+        "code's ISO 639-3 code unless it is a macrolanguage's)",
+    )
     parser.add_argument("--family", help="top-level language family, e.g. Indo-European (default: URIEL's)")
-    parser.add_argument("--recipes-dir", type=Path, default=RECIPES_DIR,
-                        help="where recipe directories live (default: the repository's recipes/)")
+    parser.add_argument(
+        "--recipes-dir",
+        type=Path,
+        default=RECIPES_DIR,
+        help="where recipe directories live (default: the repository's recipes/)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing recipe directory")
     return parser.parse_args(argv)
 
@@ -70,9 +85,22 @@ def main(argv=None):
     from crossling_asr.new_language.scaffold import NewLanguageError, create_recipe
 
     try:
-        create_recipe(args.code, args.source, args.voice, args.alphabet, args.sentences, args.words,
-                      args.word_internal, args.word_delimiter, args.name, args.iso639_3, args.family,
-                      args.recipes_dir, args.force, ask=input if sys.stdin.isatty() else None)
+        create_recipe(
+            args.code,
+            args.source,
+            args.voice,
+            args.alphabet,
+            args.sentences,
+            args.words,
+            args.word_internal,
+            args.word_delimiter,
+            args.name,
+            args.iso639_3,
+            args.family,
+            args.recipes_dir,
+            args.force,
+            ask=input if sys.stdin.isatty() else None,
+        )
     except NewLanguageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

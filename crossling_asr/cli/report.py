@@ -35,22 +35,41 @@ def main():
     parser.add_argument("--encoders", nargs="+", help="expected encoders (default: those found)")
     parser.add_argument("--seeds", nargs="+", type=int, help="expected seeds (default: those found)")
     parser.add_argument("--typology", type=Path, default=TYPOLOGY_FILE, help="cached URIEL distances")
-    parser.add_argument("--ie-metric", choices=("CER", "WER", "error"), default="CER",
-                        help="metric of the Indo-European comparison (default CER: defined alike for all "
-                             "scripts; 'error' is each language's primary metric)")
-    parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP_RESAMPLES, help="bootstrap resamples (default %(default)s)")
-    parser.add_argument("--protocol", default=STUDY_PROTOCOL,
-                        help="analyse the runs of this protocol (default: the study's); the others are listed")
-    parser.add_argument("--include-replaced-sources", action="store_true",
-                        help="also analyse runs whose --encoder_source replaced the registry's weights "
-                             "(tiny smoke runs, other checkpoints), under their run names (name~source); "
-                             "the registry's facts (hours, languages) are not used for them")
-    parser.add_argument("--update-recipe-readmes", action="store_true",
-                        help="also rewrite the results table of each language's recipes/<lang>/README.md "
-                             "(every registry encoder: mean ± std over the expected seeds, or 'not run')")
-    parser.add_argument("--recipes-dir", type=Path, default=RECIPES_DIR,
-                        help="the recipes: language facts for results that lack them, READMEs to update "
-                             "(default: the repository's recipes/)")
+    parser.add_argument(
+        "--ie-metric",
+        choices=("CER", "WER", "error"),
+        default="CER",
+        help="metric of the Indo-European comparison (default CER: defined alike for all "
+        "scripts; 'error' is each language's primary metric)",
+    )
+    parser.add_argument(
+        "--bootstrap", type=int, default=BOOTSTRAP_RESAMPLES, help="bootstrap resamples (default %(default)s)"
+    )
+    parser.add_argument(
+        "--protocol",
+        default=STUDY_PROTOCOL,
+        help="analyse the runs of this protocol (default: the study's); the others are listed",
+    )
+    parser.add_argument(
+        "--include-replaced-sources",
+        action="store_true",
+        help="also analyse runs whose --encoder_source replaced the registry's weights "
+        "(tiny smoke runs, other checkpoints), under their run names (name~source); "
+        "the registry's facts (hours, languages) are not used for them",
+    )
+    parser.add_argument(
+        "--update-recipe-readmes",
+        action="store_true",
+        help="also rewrite the results table of each language's recipes/<lang>/README.md "
+        "(every registry encoder: mean ± std over the expected seeds, or 'not run')",
+    )
+    parser.add_argument(
+        "--recipes-dir",
+        type=Path,
+        default=RECIPES_DIR,
+        help="the recipes: language facts for results that lack them, READMEs to update "
+        "(default: the repository's recipes/)",
+    )
     args = parser.parse_args()
     from crossling_asr.analysis.report import build_report, ordered_encoders  # pandas, matplotlib: after --help
 
@@ -58,9 +77,19 @@ def main():
     if not args.results_root.is_dir():
         print(f"error: results root {args.results_root} is not a directory", file=sys.stderr)
         return 1
-    path = build_report(args.results_root, args.out, args.langs, args.encoders, args.seeds,
-                        args.typology, args.ie_metric, args.bootstrap, args.recipes_dir,
-                        args.protocol, args.include_replaced_sources)
+    path = build_report(
+        args.results_root,
+        args.out,
+        args.langs,
+        args.encoders,
+        args.seeds,
+        args.typology,
+        args.ie_metric,
+        args.bootstrap,
+        args.recipes_dir,
+        args.protocol,
+        args.include_replaced_sources,
+    )
     print(f"Wrote {path}")
     if args.update_recipe_readmes:
         from crossling_asr.analysis.aggregate import collect

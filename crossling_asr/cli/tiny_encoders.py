@@ -12,15 +12,16 @@ encoder of the same family. An encoder already in OUT is kept.
 import argparse
 from pathlib import Path
 
-from crossling_asr.registry import load_registry
 from crossling_asr.model.families import FAMILIES
+from crossling_asr.registry import load_registry
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="folder to write OUT/<family>/ into")
-    parser.add_argument("--families", nargs="+", choices=list(FAMILIES), default=list(FAMILIES),
-                        help="default: all five")
+    parser.add_argument(
+        "--families", nargs="+", choices=list(FAMILIES), default=list(FAMILIES), help="default: all five"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     args = parser.parse_args(argv)
     # torch and transformers load only now, so that --help answers at once.

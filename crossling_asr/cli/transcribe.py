@@ -49,7 +49,9 @@ def main(argv=None):
     parser.add_argument("inputs", nargs="+", help="audio files, folders or manifest CSVs")
     parser.add_argument("--out", type=Path, required=True, help="TSV of transcripts to write")
     parser.add_argument("--json", type=Path, help="also write everything as JSON here")
-    parser.add_argument("--references", type=Path, help="TSV of ID<TAB>reference transcript, or a Common Voice TSV (path, sentence)")
+    parser.add_argument(
+        "--references", type=Path, help="TSV of ID<TAB>reference transcript, or a Common Voice TSV (path, sentence)"
+    )
     parser.add_argument("--lm", type=Path, help="ARPA word LM for beam search")
     add_lm_weight_arguments(parser)
     parser.add_argument("--greedy", action="store_true", help="greedy decoding even if the model has an LM")
@@ -58,11 +60,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.decoding.ngram_lm import LMTextError
-    from crossling_asr.model.trained_model import TrainedModel, TrainedModelError
     from crossling_asr.decoding.transcribe import (
-        REFERENCE_FORMATS, InputError, attach_references, collect_inputs, read_references, score, transcribe,
-        write_json_report, write_tsv,
+        REFERENCE_FORMATS,
+        InputError,
+        attach_references,
+        collect_inputs,
+        read_references,
+        score,
+        transcribe,
+        write_json_report,
+        write_tsv,
     )
+    from crossling_asr.model.trained_model import TrainedModel, TrainedModelError
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 

@@ -61,28 +61,45 @@ def main():
     parser.add_argument("model", type=Path, help="run output folder or exported folder")
     parser.add_argument("--lm", type=Path, required=True, help="ARPA word LM (local/build_lm.py)")
     parser.add_argument("--manifest", type=Path, help="dev manifest CSV (default: the run's dev.csv)")
-    parser.add_argument("--alphas", type=floats, default=TUNING_ALPHAS,
-                        help=f"comma-separated LM weights to try (default {','.join(map(str, TUNING_ALPHAS))})")
-    parser.add_argument("--betas", type=floats, default=TUNING_BETAS,
-                        help=f"comma-separated word insertion bonuses to try (default {','.join(map(str, TUNING_BETAS))})")
-    parser.add_argument("--beam-size", type=positive_int, default=LM_DEFAULTS["beam_size"],
-                        help="beam width (default %(default)s)")
-    parser.add_argument("--search", choices=TUNING_SEARCHES, default=TUNING_SEARCHES[0],
-                        help="rescore: N-best rescoring, a few decodes; exhaustive: decode every pair "
-                             "(default %(default)s)")
-    parser.add_argument("--decodes", type=int, default=RESCORING_DECODES,
-                        help="pairs the rescoring search decodes (default %(default)s)")
+    parser.add_argument(
+        "--alphas",
+        type=floats,
+        default=TUNING_ALPHAS,
+        help=f"comma-separated LM weights to try (default {','.join(map(str, TUNING_ALPHAS))})",
+    )
+    parser.add_argument(
+        "--betas",
+        type=floats,
+        default=TUNING_BETAS,
+        help=f"comma-separated word insertion bonuses to try (default {','.join(map(str, TUNING_BETAS))})",
+    )
+    parser.add_argument(
+        "--beam-size", type=positive_int, default=LM_DEFAULTS["beam_size"], help="beam width (default %(default)s)"
+    )
+    parser.add_argument(
+        "--search",
+        choices=TUNING_SEARCHES,
+        default=TUNING_SEARCHES[0],
+        help="rescore: N-best rescoring, a few decodes; exhaustive: decode every pair (default %(default)s)",
+    )
+    parser.add_argument(
+        "--decodes",
+        type=int,
+        default=RESCORING_DECODES,
+        help="pairs the rescoring search decodes (default %(default)s)",
+    )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     args = parser.parse_args()
     if args.decodes < 1:
         parser.error("--decodes must be at least 1")
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.atomic import write_json
-    from crossling_asr.decoding.ngram_lm import LMTextError, require_word_delimiter
     from crossling_asr.decoding.beam_search import lm_sha256, tuning_file
     from crossling_asr.decoding.lm_tuning import tune_lm_weights
-    from crossling_asr.model.trained_model import TrainedModel, TrainedModelError, load_finished_run
+    from crossling_asr.decoding.ngram_lm import LMTextError, require_word_delimiter
     from crossling_asr.decoding.transcribe import InputError
+    from crossling_asr.model.trained_model import TrainedModel, TrainedModelError, load_finished_run
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     try:
@@ -94,16 +111,27 @@ def main():
         model = TrainedModel.load(args.model, args.device)
         require_word_delimiter(model.language_spec)
         utterances, greedy = dev_posteriors(model, manifest)
-        result = tune_lm_weights(utterances, model.tokenizer, args.lm, args.alphas, args.betas,
-                                 args.beam_size, greedy, args.search, args.decodes)
+        result = tune_lm_weights(
+            utterances,
+            model.tokenizer,
+            args.lm,
+            args.alphas,
+            args.betas,
+            args.beam_size,
+            greedy,
+            args.search,
+            args.decodes,
+        )
     except (TrainedModelError, InputError, LMTextError, FileNotFoundError) as err:
         sys.exit(f"error: {err}")
     result.update(lm=str(args.lm), lm_sha256=lm_sha256(args.lm), manifest=str(manifest), model=str(args.model))
     write_json(tuning_file(args.lm), result)
     best = result["best"]
-    print(f"dev WER: greedy {result['greedy_WER']:.2f}, with LM {best['WER']:.2f} "
-          f"(alpha {best['alpha']}, beta {best['beta']}, beam {result['beam_size']}; "
-          f"{len(result['decoded'])} of {len(args.alphas) * len(args.betas)} pairs decoded) -> {tuning_file(args.lm)}")
+    print(
+        f"dev WER: greedy {result['greedy_WER']:.2f}, with LM {best['WER']:.2f} "
+        f"(alpha {best['alpha']}, beta {best['beta']}, beam {result['beam_size']}; "
+        f"{len(result['decoded'])} of {len(args.alphas) * len(args.betas)} pairs decoded) -> {tuning_file(args.lm)}"
+    )
 
 
 if __name__ == "__main__":

@@ -258,9 +258,7 @@ def prepare_common_voice(
 
     train_sentences = set()
     for split in splits:
-        entries, skipped = _finish_split(
-            split, plans[split], converted, sample_rate, max_duration, min_duration
-        )
+        entries, skipped = _finish_split(split, plans[split], converted, sample_rate, max_duration, min_duration)
         _write_manifest(prep_folder / f"{split}.csv", entries)
         if split == "train":
             train_sentences = {e["wrd"] for e in entries}
@@ -280,8 +278,10 @@ def prepare_common_voice(
             shared = [e for e in entries if e["wrd"] in train_sentences]
             report["splits"][split]["sentences_also_in_train"] = len(shared)
             if shared:
-                report["splits"][split]["sentence_also_in_train_example"] = {"ID": shared[0]["ID"],
-                                                                          "sentence": shared[0]["wrd"]}
+                report["splits"][split]["sentence_also_in_train_example"] = {
+                    "ID": shared[0]["ID"],
+                    "sentence": shared[0]["wrd"],
+                }
     report["total_skipped"] = sum(sum(s["skipped"].values()) for s in report["splits"].values())
     write_json(prep_folder / REPORT_FILE, report)
     write_json(done_file, {"fingerprint": fingerprint, "options": options})
@@ -315,9 +315,7 @@ def _plan_split(split, rows, clips_dir, normalizer, sample_rate, audio_folder, a
         digits.update(result.digits)
         foreign.update(result.foreign)
         folded.update(result.folded)
-        reason = normalizer.reject_reason(result) if split == "train" else (
-            None if result.text else "empty_text"
-        )
+        reason = normalizer.reject_reason(result) if split == "train" else (None if result.text else "empty_text")
         if reason:
             skip(reason, row)
             continue
@@ -414,14 +412,19 @@ def _log_report(report):
             stats["skipped"] or "none",
         )
         if stats.get("folded_letters"):
-            logger.info("%s: letters written as their base letter: %s", split,
-                        _describe_characters(stats["folded_letters"]))
+            logger.info(
+                "%s: letters written as their base letter: %s", split, _describe_characters(stats["folded_letters"])
+            )
         if stats.get("sentences_also_in_train"):
             example = stats["sentence_also_in_train_example"]
             logger.warning(
                 "%s: %d of %d utterances have a sentence that is also in train (e.g. %s: %r): "
                 "their scores measure recall of seen text as well as recognition",
-                split, stats["sentences_also_in_train"], stats["kept"], example["ID"], example["sentence"],
+                split,
+                stats["sentences_also_in_train"],
+                stats["kept"],
+                example["ID"],
+                example["sentence"],
             )
     train = report["splits"].get("train")
     if not train or not train["rows_read"]:

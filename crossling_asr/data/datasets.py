@@ -110,11 +110,19 @@ def make_datasets(hparams, tokenizer):
         keep = set(budget_subset(rows, hparams["train_hours"], hparams["language"], hparams["seed"]))
         datasets["train"] = train.filtered_sorted(key_test={"id": lambda utt_id: utt_id in keep})
         used = split_summary(datasets["train"])
-        logger.info("train_hours %s: training on %d of %d utterances, %.3f h", hparams["train_hours"],
-                    used["utterances"], len(train), used["hours"])
+        logger.info(
+            "train_hours %s: training on %d of %d utterances, %.3f h",
+            hparams["train_hours"],
+            used["utterances"],
+            len(train),
+            used["hours"],
+        )
         if len(keep) == len(rows):
-            logger.warning("train_hours %s is more than the training manifest holds (%.3f h): all of it is used",
-                           hparams["train_hours"], used["hours"])
+            logger.warning(
+                "train_hours %s is more than the training manifest holds (%.3f h): all of it is used",
+                hparams["train_hours"],
+                used["hours"],
+            )
     if hparams["sorting"] in ("ascending", "descending"):
         datasets["train"] = datasets["train"].filtered_sorted(
             sort_key="duration", reverse=hparams["sorting"] == "descending"

@@ -28,7 +28,6 @@ OBJECT_TAGS = ("!new:", "!apply:", "!applyref:")
 PREPARATION_ERRORS = (HparamsError, CommonVoiceFormatError, OSError)
 
 
-
 def prepare(hparams):
     """Data preparation on the main process only; returns the report."""
     normalizer = TextNormalizer(language_spec_from_hparams(hparams))
@@ -76,6 +75,8 @@ def prepare_language(language, recipe_args):
     """Prepare `language` (no-op when already prepared with these options); returns the prep report."""
     hparams = preparation_hparams(language, recipe_args)
     prep_folder = Path(hparams["prep_folder"])
-    with exclusive(prep_folder.parent / f".{prep_folder.name}.prep.lock",
-                   f"Another process is preparing {language} in {prep_folder}; waiting for it"):
+    with exclusive(
+        prep_folder.parent / f".{prep_folder.name}.prep.lock",
+        f"Another process is preparing {language} in {prep_folder}; waiting for it",
+    ):
         return prepare(hparams)

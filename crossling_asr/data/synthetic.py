@@ -23,8 +23,16 @@ import numpy as np
 import soundfile as sf
 
 CV7_COLUMNS = [
-    "client_id", "path", "sentence", "up_votes", "down_votes",
-    "age", "gender", "accent", "locale", "segment",
+    "client_id",
+    "path",
+    "sentence",
+    "up_votes",
+    "down_votes",
+    "age",
+    "gender",
+    "accent",
+    "locale",
+    "segment",
 ]
 CV_RATE = 48000
 VOICE_VARIANTS = ["m1", "f1", "m2", "f2", "m3", "f3", "m4", "f4"]
@@ -85,8 +93,16 @@ def make_sentence(words, rng, word_delimiter, min_words=2, max_words=5):
 def speak(text, voice, speaker, wav_path):
     """Run espeak-ng once; return (samples float32, rate)."""
     cmd = [
-        require_espeak(), "-v", f"{voice}+{speaker.variant}", "-s", str(speaker.speed),
-        "-p", str(speaker.pitch), "-w", str(wav_path), text,
+        require_espeak(),
+        "-v",
+        f"{voice}+{speaker.variant}",
+        "-s",
+        str(speaker.speed),
+        "-p",
+        str(speaker.pitch),
+        "-w",
+        str(wav_path),
+        text,
     ]
     subprocess.run(cmd, check=True, capture_output=True)
     audio, rate = sf.read(str(wav_path), dtype="float32")
@@ -159,8 +175,9 @@ def synthesize_corpus(
     """
     require_espeak()
     if not voice:
-        raise ValueError(f"No espeak-ng voice for '{language}': set synthetic.voice in its hparams "
-                         "(`espeak-ng --voices` lists them)")
+        raise ValueError(
+            f"No espeak-ng voice for '{language}': set synthetic.voice in its hparams (`espeak-ng --voices` lists them)"
+        )
     if not words:
         raise ValueError(f"No words to make '{language}' sentences from: set synthetic.words in its hparams")
     rng = random.Random(seed)
@@ -230,7 +247,9 @@ def _add_faults(language, voice, words, word_delimiter, rng, pools, clips, jobs,
         ("../escape.mp3", template["sentence"]),
     ]:
         rows["train"].append({**template, "path": name, "sentence": sentence, "fault": name})
-    rows["train"].append({"raw": template["client_id"] + "\tfault_extra_field.mp3\ttext\twith\ttabs", "fault": "malformed"})
+    rows["train"].append(
+        {"raw": template["client_id"] + "\tfault_extra_field.mp3\ttext\twith\ttabs", "fault": "malformed"}
+    )
 
 
 def _write_fault_files(clips, rows):

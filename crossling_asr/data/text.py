@@ -139,7 +139,6 @@ class Normalized:
     folded: Counter = field(default_factory=Counter)  # letters written as their base letter
 
 
-
 def _replacer(mapping):
     """A function replacing every key of `mapping` in one pass, longest key first."""
     if not mapping:
@@ -177,7 +176,8 @@ class TextNormalizer:
         self._typographic = _replacer(TYPOGRAPHIC_MAP)
         self._apostrophe_lookalike = (
             re.compile(f"(?<={_LETTER})[{APOSTROPHE_LOOKALIKES}](?={_LETTER})")
-            if "'" in spec.word_internal_punctuation else None
+            if "'" in spec.word_internal_punctuation
+            else None
         )
         self._case_map = _replacer(dict(spec.case_map))
         self._lowercase_fixes = _replacer(LOWERCASE_FIXES)

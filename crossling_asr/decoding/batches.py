@@ -17,9 +17,7 @@ def plan_batches(items, max_batch_seconds, max_batch_size):
     batches, current = [], []
     for index in order:
         longest = items[current[0]].duration if current else items[index].duration
-        if current and (
-            len(current) >= max_batch_size or (len(current) + 1) * longest > max_batch_seconds
-        ):
+        if current and (len(current) >= max_batch_size or (len(current) + 1) * longest > max_batch_seconds):
             batches.append(current)
             current = []
         current.append(index)

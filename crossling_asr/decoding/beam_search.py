@@ -51,17 +51,33 @@ def resolve_lm_weights(lm_path, alpha=None, beta=None, beam_size=None):
             weights.update(alpha=tuning["best"]["alpha"], beta=tuning["best"]["beta"])
             source = f"tuned on dev, {path}"
         elif alpha is None or beta is None:
-            logger.warning("%s was tuned for another LM than %s (the file changed since, or the tuning file "
-                           "does not record it): its weights are not used; run local/tune_lm.py again. Using "
-                           "alpha %.2f, beta %.2f unless given", path, lm_path, LM_DEFAULTS["alpha"],
-                           LM_DEFAULTS["beta"])
+            logger.warning(
+                "%s was tuned for another LM than %s (the file changed since, or the tuning file "
+                "does not record it): its weights are not used; run local/tune_lm.py again. Using "
+                "alpha %.2f, beta %.2f unless given",
+                path,
+                lm_path,
+                LM_DEFAULTS["alpha"],
+                LM_DEFAULTS["beta"],
+            )
     elif alpha is None or beta is None:
-        logger.warning("%s not found (run local/tune_lm.py): using alpha %.2f, beta %.2f unless given",
-                       path, LM_DEFAULTS["alpha"], LM_DEFAULTS["beta"])
+        logger.warning(
+            "%s not found (run local/tune_lm.py): using alpha %.2f, beta %.2f unless given",
+            path,
+            LM_DEFAULTS["alpha"],
+            LM_DEFAULTS["beta"],
+        )
     given = {"alpha": alpha, "beta": beta, "beam_size": beam_size}
     weights.update({key: value for key, value in given.items() if value is not None})
-    logger.info("LM %s: alpha %s, beta %s, beam %s (%s%s)", lm_path, weights["alpha"], weights["beta"],
-                weights["beam_size"], source, "; given values win" if any(v is not None for v in given.values()) else "")
+    logger.info(
+        "LM %s: alpha %s, beta %s, beam %s (%s%s)",
+        lm_path,
+        weights["alpha"],
+        weights["beta"],
+        weights["beam_size"],
+        source,
+        "; given values win" if any(v is not None for v in given.values()) else "",
+    )
     return weights
 
 

@@ -75,8 +75,9 @@ class NBestPool:
         return chosen
 
 
-def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size, greedy=None,
-                    search="rescore", decodes=RESCORING_DECODES):
+def tune_lm_weights(
+    utterances, tokenizer, arpa_path, alphas, betas, beam_size, greedy=None, search="rescore", decodes=RESCORING_DECODES
+):
     """Grid search of (alpha, beta) by dev WER, with the decoder that transcribes.
 
     `utterances`: [(log_probs (frames, vocab), n_frames, reference)] computed
@@ -126,8 +127,10 @@ def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size, 
         alpha_steps, beta_steps = ({v: i for i, v in enumerate(sorted(set(values)))} for values in (alphas, betas))
 
         def steps_to_decoded(pair):
-            return min(abs(alpha_steps[pair[0]] - alpha_steps[a]) + abs(beta_steps[pair[1]] - beta_steps[b])
-                       for a, b in decoded)
+            return min(
+                abs(alpha_steps[pair[0]] - alpha_steps[a]) + abs(beta_steps[pair[1]] - beta_steps[b])
+                for a, b in decoded
+            )
 
         pool = NBestPool(searcher, len(utterances))
         # Many pairs choose the same hypotheses: score each distinct choice once.
@@ -140,22 +143,35 @@ def tune_lm_weights(utterances, tokenizer, arpa_path, alphas, betas, beam_size, 
             if len(decoded) >= decodes or not undecoded:
                 break
             pair = min(undecoded, key=lambda p: (rescored[p], steps_to_decoded(p), *p))
-            logger.info("rescored over %d decodes: next alpha %.2f beta %.2f (rescored dev WER %.2f)",
-                        len(decoded), *pair, rescored[pair])
+            logger.info(
+                "rescored over %d decodes: next alpha %.2f beta %.2f (rescored dev WER %.2f)",
+                len(decoded),
+                *pair,
+                rescored[pair],
+            )
         result["rescored"] = [{"alpha": a, "beta": b, "WER": wer} for (a, b), wer in rescored.items()]
     (alpha, beta), wer = min(decoded.items(), key=by_wer)
     best = {"alpha": alpha, "beta": beta, "WER": wer}
-    edges = [f"{name} {best[name]} is the {'smallest' if best[name] == min(values) else 'largest'} value tried"
-             for name, values in (("alpha", alphas), ("beta", betas))
-             if len(set(values)) > 1 and best[name] in (min(values), max(values))]
+    edges = [
+        f"{name} {best[name]} is the {'smallest' if best[name] == min(values) else 'largest'} value tried"
+        for name, values in (("alpha", alphas), ("beta", betas))
+        if len(set(values)) > 1 and best[name] in (min(values), max(values))
+    ]
     if edges:
-        logger.warning("best LM weights on the grid's edge (%s): the best may lie outside; widen the grid "
-                       "(--alphas/--betas)%s", "; ".join(edges),
-                       "" if search == "exhaustive" else
-                       ", or check the choice with more decodes (--decodes) or --search exhaustive: the rescoring "
-                       "search decoded only some pairs")
-    result.update(best=best, decoded=[{"alpha": a, "beta": b, "WER": wer} for (a, b), wer in decoded.items()],
-                  on_grid_edge=edges, n_utterances=len(references))
+        logger.warning(
+            "best LM weights on the grid's edge (%s): the best may lie outside; widen the grid (--alphas/--betas)%s",
+            "; ".join(edges),
+            ""
+            if search == "exhaustive"
+            else ", or check the choice with more decodes (--decodes) or --search exhaustive: the rescoring "
+            "search decoded only some pairs",
+        )
+    result.update(
+        best=best,
+        decoded=[{"alpha": a, "beta": b, "WER": wer} for (a, b), wer in decoded.items()],
+        on_grid_edge=edges,
+        n_utterances=len(references),
+    )
     if greedy is not None:
         result["greedy_WER"] = error_rates(greedy, references)["WER"]
     return result

@@ -138,9 +138,7 @@ class KneserNeyLM:
         counts[self.order] = raw[self.order]
         for n in range(self.order - 1, 0, -1):
             left_extensions = Counter(g[1:] for g in raw[n + 1])
-            counts[n] = Counter(
-                {g: (c if g[0] == BOS else left_extensions[g]) for g, c in raw[n].items()}
-            )
+            counts[n] = Counter({g: (c if g[0] == BOS else left_extensions[g]) for g, c in raw[n].items()})
         counts[1][(BOS,)] = 0  # <s> is a context only, never predicted
         return counts
 
@@ -151,7 +149,11 @@ class KneserNeyLM:
         if n1 == 0 or n2 == 0:
             logger.warning(
                 "LM order %d: %d n-grams seen once and %d seen twice, so its Kneser-Ney discount "
-                "cannot be estimated; using %.2f (more text fixes this)", order, n1, n2, FALLBACK_DISCOUNT,
+                "cannot be estimated; using %.2f (more text fixes this)",
+                order,
+                n1,
+                n2,
+                FALLBACK_DISCOUNT,
             )
             return FALLBACK_DISCOUNT
         return n1 / (n1 + 2 * n2)
@@ -234,8 +236,9 @@ def build_run_lm(run, out, order=3, text_files=(), include_train=False):
         held_out.update(read_manifest_transcripts(run.manifest(split)))
     overlap = sum(1 for s in sentences if s in held_out)
     if overlap:
-        logger.warning("%d LM sentences are also dev/test transcripts: dev/test WER with this LM "
-                       "is optimistic", overlap)
+        logger.warning(
+            "%d LM sentences are also dev/test transcripts: dev/test WER with this LM is optimistic", overlap
+        )
     lm = KneserNeyLM(sentences, order)
     lm.write_arpa(out)
     return {

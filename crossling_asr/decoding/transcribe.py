@@ -40,11 +40,11 @@ from tqdm import tqdm
 
 from crossling_asr.atomic import atomic_path, write_json
 from crossling_asr.data.audio import AudioError, UndecodableAudioError, audio_suffixes, read_resampled
-from crossling_asr.decoding.greedy import greedy_ctc_decode
-from crossling_asr.decoding.batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE, plan_batches
 from crossling_asr.data.common_voice import read_cv_tsv
 from crossling_asr.data.datasets import decode_text
+from crossling_asr.decoding.batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE, plan_batches
 from crossling_asr.decoding.beam_search import beam_decode, make_beam_searcher, resolve_lm_weights
+from crossling_asr.decoding.greedy import greedy_ctc_decode
 from crossling_asr.decoding.metrics import error_rate_stats
 
 logger = logging.getLogger(__name__)
@@ -143,8 +143,10 @@ def read_references(path):
     if {"path", "sentence"} <= {h.strip() for h in header}:
         return _read_cv_references(path)
     if len(header) > 2 and {"path", "sentence"} & {h.strip() for h in header}:
-        raise InputError(f"{path}:1: header {header} looks like a Common Voice TSV but lacks "
-                         f"`path` or `sentence`; references must be {REFERENCE_FORMATS}")
+        raise InputError(
+            f"{path}:1: header {header} looks like a Common Voice TSV but lacks "
+            f"`path` or `sentence`; references must be {REFERENCE_FORMATS}"
+        )
     references = {}
     with open(path, encoding="utf-8-sig") as f:
         for number, line in enumerate(f, start=1):
@@ -162,8 +164,7 @@ def _read_cv_references(path):
     """{clip name without its audio suffix: sentence} of a Common Voice TSV."""
     rows, malformed = read_cv_tsv(path)
     if malformed:
-        raise InputError(f"{path}:{malformed[0]}: field count differs from the header "
-                         f"({len(malformed)} such line(s))")
+        raise InputError(f"{path}:{malformed[0]}: field count differs from the header ({len(malformed)} such line(s))")
     suffixes = audio_suffixes()
     references = {}
     for row in rows:
@@ -316,8 +317,15 @@ def iter_batches(model, items, max_batch_seconds=DECODE_BATCH_SECONDS, max_batch
         yield [item for item, _ in good], log_probs, frames, failures
 
 
-def transcribe(model, items, decoder, max_batch_seconds=DECODE_BATCH_SECONDS, max_batch_size=DECODE_BATCH_SIZE,
-               num_workers=0, progress=True):
+def transcribe(
+    model,
+    items,
+    decoder,
+    max_batch_seconds=DECODE_BATCH_SECONDS,
+    max_batch_size=DECODE_BATCH_SIZE,
+    num_workers=0,
+    progress=True,
+):
     """Transcripts of `items`, in their order (see iter_batches for the batching)."""
     results = {}
     with tqdm(total=len(items), unit="utt", disable=not progress, desc="transcribing") as bar:
@@ -330,7 +338,11 @@ def transcribe(model, items, decoder, max_batch_seconds=DECODE_BATCH_SECONDS, ma
                 texts = decoder(log_probs, frames)
                 for row, (item, text) in enumerate(zip(batch_items, texts)):
                     results[item.id] = Transcript(
-                        item.id, item.path, OK, round(item.duration, 3), text,
+                        item.id,
+                        item.path,
+                        OK,
+                        round(item.duration, 3),
+                        text,
                         round(ctc_confidence(log_probs[row], int(frames[row]), model.blank_index), 4),
                         item.reference,
                     )

@@ -108,8 +108,7 @@ def corpus_hours(language, results_root, hours_table):
     if language in (hours_table or {}):
         return hours_table[language], "--hours-per-lang"
     raise GridError(
-        f"No corpus hours for {language}: it is not prepared under {results_root} and "
-        "--hours-per-lang does not list it"
+        f"No corpus hours for {language}: it is not prepared under {results_root} and --hours-per-lang does not list it"
     )
 
 
@@ -122,13 +121,15 @@ def estimate(runs, results_root, assumptions, hours_table=None):
         hours, source = corpus_hours(run.language, results_root, hours_table)
         params = float(registry[run.encoder]["params_millions"])
         cost = assumptions.evaluation_gpu_hours if run.checkpoint else assumptions.run_gpu_hours
-        rows.append({
-            **run.to_dict(),
-            "params_millions": params,
-            **{f"{split}_hours": hours[split] for split in SPLITS},
-            "hours_from": source,
-            "gpu_hours": cost(params, hours),
-        })
+        rows.append(
+            {
+                **run.to_dict(),
+                "params_millions": params,
+                **{f"{split}_hours": hours[split] for split in SPLITS},
+                "hours_from": source,
+                "gpu_hours": cost(params, hours),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -196,8 +197,9 @@ def measured_throughput(results_root, assumptions):
 
 def assumptions_line(assumptions):
     """The cost model's parameters on one line."""
-    return "Assumptions: " + json.dumps({k: round(v, 4) if isinstance(v, float) else v
-                                        for k, v in asdict(assumptions).items()})
+    return "Assumptions: " + json.dumps(
+        {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(assumptions).items()}
+    )
 
 
 def hours_sources_line(table):
@@ -210,10 +212,12 @@ def format_estimate(table, assumptions, measured=None):
     """The estimate as text: assumptions, totals per language and per encoder, grand total."""
     lines = [assumptions_line(assumptions)]
     if measured and measured.audio_hours_per_gpu_hour:
-        lines.append(f"Measured on {measured.runs} finished GPU run(s) under this results root: "
-                     f"{measured.audio_hours_per_gpu_hour:.1f} audio-hours per GPU-hour (scaled to "
-                     f"{assumptions.reference_params_millions}M parameters); pass it as "
-                     "--audio-hours-per-gpu-hour if those runs are representative")
+        lines.append(
+            f"Measured on {measured.runs} finished GPU run(s) under this results root: "
+            f"{measured.audio_hours_per_gpu_hour:.1f} audio-hours per GPU-hour (scaled to "
+            f"{assumptions.reference_params_millions}M parameters); pass it as "
+            "--audio-hours-per-gpu-hour if those runs are representative"
+        )
     if measured and measured.left_out:
         reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(measured.left_out.items()))
         lines.append(f"Finished runs that do not measure the study's throughput: {reasons}")
@@ -238,13 +242,18 @@ def format_released_estimate(evaluation, training, assumptions):
     ]
     both = evaluation.assign(retrain_gpu_hours=training["gpu_hours"].to_numpy())
     for key in ("language", "encoder"):
-        grouped = both.groupby(key).agg(checkpoints=("gpu_hours", "size"), evaluate=("gpu_hours", "sum"),
-                                        retrain=("retrain_gpu_hours", "sum"))
+        grouped = both.groupby(key).agg(
+            checkpoints=("gpu_hours", "size"), evaluate=("gpu_hours", "sum"), retrain=("retrain_gpu_hours", "sum")
+        )
         lines += [f"\nGPU-hours per {key}:", f"  {'':<40} {'checkpoints':>11} {'evaluate':>10} {'retrain':>10}"]
-        lines += [f"  {row.Index:<40} {row.checkpoints:>11} {row.evaluate:>10.2f} {row.retrain:>10.1f}"
-                  for row in grouped.itertuples()]
+        lines += [
+            f"  {row.Index:<40} {row.checkpoints:>11} {row.evaluate:>10.2f} {row.retrain:>10.1f}"
+            for row in grouped.itertuples()
+        ]
     evaluate, retrain = evaluation["gpu_hours"].sum(), training["gpu_hours"].sum()
     share = f" (evaluating costs {evaluate / retrain:.2%} of retraining)" if retrain > 0 else ""
-    lines.append(f"\nTotal: {len(evaluation)} checkpoints: evaluate {evaluate:.2f} GPU-hours; retrain the same "
-                 f"{len(training)} runs ({assumptions.epochs} epochs) {retrain:.1f} GPU-hours{share}")
+    lines.append(
+        f"\nTotal: {len(evaluation)} checkpoints: evaluate {evaluate:.2f} GPU-hours; retrain the same "
+        f"{len(training)} runs ({assumptions.epochs} epochs) {retrain:.1f} GPU-hours{share}"
+    )
     return "\n".join(lines)

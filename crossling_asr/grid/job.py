@@ -100,7 +100,8 @@ class GridJob:
         what = "does not exist" if not folder.is_dir() else f"lacks {', '.join(missing)}"
         if language in self.data_folders:
             hint = "--data-folder LANG=PATH names one Common Voice language folder, holding " + ", ".join(
-                CV_LANGUAGE_FOLDER_ENTRIES)
+                CV_LANGUAGE_FOLDER_ENTRIES
+            )
             if not missing_cv_entries(folder / language):
                 hint = f"it holds {language}/, which is one: give --data-folder {language}={folder / language}"
             raise GridError(f"--data-folder {language}={folder}: {folder} {what}; {hint}")
@@ -145,8 +146,15 @@ class GridJob:
         prepares nothing itself and uses the language the grid prepared under the results root."""
         if self.gpus_per_run > 1:
             raise GridError("a checkpoint is evaluated on one GPU (or the CPU): --gpus-per-run 0 or 1")
-        return [self.python, "-m", "crossling_asr.cli.evaluate_checkpoint", run.checkpoint,
-                "--results-root", self.results_root, *self.evaluation_args]
+        return [
+            self.python,
+            "-m",
+            "crossling_asr.cli.evaluate_checkpoint",
+            run.checkpoint,
+            "--results-root",
+            self.results_root,
+            *self.evaluation_args,
+        ]
 
     def new_submission_dir(self, executor):
         """A fresh folder under <results root>/grid/ for one submission's manifest, scripts and logs."""
@@ -158,12 +166,15 @@ class GridJob:
 
 def write_manifest(path, job, runs, languages):
     """The manifest of a submission: the job, its runs (by index) and languages to prepare."""
-    write_json(path, {
-        "manifest_version": MANIFEST_VERSION,
-        "job": asdict(job),
-        "runs": [run.to_dict() for run in runs],
-        "languages": list(languages),
-    })
+    write_json(
+        path,
+        {
+            "manifest_version": MANIFEST_VERSION,
+            "job": asdict(job),
+            "runs": [run.to_dict() for run in runs],
+            "languages": list(languages),
+        },
+    )
     return Path(path)
 
 

@@ -63,10 +63,11 @@ def make_slots(gpus, gpus_per_run, runs_per_gpu):
     per_run = max(1, gpus_per_run)
     if len(gpus) < per_run:
         raise GridError(f"{per_run} GPUs per run requested but only {len(gpus)} visible ({gpus})")
-    groups = [gpus[i:i + per_run] for i in range(0, len(gpus) - per_run + 1, per_run)]
+    groups = [gpus[i : i + per_run] for i in range(0, len(gpus) - per_run + 1, per_run)]
     return [
         Slot(f"GPU {','.join(group)}", dict(base, CUDA_VISIBLE_DEVICES=",".join(group)))
-        for group in groups for _ in range(runs_per_gpu)
+        for group in groups
+        for _ in range(runs_per_gpu)
     ]
 
 
@@ -88,16 +89,21 @@ class LocalExecutor:
     def run(self, runs):
         """Prepare and run every unfinished run of `runs`; returns their RunOutcomes."""
         todo = [run for run in runs if not is_finished(run.folder(self.job.results_root))]
-        self.say(f"{len(runs) - len(todo)} of {len(runs)} runs already finished; "
-                 f"{len(todo)} to run on {len(self.slots)} slot(s)")
+        self.say(
+            f"{len(runs) - len(todo)} of {len(runs)} runs already finished; "
+            f"{len(todo)} to run on {len(self.slots)} slot(s)"
+        )
         if not todo:
             return []
         languages = list(dict.fromkeys(run.language for run in todo))
         submission = self.job.new_submission_dir("local")
         manifest = write_manifest(submission / "manifest.json", self.job, todo, languages)
         work = queue.Queue()
-        threads = [threading.Thread(target=self._prepare_all, args=(manifest, submission, languages, todo, work),
-                                    name="prepare")]
+        threads = [
+            threading.Thread(
+                target=self._prepare_all, args=(manifest, submission, languages, todo, work), name="prepare"
+            )
+        ]
         threads += [threading.Thread(target=self._serve, args=(slot, work), name=slot.name) for slot in self.slots]
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -129,16 +135,34 @@ class LocalExecutor:
                 self.say(f"preparing {language} (log: {log_path})")
                 with open(log_path, "w", encoding="utf-8") as log:
                     proc = subprocess.Popen(
-                        [self.job.python, "-m", "crossling_asr.grid.worker", "--manifest", str(manifest),
-                         "--task", "prep", "--index", str(index), "--executor", "local", "--log", str(log_path)],
-                        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                        [
+                            self.job.python,
+                            "-m",
+                            "crossling_asr.grid.worker",
+                            "--manifest",
+                            str(manifest),
+                            "--task",
+                            "prep",
+                            "--index",
+                            str(index),
+                            "--executor",
+                            "local",
+                            "--log",
+                            str(log_path),
+                        ],
+                        cwd=REPO_ROOT,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
                     )
                     returncode = wait_or_stop(proc, self.stop, grace_seconds=30)
                 language_runs = [run for run in runs if run.language == language]
                 if returncode != 0:
                     tail = "".join(f"\n    {line}" for line in log_tail_lines(log_path, PREP_FAILURE_LINES))
-                    self.say(f"preparing {language} FAILED (exit {returncode}); its {len(language_runs)} runs "
-                             f"are not started. Log: {log_path}; its last lines:{tail}")
+                    self.say(
+                        f"preparing {language} FAILED (exit {returncode}); its {len(language_runs)} runs "
+                        f"are not started. Log: {log_path}; its last lines:{tail}"
+                    )
                     for run in language_runs:
                         self._record(RunOutcome(run, "failed", returncode, f"preparation failed, see {log_path}"))
                     continue
@@ -153,8 +177,14 @@ class LocalExecutor:
         while (run := work.get()) is not None:
             if self.stop.is_set():
                 continue
-            outcome = execute_run(run, self.job, "local", env=slot.env, stop=self.stop,
-                                  on_launch=lambda r: self.say(f"start {r.name} on {slot.name}"))
+            outcome = execute_run(
+                run,
+                self.job,
+                "local",
+                env=slot.env,
+                stop=self.stop,
+                on_launch=lambda r: self.say(f"start {r.name} on {slot.name}"),
+            )
             self._record(outcome)
             log = run.folder(self.job.results_root) / LOG_FILE
             if outcome.result == "failed":

@@ -25,16 +25,19 @@ def prepare_for_grid(job, language, executor, log=None):
     try:
         report = prepare_language(language, job.language_overrides(language))
     except Exception as err:
-        write_json(record, {
-            "language": language,
-            "error": str(err) or type(err).__name__,
-            "error_type": type(err).__name__,
-            "failed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "host": socket.gethostname(),
-            "executor": executor,
-            "slurm_job": slurm_task_id(),
-            "log": str(log) if log else None,
-        })
+        write_json(
+            record,
+            {
+                "language": language,
+                "error": str(err) or type(err).__name__,
+                "error_type": type(err).__name__,
+                "failed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "host": socket.gethostname(),
+                "executor": executor,
+                "slurm_job": slurm_task_id(),
+                "log": str(log) if log else None,
+            },
+        )
         raise
     record.unlink(missing_ok=True)
     return report

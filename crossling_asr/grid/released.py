@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from crossling_asr.grid.runs import GridError, Run, check_selection
+from crossling_asr.hparams import recipe_languages
 from crossling_asr.interop.released_names import (
     RELEASE_ACCOUNT,
     RELEASED_NAME_PREFIX,
@@ -26,7 +27,6 @@ from crossling_asr.interop.released_names import (
     recipe_language,
     released_model_encoder,
 )
-from crossling_asr.hparams import recipe_languages
 from crossling_asr.registry import load_registry
 from crossling_asr.run_layout import RELEASED_PROTOCOL, STUDY_PROTOCOL, is_local_source
 
@@ -78,20 +78,25 @@ def released_run(source, registry, languages):
     """The grid Run evaluating the released checkpoint `source`; GridError saying why it is none."""
     released = parse_released_name(source)
     if released is None:
-        raise GridError(f"{source}: not named like a released checkpoint, {RELEASED_NAME_PREFIX}_<lang>_<model>_s<seed>")
+        raise GridError(
+            f"{source}: not named like a released checkpoint, {RELEASED_NAME_PREFIX}_<lang>_<model>_s<seed>"
+        )
     if is_local_source(source):
         if not Path(source).is_dir():
             raise GridError(f"{source}: no such folder (a hub id is {RELEASE_ACCOUNT}/{Path(source).name})")
     elif source.split("/")[0] != RELEASE_ACCOUNT:
-        raise GridError(f"{source}: neither a folder nor a hub id of the release account {RELEASE_ACCOUNT} (score "
-                        "other checkpoints with local/evaluate_checkpoint.py)")
+        raise GridError(
+            f"{source}: neither a folder nor a hub id of the release account {RELEASE_ACCOUNT} (score "
+            "other checkpoints with local/evaluate_checkpoint.py)"
+        )
     language = recipe_language(released.language, languages)
     if language is None:
         raise GridError(f"{source}: language {released.language} has no recipe here ({', '.join(languages)})")
     encoder, known = released_model_encoder(released.model, registry)
     if encoder is None:
-        raise GridError(f"{source}: unknown model name {released.model!r} (hparams/encoders.yaml's released_name: "
-                        f"{known})")
+        raise GridError(
+            f"{source}: unknown model name {released.model!r} (hparams/encoders.yaml's released_name: {known})"
+        )
     return Run(language, encoder, released.seed, RELEASED_PROTOCOL, checkpoint=source)
 
 
@@ -131,8 +136,13 @@ def released_grid(checkpoints=None, languages=None, encoders=None, seeds=None, r
         for problem in problems:
             report(f"left out: {problem}")
     check_selection(languages, encoders)
-    selected = [run for run in runs if (not languages or run.language in languages)
-                and (not encoders or run.encoder in encoders) and (not seeds or run.seed in seeds)]
+    selected = [
+        run
+        for run in runs
+        if (not languages or run.language in languages)
+        and (not encoders or run.encoder in encoders)
+        and (not seeds or run.seed in seeds)
+    ]
     if not selected:
         raise GridError(f"none of the {len(runs)} released checkpoints listed is in the selection")
     return sorted(selected)

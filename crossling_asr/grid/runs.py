@@ -53,12 +53,19 @@ class Run:
 
     def folder(self, results_root):
         """The recipe's output folder for this run (crossling_asr.run_layout, as the recipe computes it)."""
-        return Path(output_folder(results_root, self.language, self.encoder, self.seed, self.protocol,
-                                  self.encoder_source))
+        return Path(
+            output_folder(results_root, self.language, self.encoder, self.seed, self.protocol, self.encoder_source)
+        )
 
     def to_dict(self):
-        return {"language": self.language, "encoder": self.encoder, "seed": self.seed,
-                "protocol": self.protocol, "encoder_source": self.encoder_source, "checkpoint": self.checkpoint}
+        return {
+            "language": self.language,
+            "encoder": self.encoder,
+            "seed": self.seed,
+            "protocol": self.protocol,
+            "encoder_source": self.encoder_source,
+            "checkpoint": self.checkpoint,
+        }
 
 
 def available_languages():
@@ -75,9 +82,7 @@ def check_selection(languages=None, encoders=None):
     known_encoders = list(load_registry())
     unknown = [enc for enc in encoders or () if enc not in known_encoders]
     if unknown:
-        raise GridError(
-            f"Unknown encoder(s) {unknown}; hparams/encoders.yaml has: {', '.join(known_encoders)}"
-        )
+        raise GridError(f"Unknown encoder(s) {unknown}; hparams/encoders.yaml has: {', '.join(known_encoders)}")
 
 
 def select_grid(languages=None, encoders=None, seeds=None, protocol=STUDY_PROTOCOL, encoder_sources=None):
@@ -99,8 +104,12 @@ def select_grid(languages=None, encoders=None, seeds=None, protocol=STUDY_PROTOC
     unknown = [name for name in sources if name not in known_encoders]
     if unknown:
         raise GridError(f"--encoder-source names unknown encoder(s) {unknown}")
-    return [Run(lang, enc, int(seed), protocol, sources.get(enc))
-            for lang in languages for enc in encoders for seed in seeds]
+    return [
+        Run(lang, enc, int(seed), protocol, sources.get(enc))
+        for lang in languages
+        for enc in encoders
+        for seed in seeds
+    ]
 
 
 @dataclass
@@ -167,7 +176,7 @@ def log_tail(path, lines=1):
 
 def shortened(text, limit):
     """`text` cut at `limit` characters with an ellipsis: an error message's start says what failed."""
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def run_status(run, results_root, stale_after=STALE_AFTER_SECONDS, now=None):
@@ -185,19 +194,26 @@ def run_status(run, results_root, stale_after=STALE_AFTER_SECONDS, now=None):
     if age is not None and age < stale_after:
         holder = read_json(folder / LOCK_FILE) or {}
         where = holder.get("slurm_job") or f"pid {holder.get('pid')}"
-        return RunStatus(run, "running", f"on {holder.get('host')} ({where}), heartbeat {age:.0f} s ago",
-                         log=folder / LOG_FILE)
+        return RunStatus(
+            run, "running", f"on {holder.get('host')} ({where}), heartbeat {age:.0f} s ago", log=folder / LOG_FILE
+        )
     prep_failure = read_json(prep_failure_file(results_root, run.language))
     if prep_failure is not None:
         log = prep_failure.get("log")
         reason = shortened(prep_failure.get("error", ""), 300)
-        return RunStatus(run, "failed", f"preparation of {run.language} failed: {reason}",
-                         log=Path(log) if log else None)
+        return RunStatus(
+            run, "failed", f"preparation of {run.language} failed: {reason}", log=Path(log) if log else None
+        )
     attempt = read_json(folder / ATTEMPT_FILE) or {}
     if attempt.get("outcome") == "failed":
         log = Path(attempt.get("log") or folder / LOG_FILE)
-        return RunStatus(run, "failed", f"exit {attempt.get('returncode')} (attempt {attempt.get('attempt')}): "
-                         f"{shortened(log_tail(log), 300)}", log=log, returncode=attempt.get("returncode"))
+        return RunStatus(
+            run,
+            "failed",
+            f"exit {attempt.get('returncode')} (attempt {attempt.get('attempt')}): {shortened(log_tail(log), 300)}",
+            log=log,
+            returncode=attempt.get("returncode"),
+        )
     notes = []
     if age is not None:
         notes.append(f"previous attempt died (heartbeat {age:.0f} s old)")

@@ -125,37 +125,43 @@ def batch_script(name, array, resources, partition, task, manifest, submission, 
         "--requeue",
         f"--signal=B:USR1@{options.signal_seconds}",
         *resources,
-        *[f"--{key}={value}" for key, value in
-          (("partition", partition), ("account", options.account), ("qos", options.qos)) if value],
+        *[
+            f"--{key}={value}"
+            for key, value in (("partition", partition), ("account", options.account), ("qos", options.qos))
+            if value
+        ],
         *options.sbatch_args,
     ]
-    worker = shlex.join([python, "-m", "crossling_asr.grid.worker", "--manifest", str(manifest), "--task", task,
-                         "--index"])
-    return "\n".join([
-        "#!/bin/bash",
-        *[f"#SBATCH {directive}" for directive in directives],
-        *[f"# {note}" for note in notes],
-        "# USR1 (before the time limit) or TERM (preemption, scontrol requeue): stop the worker,",
-        "# which stops the recipe (its last checkpoint stays), then requeue this task; the requeued",
-        "# task runs the same command and the recipe resumes from that checkpoint.",
-        f"cd {shlex.quote(str(REPO_ROOT))}",
-        f'export PYTHONPATH={shlex.quote(str(REPO_ROOT))}"${{PYTHONPATH:+:$PYTHONPATH}}"',
-        'export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"',
-        'task="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"',
-        "stop_and_requeue() {",
-        '    echo "[grid] $(date -Is) $1 received: stopping the worker, requeueing $task"',
-        '    if [[ -n "${worker:-}" ]]; then kill -TERM "$worker" 2>/dev/null; wait "$worker"; fi',
-        '    scontrol requeue "$task" || echo "[grid] scontrol requeue $task failed (already requeued?)"',
-        "    exit 0",
-        "}",
-        "trap 'stop_and_requeue USR1' USR1",
-        "trap 'stop_and_requeue TERM' TERM",
-        'echo "[grid] $(date -Is) task $task (restart ${SLURM_RESTART_COUNT:-0}) on $(hostname)"',
-        f'{worker} "$SLURM_ARRAY_TASK_ID" &',
-        "worker=$!",
-        'wait "$worker"',
-        "",
-    ])
+    worker = shlex.join(
+        [python, "-m", "crossling_asr.grid.worker", "--manifest", str(manifest), "--task", task, "--index"]
+    )
+    return "\n".join(
+        [
+            "#!/bin/bash",
+            *[f"#SBATCH {directive}" for directive in directives],
+            *[f"# {note}" for note in notes],
+            "# USR1 (before the time limit) or TERM (preemption, scontrol requeue): stop the worker,",
+            "# which stops the recipe (its last checkpoint stays), then requeue this task; the requeued",
+            "# task runs the same command and the recipe resumes from that checkpoint.",
+            f"cd {shlex.quote(str(REPO_ROOT))}",
+            f'export PYTHONPATH={shlex.quote(str(REPO_ROOT))}"${{PYTHONPATH:+:$PYTHONPATH}}"',
+            'export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"',
+            'task="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"',
+            "stop_and_requeue() {",
+            '    echo "[grid] $(date -Is) $1 received: stopping the worker, requeueing $task"',
+            '    if [[ -n "${worker:-}" ]]; then kill -TERM "$worker" 2>/dev/null; wait "$worker"; fi',
+            '    scontrol requeue "$task" || echo "[grid] scontrol requeue $task failed (already requeued?)"',
+            "    exit 0",
+            "}",
+            "trap 'stop_and_requeue USR1' USR1",
+            "trap 'stop_and_requeue TERM' TERM",
+            'echo "[grid] $(date -Is) task $task (restart ${SLURM_RESTART_COUNT:-0}) on $(hostname)"',
+            f'{worker} "$SLURM_ARRAY_TASK_ID" &',
+            "worker=$!",
+            'wait "$worker"',
+            "",
+        ]
+    )
 
 
 def array_spec(indices, max_parallel):
@@ -213,9 +219,16 @@ class SlurmExecutor:
         resources = [f"--cpus-per-task={self.options.prep_cpus}", f"--time={self.options.prep_time}"]
         resources += [f"--mem={self.options.prep_mem}"] if self.options.prep_mem else []
         script = batch_script(
-            "xl-asr-prep", array_spec(range(len(languages)), None), resources, self.options.prep_partition, "prep",
-            manifest, submission,
-            self.options, self.job.python, notes=[f"Prepares: {', '.join(languages)}"],
+            "xl-asr-prep",
+            array_spec(range(len(languages)), None),
+            resources,
+            self.options.prep_partition,
+            "prep",
+            manifest,
+            submission,
+            self.options,
+            self.job.python,
+            notes=[f"Prepares: {', '.join(languages)}"],
         )
         job_id = self._submit(submission / "prep.sbatch", script, [])
         records = [{"script": "prep.sbatch", "job_id": job_id, "languages": languages}]
@@ -230,12 +243,27 @@ class SlurmExecutor:
                 notes.append(f"Each run needs {self.job.gpus_per_run} GPU(s) with >= {memory:g} GB of memory")
             kind = "eval" if all(todo[i].checkpoint for i in indices) else "train"  # released checkpoints: eval
             script = batch_script(
-                f"xl-asr-{kind}{number}", array_spec(indices, self.options.max_parallel), resources,
-                self.options.partition, "run", manifest, submission, self.options, self.job.python, notes,
+                f"xl-asr-{kind}{number}",
+                array_spec(indices, self.options.max_parallel),
+                resources,
+                self.options.partition,
+                "run",
+                manifest,
+                submission,
+                self.options,
+                self.job.python,
+                notes,
             )
             job_id = self._submit(submission / f"{kind}{number}.sbatch", script, dependency)
-            records.append({"script": f"{kind}{number}.sbatch", "job_id": job_id,
-                            "runs": [todo[i].name for i in indices], "time": limit, "gres": gres})
+            records.append(
+                {
+                    "script": f"{kind}{number}.sbatch",
+                    "job_id": job_id,
+                    "runs": [todo[i].name for i in indices],
+                    "time": limit,
+                    "gres": gres,
+                }
+            )
         write_json(submission / "submitted.json", records)
         for record in records:
             what = record.get("languages") or f"{len(record['runs'])} runs"

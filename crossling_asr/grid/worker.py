@@ -101,8 +101,12 @@ def execute_run(run, job, executor, env=None, stop=None, grace_seconds=STOP_GRAC
             log.write(f"\n=== grid attempt {attempt} started {_utc_now()} ({where}) ===\n$ {shlex.join(command)}\n")
             log.flush()
             proc = subprocess.Popen(
-                command, cwd=REPO_ROOT / "recipes" / run.language, stdout=log, stderr=subprocess.STDOUT,
-                env=env, start_new_session=True,
+                command,
+                cwd=REPO_ROOT / "recipes" / run.language,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
             )
             returncode = wait_or_stop(proc, stop, grace_seconds)
         seconds = time.time() - started
@@ -115,18 +119,23 @@ def execute_run(run, job, executor, env=None, stop=None, grace_seconds=STOP_GRAC
         else:
             result = "failed"
             detail = f"exit {returncode}" if returncode else "exit 0 but no finished results.json"
-        write_json(folder / ATTEMPT_FILE, {
-            "attempt": attempt,
-            "outcome": result,
-            "returncode": returncode,
-            "started": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).isoformat(timespec="seconds"),
-            "seconds": round(seconds, 1),
-            "host": socket.gethostname(),
-            "executor": executor,
-            "slurm_job": slurm_task_id(),
-            "command": command,
-            "log": str(log_path),
-        })
+        write_json(
+            folder / ATTEMPT_FILE,
+            {
+                "attempt": attempt,
+                "outcome": result,
+                "returncode": returncode,
+                "started": datetime.datetime.fromtimestamp(started, datetime.timezone.utc).isoformat(
+                    timespec="seconds"
+                ),
+                "seconds": round(seconds, 1),
+                "host": socket.gethostname(),
+                "executor": executor,
+                "slurm_job": slurm_task_id(),
+                "command": command,
+                "log": str(log_path),
+            },
+        )
     return RunOutcome(run, result, returncode, detail, seconds)
 
 
@@ -136,8 +145,11 @@ def main(argv=None):
     parser.add_argument("--task", choices=("run", "prep"), required=True)
     parser.add_argument("--index", type=int, required=True, help="index into the manifest's runs or languages")
     parser.add_argument("--executor", default="slurm", help="recorded in the lock file and attempt record")
-    parser.add_argument("--log", help="the file this task's output goes to, recorded when a preparation fails "
-                        "(default under SLURM: the task's output file)")
+    parser.add_argument(
+        "--log",
+        help="the file this task's output goes to, recorded when a preparation fails "
+        "(default under SLURM: the task's output file)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     job, runs, languages = read_manifest(args.manifest)

@@ -58,7 +58,9 @@ def head_layers_yaml(head):
                 f"        out_features: {layer.out_features}"
             )
         elif isinstance(layer, torch.nn.BatchNorm1d):
-            items.append(f"    - !new:speechbrain.nnet.normalization.BatchNorm1d\n        input_size: {layer.num_features}")
+            items.append(
+                f"    - !new:speechbrain.nnet.normalization.BatchNorm1d\n        input_size: {layer.num_features}"
+            )
         elif isinstance(layer, torch.nn.LeakyReLU):
             items.append(f"    - !new:torch.nn.LeakyReLU\n        negative_slope: {layer.negative_slope}")
         elif isinstance(layer, torch.nn.Dropout):
@@ -214,19 +216,3 @@ def stale_model_dir_message(source, model_dir):
         f"crossling_asr.interop.encoder_asr.load_encoder_asr(folder, savedir), or pass "
         f"overrides={{'model_dir': '<the export folder>'}} to EncoderASR.from_hparams"
     )
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-

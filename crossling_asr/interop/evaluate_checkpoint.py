@@ -25,9 +25,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from crossling_asr.atomic import atomic_path
-from crossling_asr.decoding.greedy import write_hypotheses_tsv
 from crossling_asr.data.common_voice import DONE_FILE, REPORT_FILE
+from crossling_asr.data.preparation import preparation_hparams, prepare_language
+from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
 from crossling_asr.decoding.batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE
+from crossling_asr.decoding.greedy import write_hypotheses_tsv
+from crossling_asr.decoding.metrics import error_rate_stats
+from crossling_asr.decoding.transcribe import iter_batches, read_manifest
 from crossling_asr.interop.external_ctc import (
     ExternalCheckpointError,
     card_base_model,
@@ -39,15 +43,11 @@ from crossling_asr.interop.external_ctc import (
     registry_encoder,
     vocabulary_report,
 )
-from crossling_asr.data.preparation import preparation_hparams, prepare_language
 from crossling_asr.interop.released_names import parse_released_name
-from crossling_asr.decoding.metrics import error_rate_stats
+from crossling_asr.model.trained_model import RESULTS_FILE, default_device
 from crossling_asr.registry import load_registry
 from crossling_asr.results import build_evaluation_results, write_results
 from crossling_asr.run_layout import EXTERNAL_PROTOCOL, RELEASED_PROTOCOL, evaluation_output_folder
-from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
-from crossling_asr.model.trained_model import RESULTS_FILE, default_device
-from crossling_asr.decoding.transcribe import iter_batches, read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +74,16 @@ def prepared_language(results_root, language, data_folder=None):
         return hparams, prepare_language(language, args)
     done_file = prep_folder / DONE_FILE
     if not done_file.is_file():
-        raise EvaluationError(f"{prep_folder} is not prepared ({done_file.name} not found): give the language's "
-                              "Common Voice folder (--data-folder) to prepare it")
+        raise EvaluationError(
+            f"{prep_folder} is not prepared ({done_file.name} not found): give the language's "
+            "Common Voice folder (--data-folder) to prepare it"
+        )
     spec = json.loads(json.dumps(language_spec_from_hparams(hparams).__dict__))
     if json.loads(done_file.read_text(encoding="utf-8"))["options"]["spec"] != spec:
-        raise EvaluationError(f"{prep_folder} was prepared with other {language} text rules than the recipe's "
-                              "current ones: give --data-folder to prepare it again")
+        raise EvaluationError(
+            f"{prep_folder} was prepared with other {language} text rules than the recipe's "
+            "current ones: give --data-folder to prepare it again"
+        )
     return hparams, json.loads((prep_folder / REPORT_FILE).read_text(encoding="utf-8"))
 
 
@@ -100,9 +104,22 @@ def decode_split(model, manifest, normalizer, batch_seconds, batch_size, workers
     return sorted(rows), changed
 
 
-def evaluate_checkpoint(source, results_root, language=None, data_folder=None, splits=SPLITS, encoder=None,
-                        seed=None, revision=None, device=None, precision="fp32",
-                        batch_seconds=DECODE_BATCH_SECONDS, batch_size=DECODE_BATCH_SIZE, workers=0, force=False):
+def evaluate_checkpoint(
+    source,
+    results_root,
+    language=None,
+    data_folder=None,
+    splits=SPLITS,
+    encoder=None,
+    seed=None,
+    revision=None,
+    device=None,
+    precision="fp32",
+    batch_seconds=DECODE_BATCH_SECONDS,
+    batch_size=DECODE_BATCH_SIZE,
+    workers=0,
+    force=False,
+):
     """Evaluate `source` (hub id or local folder) on `splits`; returns its output folder.
 
     `encoder`, a registry name, overrides the mapping from the checkpoint's card and name;
@@ -118,16 +135,18 @@ def evaluate_checkpoint(source, results_root, language=None, data_folder=None, s
     card_base, card_base_from = card_base_model(files.folder)
     name, mapping = registry_encoder(registry, card_base, released.model if released else None, encoder)
     protocol = RELEASED_PROTOCOL if is_release(source) else EXTERNAL_PROTOCOL
-    folder = Path(evaluation_output_folder(results_root, language, name, seed, protocol,
-                                           files.hub_id or str(files.folder)))
+    folder = Path(
+        evaluation_output_folder(results_root, language, name, seed, protocol, files.hub_id or str(files.folder))
+    )
     if (folder / RESULTS_FILE).is_file() and not force:
         logger.info("%s already evaluated in %s (force to evaluate again)", source, folder)
         return folder
 
     model = load_ctc_checkpoint(files, device or default_device(), precision)
     if model.encoder_family != registry[name]["family"]:
-        raise ExternalCheckpointError(f"{source} is a {model.architecture}, but encoder {name} of the registry is "
-                                      f"a {registry[name]['family']}")
+        raise ExternalCheckpointError(
+            f"{source} is a {model.architecture}, but encoder {name} of the registry is a {registry[name]['family']}"
+        )
 
     folder.mkdir(parents=True, exist_ok=True)
     log_handler = logging.FileHandler(folder / LOG_FILE, encoding="utf-8")
@@ -137,45 +156,76 @@ def evaluate_checkpoint(source, results_root, language=None, data_folder=None, s
     package_logger.addHandler(log_handler)
     package_logger.setLevel(logging.INFO)  # the log file says what ran, whatever the console shows
     try:
-        logger.info("Evaluating %s (%s, %s, encoder %s by %s, seed %s) on %s %s", source,
-                    files.revision or "local folder", model.architecture, name, mapping, seed, language,
-                    "+".join(splits))
+        logger.info(
+            "Evaluating %s (%s, %s, encoder %s by %s, seed %s) on %s %s",
+            source,
+            files.revision or "local folder",
+            model.architecture,
+            name,
+            mapping,
+            seed,
+            language,
+            "+".join(splits),
+        )
         normalizer = TextNormalizer(language_spec_from_hparams(hparams))
         metrics = {"primary": hparams["primary_metric"], "wer_meaningful": bool(hparams["text"]["word_delimiter"])}
         changed, references = {}, []
         for split in splits:
-            rows, changed[split] = decode_split(model, Path(hparams[f"{split}_csv"]), normalizer, batch_seconds,
-                                                batch_size, workers)
+            rows, changed[split] = decode_split(
+                model, Path(hparams[f"{split}_csv"]), normalizer, batch_seconds, batch_size, workers
+            )
             ids, refs, hyps = zip(*rows) if rows else ((), (), ())
             wer, cer = error_rate_stats(ids, hyps, refs)
-            metrics[split] = {"WER": wer.summarize("error_rate"), "CER": cer.summarize("error_rate"),
-                              "n_utterances": len(rows)}
+            metrics[split] = {
+                "WER": wer.summarize("error_rate"),
+                "CER": cer.summarize("error_rate"),
+                "n_utterances": len(rows),
+            }
             references += refs
             write_hypotheses_tsv(folder / f"{split}_hypotheses.tsv", rows)
             with atomic_path(folder / f"wer_{split}.txt") as tmp, open(tmp, "w", encoding="utf-8") as f:
                 wer.write_stats(f)
-            logger.info("%s: WER %.2f CER %.2f (%d utterances)", split, metrics[split]["WER"], metrics[split]["CER"],
-                        len(rows))
+            logger.info(
+                "%s: WER %.2f CER %.2f (%d utterances)", split, metrics[split]["WER"], metrics[split]["CER"], len(rows)
+            )
         vocabulary, warnings = vocabulary_report(model.tokenizer, model.blank_index, normalizer, references)
         for warning in warnings:
             logger.warning("%s: %s", source, warning)
         run = {
-            "language": language, "encoder": name, "encoder_source": registry[name]["source"],
-            "encoder_family": model.encoder_family, "random_init": registry[name]["random_init"], "seed": seed,
-            "output_folder": str(folder), "device": str(model.device), "protocol": protocol,
+            "language": language,
+            "encoder": name,
+            "encoder_source": registry[name]["source"],
+            "encoder_family": model.encoder_family,
+            "random_init": registry[name]["random_init"],
+            "seed": seed,
+            "output_folder": str(folder),
+            "device": str(model.device),
+            "protocol": protocol,
         }
         checkpoint = {
-            "source": str(source), "hub_id": files.hub_id, "revision": files.revision,
-            "released": protocol == RELEASED_PROTOCOL, "released_name": asdict(released) if released else None,
-            "architecture": model.architecture, "weights_file": model.weights,
-            "card_base_model": card_base, "card_base_model_from": card_base_from, "encoder_mapping": mapping,
+            "source": str(source),
+            "hub_id": files.hub_id,
+            "revision": files.revision,
+            "released": protocol == RELEASED_PROTOCOL,
+            "released_name": asdict(released) if released else None,
+            "architecture": model.architecture,
+            "weights_file": model.weights,
+            "card_base_model": card_base,
+            "card_base_model_from": card_base_from,
+            "encoder_mapping": mapping,
         }
         decoding = {
-            "method": "greedy", "precision": precision, "batch_seconds": batch_seconds, "batch_size": batch_size,
-            "device": str(model.device), "hypotheses_changed_by_normalization": changed,
+            "method": "greedy",
+            "precision": precision,
+            "batch_seconds": batch_seconds,
+            "batch_size": batch_size,
+            "device": str(model.device),
+            "hypotheses_changed_by_normalization": changed,
         }
-        write_results(folder / RESULTS_FILE, build_evaluation_results(
-            run, metrics, report, checkpoint, vocabulary, decoding, warnings))
+        write_results(
+            folder / RESULTS_FILE,
+            build_evaluation_results(run, metrics, report, checkpoint, vocabulary, decoding, warnings),
+        )
         logger.info("Wrote %s", folder / RESULTS_FILE)
     finally:
         package_logger.setLevel(package_level)

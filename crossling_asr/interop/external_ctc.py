@@ -41,26 +41,42 @@ from huggingface_hub import ModelCard
 from transformers import AutoConfig, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor
 
 from crossling_asr.decoding.greedy import greedy_ctc_decode
-from crossling_asr.model.families import FAMILIES
-# The released checkpoints' names are parsed where the grid reads them without torch.
-from crossling_asr.interop.released_names import RELEASE_ACCOUNT, parse_released_name, recipe_language, released_model_encoder
 from crossling_asr.hparams import recipe_languages
+
+# The released checkpoints' names are parsed where the grid reads them without torch.
+from crossling_asr.interop.released_names import (
+    RELEASE_ACCOUNT,
+    parse_released_name,
+    recipe_language,
+    released_model_encoder,
+)
+from crossling_asr.model.families import FAMILIES
 from crossling_asr.model.trained_model import hub_model_id
 
 logger = logging.getLogger(__name__)
 
 # What to do when the encoder a checkpoint fine-tuned cannot be told (the grid of released
 # checkpoints takes no per-checkpoint encoder: such a checkpoint is evaluated alone).
-GIVE_ENCODER = ("say which with local/evaluate_checkpoint.py --encoder (local/grid.py released has no such "
-                "option: take the checkpoint out of its list and evaluate it alone)")
+GIVE_ENCODER = (
+    "say which with local/evaluate_checkpoint.py --encoder (local/grid.py released has no such "
+    "option: take the checkpoint out of its list and evaluate it alone)"
+)
 
 # HuggingSound's card sentence, with or without a Markdown link: "Fine-tuned [org/name](...) for ...".
 CARD_BASE_SENTENCE = re.compile(r"Fine-tuned \[?(?P<base>[A-Za-z0-9][\w.-]*/[\w.-]+)\]?")
 SAFETENSORS_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLED_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 # Everything inference reads besides the weights (fetched from the hub with them).
-METADATA_FILES = ("config.json", "preprocessor_config.json", "processor_config.json", "vocab.json",
-                  "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "README.md")
+METADATA_FILES = (
+    "config.json",
+    "preprocessor_config.json",
+    "processor_config.json",
+    "vocab.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "README.md",
+)
 SAMPLE_RATE = 16000
 # Weights only training uses (the learned vector that replaces masked time steps), absent from
 # some checkpoints whose config still asks for masking: their absence changes no transcript.
@@ -250,8 +266,9 @@ def registry_encoder(registry, card_base=None, released_model=None, given=None):
         return given, "given"
     by_card = None
     if card_base is not None:
-        matches = [name for name, entry in registry.items()
-                   if entry["source"] == card_base and not entry["random_init"]]
+        matches = [
+            name for name, entry in registry.items() if entry["source"] == card_base and not entry["random_init"]
+        ]
         if not matches:
             raise ExternalCheckpointError(
                 f"the card says the checkpoint was fine-tuned from {card_base}, which is not the source of an "
@@ -293,12 +310,14 @@ def load_tokenizer(folder, config):
     if tokenizer_config.is_file():
         tokenizer_class = json.loads(tokenizer_config.read_text(encoding="utf-8")).get("tokenizer_class")
         if tokenizer_class not in (None, "Wav2Vec2CTCTokenizer"):
-            raise ExternalCheckpointError(f"{tokenizer_config}: tokenizer {tokenizer_class}, not a character "
-                                          "Wav2Vec2CTCTokenizer")
+            raise ExternalCheckpointError(
+                f"{tokenizer_config}: tokenizer {tokenizer_class}, not a character Wav2Vec2CTCTokenizer"
+            )
     vocab = json.loads(vocab_file.read_text(encoding="utf-8"))
     if not vocab or not all(isinstance(i, int) for i in vocab.values()):
-        raise ExternalCheckpointError(f"{vocab_file}: expected one {{token: id}} mapping (multi-lingual "
-                                      "vocabularies are not supported)")
+        raise ExternalCheckpointError(
+            f"{vocab_file}: expected one {{token: id}} mapping (multi-lingual vocabularies are not supported)"
+        )
     if sorted(vocab.values()) != list(range(config.vocab_size)):
         raise ExternalCheckpointError(
             f"{vocab_file} has ids {min(vocab.values())}..{max(vocab.values())} for {len(vocab)} tokens, but the "
@@ -330,17 +349,23 @@ def load_ctc_checkpoint(files, device="cpu", precision="fp32"):
     ctc_class = FAMILIES[config.model_type].ctc
     weights = weights_file(folder)
     tokenizer = load_tokenizer(folder, config)
-    extractor_file = next((folder / n for n in ("preprocessor_config.json", "processor_config.json")
-                           if (folder / n).is_file()), None)
+    extractor_file = next(
+        (folder / n for n in ("preprocessor_config.json", "processor_config.json") if (folder / n).is_file()), None
+    )
     if extractor_file is None:
         raise ExternalCheckpointError(f"{folder}: no preprocessor_config.json (the feature extractor)")
     feature_extractor = Wav2Vec2FeatureExtractor.from_pretrained(folder)
     if feature_extractor.sampling_rate != SAMPLE_RATE:
-        raise ExternalCheckpointError(f"{extractor_file}: sampling_rate {feature_extractor.sampling_rate}, "
-                                      f"expected {SAMPLE_RATE}")
+        raise ExternalCheckpointError(
+            f"{extractor_file}: sampling_rate {feature_extractor.sampling_rate}, expected {SAMPLE_RATE}"
+        )
     model, loading = getattr(transformers, ctc_class).from_pretrained(
-        folder, config=config, use_safetensors=weights in SAFETENSORS_FILES, weights_only=True,
-        trust_remote_code=False, output_loading_info=True,
+        folder,
+        config=config,
+        use_safetensors=weights in SAFETENSORS_FILES,
+        weights_only=True,
+        trust_remote_code=False,
+        output_loading_info=True,
     )
     missing = sorted(k for k in loading["missing_keys"] if not k.endswith(TRAINING_ONLY_WEIGHTS))
     missing += sorted(str(k) for k in loading["mismatched_keys"])
@@ -395,8 +420,11 @@ class ExternalCTCModel:
     def log_probs(self, signals):
         """CTC log-posteriors (batch, frames, vocab) on the CPU, and each signal's own frame count."""
         inputs = self.feature_extractor(
-            [signal.numpy() for signal in signals], sampling_rate=SAMPLE_RATE, padding=True,
-            return_attention_mask=True, return_tensors="pt",
+            [signal.numpy() for signal in signals],
+            sampling_rate=SAMPLE_RATE,
+            padding=True,
+            return_attention_mask=True,
+            return_tensors="pt",
         )
         mask = inputs["attention_mask"].to(self.device)
         dtype = PRECISIONS[self.precision]
@@ -412,8 +440,9 @@ class ExternalCTCModel:
         """Best-path transcripts of a batch, each from its own frames only: repeats merged, blanks
         and special tokens dropped, the word delimiter a space, spaces collapsed and trimmed."""
         ids = greedy_ctc_decode(log_probs, frames.float() / log_probs.shape[1], self.blank_index)
-        texts = self.tokenizer.batch_decode(ids, group_tokens=False, skip_special_tokens=True,
-                                            clean_up_tokenization_spaces=False)
+        texts = self.tokenizer.batch_decode(
+            ids, group_tokens=False, skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
         return [" ".join(text.split()) for text in texts]
 
 
@@ -490,33 +519,43 @@ def vocabulary_report(tokenizer, blank_index, normalizer, references):
         "reference_coverage": round(coverage, 6) if coverage is not None else None,
         "reference_characters_missing": dict(list(missing.items())[:50]),
         "writes_spaces": delimiter is not None,
-        "fits_language": ((coverage is None or coverage >= VOCABULARY_FIT_COVERAGE)
-                          and (delimiter is not None or not needs_spaces)),
+        "fits_language": (
+            (coverage is None or coverage >= VOCABULARY_FIT_COVERAGE) and (delimiter is not None or not needs_spaces)
+        ),
         "fit_threshold": VOCABULARY_FIT_COVERAGE,
     }
     warnings = []
     if report["case_mapped_to_lower"]:
-        warnings.append(f"the vocabulary is {case}-case; its output is lower-cased by the {spec.code} text "
-                        "normalisation before scoring")
+        warnings.append(
+            f"the vocabulary is {case}-case; its output is lower-cased by the {spec.code} text "
+            "normalisation before scoring"
+        )
     elif tokenizer.do_lower_case and case != "caseless":
         warnings.append(f"the vocabulary is {case}-case; the tokenizer lower-cases its output (do_lower_case)")
     rewritten = {k: v for k, v in mapped.items() if v != k.lower()}  # beyond the case mapping said above
     if rewritten:
-        warnings.append(f"output characters rewritten by the {spec.code} normalisation: "
-                        + ", ".join(f"{k!r}->{v!r}" for k, v in rewritten.items()))
+        warnings.append(
+            f"output characters rewritten by the {spec.code} normalisation: "
+            + ", ".join(f"{k!r}->{v!r}" for k, v in rewritten.items())
+        )
     if removed:
         warnings.append(f"output characters the {spec.code} normalisation removes: {''.join(removed)!r}")
     if outside:
-        warnings.append(f"output characters outside the {spec.code} alphabet (kept, scored as errors): "
-                        f"{''.join(outside)!r}")
+        warnings.append(
+            f"output characters outside the {spec.code} alphabet (kept, scored as errors): {''.join(outside)!r}"
+        )
     if missing:
-        warnings.append(f"{sum(missing.values())} of {total} reference characters cannot be written by the "
-                        f"vocabulary: " + ", ".join(f"{ch!r} ({n})" for ch, n in list(missing.items())[:10]))
+        warnings.append(
+            f"{sum(missing.values())} of {total} reference characters cannot be written by the "
+            f"vocabulary: " + ", ".join(f"{ch!r} ({n})" for ch, n in list(missing.items())[:10])
+        )
     if needs_spaces and delimiter is None:
         warnings.append("the vocabulary has no word delimiter: hypotheses have no spaces")
     if not report["fits_language"]:
-        warnings.append(f"the vocabulary does not fit {spec.code}: it can write "
-                        f"{100 * (coverage or 0):.1f}% of the reference characters (at least "
-                        f"{100 * VOCABULARY_FIT_COVERAGE:.0f}% expected)" + ("" if delimiter or not needs_spaces
-                                                                            else ", and no spaces"))
+        warnings.append(
+            f"the vocabulary does not fit {spec.code}: it can write "
+            f"{100 * (coverage or 0):.1f}% of the reference characters (at least "
+            f"{100 * VOCABULARY_FIT_COVERAGE:.0f}% expected)"
+            + ("" if delimiter or not needs_spaces else ", and no spaces")
+        )
     return report, warnings

@@ -23,8 +23,10 @@ STUDY_ARXIV = "2511.21704"
 LICENSE = "apache-2.0"
 # A Common Voice release folder as Mozilla names it: cv-corpus-<major>.<minor>-<date>.
 CV_RELEASE_FOLDER = re.compile(r"cv-corpus-(\d+)\.(\d+)-\d{4}-\d{2}-\d{2}")
-LICENSE_NOTE = (f"The exported files are released under the {LICENSE} licence; the pre-trained encoder's "
-                "own licence (see its model card) applies to its weights too.")
+LICENSE_NOTE = (
+    f"The exported files are released under the {LICENSE} licence; the pre-trained encoder's "
+    "own licence (see its model card) applies to its weights too."
+)
 
 
 def model_info(run, model, beam):
@@ -74,7 +76,8 @@ def model_card(run, info):
     encoder_label = f"{encoder_name} (weights from {source})" if replaced else encoder_name
     replaced_note = (
         f" (replacing the registry's `{facts.get('source')}`: not the study's {encoder_name} weights)"
-        if replaced else ""
+        if replaced
+        else ""
     )
     test, dev = results["metrics"]["test"], results["metrics"]["dev_best"]
     splits = (results.get("data") or {}).get("splits", {})
@@ -98,14 +101,31 @@ def model_card(run, info):
         )
     encoder_parameters = (results.get("parameters") or {}).get("encoder_total")
     unverified = facts.get("unverified") or []
+    unverified_note = f" — not verified against the model card: {', '.join(unverified)}" if unverified else ""
+    wer_note = (
+        ""
+        if wer_meaningful
+        else " The language is written without spaces between words: WER is not meaningful, use CER."
+    )
     split_rows = "\n".join(
         f"| {name} | {s.get('utterances')} | {fmt(s.get('hours'))} | {s.get('speakers')} |"
         for name, s in splits.items()
     )
     setting_keys = [
-        "number_of_epochs", "encoder_lr", "head_lr", "weight_decay", "warmup_ratio",
-        "encoder_freeze_steps", "batch_size", "dynamic_batching", "grad_accumulation_factor",
-        "precision", "ctc_reduction", "freeze_feature_encoder", "max_duration", "sample_rate",
+        "number_of_epochs",
+        "encoder_lr",
+        "head_lr",
+        "weight_decay",
+        "warmup_ratio",
+        "encoder_freeze_steps",
+        "batch_size",
+        "dynamic_batching",
+        "grad_accumulation_factor",
+        "precision",
+        "ctc_reduction",
+        "freeze_feature_encoder",
+        "max_duration",
+        "sample_rate",
     ]
     settings = "\n".join(f"- `{k}`: {hp[k]}" for k in setting_keys if k in hp)
     if hp.get("encoder_config"):
@@ -128,21 +148,21 @@ def model_card(run, info):
     title = f"{encoder_label} fine-tuned with CTC on Common Voice {language}"
     body = f"""# {title}
 
-A character CTC speech recogniser for **{language}**: the encoder `{info['encoder']['source']}`
-({info['encoder']['family']}) fine-tuned with a {"linear" if not info['head'].get('hidden_layers') else "multi-layer"}
+A character CTC speech recogniser for **{language}**: the encoder `{info["encoder"]["source"]}`
+({info["encoder"]["family"]}) fine-tuned with a {"linear" if not info["head"].get("hidden_layers") else "multi-layer"}
 CTC head, as in the study *On the Cross-lingual Transferability of Pre-trained wav2vec2-based
-Models* (arXiv {STUDY_ARXIV}). Seed {info['seed']}.
+Models* (arXiv {STUDY_ARXIV}). Seed {info["seed"]}.
 
 ## Encoder
 
 - name in the study's registry: `{encoder_name}`; source: `{source}`{replaced_note}
 - {pretraining}
 - parameters (millions): {fmt(encoder_parameters / 1e6 if encoder_parameters else None, 1)}
-- fact sources: {json.dumps(facts.get('sources', {}))}{" — not verified against the model card: " + ", ".join(unverified) if unverified else ""}
+- fact sources: {json.dumps(facts.get("sources", {}))}{unverified_note}
 
 ## Training data
 
-Common Voice folder `{(results.get('data') or {}).get('release_folder')}` (the release and
+Common Voice folder `{(results.get("data") or {}).get("release_folder")}` (the release and
 splits used are those of that folder; Common Voice test sets of different releases overlap).
 
 | split | utterances | hours | speakers |
@@ -153,27 +173,27 @@ splits used are those of that folder; Common Voice test sets of different releas
 
 | | WER (%) | CER (%) |
 |---|---|---|
-| test ({test.get('n_utterances')} utterances) | {fmt(test.get('WER'))} | {fmt(test.get('CER'))} |
-| dev, best checkpoint (epoch {dev.get('epoch')}) | {fmt(dev.get('WER'))} | {fmt(dev.get('CER'))} |
+| test ({test.get("n_utterances")} utterances) | {fmt(test.get("WER"))} | {fmt(test.get("CER"))} |
+| dev, best checkpoint (epoch {dev.get("epoch")}) | {fmt(dev.get("WER"))} | {fmt(dev.get("CER"))} |
 
 Greedy decoding without a language model; the primary metric for {language} is
-{results['metrics'].get('primary')}.{"" if wer_meaningful else " The language is written without spaces between words: WER is not meaningful, use CER."}
+{results["metrics"].get("primary")}.{wer_note}
 This export decodes with {decoding_text}.
 
 ## Training settings
 
-{training.get('epochs')} epochs, {training.get('optimizer_steps')} optimizer steps,
-{training.get('wall_seconds')} s of training. Checkpoint `{info['checkpoint']['name']}`
+{training.get("epochs")} epochs, {training.get("optimizer_steps")} optimizer steps,
+{training.get("wall_seconds")} s of training. Checkpoint `{info["checkpoint"]["name"]}`
 (lowest dev CER) is exported.
 
 {settings}
 
-Library versions: {json.dumps(info.get('versions') or {})}
+Library versions: {json.dumps(info.get("versions") or {})}
 
 ## Text normalisation
 
-Transcripts are NFKC-normalised, {"lower-cased, " if info['text'].get('lowercase', True) else ""}stripped of
-punctuation and limited to the alphabet `{info['text'].get('alphabet')}`; digits and other
+Transcripts are NFKC-normalised, {"lower-cased, " if info["text"].get("lowercase", True) else ""}stripped of
+punctuation and limited to the alphabet `{info["text"].get("alphabet")}`; digits and other
 characters are not in the vocabulary.{"" if wer_meaningful else " Spaces are removed."} Compare outputs with
 references normalised the same way.
 
@@ -183,7 +203,7 @@ references normalised the same way.
   noisy, far-field or accented speech under-represented in Common Voice.
 - The output has no punctuation, casing or digits.
 - {batching_note}
-- Check the licence of the pre-trained encoder `{info['encoder']['source']}` before use.
+- Check the licence of the pre-trained encoder `{info["encoder"]["source"]}` before use.
 
 ## Licence
 
@@ -253,9 +273,15 @@ def card_metadata(results, info, title):
     test = results["metrics"]["test"]
     eval_results = [
         EvalResult(
-            task_type="automatic-speech-recognition", task_name="Speech Recognition",
-            dataset_type=dataset_type, dataset_name=dataset_name, dataset_config=language, dataset_split="test",
-            metric_type=metric.lower(), metric_name=f"Test {metric}", metric_value=test[metric],
+            task_type="automatic-speech-recognition",
+            task_name="Speech Recognition",
+            dataset_type=dataset_type,
+            dataset_name=dataset_name,
+            dataset_config=language,
+            dataset_split="test",
+            metric_type=metric.lower(),
+            metric_name=f"Test {metric}",
+            metric_value=test[metric],
         )
         for metric in ("WER", "CER")
         if test.get(metric) is not None
@@ -287,16 +313,16 @@ def transformers_card(run, info, ctc_class):
     lower_case = "lower case, " if info["text"].get("lowercase", True) else ""
     body = f"""# {title}
 
-A character CTC speech recogniser for **{language}**: the encoder `{encoder['source']}`
-({encoder['family']}) fine-tuned with a linear CTC head (seed {info['seed']}) by the recipes of the
+A character CTC speech recogniser for **{language}**: the encoder `{encoder["source"]}`
+({encoder["family"]}) fine-tuned with a linear CTC head (seed {info["seed"]}) by the recipes of the
 study *On the Cross-lingual Transferability of Pre-trained wav2vec2-based Models* (arXiv
-{STUDY_ARXIV}), exported from checkpoint `{info['checkpoint']['name']}` (lowest dev CER) as a
+{STUDY_ARXIV}), exported from checkpoint `{info["checkpoint"]["name"]}` (lowest dev CER) as a
 transformers `{ctc_class}`.
 
-Test WER {fmt(test.get('WER'))} %, CER {fmt(test.get('CER'))} % ({test.get('n_utterances')} utterances of
-Common Voice folder `{(info.get('data') or {}).get('release_folder')}`), greedy decoding without a
+Test WER {fmt(test.get("WER"))} %, CER {fmt(test.get("CER"))} % ({test.get("n_utterances")} utterances of
+Common Voice folder `{(info.get("data") or {}).get("release_folder")}`), greedy decoding without a
 language model. Outputs are {language} text as the recipe normalises it (NFKC, {lower_case}no punctuation
-or digits, alphabet `{info['text'].get('alphabet')}`): compare them with references normalised the same way.
+or digits, alphabet `{info["text"].get("alphabet")}`): compare them with references normalised the same way.
 
 ## Usage
 
@@ -307,8 +333,8 @@ asr = pipeline("automatic-speech-recognition", model="path/to/this/folder")
 print(asr("clip.wav")["text"])  # a file (read with ffmpeg), or {{"raw": samples, "sampling_rate": 16000}}
 ```
 
-The feature extractor's `do_normalize: {info['encoder']['normalize_wav']}` (each clip to zero mean and unit
-variance over its own samples) and `return_attention_mask: {info['encoder']['pass_attention_mask']}` are what the
+The feature extractor's `do_normalize: {info["encoder"]["normalize_wav"]}` (each clip to zero mean and unit
+variance over its own samples) and `return_attention_mask: {info["encoder"]["pass_attention_mask"]}` are what the
 training encoder did, so transformers prepares audio as training did.
 
 ## Licence
@@ -325,17 +351,18 @@ def imported_card(info):
     revision = f" at commit `{checkpoint['revision']}`" if checkpoint["revision"] else ""
     base = f", fine-tuned from `{checkpoint['card_base_model']}`" if checkpoint["card_base_model"] else ""
     data = ModelCardData(
-        language=info["language"].split("-")[0], library_name="speechbrain",
+        language=info["language"].split("-")[0],
+        library_name="speechbrain",
         pipeline_tag="automatic-speech-recognition",
         tags=["automatic-speech-recognition", "ctc", "speechbrain", info["encoder"]["family"]],
         base_model=checkpoint["hub_id"],
     )
     body = f"""# {Path(origin).name} for SpeechBrain
 
-The transformers CTC checkpoint `{origin}`{revision} ({checkpoint['architecture']}, weights
-`{checkpoint['weights_file']}`{base}) as a SpeechBrain `EncoderASR` folder: the same encoder weights,
+The transformers CTC checkpoint `{origin}`{revision} ({checkpoint["architecture"]}, weights
+`{checkpoint["weights_file"]}`{base}) as a SpeechBrain `EncoderASR` folder: the same encoder weights,
 its `lm_head` as `{HEAD_FILE}` and its vocabulary as `{TOKENIZER_FILE}`, decoded greedily.
-Language: {info['language']}.
+Language: {info["language"]}.
 
 ```python
 from speechbrain.inference.ASR import EncoderASR

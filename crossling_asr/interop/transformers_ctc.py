@@ -33,6 +33,8 @@ from transformers import Wav2Vec2CTCTokenizer, Wav2Vec2Processor
 
 from crossling_asr.atomic import write_json, write_text
 from crossling_asr.data.datasets import BLANK, UNK
+from crossling_asr.data.text import language_spec_from_hparams
+from crossling_asr.hparams import read_language_data
 from crossling_asr.interop.encoder_asr import exported_hyperparams
 from crossling_asr.interop.external_ctc import (
     card_base_model,
@@ -40,13 +42,11 @@ from crossling_asr.interop.external_ctc import (
     fetch_checkpoint,
     load_ctc_checkpoint,
 )
-from crossling_asr.model.families import FAMILIES
 from crossling_asr.interop.model_card import EXPORT_FORMAT, imported_card, model_info, transformers_card
 from crossling_asr.interop.released_names import parse_released_name
 from crossling_asr.interop.staging import staged_folder
-from crossling_asr.hparams import read_language_data
+from crossling_asr.model.families import FAMILIES
 from crossling_asr.model.heads import CTCHead
-from crossling_asr.data.text import language_spec_from_hparams
 from crossling_asr.model.trained_model import (
     HEAD_FILE,
     MODEL_INFO_FILE,
@@ -65,12 +65,6 @@ WORD_DELIMITER = "|"
 
 class ConversionError(ValueError):
     """A run or checkpoint that cannot be converted, naming what stands in the way."""
-
-
-
-
-
-
 
 
 # ---- run -> transformers ----------------------------------------------------------------------
@@ -98,8 +92,10 @@ def transformers_vocabulary(tokenizer):
         label = tokenizer.ind2lab[index]
         token = PAD_TOKEN if index == blank else WORD_DELIMITER if label == " " else label
         if token in vocab:
-            raise ConversionError(f"the run's vocabulary has {token!r} as a character: it cannot be a transformers "
-                                  "CTC vocabulary, where that token is reserved")
+            raise ConversionError(
+                f"the run's vocabulary has {token!r} as a character: it cannot be a transformers "
+                "CTC vocabulary, where that token is reserved"
+            )
         vocab[token] = index
     return vocab
 
@@ -108,8 +104,10 @@ def export_to_transformers(output_folder, export_dir, overwrite=False):
     """Write a finished run as a transformers CTC folder (see the module docstring); returns its path."""
     run = load_finished_run(output_folder)
     if run.hparams.get("layer_aggregation", "last") != "last":
-        raise ConversionError(f"{run.folder} combines hidden states with learned layer weights "
-                              "(layer_aggregation: weighted), which a transformers *ForCTC cannot")
+        raise ConversionError(
+            f"{run.folder} combines hidden states with learned layer weights "
+            "(layer_aggregation: weighted), which a transformers *ForCTC cannot"
+        )
     model = TrainedModel.from_run(run, device="cpu")
     lm_head, dropout = linear_head(model.head)
     encoder = model.encoder.model
@@ -131,8 +129,13 @@ def export_to_transformers(output_folder, export_dir, overwrite=False):
         vocab = transformers_vocabulary(model.tokenizer)
         write_json(staging / "vocab.json", vocab)
         tokenizer = Wav2Vec2CTCTokenizer(
-            str(staging / "vocab.json"), pad_token=PAD_TOKEN, word_delimiter_token=WORD_DELIMITER,
-            unk_token=UNK if UNK in vocab else None, bos_token=None, eos_token=None, do_lower_case=False,
+            str(staging / "vocab.json"),
+            pad_token=PAD_TOKEN,
+            word_delimiter_token=WORD_DELIMITER,
+            unk_token=UNK if UNK in vocab else None,
+            bos_token=None,
+            eos_token=None,
+            do_lower_case=False,
             clean_up_tokenization_spaces=False,
         )
         ctc_model.save_pretrained(staging)
@@ -141,12 +144,6 @@ def export_to_transformers(output_folder, export_dir, overwrite=False):
         transformers_card(run, model_info(run, model, None), ctc_class).save(staging / "README.md")
     logger.info("Exported %s (checkpoint %s) as a %s to %s", run.folder, run.checkpoint.name, ctc_class, export_dir)
     return export_dir
-
-
-
-
-
-
 
 
 # ---- transformers -> SpeechBrain ------------------------------------------------------------------
@@ -194,18 +191,31 @@ def import_to_speechbrain(source, export_dir, language=None, revision=None, over
             "language": language,
             "text": {key: value for key, value in spec.__dict__.items() if key != "code"},
             "encoder": {
-                "name": None, "source": files.hub_id or files.source, "family": model.encoder_family,
-                "random_init": False, "normalize_wav": bool(model.feature_extractor.do_normalize),
+                "name": None,
+                "source": files.hub_id or files.source,
+                "family": model.encoder_family,
+                "random_init": False,
+                "normalize_wav": bool(model.feature_extractor.do_normalize),
                 "pass_attention_mask": model.pass_attention_mask,
             },
-            "head": {"input_size": config.hidden_size, "n_tokens": config.vocab_size, "hidden_layers": [],
-                     "dropout": 0.0, "batch_norm": False},
+            "head": {
+                "input_size": config.hidden_size,
+                "n_tokens": config.vocab_size,
+                "hidden_layers": [],
+                "dropout": 0.0,
+                "batch_norm": False,
+            },
             "vocabulary_size": config.vocab_size,
             "blank_index": model.blank_index,
             "decoding": {"method": "greedy"},
-            "checkpoint": {"source": files.source, "hub_id": files.hub_id, "revision": files.revision,
-                           "architecture": model.architecture, "weights_file": model.weights,
-                           "card_base_model": card_base},
+            "checkpoint": {
+                "source": files.source,
+                "hub_id": files.hub_id,
+                "revision": files.revision,
+                "architecture": model.architecture,
+                "weights_file": model.weights,
+                "card_base_model": card_base,
+            },
             "seed": released.seed if released else None,
         }
         write_json(staging / MODEL_INFO_FILE, info)
@@ -213,5 +223,3 @@ def import_to_speechbrain(source, export_dir, language=None, revision=None, over
         imported_card(info).save(staging / "README.md")
     logger.info("Imported %s (%s) as an EncoderASR folder %s", source, files.revision or "local folder", export_dir)
     return export_dir
-
-

@@ -1,1 +1,2 @@
-"""Models: the encoder registry's SSL encoders, CTC heads, layer weights, model families, tiny test encoders, trained models."""
+"""Models: SSL encoders of the registry, CTC heads, layer weights, model families, tiny test encoders,
+trained models."""

@@ -20,6 +20,7 @@ from crossling_asr.registry import REGISTRY_PATH, load_registry
 
 logger = logging.getLogger(__name__)
 
+
 def resolve_encoder(name, source=None, registry_path=REGISTRY_PATH):
     """The registry entry for `name`; `source` (hub id or local dir) replaces its source.
 
@@ -29,8 +30,7 @@ def resolve_encoder(name, source=None, registry_path=REGISTRY_PATH):
     registry = load_registry(registry_path)
     if name not in registry:
         raise ValueError(
-            f"Unknown encoder '{name}'. Valid names (hparams/encoders.yaml): "
-            + ", ".join(sorted(registry))
+            f"Unknown encoder '{name}'. Valid names (hparams/encoders.yaml): " + ", ".join(sorted(registry))
         )
     entry = dict(registry[name])
     if source:
@@ -53,8 +53,11 @@ def write_architecture_dir(entry, directory):
     config = AutoConfig.for_model(**entry["architecture"])
     config.save_pretrained(directory)
     extractor = Wav2Vec2FeatureExtractor(
-        feature_size=1, sampling_rate=16000, padding_value=0.0,
-        do_normalize=True, return_attention_mask=True,
+        feature_size=1,
+        sampling_rate=16000,
+        padding_value=0.0,
+        do_normalize=True,
+        return_attention_mask=True,
     )
     extractor.save_pretrained(directory)
     return str(directory)
@@ -99,7 +102,9 @@ class SSLEncoder(Wav2Vec2):
         layer_aggregation="last",
     ):
         if layer_aggregation not in LAYER_AGGREGATIONS:
-            raise ValueError(f"layer_aggregation {layer_aggregation!r}: expected one of {', '.join(LAYER_AGGREGATIONS)}")
+            raise ValueError(
+                f"layer_aggregation {layer_aggregation!r}: expected one of {', '.join(LAYER_AGGREGATIONS)}"
+            )
         self.source = str(source)
         self._random_init = random_init
         self._config_overrides = dict(config_overrides or {})
@@ -201,7 +206,8 @@ class SSLEncoder(Wav2Vec2):
         if self.normalize_wav:
             wav = normalize_per_utterance(wav, mask, lengths)
         out = self.model(
-            wav, attention_mask=mask.long() if self.pass_attention_mask else None,
+            wav,
+            attention_mask=mask.long() if self.pass_attention_mask else None,
             output_hidden_states=all_hidden_states,
         )
         if not all_hidden_states:
@@ -249,4 +255,3 @@ def count_parameters(module):
     total = sum(p.numel() for p in module.parameters())
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     return total, trainable
-

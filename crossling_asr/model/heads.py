@@ -62,7 +62,11 @@ class ProbeCTCHead(torch.nn.Module):
         size = input_size
         if kind == "bilstm":
             self.lstm = torch.nn.LSTM(
-                input_size, lstm_units, num_layers=lstm_layers, bidirectional=True, batch_first=True,
+                input_size,
+                lstm_units,
+                num_layers=lstm_layers,
+                bidirectional=True,
+                batch_first=True,
                 dropout=dropout if lstm_layers > 1 else 0.0,
             )
             rnn_init(self.lstm)

@@ -32,10 +32,10 @@ from speechbrain.dataio.encoder import CTCTextEncoder
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.data_utils import batch_pad_right
 
-from crossling_asr.model.encoders import SSLEncoder
-from crossling_asr.hparams import REPO_ROOT
-from crossling_asr.model.heads import CTCHead
 from crossling_asr.data.text import LanguageSpec, TextNormalizer
+from crossling_asr.hparams import REPO_ROOT
+from crossling_asr.model.encoders import SSLEncoder
+from crossling_asr.model.heads import CTCHead
 
 # A finished run's output folder.
 RESULTS_FILE = "results.json"
@@ -83,9 +83,7 @@ class FinishedRun:
         for candidate in candidates:
             if candidate.is_file():
                 return candidate
-        raise TrainedModelError(
-            f"the {split} manifest of {self.folder} is not at " + " or ".join(map(str, candidates))
-        )
+        raise TrainedModelError(f"the {split} manifest of {self.folder} is not at " + " or ".join(map(str, candidates)))
 
 
 def load_finished_run(output_folder):
@@ -228,8 +226,7 @@ class TrainedModel:
     with an LM, {lm (path), alpha, beta, beam_size}; else None.
     """
 
-    def __init__(self, encoder, head, head_config, tokenizer, language_spec, source, exported_lm=None,
-                 device="cpu"):
+    def __init__(self, encoder, head, head_config, tokenizer, language_spec, source, exported_lm=None, device="cpu"):
         self.device = torch.device(device)
         self.encoder = encoder.to(self.device).eval()
         self.head = head.to(self.device).eval()
@@ -250,8 +247,7 @@ class TrainedModel:
         if (path / RESULTS_FILE).is_file():
             return cls.from_run(load_finished_run(path), device)
         raise TrainedModelError(
-            f"{path} is neither a finished run (no {RESULTS_FILE}) nor an exported model "
-            f"(no {MODEL_INFO_FILE})"
+            f"{path} is neither a finished run (no {RESULTS_FILE}) nor an exported model (no {MODEL_INFO_FILE})"
         )
 
     @classmethod
@@ -271,8 +267,7 @@ class TrainedModel:
         head = CTCHead(**layout)
         head.load_state_dict(head_state)
         tokenizer = load_tokenizer(run.tokenizer_file, layout["n_tokens"])
-        return cls(encoder, head, layout, tokenizer, run.language_spec, run.folder,
-                   device=device or default_device())
+        return cls(encoder, head, layout, tokenizer, run.language_spec, run.folder, device=device or default_device())
 
     @classmethod
     def from_export(cls, path, device=None):
@@ -280,8 +275,11 @@ class TrainedModel:
         path = Path(path)
         info = json.loads((path / MODEL_INFO_FILE).read_text(encoding="utf-8"))
         encoder = SSLEncoder(
-            source=str(path), save_path=str(path), family=info["encoder"]["family"],
-            freeze=True, apply_spec_augment=False,
+            source=str(path),
+            save_path=str(path),
+            family=info["encoder"]["family"],
+            freeze=True,
+            apply_spec_augment=False,
         )
         head = CTCHead(**info["head"])
         head.load_state_dict(head_state_from_export(load_weights(path / HEAD_FILE)))
@@ -289,8 +287,12 @@ class TrainedModel:
         decoding = info.get("decoding", {})
         exported_lm = None
         if decoding.get("method") == "beam_lm":
-            exported_lm = {"lm": path / LM_FILE, "alpha": decoding["alpha"], "beta": decoding["beta"],
-                           "beam_size": decoding["beam_size"]}
+            exported_lm = {
+                "lm": path / LM_FILE,
+                "alpha": decoding["alpha"],
+                "beta": decoding["beta"],
+                "beam_size": decoding["beam_size"],
+            }
         tokenizer = load_tokenizer(path / TOKENIZER_FILE, info["head"]["n_tokens"])
         return cls(encoder, head, info["head"], tokenizer, spec, path, exported_lm, device or default_device())
 

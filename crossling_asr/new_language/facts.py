@@ -60,8 +60,11 @@ def iso639_3_code(code):
     source = f"ISO 639-3 code of '{code.split('-')[0]}' (iso639-lang {version('iso639-lang')})"
     if entry.scope() == "Macrolanguage":
         members = ", ".join(lang.pt3 for lang in entry.individuals())
-        return Fact(None, f"{entry.pt3} is a macrolanguage: URIEL may know the language as {entry.pt3} or as "
-                          f"one of its languages ({members}); choose the one of your sentences")
+        return Fact(
+            None,
+            f"{entry.pt3} is a macrolanguage: URIEL may know the language as {entry.pt3} or as "
+            f"one of its languages ({members}); choose the one of your sentences",
+        )
     return Fact(entry.pt3, source)
 
 
@@ -83,8 +86,10 @@ def uriel_families(iso_codes):
     path = resources.files("urielplus").joinpath(*URIEL_FAMILY_FILE)
     source = f"URIEL (urielplus {version('urielplus')})"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: urielplus {version('urielplus')} ships no URIEL family file "
-                                "there (requirements.txt pins the version this was written for)")
+        raise FileNotFoundError(
+            f"{path} not found: urielplus {version('urielplus')} ships no URIEL family file "
+            "there (requirements.txt pins the version this was written for)"
+        )
     families = {}
     with np.load(path) as uriel:
         row_of = {str(code): row for row, code in enumerate(uriel["langs"])}

@@ -51,9 +51,10 @@ COMMON_STEPS = (
 def render_readme(code, name, normalisation, primary_metric="WER"):
     """README.md of a recipe directory: how to run it, its text rules, an empty results table."""
     names = list(load_registry())
-    note = "" if primary_metric == "WER" else (
-        " (written without spaces between words: WER would count whole sentences; "
-        "WER is reported too)"
+    note = (
+        ""
+        if primary_metric == "WER"
+        else (" (written without spaces between words: WER would count whole sentences; WER is reported too)")
     )
     return README_TEMPLATE.format(
         code=code,

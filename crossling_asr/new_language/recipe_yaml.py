@@ -68,7 +68,7 @@ def yaml_words(words):
         else:
             line += piece
     lines.append(line)
-    return "\n".join(lines)[len(indent):]
+    return "\n".join(lines)[len(indent) :]
 
 
 def fact_lines(key, fact, code):

@@ -17,13 +17,13 @@ from pathlib import Path
 import ruamel.yaml
 
 from crossling_asr.atomic import write_text
+from crossling_asr.data.text import LanguageSpec, TextNormalizer
 from crossling_asr.hparams import RECIPES_DIR
 from crossling_asr.new_language import facts as lookup
 from crossling_asr.new_language import text_rules
 from crossling_asr.new_language.recipe_readme import render_readme
 from crossling_asr.new_language.recipe_yaml import FACT_NEEDED_FOR, build_yaml, yaml_alphabet
 from crossling_asr.new_language.voices import default_voice, espeak_voices
-from crossling_asr.data.text import LanguageSpec, TextNormalizer
 
 CODE_PATTERN = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 ISO639_3_PATTERN = re.compile(r"[a-z]{3}")
@@ -77,15 +77,32 @@ def language_facts(code, name=None, iso639_3=None, family=None, ask=None):
     else:
         # A macrolanguage's languages share its family: its code finds the family as well.
         uriel_code = facts["iso639_3"].value or lookup.macrolanguage_code(code)
-        facts["family"] = (lookup.uriel_family(uriel_code) if uriel_code
-                           else lookup.Fact(None, "no ISO 639-3 code to look its family up in URIEL"))
+        facts["family"] = (
+            lookup.uriel_family(uriel_code)
+            if uriel_code
+            else lookup.Fact(None, "no ISO 639-3 code to look its family up in URIEL")
+        )
         facts["family"] = _asked(facts["family"], "family", code, ask)
     return facts
 
 
-def create_recipe(code, source="es", voice=None, alphabet=None, sentences_file=None, words_file=None,
-                  word_internal=None, word_delimiter="auto", name=None, iso639_3=None, family=None,
-                  recipes_dir=RECIPES_DIR, force=False, ask=None, echo=print):
+def create_recipe(
+    code,
+    source="es",
+    voice=None,
+    alphabet=None,
+    sentences_file=None,
+    words_file=None,
+    word_internal=None,
+    word_delimiter="auto",
+    name=None,
+    iso639_3=None,
+    family=None,
+    recipes_dir=RECIPES_DIR,
+    force=False,
+    ask=None,
+    echo=print,
+):
     """Write `recipes_dir`/<code>/ and return it; `echo` prints what was derived and what to check.
 
     Options as local/new_language.py's (see its --help); `ask(prompt)`
@@ -119,8 +136,7 @@ def create_recipe(code, source="es", voice=None, alphabet=None, sentences_file=N
     # Optional marks of the sample's script, deleted (and so kept out of the alphabet)
     char_map = {}
     if sentences:
-        script = text_rules.main_script_of(sentences, text_rules.sample_normalizer(code, case_map,
-                                                                                   lowercase=lowercase))
+        script = text_rules.main_script_of(sentences, text_rules.sample_normalizer(code, case_map, lowercase=lowercase))
         if script in text_rules.SCRIPT_CHAR_MAPS:
             char_map = dict(text_rules.SCRIPT_CHAR_MAPS[script])
             echo(f"{script} script: char_map deletes its optional marks ({len(char_map)} entries)")
@@ -128,7 +144,8 @@ def create_recipe(code, source="es", voice=None, alphabet=None, sentences_file=N
     # Characters kept between letters
     if word_internal is None and sentences:
         word_internal = text_rules.word_internal_characters(
-            sentences, text_rules.sample_normalizer(code, case_map, char_map, lowercase))
+            sentences, text_rules.sample_normalizer(code, case_map, char_map, lowercase)
+        )
         echo(f"Kept between letters (found there in the sentences): {word_internal!r}")
     elif word_internal is None:
         word_internal = src_text.get("word_internal_punctuation", "")
@@ -162,8 +179,7 @@ def create_recipe(code, source="es", voice=None, alphabet=None, sentences_file=N
     else:
         alphabet = src_text["alphabet"]
         alphabet_note = [
-            "!!! COPIED FROM THE SOURCE RECIPE: the letters below are those of "
-            f"{source}, not of {code}.",
+            f"!!! COPIED FROM THE SOURCE RECIPE: the letters below are those of {source}, not of {code}.",
             "!!! Replace them (--alphabet, or --sentences FILE to derive them) before training.",
         ]
         echo(f"WARNING: no --alphabet or --sentences: the alphabet of {source} was copied; set it in the yaml")
@@ -197,8 +213,7 @@ def create_recipe(code, source="es", voice=None, alphabet=None, sentences_file=N
     facts = language_facts(code, name, iso639_3, family, ask)
     for key, fact in facts.items():
         if fact.value is None:
-            echo(f"WARNING: {key} unknown ({fact.source}): set it in hparams/{code}.yaml, "
-                 f"else {FACT_NEEDED_FOR[key]}")
+            echo(f"WARNING: {key} unknown ({fact.source}): set it in hparams/{code}.yaml, else {FACT_NEEDED_FOR[key]}")
         else:
             echo(f"{key}: {fact.value} ({fact.source})")
 
@@ -208,8 +223,18 @@ def create_recipe(code, source="es", voice=None, alphabet=None, sentences_file=N
     shutil.copymode(src_dir / "train.py", dest / "train.py")
     base_file = (src_yaml.parent / source_data["base_hparams"]).resolve()
     base_rel = os.path.relpath(base_file, dest / "hparams")
-    yaml_text = build_yaml(code, f"recipes/{source}", base_rel, facts, yaml_alphabet(alphabet), alphabet_note,
-                           text, primary_metric, voice, words)
+    yaml_text = build_yaml(
+        code,
+        f"recipes/{source}",
+        base_rel,
+        facts,
+        yaml_alphabet(alphabet),
+        alphabet_note,
+        text,
+        primary_metric,
+        voice,
+        words,
+    )
     write_text(dest / "hparams" / f"{code}.yaml", yaml_text)
     normalisation = (
         f"Alphabet: `{alphabet}`"
@@ -228,6 +253,7 @@ def create_recipe(code, source="es", voice=None, alphabet=None, sentences_file=N
     echo(f"Created {dest}/ (train.py, README.md, hparams/{code}.yaml); voice: {voice}; {len(words)} words")
     if voice is None:
         echo("  no espeak-ng voice found for the code: set synthetic.voice (espeak-ng --voices)")
-    echo(f"Next: cd {dest} && python train.py hparams/{code}.yaml "
-         f"--data_folder=/path/to/cv-corpus-7.0-2021-07-21/{code}")
+    echo(
+        f"Next: cd {dest} && python train.py hparams/{code}.yaml --data_folder=/path/to/cv-corpus-7.0-2021-07-21/{code}"
+    )
     return dest

@@ -24,8 +24,12 @@ MIN_COUNT = 1
 MIN_SCRIPT_SHARE = 0.05
 # Unicode name prefixes that belong to one writing system.
 SCRIPT_GROUPS = {
-    "HIRAGANA": "CJK", "KATAKANA": "CJK", "KATAKANA-HIRAGANA": "CJK", "IDEOGRAPHIC": "CJK",
-    "HALFWIDTH": "CJK", "CJK": "CJK",
+    "HIRAGANA": "CJK",
+    "KATAKANA": "CJK",
+    "KATAKANA-HIRAGANA": "CJK",
+    "IDEOGRAPHIC": "CJK",
+    "HALFWIDTH": "CJK",
+    "CJK": "CJK",
 }
 # Scripts whose every character may occur in text (ideographs, syllable
 # blocks): when a sample shows one, its whole block enters the alphabet, not
@@ -86,8 +90,16 @@ def dotless_i_case_map(code, sentences):
 
 def sample_normalizer(code, case_map, char_map=None, lowercase=True, word_internal=""):
     """The language's TextNormalizer before its alphabet is known (every letter counts as the language's)."""
-    return TextNormalizer(LanguageSpec(code=code, alphabet=ANY_LETTER, word_internal_punctuation=word_internal,
-                                       case_map=case_map, char_map=char_map or {}, lowercase=lowercase))
+    return TextNormalizer(
+        LanguageSpec(
+            code=code,
+            alphabet=ANY_LETTER,
+            word_internal_punctuation=word_internal,
+            case_map=case_map,
+            char_map=char_map or {},
+            lowercase=lowercase,
+        )
+    )
 
 
 def _is_letter(ch):
@@ -171,10 +183,16 @@ def word_internal_characters(sentences, normalizer):
     found = Counter()
     for sentence in sentences:
         text = normalizer.rewrite(sentence)
-        found.update({ch for i, ch in enumerate(text[1:-1], 1) if ch in WORD_INTERNAL_CANDIDATES
-                      and _is_letter(text[i - 1]) and _is_letter(text[i + 1])})
-    return "".join(ch for ch in WORD_INTERNAL_CANDIDATES
-                   if found[ch] >= max(1, MIN_WORD_INTERNAL_SHARE * len(sentences)))
+        found.update(
+            {
+                ch
+                for i, ch in enumerate(text[1:-1], 1)
+                if ch in WORD_INTERNAL_CANDIDATES and _is_letter(text[i - 1]) and _is_letter(text[i + 1])
+            }
+        )
+    return "".join(
+        ch for ch in WORD_INTERNAL_CANDIDATES if found[ch] >= max(1, MIN_WORD_INTERNAL_SHARE * len(sentences))
+    )
 
 
 def frequent_words(sentences, normalizer, n=40):

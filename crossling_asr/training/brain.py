@@ -212,13 +212,16 @@ class CTCBrain(sb.Brain):
             token_lens = self.hparams.wav_augment.replicate_labels(token_lens)
         with torch.autocast(device_type=self.device_type, enabled=False):
             loss = sb.nnet.losses.ctc_loss(
-                log_probs, tokens, wav_lens, token_lens,
-                blank_index=self.blank_index, reduction=self.hparams.ctc_reduction,
+                log_probs,
+                tokens,
+                wav_lens,
+                token_lens,
+                blank_index=self.blank_index,
+                reduction=self.hparams.ctc_reduction,
             )
         if stage != sb.Stage.TRAIN:
             hyps = [
-                decode_text(self.tokenizer, ids)
-                for ids in greedy_ctc_decode(log_probs, wav_lens, self.blank_index)
+                decode_text(self.tokenizer, ids) for ids in greedy_ctc_decode(log_probs, wav_lens, self.blank_index)
             ]
             self.hypotheses.extend(zip(batch.id, batch.wrd, hyps))
             self.eval_batches += 1
@@ -243,8 +246,9 @@ class CTCBrain(sb.Brain):
         shards = [None] * torch.distributed.get_world_size()
         torch.distributed.all_gather_object(shards, (self.hypotheses, float(stage_loss), self.eval_batches))
         hypotheses = sorted(row for rows, _, _ in shards for row in rows)
-        logger.info("Rank %d decoded %d of %d utterances", torch.distributed.get_rank(),
-                    len(self.hypotheses), len(hypotheses))
+        logger.info(
+            "Rank %d decoded %d of %d utterances", torch.distributed.get_rank(), len(self.hypotheses), len(hypotheses)
+        )
         batches = sum(n for _, _, n in shards)
         loss = sum(avg * n for _, avg, n in shards) / max(1, batches)
         return hypotheses, loss
@@ -319,7 +323,8 @@ class CTCBrain(sb.Brain):
             logger.warning(
                 "Out of memory on a batch of %d utterances (%.1f s of audio); skipped. "
                 "Lower max_batch_length if this repeats.",
-                len(batch.id), float(batch.sig[0].shape[1]) / 16000 * len(batch.id),
+                len(batch.id),
+                float(batch.sig[0].shape[1]) / 16000 * len(batch.id),
             )
         else:
             self.run_state.skipped_nonfinite += 1
@@ -397,12 +402,16 @@ class CTCBrain(sb.Brain):
                 logger.warning(
                     "Blank collapse: %.0f%% of dev hypotheses are empty (the model emits only "
                     "blanks). Usual causes: too few steps yet, too high encoder learning rate, "
-                    "too short head warm-up (encoder_freeze_steps).", 100 * empty_share,
+                    "too short head warm-up (encoder_freeze_steps).",
+                    100 * empty_share,
                 )
             stats["empty_hypotheses"] = round(empty_share, 4)
             self.hparams.train_logger.log_stats(
-                stats_meta={"epoch": epoch, "optimizer_step": self.optimizer_step,
-                            **{f"lr_{k}": v for k, v in lrs.items()}},
+                stats_meta={
+                    "epoch": epoch,
+                    "optimizer_step": self.optimizer_step,
+                    **{f"lr_{k}": v for k, v in lrs.items()},
+                },
                 train_stats=self.train_stats,
                 valid_stats=stats,
             )

@@ -19,7 +19,8 @@ STAGING = ".staging"
 class AtomicCheckpointer(Checkpointer):
     """Checkpointer with atomic checkpoint directories (see module docstring)."""
 
-    def save_checkpoint(self, meta={}, end_of_epoch=True, name=None, verbosity=20):
+    def save_checkpoint(self, meta=None, end_of_epoch=True, name=None, verbosity=20):
+        meta = {} if meta is None else meta
         final_root = self.checkpoints_dir
         staging = final_root / STAGING
         if if_main_process():

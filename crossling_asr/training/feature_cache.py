@@ -185,9 +185,14 @@ class FeatureCache:
             return {}
 
     def write_manifest(self):
-        write_json(self.folder / MANIFEST_FILE, {
-            "format": FORMAT_VERSION, "key_digest": key_digest(self.key), "entries": self.manifest,
-        })
+        write_json(
+            self.folder / MANIFEST_FILE,
+            {
+                "format": FORMAT_VERSION,
+                "key_digest": key_digest(self.key),
+                "entries": self.manifest,
+            },
+        )
 
     def write(self, utt_id, states, num_samples):
         """Store (time, states, hidden) as fp16, atomically; returns the manifest record."""
@@ -210,19 +215,28 @@ class FeatureCache:
             raise FeatureCacheError(f"{path}: missing") from None
         try:
             header_size = int.from_bytes(data[:8], "little")
-            metadata = json.loads(data[8:8 + header_size])["__metadata__"]
+            metadata = json.loads(data[8 : 8 + header_size])["__metadata__"]
             states = load_safetensors(data)[TENSOR_NAME]
-            record = {"frames": int(metadata["frames"]), "samples": int(metadata["samples"]),
-                      "crc32": int(metadata["crc32"])}
+            record = {
+                "frames": int(metadata["frames"]),
+                "samples": int(metadata["samples"]),
+                "crc32": int(metadata["crc32"]),
+            }
         except Exception as err:  # any damage to the file: truncated, garbage, missing fields
             raise FeatureCacheError(f"{path}: unreadable ({type(err).__name__}: {err})") from None
         problem = None
         if metadata.get("id") != utt_id:
             problem = f"holds utterance {metadata.get('id')!r}"
-        elif states.dtype != torch.float16 or tuple(states.shape) != (record["frames"], self.num_states, self.hidden_size):
-            problem = f"shape {tuple(states.shape)} {states.dtype}, expected ({record['frames']}, " \
-                      f"{self.num_states}, {self.hidden_size}) float16"
-        elif _crc(memoryview(data)[8 + header_size:]) != record["crc32"]:
+        elif states.dtype != torch.float16 or tuple(states.shape) != (
+            record["frames"],
+            self.num_states,
+            self.hidden_size,
+        ):
+            problem = (
+                f"shape {tuple(states.shape)} {states.dtype}, expected ({record['frames']}, "
+                f"{self.num_states}, {self.hidden_size}) float16"
+            )
+        elif _crc(memoryview(data)[8 + header_size :]) != record["crc32"]:
             problem = "checksum mismatch (corrupt data)"
         elif utt_id in self.manifest and self.manifest[utt_id] != record:
             problem = f"differs from the manifest ({self.manifest[utt_id]} vs {record})"
@@ -267,7 +281,7 @@ def _utterances(datasets):
 def _batches(ids, utterances, batch_size):
     """Missing utterances longest first, `batch_size` of similar length at a time."""
     ordered = sorted(ids, key=lambda i: -utterances[i][2])
-    return [ordered[k:k + batch_size] for k in range(0, len(ordered), batch_size)]
+    return [ordered[k : k + batch_size] for k in range(0, len(ordered), batch_size)]
 
 
 def fill(cache, encoder, datasets, utterances, ids, device, autocast, batch_size, sample_rate):
@@ -284,13 +298,17 @@ def fill(cache, encoder, datasets, utterances, ids, device, autocast, batch_size
             samples = torch.round(wav_lens * wavs.shape[1]).long()
             frames = encoder.frame_counts(samples).tolist()
             for k, utt_id in enumerate(batch.id):
-                cache.write(utt_id, states[:, k, :frames[k]].transpose(0, 1), int(samples[k]))
+                cache.write(utt_id, states[:, k, : frames[k]].transpose(0, 1), int(samples[k]))
             done += len(batch_ids)
             audio += float(samples.sum()) / sample_rate
             if time.monotonic() - last_log > 30:
                 last_log = time.monotonic()
-                logger.info("Feature cache: %d/%d utterances (%.0f s of audio per second)",
-                            done, len(ids), audio / (last_log - started))
+                logger.info(
+                    "Feature cache: %d/%d utterances (%.0f s of audio per second)",
+                    done,
+                    len(ids),
+                    audio / (last_log - started),
+                )
     return time.monotonic() - started
 
 
@@ -303,8 +321,9 @@ def open_feature_cache(hparams, brain, datasets):
     wait at a barrier, then open the finished cache.
     """
     encoder = brain.encoder_module
-    key = cache_key(encoder, hparams["encoder"], hparams["encoder_spec"]["source"], brain.precision,
-                    hparams["sample_rate"])
+    key = cache_key(
+        encoder, hparams["encoder"], hparams["encoder_spec"]["source"], brain.precision, hparams["sample_rate"]
+    )
     mode = hparams["probe_feature_cache"]
     folder = cache_folder(mode, key, hparams["output_folder"], hparams["prep_folder"])
     utterances = _utterances(datasets)
@@ -320,33 +339,59 @@ def _check_and_fill(folder, key, encoder, datasets, utterances, brain, hparams):
     with exclusive(folder / LOCK_FILE, f"Feature cache {folder} is being filled by another run: waiting for it"):
         key_file = folder / KEY_FILE
         if key_file.is_file() and json.loads(key_file.read_text(encoding="utf-8")) != json.loads(json.dumps(key)):
-            raise FeatureCacheError(f"{key_file} does not match the key its folder is named after: "
-                                    "remove the folder and re-run")
+            raise FeatureCacheError(
+                f"{key_file} does not match the key its folder is named after: remove the folder and re-run"
+            )
         write_json(key_file, key)
         cache = FeatureCache(folder, key)
         listed = len(cache.manifest)
         sample_rate = hparams["sample_rate"]
         with concurrent.futures.ThreadPoolExecutor(CHECK_THREADS) as pool:
-            problems = dict(zip(utterances, pool.map(
-                lambda i: cache.check(i, utterances[i][2], sample_rate), utterances)))
+            problems = dict(
+                zip(utterances, pool.map(lambda i: cache.check(i, utterances[i][2], sample_rate), utterances))
+            )
         todo = [i for i, problem in problems.items() if problem]
         bad = [problems[i] for i in todo if problems[i] != MISSING]
         for utt_id in todo:
             cache.manifest.pop(utt_id, None)
         if bad:
             logger.warning("Feature cache %s: %d bad entries are recomputed, e.g. %s", folder, len(bad), bad[0])
-        logger.info("Feature cache %s: %d of %d entries checked and reused (%d listed), %d to compute",
-                    folder, len(utterances) - len(todo), len(utterances), listed, len(todo))
+        logger.info(
+            "Feature cache %s: %d of %d entries checked and reused (%d listed), %d to compute",
+            folder,
+            len(utterances) - len(todo),
+            len(utterances),
+            listed,
+            len(todo),
+        )
         fill_seconds = 0.0
         if todo:
             seconds = sum(utterances[i][2] for i in todo)
-            needed = estimate_bytes(seconds, frames_per_second(encoder.model.config, sample_rate),
-                                    key["num_hidden_states"], key["hidden_size"])
+            needed = estimate_bytes(
+                seconds,
+                frames_per_second(encoder.model.config, sample_rate),
+                key["num_hidden_states"],
+                key["hidden_size"],
+            )
             logger.info("Feature cache: %.2f h of audio to encode, about %.2f GB", seconds / 3600, needed / 1e9)
             check_free_space(folder, needed)
-            fill_seconds = fill(cache, encoder, datasets, utterances, todo, brain.device, brain.training_ctx,
-                                hparams["eval_dataloader_options"]["batch_size"], sample_rate)
+            fill_seconds = fill(
+                cache,
+                encoder,
+                datasets,
+                utterances,
+                todo,
+                brain.device,
+                brain.training_ctx,
+                hparams["eval_dataloader_options"]["batch_size"],
+                sample_rate,
+            )
         cache.write_manifest()
         size = sum(p.stat().st_size for p in (cache.entry_path(i) for i in utterances))
-    return {"entries_reused": len(utterances) - len(todo), "entries_computed": len(todo),
-            "entries_rebuilt": len(bad), "bytes": size, "fill_seconds": round(fill_seconds, 3)}
+    return {
+        "entries_reused": len(utterances) - len(todo),
+        "entries_computed": len(todo),
+        "entries_rebuilt": len(bad),
+        "bytes": size,
+        "fill_seconds": round(fill_seconds, 3),
+    }

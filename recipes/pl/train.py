@@ -6,6 +6,7 @@
 All logic is shared (crossling_asr.recipe, installed by `pip install -e .` at the
 repository root); see README.md of this directory.
 """
+
 from crossling_asr.recipe import main
 
 if __name__ == "__main__":
