@@ -17,14 +17,14 @@ import sys
 from pathlib import Path
 
 
-def main():
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output_folder", type=Path, help="a finished run (holds results.json)")
     parser.add_argument("--order", type=int, default=3, help="n-gram order, 2 to 6")
     parser.add_argument("--text", type=Path, action="append", default=[], help="LM text file (repeatable)")
     parser.add_argument("--include-train", action="store_true", help="add the training transcripts to --text")
     parser.add_argument("--out", type=Path, help="ARPA file to write (default <output_folder>/lm/<order>gram.arpa)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.decoding.ngram_lm import LMTextError, build_run_lm
     from crossling_asr.model.trained_model import TrainedModelError, load_finished_run
@@ -38,7 +38,8 @@ def main():
     except (TrainedModelError, LMTextError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,7 +20,7 @@ from crossling_asr.analysis.typology import DISTANCE_KINDS, TYPOLOGY_FILE
 from crossling_asr.hparams import RECIPES_DIR
 
 
-def main():
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=TYPOLOGY_FILE)
     parser.add_argument("--kinds", nargs="+", default=list(DISTANCE_KINDS), choices=DISTANCE_KINDS)
@@ -30,7 +30,7 @@ def main():
         default=RECIPES_DIR,
         help="the recipes whose languages to compute (default: the repository's recipes/)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     from crossling_asr.analysis.typology import compute_distances, recipe_iso_codes
     from crossling_asr.atomic import write_json
 

@@ -13,13 +13,14 @@ Usage: python local/demo.py [--epochs N] [--out demo]
 import argparse
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 from crossling_asr.cli import positive_int
 from crossling_asr.hparams import REPO_ROOT
 
 
-def main():
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lang", default="es", help="recipe language to synthesise and train (default %(default)s)")
     parser.add_argument("--epochs", type=positive_int, default=25, help="training epochs (default %(default)s)")
@@ -27,7 +28,7 @@ def main():
     parser.add_argument(
         "--out", type=Path, default=REPO_ROOT / "demo", help="where everything goes (default %(default)s)"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.data.synthetic import synthesize_corpus
     from crossling_asr.hparams import read_language_data
@@ -62,7 +63,8 @@ def main():
     test = results["metrics"]["test"]
     print(f"\nTest WER {test['WER']:.1f}%  CER {test['CER']:.1f}%  ({test['n_utterances']} utterances)")
     print(f"Everything about this run: {results_file.parent}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

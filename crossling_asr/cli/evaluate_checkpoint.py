@@ -34,7 +34,7 @@ from crossling_asr.cli import add_decode_batching_arguments
 SPLIT_CHOICES = ("test", "dev")
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="hub id (org/name) or local folder of a transformers CTC checkpoint")
     parser.add_argument("--results-root", type=Path, required=True, help="results root holding prepared/<lang>/")

@@ -80,7 +80,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from crossling_asr.new_language.scaffold import NewLanguageError, create_recipe
 

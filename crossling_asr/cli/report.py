@@ -27,7 +27,7 @@ from crossling_asr.hparams import RECIPES_DIR
 from crossling_asr.run_layout import STUDY_PROTOCOL
 
 
-def main():
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results-root", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="folder for report.md, tables/, figures/")
@@ -70,7 +70,7 @@ def main():
         help="the recipes: language facts for results that lack them, READMEs to update "
         "(default: the repository's recipes/)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     from crossling_asr.analysis.report import build_report, ordered_encoders  # pandas, matplotlib: after --help
 
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")

@@ -16,7 +16,7 @@ from crossling_asr.model.families import FAMILIES
 from crossling_asr.registry import load_registry
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="folder to write OUT/<family>/ into")
     parser.add_argument(

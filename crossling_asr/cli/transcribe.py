@@ -43,7 +43,7 @@ def make_decoder(model, args):
     return Decoder(model)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="run output folder or exported folder")
     parser.add_argument("inputs", nargs="+", help="audio files, folders or manifest CSVs")
@@ -103,7 +103,8 @@ def main(argv=None):
             print(f"  {t.path}: {t.status}")
     if scores["n_scored"]:
         print(f"WER {scores['WER']:.2f}  CER {scores['CER']:.2f}  ({scores['n_scored']} utterances with references)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

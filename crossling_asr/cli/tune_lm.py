@@ -56,7 +56,7 @@ def dev_posteriors(model, manifest):
     return utterances, greedy
 
 
-def main():
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="run output folder or exported folder")
     parser.add_argument("--lm", type=Path, required=True, help="ARPA word LM (local/build_lm.py)")
@@ -89,7 +89,7 @@ def main():
         help="pairs the rescoring search decodes (default %(default)s)",
     )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.decodes < 1:
         parser.error("--decodes must be at least 1")
     # torch, speechbrain and transformers load only now, so that --help answers at once.
@@ -132,7 +132,8 @@ def main():
         f"(alpha {best['alpha']}, beta {best['beta']}, beam {result['beam_size']}; "
         f"{len(result['decoded'])} of {len(args.alphas) * len(args.betas)} pairs decoded) -> {tuning_file(args.lm)}"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
