@@ -55,16 +55,18 @@ from crossling_asr.grid.cost import (
     measured_throughput,
 )
 from crossling_asr.grid.job import GridJob
-from crossling_asr.grid.local import LocalExecutor, make_slots, visible_gpus
+from crossling_asr.grid.launch import ExecutorSettings, launch
 from crossling_asr.grid.released import LIST_FORMAT, released_grid, retraining_run
 from crossling_asr.grid.runs import (
     STALE_AFTER_SECONDS,
     GridError,
+    discover_runs,
+    format_other_runs,
     format_status,
     grid_status,
     select_grid,
 )
-from crossling_asr.grid.slurm import SlurmExecutor, SlurmOptions, parse_gpu_types
+from crossling_asr.grid.slurm import SlurmOptions, parse_gpu_types
 from crossling_asr.run_layout import STUDY_PROTOCOL
 from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 
@@ -75,6 +77,55 @@ def key_value(text):
     if not sep or not name or not value:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return name, value
+
+
+def executor_arguments():
+    """The executor options (a parent parser): local GPUs or CPU slots, or SLURM arrays."""
+    executors = argparse.ArgumentParser(add_help=False)
+    executors.add_argument(
+        "--executor",
+        choices=("local", "slurm"),
+        default="local",
+        help="local: a queue over this machine's GPUs (default); slurm: job arrays",
+    )
+    local = executors.add_argument_group("local executor")
+    local.add_argument("--gpus", help="comma-separated GPU ids to use (default: all visible)")
+    local.add_argument(
+        "--runs-per-gpu",
+        type=positive_int,
+        default=1,
+        help="concurrent runs per GPU group; on a CPU-only machine, concurrent CPU runs",
+    )
+    slurm = executors.add_argument_group("slurm executor")
+    slurm.add_argument("--partition", help="partition of the training (GPU) arrays")
+    slurm.add_argument(
+        "--prep-partition", help="partition of the CPU-only preparation array (default: the cluster's default)"
+    )
+    slurm.add_argument("--account")
+    slurm.add_argument("--qos")
+    slurm.add_argument("--time", help="time limit of every run (default: cost estimate x --time-safety)")
+    slurm.add_argument("--time-safety", type=positive_float, default=1.5)
+    slurm.add_argument("--cpus-per-task", type=positive_int, default=8)
+    slurm.add_argument("--mem", help="host memory per run, e.g. 64G")
+    slurm.add_argument(
+        "--gpu-types",
+        type=parse_gpu_types,
+        default={},
+        help="gres GPU types and their memory, e.g. a100_40g=40,a100_80g=80",
+    )
+    slurm.add_argument("--max-parallel", type=positive_int, help="at most this many array tasks at once")
+    slurm.add_argument("--prep-cpus", type=positive_int, default=8)
+    slurm.add_argument("--prep-time", default="12:00:00")
+    slurm.add_argument("--prep-mem")
+    slurm.add_argument(
+        "--signal-seconds",
+        type=positive_int,
+        default=300,
+        help="USR1 this long before the time limit triggers a checkpointed requeue",
+    )
+    slurm.add_argument("--sbatch-arg", action="append", default=[], help="extra sbatch option (repeatable)")
+    slurm.add_argument("--sbatch", default="sbatch", help="sbatch executable")
+    return executors
 
 
 def build_parser():
@@ -193,50 +244,7 @@ def build_parser():
         help="fixed GPU-hours per run (default %(default)s)",
     )
 
-    executors = argparse.ArgumentParser(add_help=False)
-    executors.add_argument(
-        "--executor",
-        choices=("local", "slurm"),
-        default="local",
-        help="local: a queue over this machine's GPUs (default); slurm: job arrays",
-    )
-    local = executors.add_argument_group("local executor")
-    local.add_argument("--gpus", help="comma-separated GPU ids to use (default: all visible)")
-    local.add_argument(
-        "--runs-per-gpu",
-        type=positive_int,
-        default=1,
-        help="concurrent runs per GPU group; on a CPU-only machine, concurrent CPU runs",
-    )
-    slurm = executors.add_argument_group("slurm executor")
-    slurm.add_argument("--partition", help="partition of the training (GPU) arrays")
-    slurm.add_argument(
-        "--prep-partition", help="partition of the CPU-only preparation array (default: the cluster's default)"
-    )
-    slurm.add_argument("--account")
-    slurm.add_argument("--qos")
-    slurm.add_argument("--time", help="time limit of every run (default: cost estimate x --time-safety)")
-    slurm.add_argument("--time-safety", type=positive_float, default=1.5)
-    slurm.add_argument("--cpus-per-task", type=positive_int, default=8)
-    slurm.add_argument("--mem", help="host memory per run, e.g. 64G")
-    slurm.add_argument(
-        "--gpu-types",
-        type=parse_gpu_types,
-        default={},
-        help="gres GPU types and their memory, e.g. a100_40g=40,a100_80g=80",
-    )
-    slurm.add_argument("--max-parallel", type=positive_int, help="at most this many array tasks at once")
-    slurm.add_argument("--prep-cpus", type=positive_int, default=8)
-    slurm.add_argument("--prep-time", default="12:00:00")
-    slurm.add_argument("--prep-mem")
-    slurm.add_argument(
-        "--signal-seconds",
-        type=positive_int,
-        default=300,
-        help="USR1 this long before the time limit triggers a checkpointed requeue",
-    )
-    slurm.add_argument("--sbatch-arg", action="append", default=[], help="extra sbatch option (repeatable)")
-    slurm.add_argument("--sbatch", default="sbatch", help="sbatch executable")
+    executors = executor_arguments()
 
     status = commands.add_parser("status", parents=[selection], help="done/running/failed/pending counts")
     status.add_argument("-v", "--verbose", action="store_true", help="list finished runs too")
@@ -291,6 +299,7 @@ def make_job(args, overrides):
         recipe_overrides=[*(CPU_TINY_OVERRIDES if args.cpu_tiny else []), *overrides],
         gpus_per_run=args.gpus_per_run,
         stale_after=args.stale_after,
+        protocol=args.protocol,
     )
 
 
@@ -345,13 +354,13 @@ def prepare_languages(job, runs):
         )
 
 
-def run_grid(args, runs, job, assumptions):
-    """Launch the unfinished `runs` with the executor of `args`; the exit status of `run`."""
-    for language in dict.fromkeys(run.language for run in runs):
-        job.check_data_folder(language)  # fail now, not inside a worker, when a folder is wrong
-    hours_table = load_hours_table(args.hours_per_lang) if args.hours_per_lang else None
-    if args.executor == "slurm":
-        options = SlurmOptions(
+def executor_settings(args):
+    """The ExecutorSettings of the executor options (add_executor_arguments) of `args`."""
+    return ExecutorSettings(
+        executor=args.executor,
+        gpus=args.gpus.split(",") if args.gpus else None,
+        runs_per_gpu=args.runs_per_gpu,
+        slurm=SlurmOptions(
             partition=args.partition,
             prep_partition=args.prep_partition,
             account=args.account,
@@ -367,18 +376,23 @@ def run_grid(args, runs, job, assumptions):
             prep_mem=args.prep_mem,
             signal_seconds=args.signal_seconds,
             sbatch_args=args.sbatch_arg,
-        )
-        SlurmExecutor(job, options, sbatch=args.sbatch).submit(runs, assumptions, hours_table)
+        ),
+        sbatch=args.sbatch,
+    )
+
+
+def run_grid(args, runs, job, assumptions):
+    """Launch the unfinished `runs` with the executor of `args`; the exit status of `run`."""
+    for language in dict.fromkeys(run.language for run in runs):
+        job.check_data_folder(language)  # fail now, not inside a worker, when a folder is wrong
+    hours_table = load_hours_table(args.hours_per_lang) if args.hours_per_lang else None
+    done = launch(job, runs, executor_settings(args), assumptions, hours_table)
+    if args.executor == "slurm":
         return 0
-    gpus = args.gpus.split(",") if args.gpus else visible_gpus()
-    if job.gpus_per_run == 0:
-        gpus = []
-    executor = LocalExecutor(job, make_slots(gpus, job.gpus_per_run, args.runs_per_gpu))
-    outcomes = executor.run(runs)
     print(format_status(grid_status(runs, job.results_root, job.stale_after)))
-    if executor.stop.is_set():
+    if done.interrupted:
         return 130
-    return 1 if any(o.result == "failed" for o in outcomes) else 0
+    return 1 if done.failed else 0
 
 
 def training_command(args, overrides):
@@ -387,6 +401,9 @@ def training_command(args, overrides):
     runs = select_grid(args.langs, args.encoders, args.seeds, args.protocol, dict(args.encoder_source))
     if args.command == "status":
         print(format_status(grid_status(runs, args.results_root, args.stale_after), args.verbose))
+        others = other_runs(args, runs)
+        if others:
+            print(others)
     elif args.command == "plan":
         job = make_job(args, overrides)
         statuses = grid_status(runs, job.results_root, job.stale_after)
@@ -405,6 +422,15 @@ def training_command(args, overrides):
     elif args.command == "run":
         return run_grid(args, runs, make_job(args, overrides), cost_assumptions(args, overrides))
     return 0
+
+
+def other_runs(args, runs):
+    """The runs under the results root that the selection's protocol and sources leave out (its
+    languages, encoders and seeds still apply), with their state and the options selecting them."""
+    found, unresolved = discover_runs(args.results_root, args.langs, args.encoders, args.seeds)
+    selected = {run.name for run in runs}
+    others = [run for run in found if run.name not in selected]
+    return format_other_runs(grid_status(others, args.results_root, args.stale_after), unresolved)
 
 
 def released_command(args, overrides):

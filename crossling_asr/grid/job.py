@@ -1,7 +1,9 @@
 """What every run of a grid submission shares, the recipe command of each run, the manifest.
 
-A GridJob holds where the data and the results live, the recipe overrides
-passed to every run and how many GPUs one run uses (more than one: the
+A GridJob holds where the data and the results live, the protocol and the
+recipe overrides passed to every run (checked against the experiment file with
+that protocol applied before anything starts, so a misspelt key fails at once,
+naming it) and how many GPUs one run uses (more than one: the
 recipe is launched through torchrun and trains with DDP). Written to a
 manifest (JSON) it is all that a worker process, local or on a SLURM node,
 needs to launch one run or one language's preparation. A run of a released
@@ -19,7 +21,7 @@ from pathlib import Path
 from crossling_asr.atomic import write_json
 from crossling_asr.data.common_voice import SPLITS
 from crossling_asr.grid.runs import STALE_AFTER_SECONDS, GridError, Run
-from crossling_asr.hparams import REPO_ROOT, language_file
+from crossling_asr.hparams import REPO_ROOT, HparamsError, check_override_keys, experiment_text, language_file
 from crossling_asr.run_layout import STUDY_PROTOCOL
 
 # Keys the grid sets per run (passing them through would put the run's output
@@ -48,14 +50,22 @@ def missing_cv_entries(folder):
     return [name for name in CV_LANGUAGE_FOLDER_ENTRIES if not (Path(folder) / name).exists()]
 
 
-def check_recipe_overrides(overrides):
-    """Reject malformed pass-through overrides and those naming keys the grid sets itself."""
+def check_recipe_overrides(overrides, protocol=STUDY_PROTOCOL):
+    """Reject malformed pass-through overrides, those naming keys the grid sets itself and keys
+    the experiment file does not declare once `protocol` is applied (probe_head exists only
+    under the probe protocol): every run would fail on them, so they fail here, before any run."""
+    keys = []
     for arg in overrides:
         if not arg.startswith("--"):
             raise GridError(f"Recipe override {arg!r} must look like --key=value")
         key = arg[2:].split("=", 1)[0]
         if key in GRID_KEYS:
             raise GridError(f"--{key} is set by the grid for each run; use the grid's {GRID_KEYS[key]} instead")
+        keys.append(key)
+    try:
+        check_override_keys(keys, experiment_text(protocol), f"hparams/ctc_study.yaml (protocol {protocol})")
+    except HparamsError as err:
+        raise GridError(f"recipe overrides after --: {err}") from err
 
 
 @dataclass
@@ -67,6 +77,7 @@ class GridJob:
     data_folders: dict = field(default_factory=dict)
     recipe_overrides: list = field(default_factory=list)
     gpus_per_run: int = 1
+    protocol: str = STUDY_PROTOCOL  # of the trained runs: their preparation loads the recipe with it
     python: str = sys.executable
     stale_after: float = STALE_AFTER_SECONDS
     evaluation_args: list = field(default_factory=list)  # options of local/evaluate_checkpoint.py
@@ -75,7 +86,7 @@ class GridJob:
         self.results_root = str(Path(self.results_root).resolve())
         self.data_root = str(Path(self.data_root).resolve()) if self.data_root else None
         self.data_folders = {lang: str(Path(path).resolve()) for lang, path in self.data_folders.items()}
-        check_recipe_overrides(self.recipe_overrides)
+        check_recipe_overrides(self.recipe_overrides, self.protocol)
         if self.gpus_per_run < 0:
             raise GridError("--gpus-per-run must be 0 (CPU) or more")
 
@@ -115,10 +126,12 @@ class GridJob:
         raise GridError(f"{language}: {folder} {what}. {DATA_ROOT_LAYOUT}")
 
     def language_overrides(self, language):
-        """Recipe overrides that decide a language's data preparation (shared by all its runs)."""
+        """Recipe overrides that decide a language's data preparation (shared by all its runs):
+        the recipe's hparams as its runs load them, the job's protocol included."""
         return [
             f"--data_folder={self.data_folder(language)}",
             f"--results_root={self.results_root}",
+            *([f"--protocol={self.protocol}"] if self.protocol != STUDY_PROTOCOL else []),
             *self.recipe_overrides,
         ]
 
@@ -134,7 +147,9 @@ class GridJob:
             *launcher,
             str(REPO_ROOT / "recipes" / run.language / "train.py"),
             str(language_file(run.language)),
-            *self.language_overrides(run.language),
+            f"--data_folder={self.data_folder(run.language)}",
+            f"--results_root={self.results_root}",
+            *self.recipe_overrides,
             f"--encoder={run.encoder}",
             f"--seed={run.seed}",
             *([f"--protocol={run.protocol}"] if run.protocol != STUDY_PROTOCOL else []),

@@ -13,7 +13,14 @@ from pathlib import Path
 
 from crossling_asr.hparams import recipe_languages
 from crossling_asr.registry import load_registry
-from crossling_asr.run_layout import STUDY_PROTOCOL, normalized_source, output_folder, run_name
+from crossling_asr.run_layout import (
+    EVALUATION_PROTOCOLS,
+    STUDY_PROTOCOL,
+    normalized_source,
+    output_folder,
+    parse_run_name,
+    run_name,
+)
 
 RESULTS_FILE = "results.json"
 LOCK_FILE = "grid.lock"
@@ -241,4 +248,83 @@ def format_status(statuses, verbose=False):
             if status.state == "failed" and status.log:
                 line += f"\n  {'':<{width}}  {'':<8} log: {status.log}"
             lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+# Folders directly under a results root that hold no language's runs.
+NON_RUN_FOLDERS = ("prepared", "grid", "choose")
+
+
+def recorded_source(folder):
+    """The encoder_source a run folder was made with, as its results.json or its last grid attempt's
+    command records it (None: the registry's weights, or not recorded)."""
+    results = read_json(Path(folder) / RESULTS_FILE) or {}
+    if "encoder_source" in results.get("run", {}):
+        return results["run"]["encoder_source"]
+    command = (read_json(Path(folder) / ATTEMPT_FILE) or {}).get("command") or []
+    given = [arg.split("=", 1)[1] for arg in command if arg.startswith("--encoder_source=")]
+    return given[-1] if given else None
+
+
+def selecting_flags(run):
+    """The grid options that select `run` (its protocol and encoder source), as one string."""
+    flags = [f"--encoders {run.encoder}", f"--seeds {run.seed}"]
+    if run.protocol != STUDY_PROTOCOL:
+        flags.append(f"--protocol {run.protocol}")
+    if run.encoder_source:
+        flags.append(f"--encoder-source {run.encoder}={run.encoder_source}")
+    return " ".join(flags)
+
+
+def discover_runs(results_root, languages=None, encoders=None, seeds=None):
+    """(runs, unresolved): the trained runs found under `results_root` in <lang>/<run name>/seed_<N>/
+    folders, whatever their protocol or encoder source, within the given languages, encoders and
+    seeds (None: any), and the folders whose encoder source cannot be recovered (no results.json
+    or grid attempt records it) as (folder, reason). Evaluated checkpoints (`grid released`) are
+    left to their own listing."""
+    root = Path(results_root)
+    runs, unresolved = [], []
+    registry = load_registry()
+    for folder in sorted(root.glob("*/*/seed_*")):
+        language, name, seed_part = folder.relative_to(root).parts
+        if language in NON_RUN_FOLDERS or not folder.is_dir():
+            continue
+        encoder, protocol, tag = parse_run_name(name)
+        try:
+            seed = int(seed_part.removeprefix("seed_"))
+        except ValueError:
+            continue
+        if protocol in EVALUATION_PROTOCOLS or encoder not in registry:
+            continue
+        if (languages and language not in languages) or (encoders and encoder not in encoders):
+            continue
+        if seeds and seed not in seeds:
+            continue
+        source = recorded_source(folder) if tag else None
+        if source is not None and normalized_source(source) == registry[encoder]["source"]:
+            source = None
+        run = Run(language, encoder, seed, protocol, source)
+        if run.name != f"{language}/{name}/{seed_part}":
+            unresolved.append((folder, "its encoder source is not recorded (no results.json or grid attempt)"))
+            continue
+        runs.append(run)
+    return runs, unresolved
+
+
+def format_other_runs(statuses, unresolved):
+    """The runs found under the results root outside a selection: counts, then each with its state
+    and the options that select it."""
+    if not statuses and not unresolved:
+        return ""
+    counts = {state: sum(1 for s in statuses if s.state == state) for state in STATES}
+    lines = [
+        f"{len(statuses)} more runs under the results root, of another protocol or encoder source than "
+        "selected: " + ", ".join(f"{n} {state}" for state, n in counts.items())
+    ]
+    width = max((len(s.run.name) for s in statuses), default=0)
+    for status in statuses:
+        lines.append(f"  {status.run.name:<{width}}  {status.state:<8} {status.detail}".rstrip())
+        lines.append(f"  {'':<{width}}  selected by: {selecting_flags(status.run)}")
+    for folder, reason in unresolved:
+        lines.append(f"  {folder}: {reason}")
     return "\n".join(lines)
