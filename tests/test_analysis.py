@@ -664,13 +664,20 @@ def test_figures_with_too_few_points_say_why_instead_of_nan(monkeypatch):
     legend = fig.axes[1].get_legend()
     assert [t.get_text() for t in legend.get_texts()] == ["es"]  # no entry for the undrawn mean line
 
-    # An encoder with no Indo-European language: its gap is n/a, and the figure says why.
+    # An encoder with no Indo-European language has no gap: it is not drawn (the report says why),
+    # and with no gap at all there is no figure.
     gaps = pd.DataFrame(
-        {"encoder": ["xlsr-53", "wavlm-large", "all"], "gap": [3.0, math.nan, 3.0], "p_holm": [0.5, math.nan, 0.5]}
+        {
+            "encoder": ["xlsr-53", "wavlm-large", "all"],
+            "gap": [3.0, math.nan, 3.0],
+            "ci_low": [1.0, math.nan, 1.0],
+            "ci_high": [5.0, math.nan, 5.0],
+            "p_holm": [0.5, math.nan, 0.5],
+        }
     )
-    fig = drawn_figure(monkeypatch, figures.indo_european_gap_bars, gaps)
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    assert "n/a" in texts and any("no runs on an Indo-European language" in t for t in texts)
+    fig = drawn_figure(monkeypatch, figures.indo_european_gap_intervals, gaps)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["xlsr-53"] and not fig.axes[0].texts
+    assert figures.indo_european_gap_intervals(gaps.iloc[1:], "unused") is None
 
     fig = drawn_figure(
         monkeypatch,

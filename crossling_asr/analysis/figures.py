@@ -39,23 +39,45 @@ def save(fig, stem):
     return stem.with_suffix(".png")
 
 
+# The error heatmap's colour scale: fixed, so that colours mean the same in every report (an
+# auto-ranged scale shows 99.6-100 at full contrast); errors above its top are drawn in its top colour.
+ERROR_SCALE = (0.0, 100.0)
+
+
+def text_colour_on(rgba):
+    """Black or white, whichever contrasts more with a background colour (WCAG relative luminance)."""
+
+    def linear(c):
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in rgba[:3])
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "black" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "white"
+
+
 def error_heatmap(means, complete, metric_of_language, stem):
-    """Languages x encoders heatmap of mean test error; '*' marks cells with missing seeds.
+    """Languages x encoders heatmap of mean test error on a fixed 0-100 colour scale (ERROR_SCALE);
+    '*' marks cells with missing seeds; each value is written in the colour that contrasts with its cell.
 
     means, complete: DataFrames (index languages, columns encoders) of mean
     errors and of complete-seed flags; metric_of_language: {language: 'WER'|'CER'}.
     """
     fig, ax = plt.subplots(figsize=(1.0 + 0.75 * means.shape[1], 1.2 + 0.45 * means.shape[0]))
-    image = ax.imshow(np.ma.masked_invalid(means.to_numpy(dtype=float)), cmap="viridis_r", aspect="auto")
+    cmap = plt.get_cmap("viridis_r")
+    norm = matplotlib.colors.Normalize(*ERROR_SCALE, clip=True)
+    image = ax.imshow(np.ma.masked_invalid(means.to_numpy(dtype=float)), cmap=cmap, norm=norm, aspect="auto")
     for i, language in enumerate(means.index):
         for j, encoder in enumerate(means.columns):
             value = means.loc[language, encoder]
             if np.isfinite(value):
                 mark = "" if complete.loc[language, encoder] else "*"
-                ax.text(j, i, f"{value:.1f}{mark}", ha="center", va="center", fontsize=7, color="white")
+                colour = text_colour_on(cmap(norm(value)))
+                ax.text(j, i, f"{value:.1f}{mark}", ha="center", va="center", fontsize=7, color=colour)
     ax.set_xticks(range(means.shape[1]), means.columns, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(means.shape[0]), [f"{lang} ({metric_of_language[lang]})" for lang in means.index], fontsize=8)
-    fig.colorbar(image, ax=ax, label="test error rate (%)")
+    fig.colorbar(
+        image, ax=ax, extend="max", label=f"test error rate (%), fixed scale {ERROR_SCALE[0]:g}-{ERROR_SCALE[1]:g}"
+    )
     ax.set_title("Test error per language and encoder (mean over seeds; * = seeds missing)")
     return save(fig, stem)
 
@@ -97,22 +119,46 @@ def size_diversity_scatter(cells, correlations, stem):
     return save(fig, stem)
 
 
-def indo_european_gap_bars(table, stem):
-    """Per-encoder gap mean(other) - mean(Indo-European); '*' marks Holm-adjusted p < 0.05."""
+def indo_european_gap_intervals(table, stem):
+    """Per-encoder gap mean(other) - mean(Indo-European) with its 95% bootstrap interval ('*':
+    Holm-adjusted p < 0.05). Only encoders with a gap are drawn; the caller says which are not (an
+    encoder without runs on both groups has none). None when no encoder has a gap: no empty plot."""
     rows = table.iloc[:-1]  # the per-encoder rows (the last row pools all encoders)
+    rows = rows[np.isfinite(rows["gap"].to_numpy(dtype=float))]
+    if rows.empty:
+        return None
     fig, ax = plt.subplots(figsize=(1.5 + 0.5 * len(rows), 4))
-    ax.bar(range(len(rows)), rows["gap"], color=["tab:blue" if g >= 0 else "tab:red" for g in rows["gap"]])
-    for i, (gap, p) in enumerate(zip(rows["gap"], rows["p_holm"])):
-        if not np.isfinite(gap):
-            ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
-        elif np.isfinite(p) and p < 0.05:
-            ax.text(i, gap, "*", ha="center", va="bottom" if gap >= 0 else "top")
-    if not np.isfinite(rows["gap"].to_numpy(dtype=float)).all():
-        say_why_missing(ax, "n/a: the encoder has no runs on an Indo-European language or none on another")
+    x = np.arange(len(rows))
+    gaps = rows["gap"].to_numpy(dtype=float)
+    low, high = rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float)
+    has_interval = np.isfinite(low) & np.isfinite(high)
+    if has_interval.any():
+        ax.errorbar(
+            x[has_interval],
+            gaps[has_interval],
+            yerr=[gaps[has_interval] - low[has_interval], high[has_interval] - gaps[has_interval]],
+            fmt="o",
+            color="tab:blue",
+            capsize=3,
+            label="gap, 95% bootstrap interval",
+        )
+    if not has_interval.all():
+        ax.plot(
+            x[~has_interval],
+            gaps[~has_interval],
+            "o",
+            mfc="none",
+            color="tab:blue",
+            label="gap (no interval: fewer than 2 languages in a group)",
+        )
+    for i, (top, p) in enumerate(zip(np.where(has_interval, high, gaps), rows["p_holm"])):
+        if np.isfinite(p) and p < 0.05:
+            ax.text(i, top, "*", ha="center", va="bottom")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(range(len(rows)), rows["encoder"], rotation=60, ha="right", fontsize=8)
+    ax.set_xticks(x, rows["encoder"], rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("error gap, other - Indo-European (points)")
     ax.set_title("Indo-European vs other languages (* Holm p < 0.05)")
+    legend_if_drawn(ax, fontsize=7)
     return save(fig, stem)
 
 

@@ -12,8 +12,9 @@ Ranking agreement, per language over the encoders with both a probe and a fine-t
 (study protocol) cell: Spearman's rho between the probe's and the fine-tuning's test
 error (primary metric), with a percentile bootstrap CI over encoders
 (stats.bootstrap_spearman_ci); top-1 agreement (the probe's best encoder is fine-tuning's
-best; ties go to the first encoder by name) and top-3 agreement (the share of fine-tuning's
-3 best encoders that are among the probe's 3 best), each with a percentile bootstrap CI
+best) and top-3 agreement (the share of fine-tuning's 3 best encoders that are among the
+probe's 3 best), undefined where either ranking ties at the k-th place (a tie is never broken
+by name; e.g. two fine-tunes at WER 100.00), each with a percentile bootstrap CI
 over encoders: an encoder drawn twice counts once in its resample's top k, and a resample
 with no more than k distinct encoders (where the top k is every encoder) is undefined.
 Pooled: the mean over languages, with a cluster bootstrap over languages (a language's
@@ -142,15 +143,30 @@ def run_details(runs):
     return pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
 
 
+def tied_at_k(errors, k):
+    """True when the k-th and (k+1)-th lowest of `errors` are equal: the k best are not defined."""
+    ordered = np.sort(errors)
+    return len(ordered) > k and ordered[k - 1] == ordered[k]
+
+
 def top_k_agreement(probe_errors, fine_tuning_errors, units, k):
     """Share of fine-tuning's k best among the probe's k best, over the distinct `units` (encoder
-    indices into the error arrays; a unit drawn twice counts once); NaN with k or fewer units."""
+    indices into the error arrays; a unit drawn twice counts once); NaN with k or fewer units, and
+    NaN when either ranking ties at its k-th place (a tie is not broken by name)."""
     distinct = np.unique(units)
     if len(distinct) <= k:
+        return math.nan
+    if tied_at_k(probe_errors[distinct], k) or tied_at_k(fine_tuning_errors[distinct], k):
         return math.nan
     best_probe = set(distinct[np.argsort(probe_errors[distinct], kind="stable")[:k]])
     best_fine_tuning = set(distinct[np.argsort(fine_tuning_errors[distinct], kind="stable")[:k]])
     return len(best_probe & best_fine_tuning) / k
+
+
+def best_named(encoders, errors):
+    """The encoder of lowest error, or "tie: A, B" when several share it."""
+    best = encoders[errors == errors.min()]
+    return best[0] if len(best) == 1 else "tie: " + ", ".join(best)
 
 
 def ranking_agreement(probe_summary, study_summary, n_resamples=stats.BOOTSTRAP_RESAMPLES, seed=0):
@@ -183,7 +199,7 @@ def ranking_agreement(probe_summary, study_summary, n_resamples=stats.BOOTSTRAP_
             probe, fine_tuning, None, n_resamples, seed=seed
         )
         everyone = np.arange(len(group))
-        row["best_probe"], row["best_fine_tuning"] = encoders[np.argmin(probe)], encoders[np.argmin(fine_tuning)]
+        row["best_probe"], row["best_fine_tuning"] = best_named(encoders, probe), best_named(encoders, fine_tuning)
         for k, name in ((1, "top1"), (TOP_K, f"top{TOP_K}")):
             row[name] = top_k_agreement(probe, fine_tuning, everyone, k)
             row[f"{name}_ci_low"], row[f"{name}_ci_high"] = stats.percentile_bootstrap_ci(

@@ -10,6 +10,7 @@ folder can be moved or copied into a paper's appendix as a whole.
 import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from crossling_asr.analysis import figures
@@ -174,6 +175,22 @@ def add_error_table(report, summary, languages, encoders):
     report.table(summary, "cell_summary", "Per cell: WER, CER and primary error, mean and std over seeds", embed=False)
     png = figures.error_heatmap(means, complete, metric, report.out / "figures" / "error_heatmap")
     report.figure(png, "Test error per language and encoder")
+    for language, errors in means.iterrows():
+        errors = errors.dropna()
+        if len(errors) and (errors >= 100).all():
+            report.warn(
+                f"{language}: every model's {metric[language]} is 100 or more, no better than empty output: "
+                "its models are degenerate (undertrained or broken), and no ranking of its encoders means anything."
+            )
+        elif (errors >= 100).any():
+            report.text(
+                f"{language}: {', '.join(errors.index[errors >= 100])} at {metric[language]} >= 100 "
+                "(no better than empty output): degenerate, not to be ranked."
+            )
+        best = errors[errors < 100]
+        tied = best.index[best == best.min()] if len(best) else []
+        if len(tied) > 1:
+            report.text(f"{language}: tie for the lowest error ({best.min():.2f}) between {', '.join(tied)}.")
 
 
 def add_size_diversity(report, summary, registry, n_resamples):
@@ -187,7 +204,11 @@ def add_size_diversity(report, summary, registry, n_resamples):
         "independent)."
     )
     if cells.empty:
-        report.text("No runs of pre-trained encoders.")
+        report.text(
+            "Not available: no runs of the registry's pre-trained encoders with their own weights (runs "
+            "whose weights were replaced, named <encoder>~<source> in section 1, carry none of the registry's "
+            "pre-training facts)."
+        )
         return
     unverified = {
         name: sorted(set(registry[name].get("unverified", [])) & set(PREDICTORS))
@@ -216,14 +237,24 @@ def add_indo_european(report, summary, registry, facts, metric):
         f"mean {metric} of the Indo-European ones (language means over seeds; positive: "
         "Indo-European languages do better). p: exact two-sided permutation test of the difference "
         "in means over the assignment of languages to the groups (languages are the independent "
-        "units; seeds are averaged first); p_holm: Holm-adjusted over encoders. "
+        "units; seeds are averaged first); ci_low, ci_high: 95% bootstrap interval of the gap, "
+        "languages resampled within each group; p_holm: Holm-adjusted over encoders. "
         f"{metric} is used for every language so that the two groups are measured alike. "
         "Families are those of the Languages table"
         + (f"; left out, their family unknown: {', '.join(unknown)}." if unknown else ".")
     )
     report.table(table, "indo_european_gap", "Indo-European vs other languages per encoder", digits=3)
-    png = figures.indo_european_gap_bars(table, report.out / "figures" / "indo_european_gap")
-    report.figure(png, "Error gap between other and Indo-European languages per encoder")
+    no_gap = table.iloc[:-1].loc[~np.isfinite(table.iloc[:-1]["gap"].to_numpy(dtype=float)), "encoder"]
+    if len(no_gap):
+        report.text(
+            f"No gap for {', '.join(no_gap)}: no run on an Indo-European language or none on another "
+            "(both groups are needed)."
+        )
+    png = figures.indo_european_gap_intervals(table, report.out / "figures" / "indo_european_gap")
+    if png is None:
+        report.text("No figure: no encoder has runs on both Indo-European and other languages.")
+    else:
+        report.figure(png, "Error gap between other and Indo-European languages per encoder, 95% intervals")
 
 
 def add_transfer(report, summary, registry, facts, typology_file, n_resamples):
