@@ -37,6 +37,10 @@ STUDY_PROTOCOL = "study"
 RELEASED_PROTOCOL = "released"
 EXTERNAL_PROTOCOL = "external"
 EVALUATION_PROTOCOLS = (RELEASED_PROTOCOL, EXTERNAL_PROTOCOL)
+# Folders directly under a results root that hold no language's runs: the prepared data, the
+# grid's submissions and the answers (and short fine-tunes) of local/choose_encoder.py.
+CHOOSE_FOLDER = "choose"
+NON_RUN_FOLDERS = ("prepared", "grid", CHOOSE_FOLDER)
 PROTOCOL_SEPARATOR = "."
 SOURCE_SEPARATOR = "~"
 

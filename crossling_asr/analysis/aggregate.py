@@ -34,10 +34,8 @@ import pandas as pd
 
 from crossling_asr.analysis.typology import FACT_KEYS
 from crossling_asr.results import SCHEMA_VERSION
-from crossling_asr.run_layout import EVALUATION_PROTOCOLS, STUDY_PROTOCOL, parse_run_name
+from crossling_asr.run_layout import EVALUATION_PROTOCOLS, NON_RUN_FOLDERS, STUDY_PROTOCOL, parse_run_name
 
-# Folders under a results root that hold no runs.
-NON_RUN_FOLDERS = ("prepared", "grid")
 METRICS = ("error", "WER", "CER")
 RUN_COLUMNS = (
     "language",

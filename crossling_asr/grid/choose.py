@@ -30,12 +30,11 @@ from pathlib import Path
 from crossling_asr.grid.cost import CostAssumptions, epochs_from_overrides, estimate, study_epochs
 from crossling_asr.grid.job import GridJob
 from crossling_asr.grid.runs import RESULTS_FILE, grid_status, read_json, select_grid
-from crossling_asr.run_layout import STUDY_PROTOCOL, run_name
+from crossling_asr.run_layout import CHOOSE_FOLDER, STUDY_PROTOCOL, run_name
 from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 
 PROBE_PROTOCOL = "probe"
 FEATURE_CACHE_CHOICES = ("auto", "none", "run", "language")
-CHOOSE_FOLDER = "choose"  # <results root>/choose/<lang>/: the answer and the short fine-tunes
 
 
 @dataclass

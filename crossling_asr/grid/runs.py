@@ -15,6 +15,7 @@ from crossling_asr.hparams import recipe_languages
 from crossling_asr.registry import load_registry
 from crossling_asr.run_layout import (
     EVALUATION_PROTOCOLS,
+    NON_RUN_FOLDERS,
     STUDY_PROTOCOL,
     normalized_source,
     output_folder,
@@ -249,10 +250,6 @@ def format_status(statuses, verbose=False):
                 line += f"\n  {'':<{width}}  {'':<8} log: {status.log}"
             lines.append(line.rstrip())
     return "\n".join(lines)
-
-
-# Folders directly under a results root that hold no language's runs.
-NON_RUN_FOLDERS = ("prepared", "grid", "choose")
 
 
 def recorded_source(folder):
