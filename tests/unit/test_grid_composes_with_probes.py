@@ -50,3 +50,26 @@ def test_status_finds_runs_of_other_protocols_and_sources_without_their_flags(tm
     assert "1 more runs under the results root, of another protocol or encoder source than selected: 1 done" in out
     assert f"es/{folder.parent.name}/seed_1  done     WER 80.00" in out
     assert f"selected by: --encoders xlsr-53 --seeds 1 --protocol probe --encoder-source xlsr-53={source}" in out
+
+
+def test_choose_stages_share_one_preparation_and_use_the_cache_when_it_pays(tmp_path):
+    from crossling_asr.grid.choose import ChooseSettings, full_stage, probe_stage, short_stage
+
+    settings = ChooseSettings("es", str(tmp_path / "cv"), str(tmp_path / "r"), encoders=["xlsr-53", "wavlm-large"])
+    prepared = [
+        preparation_hparams("es", job.language_overrides("es"))["prep_folder"]
+        for job, _ in (probe_stage(settings), short_stage(settings, ["xlsr-53"]), full_stage(settings, "xlsr-53"))
+    ]
+    assert prepared == [str(tmp_path / "r" / "prepared" / "es")] * 3
+    job, runs = short_stage(settings, ["xlsr-53"])
+    assert job.results_root == str(tmp_path / "r" / "choose" / "es" / "short")  # never a full fine-tune's folder
+    assert [(r.encoder, r.protocol) for r in runs] == [("xlsr-53", "study")]
+
+    def cache(**kwargs):
+        job, _ = probe_stage(ChooseSettings("es", "cv", str(tmp_path), **kwargs))
+        return [arg for arg in job.recipe_overrides if arg.startswith("--probe_feature_cache=")]
+
+    assert cache(epochs=1) == ["--probe_feature_cache=none"]  # every utterance encoded once anyway
+    assert cache(epochs=2) == ["--probe_feature_cache=language"]
+    assert cache(epochs=1, seeds=[1, 2]) == ["--probe_feature_cache=language"]
+    assert cache(epochs=1, feature_cache="run") == ["--probe_feature_cache=run"]
