@@ -87,7 +87,11 @@ def add_ranking(report, probes, fine_tuning, n_resamples):
         "cluster-bootstrap CI over languages."
     )
     if fine_tuning.empty:
-        report.text(f"Not available: no finished fine-tuning runs (protocol {STUDY_PROTOCOL}) to compare with.")
+        report.text(
+            f"Not available: no finished fine-tuning runs (protocol {STUDY_PROTOCOL}) to compare with under this "
+            "results root. Probes and fine-tunes are compared only when they live under one results root "
+            "(<lang>/<encoder>.probe/ beside <lang>/<encoder>/)."
+        )
         return
     probe_summary = summarize(probes.assign(encoder=probes["encoder"].map(comparable_encoder)))
     cells, agreement = ranking_agreement(probe_summary, summarize(fine_tuning), n_resamples)
