@@ -118,3 +118,41 @@ def test_when_every_run_is_degenerate_the_answer_says_so(tmp_path):
     assert choice.all_degenerate and choice.recommended is None and choice.best_group == []
     assert choice.recommendation.startswith("No recommendation: every candidate's runs are degenerate")
     assert any("worse than empty output" in caution for caution in choice.cautions)
+
+
+def write_results(root, language, encoder, protocol, error):
+    """A minimal finished results.json of a run (what the report's collection reads)."""
+    import json
+
+    from crossling_asr.run_layout import run_name
+
+    name = run_name(encoder, protocol)
+    folder = root / language / name / "seed_1"
+    folder.mkdir(parents=True)
+    results = {
+        "schema_version": 1,
+        "status": "finished",
+        "run": {"language": language, "encoder": encoder, "seed": 1, "protocol": protocol},
+        "metrics": {"primary": "WER", "test": {"WER": error, "CER": error / 2}},
+        "hparams": {"run_name": name, "protocol": protocol},
+    }
+    (folder / "results.json").write_text(json.dumps(results))
+
+
+def test_the_probe_ranking_is_validated_on_other_languages_only(tmp_path):
+    from crossling_asr.analysis.choice_answer import probe_validation
+
+    encoders = ["xlsr-53", "wavlm-large", "hubert-large-ll60k", "data2vec-audio-large", "wav2vec2-large-lv60"]
+    for language, shift in (("de", 0.0), ("it", 1.0)):
+        for rank, encoder in enumerate(encoders):
+            write_results(tmp_path, language, encoder, "probe", 40.0 + 5 * rank + shift)
+            write_results(tmp_path, language, encoder, "study", 20.0 + 3 * rank + shift)
+    own = probe_validation(tmp_path, "de", n_resamples=200)  # a language's own runs never validate it
+    assert own["validated"] and [row["scope"] for row in own["per_language"]] == ["it"]
+    validation = probe_validation(tmp_path, "vi", n_resamples=200)
+    assert validation["validated"] is True
+    assert [row["scope"] for row in validation["per_language"]] == ["de", "it"]
+    assert validation["pooled"]["rho"] == pytest.approx(1.0) and validation["pooled"]["top1"] == 1.0
+    assert validation["statement"].startswith("Measured on 2 other language(s) of this results root (de, it)")
+    nothing = probe_validation(tmp_path / "empty", "vi")
+    assert nothing["validated"] is False and nothing["statement"].startswith("Not yet validated")
