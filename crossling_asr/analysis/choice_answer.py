@@ -2,7 +2,8 @@
 (each encoder's error with its interval), and choice.json for programs.
 
 choice.json (version 1): {choice_version, language, metric, level, recommendation (the
-sentence), recommended (encoder or null), best_group, all_degenerate, cautions, stages: [{name
+sentence), recommended (encoder or null), complete (false while runs are unfinished: then the
+recommendation is provisional and recommended is null), best_group, all_degenerate, cautions, stages: [{name
 (probe | short fine-tune | fine-tune), protocol, ranking: [{encoder, n_seeds, seeds, error,
 error_ci_low, error_ci_high, diff_to_best, diff_ci_low, diff_ci_high, rank, degenerate, flags,
 in_best_group}], recommendation, common_utterances, left_out_utterances, unfinished: [{run,

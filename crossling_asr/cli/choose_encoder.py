@@ -153,15 +153,28 @@ class Stages:
         return finished, unfinished
 
 
-def rank(finished, n_resamples):
-    """The analysis.choice.Choice of finished runs (each labelled by its encoder and source)."""
-    from crossling_asr.analysis.choice import load_run, rank_encoders  # imports speechbrain
+def rank(finished, unfinished, n_resamples):
+    """The analysis.choice.Choice of a stage's finished runs (each labelled by its encoder and source);
+    while some of its runs are unfinished, the answer is provisional and recommends nothing."""
+    from crossling_asr.analysis.choice import (
+        load_run,
+        rank_encoders,  # imports speechbrain
+    )
 
     if not finished:
-        return rank_encoders([], "error")
-    metric = finished[0][2]["metrics"]["primary"]
-    scores = [load_run(label(run), run.seed, folder, results, metric) for run, folder, results in finished]
-    return rank_encoders(scores, metric, n_resamples=n_resamples)
+        choice = rank_encoders([], "error")
+    else:
+        metric = finished[0][2]["metrics"]["primary"]
+        scores = [load_run(label(run), run.seed, folder, results, metric) for run, folder, results in finished]
+        choice = rank_encoders(scores, metric, n_resamples=n_resamples)
+    if unfinished:
+        total = len(finished) + len(unfinished)
+        choice.recommendation = (
+            f"Provisional, {len(unfinished)} of {total} runs not finished (nothing is recommended until every "
+            f"candidate is in): {choice.recommendation}"
+        )
+        choice.recommended = None
+    return choice
 
 
 def answer(args, overrides):
@@ -173,7 +186,7 @@ def answer(args, overrides):
     job, runs = probe_stage(settings)
     job.check_data_folder(settings.language)  # fail now, not inside a worker
     finished, unfinished = stages.run("probe", job, runs)
-    choice = rank(finished, args.bootstrap)
+    choice = rank(finished, unfinished, args.bootstrap)
     all_finished = list(finished)
     records = [choice_answer.stage_record("probe", PROBE_PROTOCOL, choice, unfinished)]
     markdown = [choice_answer.stage_markdown("Probes", choice, unfinished)]
@@ -189,7 +202,7 @@ def answer(args, overrides):
         top = [by_label[name] for name in eligible["encoder"].head(settings.confirm_top)]
         job, runs = short_stage(settings, top)
         short, unfinished = stages.run("short fine-tune", job, runs)
-        short_choice = rank(short, args.bootstrap)
+        short_choice = rank(short, unfinished, args.bootstrap)
         all_finished += short
         records.append(choice_answer.stage_record("short fine-tune", STUDY_PROTOCOL, short_choice, unfinished))
         markdown.append(
@@ -205,7 +218,7 @@ def answer(args, overrides):
             by_label = {label(run): run.encoder for run, _, _ in short}
             job, runs = full_stage(settings, by_label[best])
             full, unfinished = stages.run("fine-tune", job, runs)
-            full_choice = rank(full, args.bootstrap)
+            full_choice = rank(full, unfinished, args.bootstrap)
             all_finished += full
             records.append(choice_answer.stage_record("fine-tune", STUDY_PROTOCOL, full_choice, unfinished))
             markdown.append(choice_answer.stage_markdown(f"Fine-tune of {best}", full_choice, unfinished))
@@ -233,6 +246,7 @@ def answer(args, overrides):
             choice.recommendation if final is choice else f"{final.recommendation} (probes: {choice.recommendation})"
         ),
         "recommended": final.recommended,
+        "complete": not stages.waiting,
         "best_group": list(final.best_group),
         "all_degenerate": choice.all_degenerate,
         "cautions": list(choice.cautions),
