@@ -268,6 +268,9 @@ def recommendation(ranking, metric, level=LEVEL):
             if len(others)
             else ""
         )
+        degenerate = int(ranking["degenerate"].sum())
+        if degenerate:
+            tail += f"; {degenerate} degenerate candidate(s) flagged, not ranked"
         return (
             f"Recommended: {row['encoder']} ({metric} {row['error']:.2f}, {percent} interval "
             f"[{row['error_ci_low']:.2f}, {row['error_ci_high']:.2f}]){tail}.",

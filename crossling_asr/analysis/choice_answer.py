@@ -149,7 +149,9 @@ def choice_figure(choice, stem, title):
     labels = [f"{r.encoder}{' (degenerate)' if r.degenerate else ''}" for r in ranking.itertuples(index=False)]
     ax.set_yticks(y, labels, fontsize=8)
     ax.axvline(100, color="0.5", linestyle=":", linewidth=1)
-    ax.text(100, y.max() + 0.4 if len(y) else 0, " empty output", fontsize=7, color="0.4", va="bottom")
+    ax.text(
+        100, 0.5, "empty output ", transform=ax.get_xaxis_transform(), rotation=90, ha="right", va="center", fontsize=7
+    )
     ax.set_xlabel(f"test {choice.metric} (%), {100 * choice.level:.0f}% paired-bootstrap interval")
     ax.set_title(title + "\ngreen: cannot be told apart from the best; grey: degenerate, never recommended", fontsize=9)
     return save(fig, stem)
