@@ -221,6 +221,7 @@ def answer(args, overrides):
             full_choice = rank(full, unfinished, args.bootstrap)
             all_finished += full
             records.append(choice_answer.stage_record("fine-tune", STUDY_PROTOCOL, full_choice, unfinished))
+            final = full_choice
             markdown.append(choice_answer.stage_markdown(f"Fine-tune of {best}", full_choice, unfinished))
     if stages.waiting:
         print(
@@ -243,7 +244,9 @@ def answer(args, overrides):
         "metric": choice.metric,
         "level": choice.level,
         "recommendation": (
-            choice.recommendation if final is choice else f"{final.recommendation} (probes: {choice.recommendation})"
+            choice.recommendation
+            if final is choice
+            else f"{final.recommendation} (the last stage's; probes: {choice.recommendation})"
         ),
         "recommended": final.recommended,
         "complete": not stages.waiting,
