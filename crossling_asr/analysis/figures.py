@@ -76,7 +76,7 @@ def error_heatmap(means, complete, metric_of_language, stem):
     ax.set_xticks(range(means.shape[1]), means.columns, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(means.shape[0]), [f"{lang} ({metric_of_language[lang]})" for lang in means.index], fontsize=8)
     fig.colorbar(
-        image, ax=ax, extend="max", label=f"test error rate (%), fixed scale {ERROR_SCALE[0]:g}-{ERROR_SCALE[1]:g}"
+        image, ax=ax, extend="max", label=f"test error rate (%)\nfixed scale {ERROR_SCALE[0]:g}-{ERROR_SCALE[1]:g}"
     )
     ax.set_title("Test error per language and encoder (mean over seeds; * = seeds missing)")
     return save(fig, stem)
