@@ -20,18 +20,12 @@ RATIO = r"([0-9]+\.[0-9]+)"
 CASES = {
     "gpu_throughput": (
         ["bench/gpu_throughput.py", "--device", "cpu"],
-        [
-            r"NOTE: no GPU here.*NOT GPU figures",
-            rf"project / baseline: throughput x{RATIO}, MFU x{RATIO}",
-        ],
+        [r"NOTE: no GPU here.*NOT GPU figures", rf"project / baseline: throughput x{RATIO}, MFU x{RATIO}"],
     ),
     "padding": (["bench/padding.py"], [r"padding +([0-9.]+)%"]),
     "data_pipeline": (
         ["bench/data_pipeline.py", "--clips", "16", "--epochs", "1"],
-        [
-            rf"preparation: .* x{RATIO}",
-            rf"\n +2 +[0-9.]+ +[0-9.]+ +{RATIO}x +[0-9.]+ +{RATIO}x",
-        ],
+        [rf"preparation: .* x{RATIO}", rf"\n +2 +[0-9.]+ +[0-9.]+ +{RATIO}x +[0-9.]+ +{RATIO}x"],
     ),
     "train_step": (["bench/train_step.py", "--steps", "3", "--skip-large"], [rf"ratio {RATIO}"]),
     "probe": (

@@ -205,8 +205,7 @@ def test_every_language_has_cases():
 
 
 @pytest.mark.parametrize(
-    "lang,sentence,expected,reason",
-    [(lang, s, e, r) for lang, cases in CASES.items() for s, e, r in cases],
+    "lang,sentence,expected,reason", [(lang, s, e, r) for lang, cases in CASES.items() for s, e, r in cases]
 )
 def test_normalisation(lang, sentence, expected, reason):
     normalizer = normalizer_for(lang)
@@ -219,12 +218,7 @@ def test_normalisation(lang, sentence, expected, reason):
 
 def test_turkish_dotted_and_dotless_i():
     """A case map before lower-casing keeps Turkish ı/i apart (str.lower() cannot)."""
-    tr = LanguageSpec(
-        code="tr",
-        alphabet="a-zçğıöşü",
-        word_internal_punctuation="'",
-        case_map={"I": "ı", "İ": "i"},
-    )
+    tr = LanguageSpec(code="tr", alphabet="a-zçğıöşü", word_internal_punctuation="'", case_map={"I": "ı", "İ": "i"})
     normalizer = TextNormalizer(tr)
     assert normalizer.normalize("DİYARBAKIR ve IĞDIR'a gittik.") == "diyarbakır ve ığdır'a gittik"
     assert normalizer.normalize("Işık İstanbul'da") == "ışık istanbul'da"

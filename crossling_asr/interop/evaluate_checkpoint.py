@@ -117,21 +117,21 @@ def decode_split(
 
 
 def evaluate_checkpoint(
-    source,
-    results_root,
-    language=None,
-    data_folder=None,
-    splits=SPLITS,
-    encoder=None,
-    seed=None,
-    revision=None,
-    device=None,
-    precision="fp32",
-    batch_seconds=DECODE_BATCH_SECONDS,
-    batch_size=DECODE_BATCH_SIZE,
-    workers=0,
-    force=False,
-):
+    source: str | Path,
+    results_root: str | Path,
+    language: str | None = None,
+    data_folder: str | Path | None = None,
+    splits: tuple[str, ...] = SPLITS,
+    encoder: str | None = None,
+    seed: int | None = None,
+    revision: str | None = None,
+    device: str | None = None,
+    precision: str = "fp32",
+    batch_seconds: float = DECODE_BATCH_SECONDS,
+    batch_size: int = DECODE_BATCH_SIZE,
+    workers: int = 0,
+    force: bool = False,
+) -> Path:
     """Evaluate `source` (hub id or local folder) on `splits`; returns its output folder.
 
     `encoder`, a registry name, overrides the mapping from the checkpoint's card and name;

@@ -435,8 +435,7 @@ class ExternalCTCModel:
         dtype = PRECISIONS[self.precision]
         with torch.autocast(device_type=self.device.type, dtype=dtype, enabled=dtype is not None):
             logits = self.model(
-                inputs["input_values"].to(self.device),
-                attention_mask=mask if self.pass_attention_mask else None,
+                inputs["input_values"].to(self.device), attention_mask=mask if self.pass_attention_mask else None
             ).logits
         frames = self.frame_counts(mask.sum(dim=-1)).cpu()
         return logits.float().log_softmax(dim=-1).cpu(), frames

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import ruamel.yaml
@@ -87,22 +88,22 @@ def language_facts(code, name=None, iso639_3=None, family=None, ask=None):
 
 
 def create_recipe(
-    code,
-    source="es",
-    voice=None,
-    alphabet=None,
-    sentences_file=None,
-    words_file=None,
-    word_internal=None,
-    word_delimiter="auto",
-    name=None,
-    iso639_3=None,
-    family=None,
-    recipes_dir=RECIPES_DIR,
-    force=False,
-    ask=None,
-    echo=print,
-):
+    code: str,
+    source: str = "es",
+    voice: str | None = None,
+    alphabet: str | None = None,
+    sentences_file: Path | None = None,
+    words_file: Path | None = None,
+    word_internal: str | None = None,
+    word_delimiter: str | bool = "auto",
+    name: str | None = None,
+    iso639_3: str | None = None,
+    family: str | None = None,
+    recipes_dir: Path = RECIPES_DIR,
+    force: bool = False,
+    ask: Callable[[str], str] | None = None,
+    echo: Callable[[str], None] = print,
+) -> Path:
     """Write `recipes_dir`/<code>/ and return it; `echo` prints what was derived and what to check.
 
     Options as local/new_language.py's (see its --help); `ask(prompt)`

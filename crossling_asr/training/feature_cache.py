@@ -187,11 +187,7 @@ class FeatureCache:
     def write_manifest(self):
         write_json(
             self.folder / MANIFEST_FILE,
-            {
-                "format": FORMAT_VERSION,
-                "key_digest": key_digest(self.key),
-                "entries": self.manifest,
-            },
+            {"format": FORMAT_VERSION, "key_digest": key_digest(self.key), "entries": self.manifest},
         )
 
     def write(self, utt_id, states, num_samples):
