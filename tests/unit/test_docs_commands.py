@@ -8,11 +8,13 @@ of that tool's parser (of its subcommand, where it has them); every `--key=value
 of hparams/ctc_study.yaml or of a protocol file, or a SpeechBrain run option, and so is every
 snake_case `--key` of an inline code span. The parsers are
 the commands' own: each command's main() is called and its parser captured at the moment it
-parses, so nothing here repeats what the parsers declare. docs/layout.md's tree lists exactly
-the package's modules.
+parses, so nothing here repeats what the parsers declare. The package's files and names the
+pages mention exist, and docs/layout.md's tree lists exactly the package's modules.
 """
 
 import argparse
+import functools
+import importlib
 import re
 import shlex
 from pathlib import Path
@@ -71,11 +73,10 @@ def option_strings(parser):
     return {option for action in parser._actions for option in action.option_strings}
 
 
-def tool_parser(tool, cache={}):  # noqa: B006 - one parser per tool for the whole session
-    if tool not in cache:
-        module = __import__(f"crossling_asr.cli.{tool}", fromlist=["main"])
-        cache[tool] = captured_parser(module.main, [])
-    return cache[tool]
+@functools.cache
+def tool_parser(tool):
+    """The parser of crossling_asr.cli.<tool>:main."""
+    return captured_parser(importlib.import_module(f"crossling_asr.cli.{tool}").main, [])
 
 
 def recipe_keys():
@@ -268,6 +269,36 @@ Prose: `local/report.py --update-recipe-readme` and `local/demo.py --epochs 2`;
         "page.md: local/report.py has no option --update-recipe-readme",
         "page.md: recipe override '--gradient_checkpoint=True': no such key or run option",
     ]
+
+
+def test_code_paths_and_names_in_the_docs_exist():
+    """crossling_asr/<...>.py and bench/<...>.py files, and crossling_asr.<module>[.<name>] names."""
+    missing = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for path in set(re.findall(r"\b(?:crossling_asr|bench)/[\w/]*\w\.py\b", text)):
+            if not (ROOT / path).is_file():
+                missing.append(f"{page.relative_to(ROOT)}: {path}")
+        for dotted in set(re.findall(r"\bcrossling_asr(?:\.\w+)+", text)):
+            if not resolves(dotted):
+                missing.append(f"{page.relative_to(ROOT)}: {dotted}")
+    assert not missing, "\n".join(missing)
+
+
+def resolves(dotted):
+    """Whether a dotted name is a module of the package, or a name defined in one."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(target, name):
+                return False
+            target = getattr(target, name)
+        return True
+    return False
 
 
 def test_layout_page_lists_exactly_the_package_modules():
