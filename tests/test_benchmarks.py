@@ -1,6 +1,6 @@
 """The benchmark scripts still run (small settings) and print their ratios.
 
-No timing is asserted: the figures are for BENCHMARKS.md, not for tests. These
+No timing is asserted: the figures are for docs/benchmarks.md, not for tests. These
 runs only keep the scripts from rotting between the occasions they are used,
 above all bench/gpu_throughput.py, whose GPU path can only run when a GPU is
 lent and whose CPU path must then still work and say it is not a GPU figure.

@@ -32,7 +32,7 @@ Copies recipes/<from>/ (default es) to recipes/<code>/: train.py unchanged
   words of --sentences, else none.
 
 Everything else (text rules the language needs: char_map, ...) is then
-edited in the yaml; see the README's "Adding a language".
+edited in the yaml; see docs/adding-a-language.md.
 """
 
 import argparse
