@@ -468,13 +468,17 @@ def test_new_language_catalan_trains(tiny_encoders, tmp_path):
 
 @pytest.mark.needs_espeak  # asks espeak-ng for its voices
 def test_new_language_defaults(tmp_path):
-    """Without --alphabet or --sentences the copied alphabet is flagged loudly; voice from espeak."""
+    """Without --alphabet or --sentences the alphabet is CLDR's, else the copied one is flagged loudly;
+    voice from espeak."""
     recipes = tmp_path / "recipes"
     proc = new_language("tr", "--recipes-dir", recipes)
-    assert "alphabet of es was copied" in proc.stdout
+    assert "Alphabet from CLDR's standard exemplar set of tr" in proc.stdout
     text = (recipes / "tr" / "hparams" / "tr.yaml").read_text(encoding="utf-8")
-    assert "COPIED FROM THE SOURCE RECIPE" in text
+    assert "COPIED FROM THE SOURCE RECIPE" not in text
     assert "voice: tr" in text
+    proc = new_language("ba", "--recipes-dir", recipes)  # Bashkir: CLDR does not know it
+    assert "alphabet of es was copied" in proc.stdout
+    assert "COPIED FROM THE SOURCE RECIPE" in (recipes / "ba" / "hparams" / "ba.yaml").read_text(encoding="utf-8")
     # an existing recipe is not overwritten
     again = new_language("tr", "--recipes-dir", recipes, check=False)
     assert again.returncode != 0 and "exists" in again.stderr
