@@ -1,8 +1,8 @@
 """A new language's alphabet: CLDR's letters of the language, completed by its sample sentences.
 
 A few hundred sample sentences do not show every letter of an alphabet
-(Vietnamese writes 12 vowels with 6 tones each; a sample of 165 sentences
-showed 43 of CLDR's 89 letters), so the letters come from CLDR where it
+(Vietnamese writes 12 vowels with 6 tones each; an alphabet derived from
+165 sentences lacked 39 of CLDR's 89 letters), so the letters come from CLDR where it
 knows the language (crossling_asr.data.cldr): its standard exemplar set is
 the alphabet, its auxiliary set the foreign letters, left out. The sample
 then adds what CLDR lacks, each addition reported: letters of the language's
