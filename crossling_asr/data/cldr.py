@@ -4,7 +4,9 @@ CLDR (the Unicode Common Locale Data Repository) gives each language it knows
 a standard exemplar set (the letters of its alphabet: Vietnamese's 89, with
 every tone on every vowel) and an auxiliary set (letters of foreign words and
 names: f j w z in Vietnamese). ICU ships that data and PyICU reads it
-(`icu.LocaleData.getExemplarSet`); nothing here parses CLDR itself.
+(`icu.LocaleData.getExemplarSet`); nothing here parses CLDR itself. PyICU
+builds against the system's ICU (libicu-dev); icu4py, whose wheels bundle
+ICU, exposes no LocaleData and so no exemplar sets.
 
 Exemplar sets hold strings, not only code points: multi-letter units
 ("дж" in Belarusian) and letters with combining marks ("а́" in Ukrainian's

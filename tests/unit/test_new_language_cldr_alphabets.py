@@ -228,3 +228,9 @@ def test_without_sentences_the_alphabet_is_cldrs(tmp_path):
     assert normalizer.normalize("Мо́ва") == "мова"
     text, _, _ = scaffold("ja", [], tmp_path / "ja")
     assert text["word_delimiter"] is False
+
+
+def test_the_kept_figure_of_a_given_alphabet_is_measured_on_every_sentence(tmp_path):
+    _, _, lines = scaffold("vi", VIETNAMESE_SENTENCES, tmp_path, alphabet="a-zàđ")
+    kept = next(line for line in lines if line.startswith("Sample sentences"))
+    assert kept == "Sample sentences under the alphabet given with --alphabet: {'out_of_alphabet': 4} of 4"
