@@ -45,7 +45,7 @@ KNOWN_VARIANTS = {
     "vi": OrthographicVariants(
         VIETNAMESE_TONE_PLACEMENT,
         'Tone on the second vowel of a final oa, oe, uy ("hòa" -> "hoà", "thủy" -> "thuỷ", "khỏe" -> "khoẻ").',
-    ),
+    )
 }
 
 
