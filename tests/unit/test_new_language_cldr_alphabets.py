@@ -234,3 +234,11 @@ def test_the_kept_figure_of_a_given_alphabet_is_measured_on_every_sentence(tmp_p
     _, _, lines = scaffold("vi", VIETNAMESE_SENTENCES, tmp_path, alphabet="a-zàđ")
     kept = next(line for line in lines if line.startswith("Sample sentences"))
     assert kept == "Sample sentences under the alphabet given with --alphabet: {'out_of_alphabet': 4} of 4"
+
+
+def test_multi_letter_exemplars_give_their_letters(tmp_path):
+    # CLDR's Belarusian set holds the digraphs "дж" and "дз": their letters are in the alphabet, once.
+    sentences = [unicodedata.normalize("NFD", "Мы пайшлі ў лес."), "Джала і дзверы."]
+    text, normalizer, _ = scaffold("be", sentences, tmp_path)
+    assert letters_of(text["alphabet"]) == set("абвгдеёжзійклмнопрстуўфхцчшыьэюя")
+    assert normalizer.normalize(sentences[0]) == "мы пайшлі ў лес"
