@@ -166,8 +166,6 @@ def create_recipe(
         echo(f"Dotted/dotless i: case_map {case_map} (I -> ı, İ -> i before lower-casing)")
 
     exemplars = cldr_exemplars(code)
-    if exemplars is None:
-        echo(f"CLDR does not know {code}: no alphabet of the language to start from")
 
     # Spellings written two ways, unified (data in new_language/variants.py)
     variants = known_variants(code)
@@ -215,7 +213,10 @@ def create_recipe(
             f"!!! COPIED FROM THE SOURCE RECIPE: the letters below are those of {source}, not of {code}.",
             "!!! Replace them (--alphabet, or --sentences FILE to derive them) before training.",
         ]
-        echo(f"WARNING: no --alphabet or --sentences: the alphabet of {source} was copied; set it in the yaml")
+        echo(
+            f"WARNING: CLDR does not know {code} and no --alphabet or --sentences were given: "
+            f"the alphabet of {source} was copied; set it in the yaml"
+        )
     if choice is not None:
         alphabet = text_rules.compact_class(choice.letters)
         alphabet_note = choice.note
