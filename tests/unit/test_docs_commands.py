@@ -315,3 +315,18 @@ def test_layout_page_lists_exactly_the_package_modules():
             listed.add("/".join([*folders, name]))
     modules = {str(path.relative_to(ROOT)) for path in (ROOT / "crossling_asr").rglob("*.py")}
     assert listed == modules, (sorted(modules - listed), sorted(listed - modules))
+
+
+def test_every_module_has_its_api_reference():
+    documented = {
+        line.removeprefix("::: ").strip()
+        for page in (ROOT / "docs" / "api").glob("*.md")
+        for line in page.read_text(encoding="utf-8").splitlines()
+        if line.startswith("::: ")
+    }
+    modules = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in (ROOT / "crossling_asr").rglob("*.py")
+        if path.name != "__init__.py" or path.parent.name == "cli"
+    }
+    assert modules <= documented, sorted(modules - documented)
