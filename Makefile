@@ -31,7 +31,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports
 
 docs: $(VENV)/.installed
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 test: setup lint docs
 	$(PY) -m pytest tests --require-system-packages
