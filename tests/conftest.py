@@ -4,6 +4,18 @@ Everything is real: espeak-ng speech saved as Common Voice MP3s, encoders of
 the real transformers classes (tiny, random), the real recipes run as users
 run them. Expensive artefacts are session-scoped and shared between tests.
 
+Layout: tests/unit/ holds the fast tests (pure functions, hand-made files;
+`pytest -m "not slow"` selects exactly these), tests/integration/ the slow
+ones (training, synthetic corpora, encoders, the grid, SLURM, DDP, the
+benchmarks). Both mirror the package: tests/<tree>/<sub-package>/test_<module>.py
+tests crossling_asr/<sub-package>/<module>.py (e.g. unit/training/test_feature_cache.py),
+with tests/<tree>/recipes/ for the recipes' own files and rules; tests of the
+base modules, the recipe, the package as a whole and the benchmarks sit at the
+top of each tree. tests/helpers/ holds what tests share that is not a fixture
+(recipe runners, hand-made inputs, independent computations, the fake sbatch)
+and die_at.py, the script that runs a recipe which kills itself at a chosen point. tests/ and its
+sub-folders are packages, so test files in different folders may share a name.
+
 Markers (pytest.ini): `slow` (trains, or builds corpora or encoders),
 `needs_espeak`, `needs_slurm`. Tests using the corpus or trained-model
 fixtures get `slow` and `needs_espeak` automatically. Without espeak-ng or
@@ -12,17 +24,14 @@ is given (`make test` and CI give it): then a missing package fails them.
 """
 
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from crossling_asr.data.synthetic import synthesize_corpus
-from crossling_asr.hparams import REPO_ROOT as ROOT
 from crossling_asr.hparams import read_language_data
 from crossling_asr.model.tiny_encoders import make_all_tiny_encoders
-from crossling_asr.run_layout import output_folder
-from crossling_asr.training.quick_run import recipe_command
+from tests.helpers.recipes import USAGE_CORPUS, USAGE_EPOCHS, run_folder, run_recipe
+from tests.helpers.system_packages import missing_system_package
 
 # Fixtures that synthesise speech with espeak-ng (directly or through a corpus).
 ESPEAK_FIXTURES = {"make_corpus", "usage_run"}
@@ -50,13 +59,6 @@ def pytest_collection_modifyitems(config, items):
 def pytest_runtest_setup(item):
     if item.get_closest_marker("needs_espeak") and shutil.which("espeak-ng") is None:
         missing_system_package(item.config, "espeak-ng is not installed (make setup installs it)")
-
-
-def missing_system_package(config, message):
-    """Skip the running test, or fail it under --require-system-packages."""
-    if config.getoption("--require-system-packages"):
-        pytest.fail(f"{message}; --require-system-packages was given")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
@@ -93,12 +95,6 @@ def make_corpus(tmp_path_factory):
     return make
 
 
-# The one under-trained Spanish model that training, export, transcription and
-# LM tests share: synthetic speech, tiny wav2vec2, trained once per session.
-USAGE_CORPUS = dict(n_train=200, n_dev=20, n_test=20)
-USAGE_EPOCHS = 20
-
-
 @pytest.fixture(scope="session")
 def usage_run(tmp_path_factory, make_corpus, tiny_encoders):
     """(output folder, encoder dir) of the shared finished es run."""
@@ -106,48 +102,3 @@ def usage_run(tmp_path_factory, make_corpus, tiny_encoders):
     encoder_dir = tiny_encoders["wav2vec2"]
     run_recipe("es", make_corpus("es", **USAGE_CORPUS), encoder_dir, results_root, epochs=USAGE_EPOCHS)
     return run_folder(results_root, "es", "xlsr-53", 1, encoder_dir), encoder_dir
-
-
-def run_folder(results_root, lang, encoder, seed, encoder_source=None, protocol="study"):
-    """A run's output folder, named as the recipe names it (crossling_asr.run_layout)."""
-    return Path(output_folder(results_root, lang, encoder, seed, protocol, encoder_source))
-
-
-def run_recipe(lang, data_folder, encoder_source, results_root, epochs=1, extra=(), check=True, **kwargs):
-    """Run recipes/<lang>/train.py in a subprocess, as a user would; returns CompletedProcess."""
-    cmd = recipe_command(lang, data_folder, encoder_source, results_root, epochs, extra)
-    proc = subprocess.run(cmd, cwd=ROOT / "recipes" / lang, capture_output=True, text=True, **kwargs)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, cmd))} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
-
-
-def load_cpu_hparams(data_folder, encoder_source, results_root, lang="es", **overrides):
-    """In-process equivalent of run_recipe's command line: (hparams, overrides, prep report).
-
-    For tests that need to reach inside a run (monkeypatching the Brain); the
-    hparams are resolved exactly as train.py resolves them.
-    """
-    from crossling_asr.data.common_voice import prepare_common_voice
-    from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
-    from crossling_asr.hparams import language_file, load_recipe_hparams
-    from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
-
-    args = (
-        CPU_TINY_OVERRIDES
-        + [
-            f"--encoder_source={encoder_source}",
-            f"--data_folder={data_folder}",
-            f"--results_root={results_root}",
-        ]
-        + [f"--{key}={value}" for key, value in overrides.items()]
-    )
-    options = dict(arg[2:].split("=", 1) for arg in args)  # later options win
-    cli = "\n".join(f"{key}: {value}" for key, value in options.items())
-    hparams, _, merged = load_recipe_hparams(language_file(lang), cli)
-    normalizer = TextNormalizer(language_spec_from_hparams(hparams))
-    report = prepare_common_voice(data_folder, hparams["prep_folder"], normalizer, num_workers=1)
-    return hparams, merged, report
-
-
-CPU_RUN_OPTS = {"device": "cpu", "noprogressbar": True}

@@ -7,7 +7,7 @@
    (--cpu_tiny=True: hparams/cpu_tiny.yaml);
 4. the test WER and CER are printed from results.json.
 
-Usage: python local/demo.py [--epochs N] [--out demo]
+Usage: `python local/demo.py [--epochs N] [--out demo]`
 """
 
 import argparse

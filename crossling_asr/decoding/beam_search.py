@@ -15,7 +15,7 @@ from crossling_asr.decoding.ngram_lm import LMTextError
 logger = logging.getLogger(__name__)
 
 # Beam search settings before tuning: those of SpeechBrain's CTCBeamSearcher
-# (tests/test_lm.py checks they still are). Written out so that the command
+# (tests/unit/decoding/test_beam_search.py checks they still are). Written out so that the command
 # lines can show them without importing SpeechBrain.
 LM_DEFAULTS = {"alpha": 0.5, "beta": 1.5, "beam_size": 100}
 
