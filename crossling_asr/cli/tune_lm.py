@@ -34,16 +34,9 @@ import logging
 import sys
 from pathlib import Path
 
-from crossling_asr.cli import positive_int
+from crossling_asr.cli import positive_float, positive_int
 from crossling_asr.decoding.beam_search import LM_DEFAULTS
 from crossling_asr.decoding.lm_tuning import RESCORING_DECODES, TUNING_ALPHAS, TUNING_BETAS, TUNING_SEARCHES
-
-
-def positive_float(text):
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-    return value
 
 
 def non_positive_float(text):

@@ -138,3 +138,14 @@ def test_token_pruning_bounds_the_hypotheses_scored_per_frame_on_flat_posteriors
     # so each frame LM-scores at most one extension of each of the beam_size hypotheses kept.
     assert scored["pruned"] <= frames * beam_size
     assert scored["default"] > frames * beam_size
+
+
+@pytest.mark.parametrize(
+    "option", [["--token-prune-min-logp", "0.5"], ["--beam-prune-logp", "2"], ["--max-seconds", "0"]]
+)
+def test_cost_options_out_of_range_are_refused_when_parsed(option, tmp_path, capsys):
+    from crossling_asr.cli.tune_lm import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path), "--lm", str(tmp_path / "lm.arpa"), *option])
+    assert exit_info.value.code == 2 and option[0] in capsys.readouterr().err
