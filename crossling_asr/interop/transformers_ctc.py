@@ -60,6 +60,9 @@ from crossling_asr.model.trained_model import (
 
 logger = logging.getLogger(__name__)
 
+# The processor file transformers 5 writes beside preprocessor_config.json and the tokenizer's.
+PROCESSOR_CONFIG_FILE = "processor_config.json"
+
 # The transformers tokenizer's names for the project's CTC blank and word separator.
 PAD_TOKEN = "<pad>"
 WORD_DELIMITER = "|"
@@ -173,6 +176,11 @@ def export_to_transformers(output_folder, export_dir, overwrite=False):
         save_transformers4_compatible(ctc_model, staging)
         Wav2Vec2Processor(feature_extractor=feature_extractor, tokenizer=tokenizer).save_pretrained(staging)
         feature_extractor.save_pretrained(staging)  # preprocessor_config.json, for readers of it alone
+        # processor_config.json repeats the feature extractor's settings nested under "feature_extractor",
+        # which transformers 4.x's Wav2Vec2Processor.from_pretrained (4.46) passes on as a second
+        # feature_extractor argument and fails; without it, 4.x and 5 both build the processor from
+        # preprocessor_config.json and the tokenizer's files.
+        (staging / PROCESSOR_CONFIG_FILE).unlink()
         transformers_card(run, model_info(run, model, None), ctc_class).save(staging / "README.md")
     logger.info("Exported %s (checkpoint %s) as a %s to %s", run.folder, run.checkpoint.name, ctc_class, export_dir)
     return export_dir
