@@ -13,6 +13,15 @@ undecoded pair with the lowest rescored dev WER: on the default 35-pair grid
 x10-13 faster than --search exhaustive, which decodes every pair, with the
 same dev WER (docs/benchmarks.md). The choice is the decoded pair with the lowest
 dev WER at --beam-size. A choice at the edge of the grid is warned about.
+Cost: before the rest of the search it logs an estimate of the whole
+tuning's time, from the timed first utterance; flat posteriors (an
+under-trained model) make beam search slow, as every token above
+--token-prune-min-logp extends every hypothesis at every frame. --max-seconds
+caps the estimate: the rescoring search decodes fewer pairs, and tuning that
+cannot fit stops with an error naming what to change (docs/lm-tuning-cost.md).
+--token-prune-min-logp and --beam-prune-logp prune harder than SpeechBrain's
+defaults (-5 and -10); transcription decodes with those defaults, so weights
+tuned with other pruning were chosen with a slightly different search.
 The tuning file records the LM's SHA-256: transcribe.py and export_model.py
 use its weights only with that very LM (an LM rebuilt at the same path needs
 tuning again).
@@ -25,9 +34,16 @@ import logging
 import sys
 from pathlib import Path
 
-from crossling_asr.cli import positive_int
+from crossling_asr.cli import positive_float, positive_int
 from crossling_asr.decoding.beam_search import LM_DEFAULTS
 from crossling_asr.decoding.lm_tuning import RESCORING_DECODES, TUNING_ALPHAS, TUNING_BETAS, TUNING_SEARCHES
+
+
+def non_positive_float(text):
+    value = float(text)
+    if value > 0:
+        raise argparse.ArgumentTypeError(f"a log-probability threshold is at most 0, got {text}")
+    return value
 
 
 def floats(text):
@@ -88,6 +104,21 @@ def main(argv: list[str] | None = None) -> int:
         default=RESCORING_DECODES,
         help="pairs the rescoring search decodes (default %(default)s)",
     )
+    parser.add_argument(
+        "--token-prune-min-logp",
+        type=non_positive_float,
+        help="extend hypotheses only with tokens above this log-probability (default SpeechBrain's, -5.0)",
+    )
+    parser.add_argument(
+        "--beam-prune-logp",
+        type=non_positive_float,
+        help="drop hypotheses this far below the best (default SpeechBrain's, -10.0)",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=positive_float,
+        help="time allowed for decoding, by the estimate: fewer pairs decoded, or an error (default: no cap)",
+    )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     args = parser.parse_args(argv)
     if args.decodes < 1:
@@ -95,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     # torch, speechbrain and transformers load only now, so that --help answers at once.
     from crossling_asr.atomic import write_json
     from crossling_asr.decoding.beam_search import lm_sha256, tuning_file
-    from crossling_asr.decoding.lm_tuning import tune_lm_weights
+    from crossling_asr.decoding.lm_tuning import LMTuningCostError, tune_lm_weights
     from crossling_asr.decoding.ngram_lm import LMTextError, require_word_delimiter
     from crossling_asr.decoding.transcribe import InputError
     from crossling_asr.model.trained_model import TrainedModel, TrainedModelError, load_finished_run
@@ -121,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
             greedy,
             args.search,
             args.decodes,
+            pruning={"beam_prune_logp": args.beam_prune_logp, "token_prune_min_logp": args.token_prune_min_logp},
+            max_seconds=args.max_seconds,
         )
-    except (TrainedModelError, InputError, LMTextError, FileNotFoundError) as err:
+    except (TrainedModelError, InputError, LMTextError, LMTuningCostError, FileNotFoundError) as err:
         sys.exit(f"error: {err}")
     result.update(lm=str(args.lm), lm_sha256=lm_sha256(args.lm), manifest=str(manifest), model=str(args.model))
     write_json(tuning_file(args.lm), result)

@@ -81,16 +81,26 @@ def resolve_lm_weights(lm_path, alpha=None, beta=None, beam_size=None):
     return weights
 
 
-def make_beam_searcher(tokenizer, arpa_path, alpha, beta, beam_size):
+# CTCBeamSearcher's pruning, which bounds the work per frame: a hypothesis scoring more than
+# `beam_prune_logp` below the best is dropped, and at each frame only the tokens whose
+# log-probability exceeds `token_prune_min_logp` (and the best one) extend the beam. Flat posteriors
+# (an under-trained model) leave many tokens above the default -5.0 (ln(1/30) is -3.4) and make every
+# frame cost up to beam_size x tokens LM-scored hypotheses. None keeps SpeechBrain's default.
+PRUNING_OPTIONS = ("beam_prune_logp", "token_prune_min_logp")
+
+
+def make_beam_searcher(tokenizer, arpa_path, alpha, beta, beam_size, beam_prune_logp=None, token_prune_min_logp=None):
     """SpeechBrain's CTC beam search with the ARPA word LM (through KenLM).
 
-    `alpha` weighs the LM log-probability, `beta` is added per word.
+    `alpha` weighs the LM log-probability, `beta` is added per word; the pruning
+    thresholds (PRUNING_OPTIONS) not given are SpeechBrain's.
     """
     from speechbrain.decoders.ctc import CTCBeamSearcher
 
     vocab = [tokenizer.ind2lab[i] for i in range(len(tokenizer))]
     if " " not in vocab:
         raise LMTextError("the model's vocabulary has no space: a word LM cannot be used with it")
+    pruning = {"beam_prune_logp": beam_prune_logp, "token_prune_min_logp": token_prune_min_logp}
     return CTCBeamSearcher(
         blank_index=tokenizer.get_blank_index(),
         vocab_list=vocab,
@@ -99,6 +109,7 @@ def make_beam_searcher(tokenizer, arpa_path, alpha, beta, beam_size):
         alpha=alpha,
         beta=beta,
         beam_size=beam_size,
+        **{name: value for name, value in pruning.items() if value is not None},
     )
 
 

@@ -4,6 +4,8 @@ import copy
 import functools
 import itertools
 import logging
+import math
+import time
 
 import numpy as np
 
@@ -25,6 +27,34 @@ TUNING_SEARCHES = ("rescore", "exhaustive")
 # Pairs the rescoring search decodes at the full beam: 3 of the default grid's 35, which
 # chose as the exhaustive search did, x12-13 faster (bench/lm_tuning.py, docs/benchmarks.md).
 RESCORING_DECODES = 3
+
+
+class LMTuningCostError(ValueError):
+    """Tuning whose estimated decoding time exceeds the time allowed, even at a single decode."""
+
+
+def estimated_seconds(elapsed, frames_done, frames_total):
+    """Seconds one decode of every utterance takes, extrapolated by frames from a timed part of one."""
+    return elapsed * frames_total / max(frames_done, 1)
+
+
+def decodes_within(seconds_per_decode, planned, search, max_seconds):
+    """How many of `planned` decodes to run so that, by the estimate, decoding takes at most `max_seconds`.
+
+    The rescoring search decodes fewer pairs (at least one); the exhaustive search decodes every pair or
+    none. LMTuningCostError when not even that fits, naming what to change.
+    """
+    if max_seconds is None or seconds_per_decode * planned <= max_seconds:
+        return planned
+    fitting = math.floor(max_seconds / seconds_per_decode)
+    if search == "rescore" and fitting >= 1:
+        return fitting
+    raise LMTuningCostError(
+        f"LM tuning would take about {seconds_per_decode * planned:.0f} s ({planned} decode(s) of about "
+        f"{seconds_per_decode:.0f} s), more than the {max_seconds:g} s allowed: decode fewer pairs (--decodes, "
+        "the rescoring search), a narrower beam (--beam-size) or prune harder (--token-prune-min-logp, "
+        "--beam-prune-logp closer to 0), or allow more time (--max-seconds)"
+    )
 
 
 class NBestPool:
@@ -76,7 +106,17 @@ class NBestPool:
 
 
 def tune_lm_weights(
-    utterances, tokenizer, arpa_path, alphas, betas, beam_size, greedy=None, search="rescore", decodes=RESCORING_DECODES
+    utterances,
+    tokenizer,
+    arpa_path,
+    alphas,
+    betas,
+    beam_size,
+    greedy=None,
+    search="rescore",
+    decodes=RESCORING_DECODES,
+    pruning=None,
+    max_seconds=None,
 ):
     """Grid search of (alpha, beta) by dev WER, with the decoder that transcribes.
 
@@ -92,6 +132,14 @@ def tune_lm_weights(
     smallest alpha, then beta). A choice on the grid's edge (alpha or beta at
     the smallest or largest value tried) is warned about: the best may lie
     outside. `greedy`: the greedy hypotheses, reported for comparison.
+
+    Cost: a decode's time grows with beam_size x the tokens left after pruning per frame, so
+    flat posteriors (an under-trained model) make it expensive. `pruning` ({name: value} of
+    crossling_asr.decoding.beam_search.PRUNING_OPTIONS) reaches the searcher. Before the rest of
+    the search, the first utterance of the first decode is timed and the whole tuning's time is
+    estimated from it (by frames) and logged; with `max_seconds`, fewer pairs are decoded when the
+    estimate exceeds it (rescore; LMTuningCostError where even one decode, or the exhaustive grid,
+    would not fit).
     Returns {"best": {alpha, beta, WER}, "decoded": [{alpha, beta, WER}] in
     decoding order, "rescored": (rescore only) [{alpha, beta, WER}] over the
     final pool, "on_grid_edge": [...], "greedy_WER", ...}.
@@ -104,13 +152,44 @@ def tune_lm_weights(
         raise ValueError(f"LM tuning needs at least one decode, got decodes={decodes}")
     references = [ref for _, _, ref in utterances]
     pairs = list(itertools.product(alphas, betas))
-    searcher = make_beam_searcher(tokenizer, arpa_path, alphas[0], betas[0], beam_size)
+    pruning = {name: value for name, value in (pruning or {}).items() if value is not None}
+    searcher = make_beam_searcher(tokenizer, arpa_path, alphas[0], betas[0], beam_size, **pruning)
     searcher.topk = beam_size  # return the whole final beam; its first hypothesis is the transcription
     decoded = {}  # (alpha, beta) -> dev WER at beam_size
+    planned = {"decodes": len(pairs) if search == "exhaustive" else min(decodes, len(pairs))}
+    frames_total = sum(frames for _, frames, _ in utterances)
+
+    def estimate(elapsed, frames_done):
+        per_decode = estimated_seconds(elapsed, frames_done, frames_total)
+        logger.info(
+            "LM tuning: about %.0f s to come (%d decode(s) of %d utterances, %d frames, at beam %d; "
+            "estimated from the first utterance: %.2f s for %d frames)",
+            per_decode * planned["decodes"],
+            planned["decodes"],
+            len(utterances),
+            frames_total,
+            beam_size,
+            elapsed,
+            frames_done,
+        )
+        within = decodes_within(per_decode, planned["decodes"], search, max_seconds)
+        if within < planned["decodes"]:
+            logger.warning(
+                "LM tuning: decoding %d pair(s), not %d, to stay within %g s (--max-seconds)",
+                within,
+                planned["decodes"],
+                max_seconds,
+            )
+        planned.update(decodes=within, seconds_per_decode=per_decode)
 
     def decode(pair):
         set_lm_weights(searcher, *pair)
-        final_beams = [searcher.decode_log_probs(lp[:frames].cpu().numpy(), frames) for lp, frames, _ in utterances]
+        final_beams = []
+        for lp, frames, _ in utterances:
+            start = time.perf_counter()
+            final_beams.append(searcher.decode_log_probs(lp[:frames].cpu().numpy(), frames))
+            if "seconds_per_decode" not in planned:
+                estimate(time.perf_counter() - start, frames)
         decoded[pair] = error_rates([beam[0].text if beam else "" for beam in final_beams], references)["WER"]
         logger.info("alpha %.2f beta %.2f beam %d: dev WER %.2f", *pair, beam_size, decoded[pair])
         return final_beams
@@ -119,7 +198,7 @@ def tune_lm_weights(
         (alpha, beta), wer = item
         return wer, alpha, beta
 
-    result = {"search": search, "beam_size": beam_size}
+    result = {"search": search, "beam_size": beam_size, "pruning": pruning}
     if search == "exhaustive":
         for pair in pairs:
             decode(pair)
@@ -140,7 +219,7 @@ def tune_lm_weights(
             pool.add(decode(pair))
             rescored = {p: rescored_wer(tuple(texts)) for p, texts in pool.choices(pairs).items()}
             undecoded = [p for p in pairs if p not in decoded]
-            if len(decoded) >= decodes or not undecoded:
+            if len(decoded) >= planned["decodes"] or not undecoded:
                 break
             pair = min(undecoded, key=lambda p: (rescored[p], steps_to_decoded(p), *p))
             logger.info(
@@ -171,6 +250,7 @@ def tune_lm_weights(
         decoded=[{"alpha": a, "beta": b, "WER": wer} for (a, b), wer in decoded.items()],
         on_grid_edge=edges,
         n_utterances=len(references),
+        estimated_seconds_per_decode=planned.get("seconds_per_decode"),
     )
     if greedy is not None:
         result["greedy_WER"] = error_rates(greedy, references)["WER"]

@@ -8,7 +8,9 @@ linear CTC head as `lm_head`, in safetensors; a Wav2Vec2Processor whose tokenize
 run's character vocabulary (the CTC blank, index 0, as the pad token; the space as the word
 delimiter "|") and whose feature extractor normalises each clip and passes an attention mask
 exactly where the training encoder (SSLEncoder) did; a model card with the test scores
-(crossling_asr.interop.model_card). Only the study's head, one linear layer (dropout
+(crossling_asr.interop.model_card). The weights are written under transformers 4.x's names
+(`save_transformers4_compatible`), which transformers 5 renames on loading, so that the toolkits
+still pinned to 4.x (HuggingSound) load every weight too. Only the study's head, one linear layer (dropout
 before it is the ForCTC's final_dropout), has a transformers counterpart: other heads and
 learned layer weights are refused.
 
@@ -58,6 +60,9 @@ from crossling_asr.model.trained_model import (
 
 logger = logging.getLogger(__name__)
 
+# The processor file transformers 5 writes beside preprocessor_config.json and the tokenizer's.
+PROCESSOR_CONFIG_FILE = "processor_config.json"
+
 # The transformers tokenizer's names for the project's CTC blank and word separator.
 PAD_TOKEN = "<pad>"
 WORD_DELIMITER = "|"
@@ -68,6 +73,36 @@ class ConversionError(ValueError):
 
 
 # ---- run -> transformers ----------------------------------------------------------------------
+
+# transformers 5 names a weight-normalised convolution's magnitude and direction (the positional
+# convolution of every family here) after torch's parametrization; transformers 4.23-4.29 (and any 4.x
+# under torch < 2.1) after torch's older weight_norm. Old name per new name suffix.
+TRANSFORMERS4_WEIGHT_NORM_NAMES = {
+    ".parametrizations.weight.original0": ".weight_g",
+    ".parametrizations.weight.original1": ".weight_v",
+}
+
+
+def transformers4_state_dict(model):
+    """`model`'s state dict with its weight-norm parameters under transformers 4.x's names.
+
+    Hand-written because transformers 5 keeps that renaming (its "legacy" conversion mapping) for
+    loading only: it reads both names but writes only the new ones, which transformers 4.24 does not
+    know and silently leaves at random initialisation.
+    """
+    state = {}
+    for key, value in model.state_dict().items():
+        for new, old in TRANSFORMERS4_WEIGHT_NORM_NAMES.items():
+            if key.endswith(new):
+                key = key[: -len(new)] + old
+        state[key] = value
+    return state
+
+
+def save_transformers4_compatible(model, folder):
+    """Save a transformers model as save_pretrained does (config.json, model.safetensors), its
+    weights under the names both transformers 4.x and 5 load (`transformers4_state_dict`)."""
+    model.save_pretrained(folder, state_dict=transformers4_state_dict(model))
 
 
 def linear_head(head):
@@ -138,9 +173,14 @@ def export_to_transformers(output_folder, export_dir, overwrite=False):
             do_lower_case=False,
             clean_up_tokenization_spaces=False,
         )
-        ctc_model.save_pretrained(staging)
+        save_transformers4_compatible(ctc_model, staging)
         Wav2Vec2Processor(feature_extractor=feature_extractor, tokenizer=tokenizer).save_pretrained(staging)
         feature_extractor.save_pretrained(staging)  # preprocessor_config.json, for readers of it alone
+        # processor_config.json repeats the feature extractor's settings nested under "feature_extractor",
+        # which transformers 4.x's Wav2Vec2Processor.from_pretrained (4.46) passes on as a second
+        # feature_extractor argument and fails; without it, 4.x and 5 both build the processor from
+        # preprocessor_config.json and the tokenizer's files.
+        (staging / PROCESSOR_CONFIG_FILE).unlink()
         transformers_card(run, model_info(run, model, None), ctc_class).save(staging / "README.md")
     logger.info("Exported %s (checkpoint %s) as a %s to %s", run.folder, run.checkpoint.name, ctc_class, export_dir)
     return export_dir
