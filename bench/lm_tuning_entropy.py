@@ -60,13 +60,7 @@ def counted_decode(utterances, model, lm, beam_size, pruning):
     try:
         start = time.perf_counter()
         result = lm_tuning.tune_lm_weights(
-            utterances,
-            model.tokenizer,
-            lm,
-            [LM_DEFAULTS["alpha"]],
-            [LM_DEFAULTS["beta"]],
-            beam_size,
-            pruning=pruning,
+            utterances, model.tokenizer, lm, [LM_DEFAULTS["alpha"]], [LM_DEFAULTS["beta"]], beam_size, pruning=pruning
         )
         return time.perf_counter() - start, counts["scored"], result
     finally:
@@ -121,8 +115,7 @@ def main():
             )
     if args.json is not None:
         write_json(
-            args.json,
-            {"rows": rows, "n_utterances": len(utterances), "frames": frames, "beam_size": args.beam_size},
+            args.json, {"rows": rows, "n_utterances": len(utterances), "frames": frames, "beam_size": args.beam_size}
         )
 
 
