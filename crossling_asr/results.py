@@ -9,7 +9,10 @@ Schema (version 1), one JSON object:
                      protocol ("study", "stock", "probe": hparams/protocols/)}
   metrics           {primary: "WER"|"CER", wer_meaningful: bool,
                      test: {WER, CER, loss, n_utterances},
-                     dev_best: {WER, CER, epoch}}   (error rates in percent)
+                     dev_best: {WER, CER, epoch} (the epoch of lowest dev CER),
+                     dev_selected: {WER, CER, epoch, selection} (the checkpoint tested:
+                     selection "last" or "best_dev_cer", hparams model_selection)}
+                    (error rates in percent)
   data              {release_folder, splits: {train|dev|test: {utterances,
                      hours, speakers, skipped}}   (from prep_report.json: the prepared manifests),
                      train_used: {utterances, hours, budget_hours}   (what training read:
@@ -35,8 +38,10 @@ Schema (version 1), one JSON object:
   overrides         the language file's keys and command-line overrides applied
 The grid runner and the analysis read these files: change the schema only
 with a new schema_version. Fields added within version 1 (run.protocol,
-data.train_used, layers, cost, parameters.layer_weights) are absent from
-files written before them.
+data.train_used, layers, cost, parameters.layer_weights, metrics.dev_selected) are absent
+from files written before them; in those, dev_best is the checkpoint tested (then always
+the best by dev CER). A study run written before the study protocol followed HuggingSound
+0.1.6's training loop is told apart by study_loop() (its hparams lack HUGGINGSOUND_LOOP_KEYS).
 
 An evaluated checkpoint that was fine-tuned elsewhere (crossling_asr.interop.evaluate_checkpoint:
 a released checkpoint of the study, or any other CTC checkpoint) has a results.json of the
@@ -66,6 +71,7 @@ import platform
 
 from crossling_asr import __version__
 from crossling_asr.atomic import write_json
+from crossling_asr.run_layout import STUDY_PROTOCOL
 
 SCHEMA_VERSION = 1
 
@@ -119,9 +125,9 @@ def prepared_data(prep_report):
 
 
 def build_results(
-    hparams, overrides, brain, prep_report, parameters, best_meta, training, train_used, feature_cache=None
+    hparams, overrides, brain, prep_report, parameters, selected_meta, training, train_used, feature_cache=None
 ):
-    """The results.json object of a finished run (`best_meta`: the best checkpoint's meta,
+    """The results.json object of a finished run (`selected_meta`: the tested checkpoint's meta,
     `training`: CTCBrain.training_summary() taken when training ended, `train_used`: the
     training set's {utterances, hours}, `feature_cache`: the probe feature cache's stats)."""
     spec = hparams["encoder_spec"]
@@ -148,7 +154,11 @@ def build_results(
             "primary": hparams["primary_metric"],
             "wer_meaningful": bool(hparams["text"]["word_delimiter"]),
             "test": brain.test_stats,
-            "dev_best": {k: best_meta.get(k) for k in ("WER", "CER", "epoch")},
+            "dev_best": best_dev_epoch(training["dev_history"]),
+            "dev_selected": {
+                **{k: selected_meta.get(k) for k in ("WER", "CER", "epoch")},
+                "selection": hparams["model_selection"],
+            },
         },
         "data": {
             **prepared_data(prep_report),
@@ -167,6 +177,54 @@ def build_results(
         "hparams": plain_hparams(hparams),
         "overrides": overrides,
     }
+
+
+def best_dev_epoch(dev_history):
+    """{WER, CER, epoch} of the epoch with the lowest dev CER (the first of ties); Nones without any."""
+    best = min(dev_history, key=lambda entry: entry["CER"], default={})
+    return {k: best.get(k) for k in ("WER", "CER", "epoch")}
+
+
+def tested_dev_scores(results):
+    """{WER, CER, epoch, ...} on dev of the checkpoint a run tested: metrics.dev_selected, or in files
+    written before it, dev_best (then the checkpoint tested)."""
+    metrics = results.get("metrics") or {}
+    return metrics.get("dev_selected") or metrics.get("dev_best") or {}
+
+
+def tested_checkpoint_key(results):
+    """The checkpoint meta key the tested checkpoint was chosen by: "CER" (lowest dev CER; every file
+    written before dev_selected), or None for the last epoch's (the most recent checkpoint)."""
+    return None if tested_dev_scores(results).get("selection") == "last" else "CER"
+
+
+# Keys of the training loop the study protocol took from HuggingSound 0.1.6 (hparams/ctc_study.yaml);
+# the study's results recorded before then have none of them.
+HUGGINGSOUND_LOOP_KEYS = (
+    "lr_warmup_steps",
+    "lr_decay_steps",
+    "final_dropout",
+    "group_by_length",
+    "model_selection",
+    "append_word_delimiter",
+    "ctc_zero_infinity",
+)
+FAITHFUL_STUDY = "huggingsound-0.1.6"
+PRE_FAITHFUL_STUDY = "pre-faithful"
+
+
+def study_loop(results):
+    """Which training loop a study run's results.json was trained with: FAITHFUL_STUDY (HuggingSound
+    0.1.6's: constant rate, no layerdrop, final dropout, 8-utterance length-grouped batches, last
+    checkpoint, targets ending with the delimiter, gradient checkpointing, no zeroed infinite losses)
+    or PRE_FAITHFUL_STUDY (the settings the tuned protocol keeps: warm-up and linear decay, layerdrop
+    0.1, no final dropout, dynamic batches, best dev CER checkpoint, no trailing delimiter), told
+    apart by the recorded hparams; None for a run of another protocol."""
+    hparams = results.get("hparams") or {}
+    protocol = hparams.get("protocol") or (results.get("run") or {}).get("protocol") or STUDY_PROTOCOL
+    if protocol != STUDY_PROTOCOL:
+        return None
+    return FAITHFUL_STUDY if all(key in hparams for key in HUGGINGSOUND_LOOP_KEYS) else PRE_FAITHFUL_STUDY
 
 
 def write_results(path, results):

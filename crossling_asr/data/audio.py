@@ -59,7 +59,7 @@ def read_mono(path):
     return torch.from_numpy(audio.mean(axis=1)), rate
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _resampler(orig_rate, new_rate):
     return torchaudio.transforms.Resample(orig_rate, new_rate)
 
