@@ -13,6 +13,8 @@ RuntimeError; decoding here keeps the failures apart (undecodable, no
 samples, operating-system errors) so callers can report each.
 """
 
+from __future__ import annotations
+
 import functools
 from pathlib import Path
 
@@ -33,13 +35,13 @@ class EmptyAudioError(AudioError):
     """The file decodes to no samples at all."""
 
 
-def audio_suffixes():
+def audio_suffixes() -> set[str]:
     """File name suffixes of the formats this soundfile build reads."""
     suffixes = {f".{fmt.lower()}" for fmt in sf.available_formats()}
     return suffixes | {".opus", ".aif", ".oga"}
 
 
-def read_mono(path):
+def read_mono(path: str | Path) -> tuple[torch.Tensor, int]:
     """(samples, rate) of an audio file: a 1-D float32 tensor, channels averaged.
 
     Raises UndecodableAudioError or EmptyAudioError; OSError passes through.
@@ -64,14 +66,14 @@ def _resampler(orig_rate, new_rate):
     return torchaudio.transforms.Resample(orig_rate, new_rate)
 
 
-def resample(signal, orig_rate, new_rate):
+def resample(signal: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
     """`signal` (..., time) resampled from `orig_rate` to `new_rate` (itself when they are equal)."""
     if orig_rate == new_rate:
         return signal
     return _resampler(orig_rate, new_rate)(signal)
 
 
-def read_resampled(path, sample_rate):
+def read_resampled(path: str | Path, sample_rate: int) -> torch.Tensor:
     """An audio file as a 1-D float32 tensor at `sample_rate`, mixed to mono (see read_mono)."""
     signal, rate = read_mono(path)
     return resample(signal, rate, sample_rate)
