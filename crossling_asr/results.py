@@ -198,8 +198,8 @@ def tested_checkpoint_key(results):
     return None if tested_dev_scores(results).get("selection") == "last" else "CER"
 
 
-# Keys of the training loop the study protocol took from HuggingSound 0.1.6 (hparams/ctc_study.yaml);
-# the study's results recorded before then have none of them.
+# Keys of the training loop the study protocol took from HuggingSound 0.1.6 (hparams/ctc_study.yaml):
+# a study run's results.json records them all since; before, it recorded warmup_ratio and none of them.
 HUGGINGSOUND_LOOP_KEYS = (
     "lr_warmup_steps",
     "lr_decay_steps",
@@ -209,22 +209,31 @@ HUGGINGSOUND_LOOP_KEYS = (
     "append_word_delimiter",
     "ctc_zero_infinity",
 )
+PRE_FAITHFUL_MARKER_KEY = "warmup_ratio"  # declared by the study file before and after the change
 FAITHFUL_STUDY = "huggingsound-0.1.6"
 PRE_FAITHFUL_STUDY = "pre-faithful"
 
 
 def study_loop(results):
-    """Which training loop a study run's results.json was trained with: FAITHFUL_STUDY (HuggingSound
-    0.1.6's: constant rate, no layerdrop, final dropout, 8-utterance length-grouped batches, last
-    checkpoint, targets ending with the delimiter, gradient checkpointing, no zeroed infinite losses)
-    or PRE_FAITHFUL_STUDY (the settings the tuned protocol keeps: warm-up and linear decay, layerdrop
-    0.1, no final dropout, dynamic batches, best dev CER checkpoint, no trailing delimiter), told
-    apart by the recorded hparams; None for a run of another protocol."""
+    """Which training loop a study run's results.json was trained with, from its recorded hparams.
+
+    FAITHFUL_STUDY: HuggingSound 0.1.6's (constant rate, no layerdrop, final dropout, 8-utterance
+    length-grouped batches, last checkpoint, targets ending with the delimiter, gradient
+    checkpointing, infinite losses not zeroed); its hparams hold every HUGGINGSOUND_LOOP_KEYS.
+    PRE_FAITHFUL_STUDY: the settings the tuned protocol keeps (warm-up and linear decay, layerdrop
+    0.1, no final dropout, dynamic batches, best dev CER checkpoint, no trailing delimiter); its
+    hparams hold warmup_ratio but none of those keys. None: another protocol's run, or a record
+    without the training settings (nothing to tell them by).
+    """
     hparams = results.get("hparams") or {}
     protocol = hparams.get("protocol") or (results.get("run") or {}).get("protocol") or STUDY_PROTOCOL
     if protocol != STUDY_PROTOCOL:
         return None
-    return FAITHFUL_STUDY if all(key in hparams for key in HUGGINGSOUND_LOOP_KEYS) else PRE_FAITHFUL_STUDY
+    if all(key in hparams for key in HUGGINGSOUND_LOOP_KEYS):
+        return FAITHFUL_STUDY
+    if PRE_FAITHFUL_MARKER_KEY in hparams and not any(key in hparams for key in HUGGINGSOUND_LOOP_KEYS):
+        return PRE_FAITHFUL_STUDY
+    return None
 
 
 def write_results(path, results):
