@@ -6,7 +6,7 @@ Schema (version 1), one JSON object:
   run               {language, encoder, encoder_source, encoder_family,
                      random_init, seed, output_folder, finished_at (UTC ISO),
                      device ("cpu", "cuda:0", ...: where rank 0 trained),
-                     protocol ("study", "stock", "probe": hparams/protocols/)}
+                     protocol ("study", "tuned", "stock", "probe": hparams/protocols/)}
   metrics           {primary: "WER"|"CER", wer_meaningful: bool,
                      test: {WER, CER, loss, n_utterances},
                      dev_best: {WER, CER, epoch} (the epoch of lowest dev CER),
