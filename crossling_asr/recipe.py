@@ -29,16 +29,18 @@ from crossling_asr.hparams import HparamsError, load_recipe_hparams, resolved_ya
 from crossling_asr.model.encoders import count_parameters
 from crossling_asr.model.layer_weights import LayerWeights
 from crossling_asr.results import build_results, write_results
-from crossling_asr.training.brain import CTCBrain, RunState
+from crossling_asr.training.brain import MODEL_SELECTIONS, CTCBrain, RunState
 from crossling_asr.training.feature_cache import FeatureCacheError, check_cache_settings, open_feature_cache
 
 logger = logging.getLogger(__name__)
 
 
 def train_and_test(hparams, run_opts, overrides, report):
-    """Fit on train, select by dev CER, score test, write results.json."""
-    run_on_main(build_tokenizer, args=[hparams["train_csv"], hparams["tokenizer_file"]])
-    tokenizer = build_tokenizer(hparams["train_csv"], hparams["tokenizer_file"])
+    """Fit on train, keep the last or the best dev CER checkpoint (model_selection), score test,
+    write results.json."""
+    tokenizer_args = [hparams["train_csv"], hparams["tokenizer_file"], hparams["append_word_delimiter"]]
+    run_on_main(build_tokenizer, args=tokenizer_args)
+    tokenizer = build_tokenizer(*tokenizer_args)
     datasets = make_datasets(hparams, tokenizer)
 
     encoder = hparams["encoder_module"]
@@ -83,7 +85,10 @@ def train_and_test(hparams, run_opts, overrides, report):
         hparams["epoch_counter"], train_loader, datasets["dev"], valid_loader_kwargs=hparams["eval_dataloader_options"]
     )
     training = brain.training_summary()
-    brain.evaluate(datasets["test"], min_key="CER", test_loader_kwargs=hparams["eval_dataloader_options"])
+    selected = brain.selected_checkpoint()
+    brain.evaluate(
+        datasets["test"], min_key=brain.selection_key(), test_loader_kwargs=hparams["eval_dataloader_options"]
+    )
 
     if if_main_process():
         encoder_total, encoder_trainable = count_parameters(encoder)
@@ -94,14 +99,13 @@ def train_and_test(hparams, run_opts, overrides, report):
             "layer_weights": count_parameters(brain.layer_weights)[0] if brain.layer_weights is not None else 0,
             "vocabulary_size": len(tokenizer),
         }
-        best = hparams["checkpointer"].find_checkpoint(min_key="CER")
         results = build_results(
             hparams,
             overrides,
             brain,
             report,
             parameters,
-            best.meta if best else {},
+            selected.meta if selected else {},
             training,
             train_used=split_summary(datasets["train"]),
             feature_cache=feature_cache,
@@ -110,6 +114,12 @@ def train_and_test(hparams, run_opts, overrides, report):
         test = results["metrics"]["test"]
         logger.info("Test WER %.2f CER %.2f -> %s", test["WER"], test["CER"], hparams["results_file"])
     return brain
+
+
+def check_model_selection(selection):
+    """Refuse at start-up a model_selection the Brain would only reject after the first epoch."""
+    if selection not in MODEL_SELECTIONS:
+        raise ValueError(f"model_selection: {selection!r}: expected one of {', '.join(MODEL_SELECTIONS)}")
 
 
 def check_run_options(run_opts):
@@ -187,6 +197,7 @@ def main(argv=None):
         hparams, experiment_yaml, overrides = load_recipe_hparams(hparams_file, cli_overrides)
         check_cache_settings(hparams)
         check_train_hours(hparams["train_hours"])
+        check_model_selection(hparams["model_selection"])
     except (HparamsError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     check_device_and_precision(hparams, run_opts)

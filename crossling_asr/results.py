@@ -6,10 +6,13 @@ Schema (version 1), one JSON object:
   run               {language, encoder, encoder_source, encoder_family,
                      random_init, seed, output_folder, finished_at (UTC ISO),
                      device ("cpu", "cuda:0", ...: where rank 0 trained),
-                     protocol ("study", "stock", "probe": hparams/protocols/)}
+                     protocol ("study", "tuned", "stock", "probe": hparams/protocols/)}
   metrics           {primary: "WER"|"CER", wer_meaningful: bool,
                      test: {WER, CER, loss, n_utterances},
-                     dev_best: {WER, CER, epoch}}   (error rates in percent)
+                     dev_best: {WER, CER, epoch} (the epoch of lowest dev CER),
+                     dev_selected: {WER, CER, epoch, selection} (the checkpoint tested:
+                     selection "last" or "best_dev_cer", hparams model_selection)}
+                    (error rates in percent)
   data              {release_folder, splits: {train|dev|test: {utterances,
                      hours, speakers, skipped}}   (from prep_report.json: the prepared manifests),
                      train_used: {utterances, hours, budget_hours}   (what training read:
@@ -35,8 +38,10 @@ Schema (version 1), one JSON object:
   overrides         the language file's keys and command-line overrides applied
 The grid runner and the analysis read these files: change the schema only
 with a new schema_version. Fields added within version 1 (run.protocol,
-data.train_used, layers, cost, parameters.layer_weights) are absent from
-files written before them.
+data.train_used, layers, cost, parameters.layer_weights, metrics.dev_selected) are absent
+from files written before them; in those, dev_best is the checkpoint tested (then always
+the best by dev CER). A study run written before the study protocol followed HuggingSound
+0.1.6's training loop is told apart by study_loop() (its hparams lack HUGGINGSOUND_LOOP_KEYS).
 
 An evaluated checkpoint that was fine-tuned elsewhere (crossling_asr.interop.evaluate_checkpoint:
 a released checkpoint of the study, or any other CTC checkpoint) has a results.json of the
@@ -66,6 +71,7 @@ import platform
 
 from crossling_asr import __version__
 from crossling_asr.atomic import write_json
+from crossling_asr.run_layout import STUDY_PROTOCOL
 
 SCHEMA_VERSION = 1
 
@@ -119,9 +125,9 @@ def prepared_data(prep_report):
 
 
 def build_results(
-    hparams, overrides, brain, prep_report, parameters, best_meta, training, train_used, feature_cache=None
+    hparams, overrides, brain, prep_report, parameters, selected_meta, training, train_used, feature_cache=None
 ):
-    """The results.json object of a finished run (`best_meta`: the best checkpoint's meta,
+    """The results.json object of a finished run (`selected_meta`: the tested checkpoint's meta,
     `training`: CTCBrain.training_summary() taken when training ended, `train_used`: the
     training set's {utterances, hours}, `feature_cache`: the probe feature cache's stats)."""
     spec = hparams["encoder_spec"]
@@ -148,7 +154,11 @@ def build_results(
             "primary": hparams["primary_metric"],
             "wer_meaningful": bool(hparams["text"]["word_delimiter"]),
             "test": brain.test_stats,
-            "dev_best": {k: best_meta.get(k) for k in ("WER", "CER", "epoch")},
+            "dev_best": best_dev_epoch(training["dev_history"]),
+            "dev_selected": {
+                **{k: selected_meta.get(k) for k in ("WER", "CER", "epoch")},
+                "selection": hparams["model_selection"],
+            },
         },
         "data": {**prepared_data(prep_report), "train_used": {**train_used, "budget_hours": hparams["train_hours"]}},
         "training": training,
@@ -164,6 +174,63 @@ def build_results(
         "hparams": plain_hparams(hparams),
         "overrides": overrides,
     }
+
+
+def best_dev_epoch(dev_history):
+    """{WER, CER, epoch} of the epoch with the lowest dev CER (the first of ties); Nones without any."""
+    best = min(dev_history, key=lambda entry: entry["CER"], default={})
+    return {k: best.get(k) for k in ("WER", "CER", "epoch")}
+
+
+def tested_dev_scores(results):
+    """{WER, CER, epoch, ...} on dev of the checkpoint a run tested: metrics.dev_selected, or in files
+    written before it, dev_best (then the checkpoint tested)."""
+    metrics = results.get("metrics") or {}
+    return metrics.get("dev_selected") or metrics.get("dev_best") or {}
+
+
+def tested_checkpoint_key(results):
+    """The checkpoint meta key the tested checkpoint was chosen by: "CER" (lowest dev CER; every file
+    written before dev_selected), or None for the last epoch's (the most recent checkpoint)."""
+    return None if tested_dev_scores(results).get("selection") == "last" else "CER"
+
+
+# Keys of the training loop the study protocol took from HuggingSound 0.1.6 (hparams/ctc_study.yaml):
+# a study run's results.json records them all since; before, it recorded warmup_ratio and none of them.
+HUGGINGSOUND_LOOP_KEYS = (
+    "lr_warmup_steps",
+    "lr_decay_steps",
+    "final_dropout",
+    "group_by_length",
+    "model_selection",
+    "append_word_delimiter",
+    "ctc_zero_infinity",
+)
+PRE_FAITHFUL_MARKER_KEY = "warmup_ratio"  # declared by the study file before and after the change
+FAITHFUL_STUDY = "huggingsound-0.1.6"
+PRE_FAITHFUL_STUDY = "pre-faithful"
+
+
+def study_loop(results):
+    """Which training loop a study run's results.json was trained with, from its recorded hparams.
+
+    FAITHFUL_STUDY: HuggingSound 0.1.6's (constant rate, no layerdrop, final dropout, 8-utterance
+    length-grouped batches, last checkpoint, targets ending with the delimiter, gradient
+    checkpointing, infinite losses not zeroed); its hparams hold every HUGGINGSOUND_LOOP_KEYS.
+    PRE_FAITHFUL_STUDY: the settings the tuned protocol keeps (warm-up and linear decay, layerdrop
+    0.1, no final dropout, dynamic batches, best dev CER checkpoint, no trailing delimiter); its
+    hparams hold warmup_ratio but none of those keys. None: another protocol's run, or a record
+    without the training settings (nothing to tell them by).
+    """
+    hparams = results.get("hparams") or {}
+    protocol = hparams.get("protocol") or (results.get("run") or {}).get("protocol") or STUDY_PROTOCOL
+    if protocol != STUDY_PROTOCOL:
+        return None
+    if all(key in hparams for key in HUGGINGSOUND_LOOP_KEYS):
+        return FAITHFUL_STUDY
+    if PRE_FAITHFUL_MARKER_KEY in hparams and not any(key in hparams for key in HUGGINGSOUND_LOOP_KEYS):
+        return PRE_FAITHFUL_STUDY
+    return None
 
 
 def write_results(path, results):

@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from crossling_asr.analysis.typology import FACT_KEYS
-from crossling_asr.results import SCHEMA_VERSION
+from crossling_asr.results import PRE_FAITHFUL_STUDY, SCHEMA_VERSION, study_loop, tested_dev_scores
 from crossling_asr.run_layout import EVALUATION_PROTOCOLS, NON_RUN_FOLDERS, STUDY_PROTOCOL, parse_run_name
 
 METRICS = ("error", "WER", "CER")
@@ -55,6 +55,7 @@ RUN_COLUMNS = (
     "encoder_family",
     "random_init",
     "protocol",
+    "study_loop",
     "encoder_source",
     "checkpoint",
     "run_name",
@@ -108,7 +109,7 @@ def run_row(results, path):
         "CER": float(test["CER"]),
         "test_loss": test.get("loss"),
         "test_utterances": test.get("n_utterances"),
-        "dev_CER": results.get("metrics", {}).get("dev_best", {}).get("CER"),
+        "dev_CER": tested_dev_scores(results).get("CER"),
         "epochs": training.get("epochs"),
         "optimizer_steps": training.get("optimizer_steps"),
         "wall_seconds": training.get("wall_seconds"),
@@ -116,6 +117,7 @@ def run_row(results, path):
         "encoder_family": results.get("run", {}).get("encoder_family"),
         "random_init": results.get("run", {}).get("random_init"),
         "protocol": protocol,
+        "study_loop": study_loop(results),
         "encoder_source": results.get("run", {}).get("encoder_source"),
         "checkpoint": checkpoint.get("hub_id") or checkpoint.get("source"),
         "run_name": name,
@@ -211,7 +213,12 @@ def collect(results_root, protocol=STUDY_PROTOCOL, include_replaced_sources=Fals
         reason = set_aside_reason(row, protocol, include_replaced_sources)
         if reason:
             set_aside.append(
-                {"path": str(path), "run": f"{row['language']}/{row['run_name']}/seed_{row['seed']}", "reason": reason}
+                {
+                    "path": str(path),
+                    "run": f"{row['language']}/{row['run_name']}/seed_{row['seed']}",
+                    "study_loop": row["study_loop"],
+                    "reason": reason,
+                }
             )
             continue
         if row["source_replaced"]:
@@ -246,8 +253,14 @@ def collect(results_root, protocol=STUDY_PROTOCOL, include_replaced_sources=Fals
         rejected=pd.DataFrame(rejected, columns=["path", "reason"]),
         duplicates=pd.DataFrame(duplicates, columns=["run", "kept", "duplicate", "identical"]),
         conflicts=settings_conflicts(settings),
-        set_aside=pd.DataFrame(set_aside, columns=["path", "run", "reason"]),
+        set_aside=pd.DataFrame(set_aside, columns=["path", "run", "study_loop", "reason"]),
     )
+
+
+def pre_faithful_study_runs(collection):
+    """The set-aside runs trained under the study's settings from before HuggingSound 0.1.6's loop."""
+    frame = collection.set_aside
+    return frame[frame["study_loop"] == PRE_FAITHFUL_STUDY]
 
 
 def set_aside_reason(row, protocol, include_replaced_sources):
@@ -256,6 +269,13 @@ def set_aside_reason(row, protocol, include_replaced_sources):
     reasons = []
     if row["protocol"] != protocol:
         reasons.append(f"protocol {row['protocol']} (this report analyses {protocol}; --protocol {row['protocol']})")
+    if row["study_loop"] == PRE_FAITHFUL_STUDY:
+        reasons.append(
+            "trained under the study protocol's settings from before it followed HuggingSound 0.1.6's "
+            "training loop (warm-up and decay, dynamic batches, best dev CER checkpoint: today's tuned "
+            "protocol, but in the study's folder); not mixed with faithful study runs: re-run it "
+            "(in a fresh folder) to include it"
+        )
     if row["source_replaced"] and not include_replaced_sources:
         reasons.append(
             f"encoder weights from {row['checkpoint'] or row['encoder_source']}, not the registry's "

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from crossling_asr.analysis import figures
-from crossling_asr.analysis.aggregate import collect, format_mean_std, missing_runs, summarize
+from crossling_asr.analysis.aggregate import collect, format_mean_std, missing_runs, pre_faithful_study_runs, summarize
 from crossling_asr.analysis.document import Report, known_facts, ordered_encoders
 from crossling_asr.analysis.probe_section import add_probe_section
 from crossling_asr.analysis.reproduction import add_reproduction_section
@@ -115,6 +115,17 @@ def add_checks(report, collection, languages, encoders, seeds):
         "that are not the registry's)."
     )
     report.table(runs.drop(columns=["path"]), "runs", "Every run", embed=False)
+    old_study = pre_faithful_study_runs(collection)
+    if not old_study.empty:
+        folders = sorted({str(Path(path).parents[2]) for path in old_study["path"]})
+        report.text(
+            f"**Warning:** {len(old_study)} finished study runs were trained under the study protocol's "
+            "settings from before it followed HuggingSound 0.1.6's training loop (their results.json "
+            "hparams lack its keys), and are not analysed with the faithful ones: "
+            f"{', '.join(old_study['run'].head(10))}{' ...' if len(old_study) > 10 else ''} under "
+            f"{', '.join(folders[:5])}{' ...' if len(folders) > 5 else ''}. Those settings are today's "
+            "tuned protocol; re-run them to include them (docs/protocols.md)."
+        )
     for frame, name, caption in (
         (missing, "missing_runs", "Missing runs (expected grid, no finished results.json)"),
         (collection.rejected, "rejected", "Rejected results files (not used anywhere below)"),

@@ -2,7 +2,7 @@
 
     python local/export_model.py <output_folder> <export_dir> [--lm LM.arpa] [--upload REPO_ID]
 
-The export holds the best checkpoint by dev CER (encoder as model.safetensors,
+The export holds the checkpoint the run tested (encoder as model.safetensors,
 head and vocabulary), hyperparams.yaml and README.md. With --lm it decodes
 with beam search and that LM, with the weights tune_lm.py chose (from
 <LM>.tuning.json) unless --alpha/--beta are given. --upload pushes the folder

@@ -2,8 +2,8 @@
 
     python local/export_transformers.py <output_folder> <export_dir> [--overwrite] [--upload REPO_ID [--public]]
 
-The folder holds a *ForCTC of the run's encoder family (the fine-tuned encoder of the best
-checkpoint by dev CER and the linear CTC head as lm_head, model.safetensors), a
+The folder holds a *ForCTC of the run's encoder family (the fine-tuned encoder of the tested
+checkpoint: the last epoch's, or the best by dev CER; and the linear CTC head as lm_head, model.safetensors), a
 Wav2Vec2Processor with the run's character vocabulary (blank = pad token, space = "|") and a
 feature extractor normalising as training did, and a model card with the test WER/CER:
 

@@ -156,8 +156,9 @@ def build_parser():
     selection.add_argument(
         "--protocol",
         default=STUDY_PROTOCOL,
-        help="recipe protocol of every run: study (default) or a file name of "
-        "hparams/protocols/ (`-- --protocol=NAME` means the same); part of the runs' folders",
+        help="recipe protocol of every run: study (default: HuggingSound 0.1.6's loop, as the released "
+        "checkpoints) or a file name of hparams/protocols/ (tuned, stock, probe; docs/protocols.md) "
+        "(`-- --protocol=NAME` means the same); part of the runs' folders",
     )
     selection.add_argument(
         "--encoder-source",

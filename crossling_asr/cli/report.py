@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--protocol",
         default=STUDY_PROTOCOL,
-        help="analyse the runs of this protocol (default: the study's); the others are listed",
+        help="analyse the runs of this protocol (default: study, HuggingSound 0.1.6's loop; study runs "
+        "trained before it followed that loop are set aside, with a warning); the others are listed",
     )
     parser.add_argument(
         "--include-replaced-sources",

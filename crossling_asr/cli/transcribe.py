@@ -2,7 +2,7 @@
 
     python local/transcribe.py <model> INPUT [INPUT ...] --out transcripts.tsv [options]
 
-<model>: a finished run's output folder (best checkpoint by dev CER) or a
+<model>: a finished run's output folder (the checkpoint it tested) or a
 folder written by export_model.py. INPUT: audio files (any format soundfile
 reads), folders (searched recursively) or manifest CSVs (ID, wav[, wrd]).
 Utterances are batched by length; each gets a status ("ok" or "error: ...",

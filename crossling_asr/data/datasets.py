@@ -14,11 +14,13 @@ import speechbrain as sb
 import torch
 from speechbrain.dataio.encoder import CTCTextEncoder
 from speechbrain.dataio.sampler import DynamicBatchSampler
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 logger = logging.getLogger(__name__)
 
 BLANK = "<blank>"
 UNK = "<unk>"
+WORD_DELIMITER = " "  # the vocabulary's word delimiter (HuggingSound's "|"): transcripts' own space
 
 
 def read_audio(path):
@@ -27,11 +29,14 @@ def read_audio(path):
     return torch.from_numpy(audio)
 
 
-def build_tokenizer(train_csv, path):
+def build_tokenizer(train_csv, path, word_delimiter=False):
     """The character CTC vocabulary of the training transcripts, saved at `path`.
 
     Index 0 is the CTC blank; characters that occur in dev/test but not in
     training map to <unk> (for the loss only: scoring uses the raw text).
+    `word_delimiter`: the delimiter is in the vocabulary even when no transcript
+    has one (targets end with it: append_word_delimiter; HuggingSound's TokenSet
+    always holds its silence token "|").
     Loads the saved file when it exists, so every rank and every later
     decoding uses exactly the vocabulary the head was built for.
     """
@@ -40,7 +45,8 @@ def build_tokenizer(train_csv, path):
     if encoder.load_if_possible(path):
         return encoder
     with open(train_csv, encoding="utf-8", newline="") as f:
-        chars = sorted({ch for row in csv.DictReader(f) for ch in row["wrd"]})
+        chars = {ch for row in csv.DictReader(f) for ch in row["wrd"]}
+    chars = sorted(chars | {WORD_DELIMITER} if word_delimiter and chars else chars)
     if not chars:
         raise ValueError(f"{train_csv} has no transcripts to build a vocabulary from")
     encoder.insert_blank(BLANK, index=0)
@@ -135,10 +141,14 @@ def make_datasets(hparams, tokenizer):
     def audio_pipeline(wav):
         return read_audio(wav)
 
+    # HuggingSound 0.1.6 ends every training label with the word delimiter (SpeechRecognitionModel.
+    # _prepare_dataset_for_finetuning: `text_normalizer(sample["transcription"]) + " "`).
+    ending = WORD_DELIMITER if hparams["append_word_delimiter"] else ""
+
     @sb.utils.data_pipeline.takes("wrd")
     @sb.utils.data_pipeline.provides("tokens")
     def text_pipeline(wrd):
-        return tokenizer.encode_sequence_torch(list(wrd), allow_unk=True)
+        return tokenizer.encode_sequence_torch(list(wrd + ending), allow_unk=True)
 
     items = list(datasets.values())
     sb.dataio.dataset.add_dynamic_item(items, audio_pipeline)
@@ -189,6 +199,40 @@ def make_dynamic_batch_sampler(dataset, max_batch_length, num_buckets, seed, max
     )
 
 
+class LengthGroupedBatchSampler(torch.utils.data.Sampler):
+    """Batches of `batch_size` utterances in the order of transformers' LengthGroupedSampler.
+
+    The Trainer's group_by_length batching, which HuggingSound 0.1.6 turns on
+    (TrainingArguments.group_by_length=True, per_device_train_batch_size=8): each epoch the
+    sampler permutes the utterances, sorts megabatches of up to 50 batches by length and puts
+    the longest batch first; consecutive runs of `batch_size` indices are the batches (the last
+    one may be short, as the Trainer's DataLoader keeps it). The permutation of epoch `e` is
+    drawn from a generator seeded with `seed + e` (set_epoch), as transformers'
+    DistributedLengthGroupedSampler seeds it, so a resumed run replays the same batches; under
+    DDP SpeechBrain's DistributedSamplerWrapper hands every rank its share of these batches.
+    A batch sampler of its own because LengthGroupedSampler yields indices, not batches, and
+    takes its randomness from a generator rather than an epoch.
+    """
+
+    def __init__(self, lengths, batch_size, seed):
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator()
+        generator.manual_seed(self.seed + self.epoch)
+        sampler = LengthGroupedSampler(self.batch_size, lengths=self.lengths, generator=generator)
+        yield from torch.utils.data.BatchSampler(sampler, self.batch_size, drop_last=False)
+
+    def __len__(self):
+        return -(-len(self.lengths) // self.batch_size)
+
+
 class RankShardSampler(torch.utils.data.Sampler):
     """Every `world_size`-th item from `rank` on, in dataset order: the ranks of a
     DDP run decode disjoint shards of dev/test that together hold every item once
@@ -206,11 +250,13 @@ class RankShardSampler(torch.utils.data.Sampler):
 
 
 def train_loader_kwargs(hparams, train_set):
-    """DataLoader options for training: dynamic batches by total duration, or fixed size.
+    """DataLoader options for training: dynamic batches by total duration, length-grouped
+    batches of a fixed number of utterances, or fixed-size batches in the dataset's order.
 
     Dynamic batching buckets utterances of similar duration (little padding)
     and shuffles the batches every epoch; its `max_batch_length` bounds the
     seconds of audio in a batch, which bounds memory on long clips.
+    `group_by_length` (with random sorting): LengthGroupedBatchSampler's batches.
     """
     options = dict(hparams["train_dataloader_options"])
     # Workers that outlive an epoch: no process start-up cost every epoch.
@@ -221,6 +267,12 @@ def train_loader_kwargs(hparams, train_set):
         options["batch_sampler"] = make_dynamic_batch_sampler(
             train_set, seed=hparams["seed"], **hparams["dynamic_batch_sampler"]
         )
+    elif hparams["group_by_length"]:
+        if hparams["sorting"] != "random":
+            raise ValueError(f"group_by_length: True orders the batches itself; sorting: {hparams['sorting']!r}")
+        options.pop("shuffle", None)
+        lengths = [float(train_set.data[i]["duration"]) for i in train_set.data_ids]
+        options["batch_sampler"] = LengthGroupedBatchSampler(lengths, options.pop("batch_size"), seed=hparams["seed"])
     elif hparams["sorting"] != "random":
         options["shuffle"] = False
     return options

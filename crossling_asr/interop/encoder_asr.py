@@ -9,7 +9,7 @@ preprocessor_config.json, model.safetensors, written by transformers'
 character vocabulary (`label_encoder.txt`) are loaded by SpeechBrain's
 Pretrainer. Nothing is downloaded and nothing pickled is unpickled.
 
-Weights come from the run's best checkpoint by dev CER, loaded by
+Weights come from the checkpoint the run tested (the last epoch's, or the best by dev CER), loaded by
 crossling_asr.model.trained_model, which also reads exported folders back
 (`model_info.json` keeps what it needs beyond the YAML). The model card is
 crossling_asr.interop.model_card's; crossling_asr.interop.hub uploads the folder.

@@ -23,6 +23,7 @@ from crossling_asr.model.trained_model import (
     hub_model_id,
 )
 from crossling_asr.registry import load_registry
+from crossling_asr.results import tested_checkpoint_key, tested_dev_scores
 from crossling_asr.run_layout import source_tag
 
 EXPORT_FORMAT = 1
@@ -58,12 +59,21 @@ def model_info(run: FinishedRun, model: TrainedModel, beam: dict | None) -> dict
         "vocabulary_size": len(model.tokenizer),
         "blank_index": model.blank_index,
         "decoding": {"method": "greedy"} if beam is None else {"method": "beam_lm", **beam},
-        "checkpoint": {"name": run.checkpoint.name, "dev_CER": results["metrics"]["dev_best"].get("CER")},
+        "checkpoint": {
+            "name": run.checkpoint.name,
+            "dev_CER": tested_dev_scores(results).get("CER"),
+            "chosen_as": checkpoint_choice(results),
+        },
         "metrics": results["metrics"],
         "seed": results["run"]["seed"],
         "data": results.get("data"),
         "versions": results.get("versions"),
     }
+
+
+def checkpoint_choice(results: dict) -> str:
+    """How the run chose the checkpoint it tested, in words."""
+    return "lowest dev CER" if tested_checkpoint_key(results) else "the last epoch's"
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
@@ -88,7 +98,7 @@ def model_card(run: FinishedRun, info: dict) -> ModelCard:
         if replaced
         else ""
     )
-    test, dev = results["metrics"]["test"], results["metrics"]["dev_best"]
+    test, dev = results["metrics"]["test"], tested_dev_scores(results)
     splits = (results.get("data") or {}).get("splits", {})
     training = results.get("training", {})
     hp = run.hparams
@@ -126,9 +136,17 @@ def model_card(run: FinishedRun, info: dict) -> ModelCard:
         "head_lr",
         "weight_decay",
         "warmup_ratio",
+        "lr_warmup_steps",
+        "lr_decay_steps",
         "encoder_freeze_steps",
         "batch_size",
         "dynamic_batching",
+        "group_by_length",
+        "model_selection",
+        "append_word_delimiter",
+        "final_dropout",
+        "ctc_zero_infinity",
+        "gradient_checkpointing",
         "grad_accumulation_factor",
         "precision",
         "ctc_reduction",
@@ -183,7 +201,7 @@ splits used are those of that folder; Common Voice test sets of different releas
 | | WER (%) | CER (%) |
 |---|---|---|
 | test ({test.get("n_utterances")} utterances) | {fmt(test.get("WER"))} | {fmt(test.get("CER"))} |
-| dev, best checkpoint (epoch {dev.get("epoch")}) | {fmt(dev.get("WER"))} | {fmt(dev.get("CER"))} |
+| dev, the checkpoint exported (epoch {dev.get("epoch")}) | {fmt(dev.get("WER"))} | {fmt(dev.get("CER"))} |
 
 Greedy decoding without a language model; the primary metric for {language} is
 {results["metrics"].get("primary")}.{wer_note}
@@ -193,7 +211,7 @@ This export decodes with {decoding_text}.
 
 {training.get("epochs")} epochs, {training.get("optimizer_steps")} optimizer steps,
 {training.get("wall_seconds")} s of training. Checkpoint `{info["checkpoint"]["name"]}`
-(lowest dev CER) is exported.
+({info["checkpoint"]["chosen_as"]}) is exported.
 
 {settings}
 
@@ -325,7 +343,7 @@ def transformers_card(run: FinishedRun, info: dict, ctc_class: str) -> ModelCard
 A character CTC speech recogniser for **{language}**: the encoder `{encoder["source"]}`
 ({encoder["family"]}) fine-tuned with a linear CTC head (seed {info["seed"]}) by the recipes of the
 study *On the Cross-lingual Transferability of Pre-trained wav2vec2-based Models* (arXiv
-{STUDY_ARXIV}), exported from checkpoint `{info["checkpoint"]["name"]}` (lowest dev CER) as a
+{STUDY_ARXIV}), exported from checkpoint `{info["checkpoint"]["name"]}` ({info["checkpoint"]["chosen_as"]}) as a
 transformers `{ctc_class}`.
 
 Test WER {fmt(test.get("WER"))} %, CER {fmt(test.get("CER"))} % ({test.get("n_utterances")} utterances of

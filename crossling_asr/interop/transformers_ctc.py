@@ -3,7 +3,7 @@
 `export_to_transformers`: a finished run becomes a folder that
 `transformers.pipeline("automatic-speech-recognition", model=<folder>)` loads and that
 transcribes like this project: a *ForCTC of the encoder's own family holding the run's
-fine-tuned encoder (best checkpoint by dev CER, read by crossling_asr.model.trained_model) and its
+fine-tuned encoder (the checkpoint the run tested, read by crossling_asr.model.trained_model) and its
 linear CTC head as `lm_head`, in safetensors; a Wav2Vec2Processor whose tokenizer is the
 run's character vocabulary (the CTC blank, index 0, as the pad token; the space as the word
 delimiter "|") and whose feature extractor normalises each clip and passes an attention mask

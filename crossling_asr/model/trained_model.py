@@ -36,6 +36,7 @@ from crossling_asr.data.text import LanguageSpec, TextNormalizer
 from crossling_asr.hparams import REPO_ROOT
 from crossling_asr.model.encoders import SSLEncoder
 from crossling_asr.model.heads import CTCHead
+from crossling_asr.results import tested_checkpoint_key
 
 # A finished run's output folder.
 RESULTS_FILE = "results.json"
@@ -87,7 +88,8 @@ class FinishedRun:
 
 
 def load_finished_run(output_folder):
-    """Check an output folder is a finished run and locate its best checkpoint by dev CER."""
+    """Check an output folder is a finished run and locate the checkpoint it tested (the last
+    epoch's, or the best by dev CER: results.json's metrics.dev_selected)."""
     folder = Path(output_folder)
     results_file = folder / RESULTS_FILE
     if not folder.is_dir():
@@ -104,9 +106,10 @@ def load_finished_run(output_folder):
     tokenizer_file = save_folder / TOKENIZER_FILE
     if not tokenizer_file.is_file():
         raise TrainedModelError(f"vocabulary file {tokenizer_file} not found")
-    best = Checkpointer(save_folder).find_checkpoint(min_key="CER")
+    key = tested_checkpoint_key(results)
+    best = Checkpointer(save_folder).find_checkpoint(min_key=key)
     if best is None:
-        raise TrainedModelError(f"no checkpoint with a dev CER in {save_folder}")
+        raise TrainedModelError(f"no checkpoint{' with a dev CER' if key else ''} in {save_folder}")
     for name in ("encoder.ckpt", "head.ckpt"):
         if not (best.path / name).is_file():
             raise TrainedModelError(f"checkpoint file {best.path / name} not found")

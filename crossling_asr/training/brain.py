@@ -27,6 +27,29 @@ STAGE_NAMES = {sb.Stage.TRAIN: "train", sb.Stage.VALID: "dev", sb.Stage.TEST: "t
 MAX_PENDING_TIMINGS = 100
 
 
+# What `model_selection` keeps and tests: the checkpoint of the last epoch (HuggingSound 0.1.6,
+# TrainingArguments.load_best_model_at_end=False) or the one with the lowest dev CER.
+MODEL_SELECTIONS = ("last", "best_dev_cer")
+
+
+def ctc_loss(log_probs, targets, input_lens, target_lens, blank_index, reduction, zero_infinity):
+    """speechbrain.nnet.losses.ctc_loss with `zero_infinity` a choice: SpeechBrain fixes it at True
+    (an utterance too short for its target then adds 0), HuggingSound 0.1.6 leaves transformers'
+    Wav2Vec2Config.ctc_zero_infinity=False (such a batch's loss is infinite, and the Brain skips it).
+    Lengths are relative, as SpeechBrain's; `reduction` is "sum" or "mean" (torch's)."""
+    input_lens = (input_lens * log_probs.shape[1]).round().int()
+    target_lens = (target_lens * targets.shape[1]).round().int()
+    return torch.nn.functional.ctc_loss(
+        log_probs.transpose(0, 1),
+        targets,
+        input_lens,
+        target_lens,
+        blank_index,
+        reduction=reduction,
+        zero_infinity=zero_infinity,
+    )
+
+
 def _numpy_state_to_tensors(state):
     """numpy's RNG state with its key array as a tensor (loadable with weights_only)."""
     name, keys, pos, has_gauss, cached = state
@@ -142,8 +165,9 @@ class CTCBrain(sb.Brain):
     stopping when more than `max_consecutive_nonfinite` non-finite ones come
     in a row; this replaces SpeechBrain's --nonfinite_patience), sets each
     optimizer step's learning rate from `lr_schedule` just before the step,
-    warns about blank collapse, keeps the best checkpoint by dev CER, and
-    writes per-utterance test hypotheses. Under DDP each rank decodes its own
+    warns about blank collapse, keeps the checkpoint `model_selection` names
+    (the last epoch's, or the best by dev CER) for testing, and writes
+    per-utterance test hypotheses. Under DDP each rank decodes its own
     share of dev and test, and the scores are computed from all ranks'
     hypotheses together.
 
@@ -211,13 +235,14 @@ class CTCBrain(sb.Brain):
             tokens = self.hparams.wav_augment.replicate_labels(tokens)
             token_lens = self.hparams.wav_augment.replicate_labels(token_lens)
         with torch.autocast(device_type=self.device_type, enabled=False):
-            loss = sb.nnet.losses.ctc_loss(
+            loss = ctc_loss(
                 log_probs,
                 tokens,
                 wav_lens,
                 token_lens,
                 blank_index=self.blank_index,
                 reduction=self.hparams.ctc_reduction,
+                zero_infinity=self.hparams.ctc_zero_infinity,
             )
         if stage != sb.Stage.TRAIN:
             hyps = [
@@ -418,7 +443,8 @@ class CTCBrain(sb.Brain):
             self.run_state.dev_history.append({"epoch": epoch, **stats})
             self.run_state.elapsed()
             self.checkpointer.save_and_keep_only(
-                meta={"CER": stats["CER"], "WER": stats["WER"], "epoch": epoch}, min_keys=["CER"]
+                meta={"CER": stats["CER"], "WER": stats["WER"], "epoch": epoch},
+                min_keys=[self.selection_key()] if self.selection_key() else None,
             )
             self._stop_if_requested(save=False)
         else:
@@ -430,6 +456,18 @@ class CTCBrain(sb.Brain):
                 self.write_hypotheses(self.hparams.test_hypotheses_file)
                 with atomic_path(self.hparams.test_wer_file) as tmp, open(tmp, "w") as f:
                     self.wer_metric.write_stats(f)
+
+    def selection_key(self):
+        """The checkpoint meta key `model_selection` keeps and tests by: "CER" (the best by dev CER,
+        besides the most recent), or None (only the most recent: the last epoch's once training ends)."""
+        selection = self.hparams.model_selection
+        if selection not in MODEL_SELECTIONS:
+            raise ValueError(f"model_selection: {selection!r}: expected one of {', '.join(MODEL_SELECTIONS)}")
+        return "CER" if selection == "best_dev_cer" else None
+
+    def selected_checkpoint(self):
+        """The checkpoint evaluate(min_key=selection_key()) tests."""
+        return self.checkpointer.find_checkpoint(min_key=self.selection_key())
 
     def training_summary(self):
         """What training did, for results.json: take it after fit() and before evaluate(),

@@ -24,7 +24,7 @@ def linear_warmup_decay(step, warmup_steps, total_steps):
     """Share of the peak rate that 0-based optimizer step `step` uses.
 
     The lr_lambda of transformers.get_linear_schedule_with_warmup, written out
-    so a transformers upgrade cannot change a study run's schedule (the tests
+    so a transformers upgrade cannot change a tuned run's schedule (the tests
     compare the two over whole runs): 0 at step 0, rising linearly to 1 at
     `warmup_steps`, then falling linearly to 0 at `total_steps`.
     """
@@ -38,8 +38,9 @@ class WarmupLinearDecay:
     """Linear warm-up over `warmup_ratio` of the run, then linear decay to zero.
 
     The schedule of Hugging Face's Trainer (lr_scheduler_type "linear"), which
-    the study's runs used: ceil(warmup_ratio x total) warm-up steps, as the
-    Trainer counts them from a ratio, and transformers'
+    the tuned protocol uses (as the study did before it followed HuggingSound
+    0.1.6): ceil(warmup_ratio x total) warm-up steps, as the Trainer counts
+    them from a ratio, and transformers'
     get_linear_schedule_with_warmup for the rate of each step. The rate
     follows from the Brain's optimizer step (which is checkpointed) and the
     run's total number of steps, so a resumed run continues the same curve;
@@ -70,9 +71,75 @@ class WarmupLinearDecay:
     @checkpoints.mark_as_loader
     def load(self, path, end_of_epoch=False):
         del end_of_epoch
-        saved = torch.load(path, weights_only=True)["warmup_ratio"]
+        saved = torch.load(path, weights_only=True)
+        if "warmup_ratio" not in saved:
+            raise ValueError(
+                f"{path}: checkpoint of another learning-rate schedule ({', '.join(saved)}): it was written "
+                "under other protocol settings; resume it with those, or start a new run folder"
+            )
+        saved = saved["warmup_ratio"]
         if saved != self.warmup_ratio:
             raise ValueError(f"checkpoint was trained with warmup_ratio {saved}, not {self.warmup_ratio}")
+
+
+def warmup_constant_decay(step, total_steps, warmup_steps=0, decay_steps=0, min_lr_ratio=0.0):
+    """Share of the peak rate that 0-based optimizer step `step` uses under HuggingSound 0.1.6's schedule.
+
+    The lr_lambda of huggingsound/trainer.py CTCTrainer.create_scheduler, which replaces the
+    Trainer's linear schedule: a linear rise over the first `warmup_steps`, a linear fall over
+    the last `decay_steps`, the peak rate in between, never below `min_lr_ratio`. With
+    HuggingSound's defaults (TrainingArguments.lr_warmup_steps = lr_decay_steps = 0) the rate is
+    constant. Written out because HuggingSound defines it inside a method (nothing to import).
+    """
+    if warmup_steps and step < warmup_steps:
+        return max(min_lr_ratio, step / max(1, warmup_steps))
+    if decay_steps and step >= total_steps - decay_steps:
+        return max(min_lr_ratio, (total_steps - step) / max(1, decay_steps))
+    return 1.0
+
+
+@checkpoints.register_checkpoint_hooks
+class WarmupConstantDecay:
+    """HuggingSound 0.1.6's schedule (warmup_constant_decay): constant with its defaults.
+
+    Like WarmupLinearDecay, the rate follows from the Brain's checkpointed optimizer step and
+    the run's total steps, so a resumed run continues the same curve; the checkpoint records the
+    settings, so a resume with other settings, or from a checkpoint of another schedule, stops
+    with a clear error.
+    """
+
+    def __init__(self, warmup_steps=0, decay_steps=0, min_lr_ratio=0.0):
+        self.settings = {"warmup_steps": warmup_steps, "decay_steps": decay_steps, "min_lr_ratio": min_lr_ratio}
+
+    def factor(self, step, total):
+        return warmup_constant_decay(step, total, **self.settings)
+
+    def before_optimizer_step(self, brain):
+        factor = self.factor(brain.optimizer_step, brain.total_optimizer_steps)
+        for opt in brain.optimizers_dict.values():
+            for group in opt.param_groups:
+                group["lr"] = group["initial_lr"] * factor
+
+    def on_valid_end(self, brain, valid_loss):
+        """The rates of the epoch's last optimizer step."""
+        return current_lrs(brain)
+
+    @checkpoints.mark_as_saver
+    def save(self, path):
+        torch.save({"warmup_constant_decay": self.settings}, path)
+
+    @checkpoints.mark_as_loader
+    def load(self, path, end_of_epoch=False):
+        del end_of_epoch
+        saved = torch.load(path, weights_only=True)
+        if "warmup_constant_decay" not in saved:
+            raise ValueError(
+                f"{path}: checkpoint of another learning-rate schedule ({', '.join(saved)}): it was written "
+                "under other protocol settings; resume it with those, or start a new run folder"
+            )
+        if saved["warmup_constant_decay"] != self.settings:
+            saved = saved["warmup_constant_decay"]
+            raise ValueError(f"checkpoint was trained with schedule {saved}, not {self.settings}")
 
 
 @checkpoints.register_checkpoint_hooks

@@ -37,6 +37,7 @@ RESUME_EPOCHS = 3
 
 RESUME_OVERRIDES = [
     "--dynamic_batch_sampler={max_batch_length: 8, num_buckets: 4, max_batch_ex: 4}",
+    "--batch_size=4",
     "--ckpt_interval_minutes=0",
     "--ckpt_interval_steps=3",
 ]

@@ -26,13 +26,15 @@ from crossling_asr.hparams import language_file
 from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 from tests.helpers.recipes import run_folder
 
-# Small batches (at most 8 s of audio) so that one epoch has several steps; LayerDrop on,
-# as in the study's settings: a skipped layer leaves parameters without a gradient, which
-# DDP accepts only with find_unused_parameters (set by the recipe when layerdrop > 0).
+# Small batches (4 utterances; at most 8 s of audio under dynamic batching) so that one epoch
+# has several steps; LayerDrop on, as in the tuned protocol's settings: a skipped layer leaves
+# parameters without a gradient, which DDP accepts only with find_unused_parameters (set by the
+# recipe when layerdrop > 0).
 OVERRIDES = [
     *CPU_TINY_OVERRIDES,
     "--encoder_config={layerdrop: 0.5}",  # merged into the CPU settings' encoder_config
     "--dynamic_batch_sampler={max_batch_length: 8, num_buckets: 4, max_batch_ex: 4}",
+    "--batch_size=4",
 ]
 
 

@@ -23,6 +23,7 @@ def corpus(make_corpus):
 
 def run(corpus, tiny_encoders, root, **overrides):
     overrides.setdefault("dynamic_batch_sampler", "{max_batch_length: 6, num_buckets: 4, max_batch_ex: 4}")
+    overrides.setdefault("batch_size", 4)  # the study's length-grouped batches: 4 steps an epoch
     hparams, merged, report = load_cpu_hparams(corpus, tiny_encoders["wav2vec2"], root, **overrides)
     brain = train_and_test(hparams, CPU_RUN_OPTS, merged, report)
     seed = overrides.get("seed", 1)

@@ -58,6 +58,7 @@ def test_real_training_steps_follow_the_warmup_curve_and_the_log_shows_the_last_
         tiny_encoders,
         tmp_path,
         monkeypatch,
+        protocol="tuned",
         number_of_epochs=1,
         warmup_ratio=0.5,
         encoder_freeze_steps=1,
