@@ -39,6 +39,30 @@ def audio_suffixes():
     return suffixes | {".opus", ".aif", ".oga"}
 
 
+def _undecodable(path, err):
+    """The UndecodableAudioError of soundfile's `err` on `path`, worded for users.
+
+    libsndfile says "File does not exist or is not a regular file (possibly a
+    pipe?)" of any existing file it cannot parse; that wording misleads, so an
+    existing file is said to be not decodable as audio.
+    """
+    if path.is_file():
+        return UndecodableAudioError(f"{path.name}: not decodable as audio ({type(err).__name__})")
+    return UndecodableAudioError(str(err))
+
+
+def audio_info(path):
+    """soundfile's header information (frames, samplerate, ...) of an audio file, without decoding it.
+
+    Raises UndecodableAudioError as read_mono does; OSError passes through.
+    """
+    path = Path(path)
+    try:
+        return sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, ValueError) as err:
+        raise _undecodable(path, err) from err
+
+
 def read_mono(path):
     """(samples, rate) of an audio file: a 1-D float32 tensor, channels averaged.
 
@@ -50,16 +74,13 @@ def read_mono(path):
     try:
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError) as err:
-        if path.is_file():
-            # libsndfile says "File does not exist or is not a regular file" of any file it cannot parse.
-            raise UndecodableAudioError(f"{path.name}: not decodable as audio ({type(err).__name__})") from err
-        raise UndecodableAudioError(str(err)) from err
+        raise _undecodable(path, err) from err
     if audio.shape[0] == 0:
         raise EmptyAudioError("no audio samples")
     return torch.from_numpy(audio.mean(axis=1)), rate
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _resampler(orig_rate, new_rate):
     return torchaudio.transforms.Resample(orig_rate, new_rate)
 
