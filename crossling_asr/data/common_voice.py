@@ -44,6 +44,8 @@ FRAMES_PER_SECOND = 50
 # keeps a few loader workers ahead of an H100; FLAC takes ~0.55x its disk.
 AudioFormat = namedtuple("AudioFormat", "soundfile_format size_vs_mp3")
 AUDIO_FORMATS = {"wav": AudioFormat("WAV", 4), "flac": AudioFormat("FLAC", 2.2)}
+# Rows the report shows for each skip reason (`skipped_examples`), so a reason can be checked by eye.
+MAX_SKIP_EXAMPLES = 5
 
 
 class CommonVoiceFormatError(ValueError):
@@ -299,7 +301,7 @@ def _plan_split(split, rows, clips_dir, normalizer, sample_rate, audio_folder, a
 
     def skip(reason, row):
         skipped[reason] += 1
-        if len(examples[reason]) < 5:
+        if len(examples[reason]) < MAX_SKIP_EXAMPLES:
             examples[reason].append({"line": row["line"], "path": row.get("path", "")})
 
     for row in rows:
@@ -342,25 +344,29 @@ def _finish_split(split, plan, converted, sample_rate, max_duration, min_duratio
     """Turn conversion results into manifest entries, counting what is skipped."""
     skipped, examples = plan["skipped"], plan["examples"]
     entries = []
+
+    def skip(reason, row, **details):
+        skipped[reason] += 1
+        if len(examples[reason]) < MAX_SKIP_EXAMPLES:
+            examples[reason].append({"line": row["line"], "path": row["path"], **details})
+
     for row, src, dst, text in plan["planned"]:
         frames, error = converted[src]
         if frames is None:
-            reason = error.split(":")[0]
-            skipped[reason] += 1
-            if len(examples[reason]) < 5:
-                examples[reason].append({"line": row["line"], "path": row["path"], "error": error})
+            skip(error.split(":")[0], row, error=error)
             continue
         duration = frames / sample_rate
         if split == "train":
-            n_labels = len(text)
+            seconds = round(duration, 3)
             if duration > max_duration:
-                skipped["too_long"] += 1
+                skip("too_long", row, duration=seconds, max_duration=max_duration)
                 continue
             if duration < min_duration:
-                skipped["too_short"] += 1
+                skip("too_short", row, duration=seconds, min_duration=min_duration)
                 continue
-            if duration * FRAMES_PER_SECOND < n_labels:
-                skipped["too_short_for_transcript"] += 1
+            if duration * FRAMES_PER_SECOND < len(text):
+                frames = int(duration * FRAMES_PER_SECOND)
+                skip("too_short_for_transcript", row, duration=seconds, encoder_frames=frames, characters=len(text))
                 continue
         entries.append(
             {
