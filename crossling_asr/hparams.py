@@ -40,6 +40,12 @@ def _plain_yaml(text, origin):
     return data
 
 
+def command_line_value(cli_overrides, key):
+    """The value the command line's overrides (SpeechBrain's YAML string) give `key`, or None:
+    read before any hparams file is loaded, for checks that should come first."""
+    return _plain_yaml(cli_overrides, "command-line overrides").get(key) if cli_overrides else None
+
+
 def _merge(base, update):
     out = dict(base)
     for key, value in update.items():

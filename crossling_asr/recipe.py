@@ -15,7 +15,7 @@ import torch
 from speechbrain.utils.distributed import if_main_process, infer_device, run_on_main
 
 from crossling_asr.atomic import write_text
-from crossling_asr.data.common_voice import CommonVoiceFormatError
+from crossling_asr.data.common_voice import CommonVoiceFormatError, PreparationInterrupted, check_cv_language_folder
 from crossling_asr.data.datasets import (
     build_tokenizer,
     check_train_hours,
@@ -25,7 +25,7 @@ from crossling_asr.data.datasets import (
     use_cached_features,
 )
 from crossling_asr.data.preparation import prepare
-from crossling_asr.hparams import HparamsError, load_recipe_hparams, resolved_yaml
+from crossling_asr.hparams import HparamsError, command_line_value, load_recipe_hparams, resolved_yaml
 from crossling_asr.model.encoders import count_parameters
 from crossling_asr.model.layer_weights import LayerWeights
 from crossling_asr.results import build_results, write_results
@@ -33,6 +33,8 @@ from crossling_asr.training.brain import CTCBrain, RunState
 from crossling_asr.training.feature_cache import FeatureCacheError, check_cache_settings, open_feature_cache
 
 logger = logging.getLogger(__name__)
+# The status of a process stopped by SIGINT (Ctrl-C), as shells report it (128 + 2).
+INTERRUPTED_EXIT_STATUS = 130
 
 
 def train_and_test(hparams, run_opts, overrides, report):
@@ -187,6 +189,10 @@ def main(argv=None):
     hparams_file, run_opts, cli_overrides = sb.parse_arguments(argv)
     check_run_options(run_opts)
     try:
+        # Before the encoder is loaded or any folder is created: a wrong --data_folder fails at once.
+        data_folder = command_line_value(cli_overrides, "data_folder")
+        if data_folder is not None:
+            check_cv_language_folder(data_folder)
         hparams, experiment_yaml, overrides = load_recipe_hparams(hparams_file, cli_overrides)
         check_cache_settings(hparams)
         check_train_hours(hparams["train_hours"])
@@ -208,4 +214,7 @@ def main(argv=None):
         report = prepare(hparams)
     except (OSError, CommonVoiceFormatError) as err:  # missing files, bad TSV, full disk
         sys.exit(f"error: data preparation failed: {err}")
+    except PreparationInterrupted as err:
+        print(err, file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT_STATUS)
     return train_and_test(hparams, run_opts, overrides, report)

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import unicodedata
 from collections import Counter, defaultdict, namedtuple
 from concurrent.futures import ProcessPoolExecutor
@@ -50,6 +51,42 @@ MAX_SKIP_EXAMPLES = 5
 
 class CommonVoiceFormatError(ValueError):
     """A Common Voice TSV that cannot be read as one."""
+
+
+class PreparationInterrupted(Exception):
+    """Preparation stopped by Ctrl-C; the message says what was kept and that a re-run resumes."""
+
+
+def cv_language_folder_entries(splits=SPLITS):
+    """What data preparation reads from a Common Voice language folder: clips/ and a TSV per split."""
+    return ("clips", *(f"{split}.tsv" for split in splits))
+
+
+def missing_cv_entries(folder, splits=SPLITS):
+    """The entries data preparation needs that `folder` lacks (empty: it is a Common Voice language folder)."""
+    return [name for name in cv_language_folder_entries(splits) if not (Path(folder) / name).exists()]
+
+
+def check_cv_language_folder(folder, splits=SPLITS):
+    """Raise FileNotFoundError, saying what is expected, unless `folder` is a Common Voice language folder.
+
+    Cheap, so commands check it before they load a model or create anything.
+    A release's root folder (one level too high) is recognised and named.
+    """
+    folder = Path(folder)
+    missing = missing_cv_entries(folder, splits)
+    if not missing:
+        return
+    expected = (
+        f"point it at a Common Voice language folder, the one holding {', '.join(cv_language_folder_entries(splits))}"
+    )
+    if not folder.is_dir():
+        raise FileNotFoundError(f"data_folder {folder} does not exist: {expected}")
+    languages = sorted(d.name for d in folder.iterdir() if d.is_dir() and not missing_cv_entries(d, splits))
+    if languages:
+        listed = ", ".join(languages[:5]) + (", ..." if len(languages) > 5 else "")
+        expected = f"it holds language folders ({listed}): give one, e.g. {folder / languages[0]}"
+    raise FileNotFoundError(f"data_folder {folder} lacks {', '.join(missing)}: {expected}")
 
 
 def read_cv_tsv(tsv_path):
@@ -138,29 +175,54 @@ def _convert_worker(job):
     return src, frames, reason
 
 
-def _init_worker():
+def _limit_threads():
     import torch
 
     torch.set_num_threads(1)
 
 
+def _init_worker():
+    """Conversion processes: one thread each, and Ctrl-C left to the main process, which stops the pool
+    (a worker of its own would print a KeyboardInterrupt traceback per process)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _limit_threads()
+
+
 def convert_clips(jobs, num_workers):
     """Convert (src, dst, rate) jobs in parallel with a progress bar.
 
-    Returns {src: (frames, reason)}.
+    The bar says how many outputs already exist (a resumed preparation reads
+    only their headers). Returns {src: (frames, reason)}.
     """
+    existing = sum(1 for _, dst, _ in jobs if os.path.exists(dst))
+    desc = f"Converting clips ({existing} of {len(jobs)} already converted)" if existing else "Converting clips"
     results = {}
-    if num_workers <= 1:
-        _init_worker()
-        for job in tqdm(jobs, desc="Converting clips", unit="clip"):
-            src, frames, reason = _convert_worker(job)
-            results[src] = (frames, reason)
-        return results
-    with ProcessPoolExecutor(num_workers, initializer=_init_worker) as pool:
-        stream = pool.map(_convert_worker, jobs, chunksize=16)
-        for src, frames, reason in tqdm(stream, total=len(jobs), desc="Converting clips", unit="clip"):
-            results[src] = (frames, reason)
+    with tqdm(total=len(jobs), desc=desc, unit="clip") as bar:
+        if num_workers <= 1:
+            _limit_threads()
+            stream = map(_convert_worker, jobs)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(num_workers, initializer=_init_worker)
+            stream = pool.map(_convert_worker, jobs, chunksize=16)
+        try:
+            for src, frames, reason in stream:
+                results[src] = (frames, reason)
+                bar.update()
+        except BaseException:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)  # clips being written finish whole
+            raise
+        if pool is not None:
+            pool.shutdown()
     return results
+
+
+def _kept_clips(audio_folder, audio_format):
+    """How many converted clips `audio_folder` holds (temporary .part files of unfinished ones excluded)."""
+    if not audio_folder.is_dir():
+        return 0
+    return sum(1 for clip in audio_folder.glob(f"*.{audio_format}") if not clip.name.startswith("."))
 
 
 def _check_free_space(prep_folder, sources, audio_format):
@@ -210,18 +272,9 @@ def prepare_common_voice(
     Returns the report dict (also written to prep_report.json).
     """
     data_folder, prep_folder = Path(data_folder), Path(prep_folder)
-    if not data_folder.is_dir():
-        raise FileNotFoundError(
-            f"data_folder {data_folder} does not exist: point it at a Common Voice "
-            "language folder (the one holding clips/ and train.tsv)"
-        )
+    check_cv_language_folder(data_folder, splits)
     clips_dir = data_folder / "clips"
-    if not clips_dir.is_dir():
-        raise FileNotFoundError(f"{clips_dir} not found: a Common Voice language folder has clips/")
     tsvs = [data_folder / f"{split}.tsv" for split in splits]
-    for tsv in tsvs:
-        if not tsv.is_file():
-            raise FileNotFoundError(f"{tsv} not found (needed for split '{tsv.stem}')")
     if audio_format not in AUDIO_FORMATS:
         raise ValueError(f"audio_format must be one of {sorted(AUDIO_FORMATS)}, not {audio_format!r}")
     prep_folder.mkdir(parents=True, exist_ok=True)
@@ -240,24 +293,19 @@ def prepare_common_voice(
         logger.info("Data in %s already prepared with these options; skipping", prep_folder)
         return json.loads((prep_folder / REPORT_FILE).read_text())
 
-    report = {"data_folder": str(data_folder), "splits": {}}
-    plans = {}
-    for split, tsv in zip(splits, tsvs):
-        rows, malformed = read_cv_tsv(tsv)
-        plans[split] = _plan_split(
-            split, rows, clips_dir, normalizer, sample_rate, prep_folder / "wav16k", audio_format
+    try:
+        plans, converted = _plan_and_convert(
+            splits, tsvs, clips_dir, normalizer, sample_rate, prep_folder, audio_format, num_workers
         )
-        plans[split]["rows_read"] = len(rows) + len(malformed)
-        if malformed:
-            plans[split]["skipped"]["malformed_row"] += len(malformed)
-        plans[split]["malformed_lines"] = malformed[:50]
+    except KeyboardInterrupt:
+        audio_folder = prep_folder / "wav16k"
+        raise PreparationInterrupted(
+            f"Preparation interrupted: the {_kept_clips(audio_folder, audio_format)} clips converted so far are "
+            f"kept in {audio_folder} (each written whole, atomically); run the same command again to resume "
+            "with the rest."
+        ) from None
 
-    jobs = [job for split in splits for job in plans[split]["jobs"]]
-    for stale in (prep_folder / "wav16k").glob(".*.part"):
-        stale.unlink()  # left by a killed conversion
-    _check_free_space(prep_folder, [src for src, dst, _ in jobs if not os.path.exists(dst)], audio_format)
-    converted = convert_clips(jobs, num_workers or os.cpu_count() or 1)
-
+    report = {"data_folder": str(data_folder), "splits": {}}
     train_sentences = set()
     for split in splits:
         entries, skipped = _finish_split(split, plans[split], converted, sample_rate, max_duration, min_duration)
@@ -289,6 +337,25 @@ def prepare_common_voice(
     write_json(done_file, {"fingerprint": fingerprint, "options": options})
     _log_report(report)
     return report
+
+
+def _plan_and_convert(splits, tsvs, clips_dir, normalizer, sample_rate, prep_folder, audio_format, num_workers):
+    """Read and plan every split, then convert the clips they keep; returns (plans, conversion results)."""
+    plans = {}
+    for split, tsv in zip(splits, tsvs):
+        rows, malformed = read_cv_tsv(tsv)
+        plans[split] = _plan_split(
+            split, rows, clips_dir, normalizer, sample_rate, prep_folder / "wav16k", audio_format
+        )
+        plans[split]["rows_read"] = len(rows) + len(malformed)
+        if malformed:
+            plans[split]["skipped"]["malformed_row"] += len(malformed)
+        plans[split]["malformed_lines"] = malformed[:50]
+    jobs = [job for split in splits for job in plans[split]["jobs"]]
+    for stale in (prep_folder / "wav16k").glob(".*.part"):
+        stale.unlink()  # left by a killed conversion
+    _check_free_space(prep_folder, [src for src, dst, _ in jobs if not os.path.exists(dst)], audio_format)
+    return plans, convert_clips(jobs, num_workers or os.cpu_count() or 1)
 
 
 def _plan_split(split, rows, clips_dir, normalizer, sample_rate, audio_folder, audio_format):
