@@ -4,11 +4,16 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: setup system-packages demo test bench clean
+.PHONY: setup system-packages test-system-packages demo test bench clean
 
 setup: system-packages $(VENV)/.installed
 
+# espeak-ng, which the demo and the tests need
 system-packages:
+	bash local/install_system_packages.sh
+
+# and a single-node SLURM (slurm-wlm, munge), which only the grid runner's cluster tests need
+test-system-packages:
 	bash local/install_system_packages.sh --with-slurm
 
 # requirements.txt pins the versions tested together; the package itself is installed
@@ -23,7 +28,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 demo: setup
 	$(PY) local/demo.py
 
-test: setup
+test: setup test-system-packages
 	$(PY) -m pytest tests --require-system-packages
 
 bench: setup
