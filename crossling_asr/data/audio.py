@@ -13,7 +13,11 @@ RuntimeError; decoding here keeps the failures apart (undecodable, no
 samples, operating-system errors) so callers can report each.
 """
 
+import contextlib
 import functools
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import soundfile as sf
@@ -31,6 +35,31 @@ class UndecodableAudioError(AudioError):
 
 class EmptyAudioError(AudioError):
     """The file decodes to no samples at all."""
+
+
+@contextlib.contextmanager
+def c_stderr_lines():
+    """Yield a list that receives, on exit, the lines written meanwhile to the process's stderr (fd 2).
+
+    libsndfile's MP3 decoder (mpg123) writes "Note: Trying to resync..." and
+    "Note: Skipped N bytes in input." straight to fd 2 from C for every
+    damaged frame it skips, which Python's sys.stderr cannot intercept; a
+    corpus with a few damaged clips floods the log with them. Callers
+    decoding many files capture them here and report a count instead. Not
+    for threads: fd 2 is the whole process's.
+    """
+    lines = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines.extend(capture.read().decode(errors="replace").splitlines())
 
 
 def audio_suffixes():

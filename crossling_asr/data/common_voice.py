@@ -45,6 +45,8 @@ FRAMES_PER_SECOND = 50
 # keeps a few loader workers ahead of an H100; FLAC takes ~0.55x its disk.
 AudioFormat = namedtuple("AudioFormat", "soundfile_format size_vs_mp3")
 AUDIO_FORMATS = {"wav": AudioFormat("WAV", 4), "flac": AudioFormat("FLAC", 2.2)}
+# What mpg123 (libsndfile's MP3 decoder) writes on skipping a damaged frame.
+RESYNC_NOTE = "Trying to resync"
 # Rows the report shows for each skip reason (`skipped_examples`), so a reason can be checked by eye.
 MAX_SKIP_EXAMPLES = 5
 
@@ -141,21 +143,28 @@ def convert_clip(src, dst, sample_rate):
     """Decode `src`, mix to mono, resample (crossling_asr.data.audio), write 16-bit audio
     to `dst` atomically (FLAC or WAV, from the suffix of `dst`).
 
-    Returns (number of samples, None) or (None, reason) for an unusable clip.
-    Out-of-disk errors are raised: they are not a property of the clip.
+    Returns (number of samples, None, resynced) or (None, reason, resynced)
+    for an unusable clip; `resynced`: whether the MP3 decoder skipped damaged
+    frames (its notes on stderr are captured, not shown: see
+    crossling_asr.data.audio.c_stderr_lines). Out-of-disk errors are raised:
+    they are not a property of the clip.
     """
-    from crossling_asr.data.audio import EmptyAudioError, UndecodableAudioError, read_resampled
+    from crossling_asr.data.audio import EmptyAudioError, UndecodableAudioError, c_stderr_lines, read_resampled
 
-    try:
-        wav = read_resampled(src, sample_rate)
-    except EmptyAudioError as err:
-        return None, f"empty_clip: {err}"
-    except UndecodableAudioError as err:
-        return None, f"undecodable: {err}".splitlines()[0][:200]
+    with c_stderr_lines() as notes:
+        try:
+            wav, reason = read_resampled(src, sample_rate), None
+        except EmptyAudioError as err:
+            reason = f"empty_clip: {err}"
+        except UndecodableAudioError as err:
+            reason = f"undecodable: {err}".splitlines()[0][:200]
+    resynced = any(RESYNC_NOTE in line for line in notes)
+    if reason:
+        return None, reason, resynced
     with atomic_path(dst) as tmp:
         sound_format = AUDIO_FORMATS[Path(dst).suffix[1:]].soundfile_format
         sf.write(str(tmp), wav.numpy(), sample_rate, format=sound_format, subtype="PCM_16")
-    return wav.shape[0], None
+    return wav.shape[0], None, resynced
 
 
 def _convert_worker(job):
@@ -163,16 +172,16 @@ def _convert_worker(job):
     src, dst, sample_rate = job
     if os.path.exists(dst):
         try:
-            return src, sf.info(dst).frames, None
+            return src, sf.info(dst).frames, None, False
         except RuntimeError:
             os.unlink(dst)  # not a complete audio file: convert again
     try:
-        frames, reason = convert_clip(src, dst, sample_rate)
+        frames, reason, resynced = convert_clip(src, dst, sample_rate)
     except OSError as err:
         if err.errno == errno.ENOSPC:
             raise
-        frames, reason = None, f"unreadable: {err}"
-    return src, frames, reason
+        frames, reason, resynced = None, f"unreadable: {err}", False
+    return src, frames, reason, resynced
 
 
 def _limit_threads():
@@ -192,7 +201,7 @@ def convert_clips(jobs, num_workers):
     """Convert (src, dst, rate) jobs in parallel with a progress bar.
 
     The bar says how many outputs already exist (a resumed preparation reads
-    only their headers). Returns {src: (frames, reason)}.
+    only their headers). Returns {src: (frames, reason, resynced)}.
     """
     existing = sum(1 for _, dst, _ in jobs if os.path.exists(dst))
     desc = f"Converting clips ({existing} of {len(jobs)} already converted)" if existing else "Converting clips"
@@ -206,8 +215,8 @@ def convert_clips(jobs, num_workers):
             pool = ProcessPoolExecutor(num_workers, initializer=_init_worker)
             stream = pool.map(_convert_worker, jobs, chunksize=16)
         try:
-            for src, frames, reason in stream:
-                results[src] = (frames, reason)
+            for src, *result in stream:
+                results[src] = result
                 bar.update()
         except BaseException:
             if pool is not None:
@@ -291,7 +300,7 @@ def prepare_common_voice(
     done_file = prep_folder / DONE_FILE
     if done_file.is_file() and json.loads(done_file.read_text()).get("fingerprint") == fingerprint:
         logger.info("Data in %s already prepared with these options; skipping", prep_folder)
-        return json.loads((prep_folder / REPORT_FILE).read_text())
+        return read_prep_report(prep_folder)
 
     try:
         plans, converted = _plan_and_convert(
@@ -308,7 +317,9 @@ def prepare_common_voice(
     report = {"data_folder": str(data_folder), "splits": {}}
     train_sentences = set()
     for split in splits:
-        entries, skipped = _finish_split(split, plans[split], converted, sample_rate, max_duration, min_duration)
+        entries, skipped, resynced = _finish_split(
+            split, plans[split], converted, sample_rate, max_duration, min_duration
+        )
         _write_manifest(prep_folder / f"{split}.csv", entries)
         if split == "train":
             train_sentences = {e["wrd"] for e in entries}
@@ -320,6 +331,8 @@ def prepare_common_voice(
             "skipped": dict(sorted(skipped.items())),
             "malformed_lines": plans[split]["malformed_lines"],
             "skipped_examples": plans[split]["examples"],
+            "clips_with_damaged_mp3_frames": len(resynced),
+            "damaged_mp3_frame_examples": resynced[:MAX_SKIP_EXAMPLES],
             "digits": dict(plans[split]["digits"].most_common(50)),
             "out_of_alphabet_characters": dict(plans[split]["foreign"].most_common(50)),
             "folded_letters": dict(plans[split]["folded"].most_common(50)),
@@ -337,6 +350,11 @@ def prepare_common_voice(
     write_json(done_file, {"fingerprint": fingerprint, "options": options})
     _log_report(report)
     return report
+
+
+def read_prep_report(prep_folder):
+    """The report (prep_report.json) of the preparation written in `prep_folder`."""
+    return json.loads((Path(prep_folder) / REPORT_FILE).read_text(encoding="utf-8"))
 
 
 def _plan_and_convert(splits, tsvs, clips_dir, normalizer, sample_rate, prep_folder, audio_format, num_workers):
@@ -417,8 +435,11 @@ def _finish_split(split, plan, converted, sample_rate, max_duration, min_duratio
         if len(examples[reason]) < MAX_SKIP_EXAMPLES:
             examples[reason].append({"line": row["line"], "path": row["path"], **details})
 
+    resynced = []
     for row, src, dst, text in plan["planned"]:
-        frames, error = converted[src]
+        frames, error, damaged = converted[src]
+        if damaged:
+            resynced.append(row["path"])
         if frames is None:
             skip(error.split(":")[0], row, error=error)
             continue
@@ -444,7 +465,7 @@ def _finish_split(split, plan, converted, sample_rate, max_duration, min_duratio
                 "wrd": text,
             }
         )
-    return entries, skipped
+    return entries, skipped, resynced
 
 
 def _write_manifest(path, entries):
@@ -499,6 +520,15 @@ def _log_report(report):
                 example["ID"],
                 example["sentence"],
             )
+    damaged = sum(stats.get("clips_with_damaged_mp3_frames", 0) for stats in report["splits"].values())
+    if damaged:
+        logger.info(
+            "%d of the clips converted in this run have damaged MP3 frames, which the decoder skipped (mpg123's "
+            "'Trying to resync' notes, not shown); the rest of each clip is kept. Examples: "
+            "damaged_mp3_frame_examples in %s",
+            damaged,
+            REPORT_FILE,
+        )
     train = report["splits"].get("train")
     if not train or not train["rows_read"]:
         return

@@ -15,7 +15,7 @@ def test_transcription_and_preparation_word_a_corrupt_mp3_alike(tmp_path):
 
     # Every item fails at its header, so neither model nor decoder is reached.
     (transcript,) = transcribe(None, [AudioItem("broken", str(clip))], None, progress=False)
-    _, prep_reason = convert_clip(str(clip), str(tmp_path / "broken.wav"), 16000)
+    _, prep_reason, _ = convert_clip(str(clip), str(tmp_path / "broken.wav"), 16000)
 
     assert transcript.status == "error: unreadable audio: broken.mp3: not decodable as audio (LibsndfileError)"
     assert prep_reason == "undecodable: broken.mp3: not decodable as audio (LibsndfileError)"
