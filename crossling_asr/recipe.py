@@ -52,8 +52,12 @@ def train_and_test(hparams, run_opts, overrides, report):
     from crossling_asr.model.layer_weights import LayerWeights
     from crossling_asr.results import build_results, write_results
     from crossling_asr.training.brain import CTCBrain, RunState
+    from crossling_asr.training.curves import with_training_curves
     from crossling_asr.training.feature_cache import FeatureCacheError, open_feature_cache
 
+    hparams["train_logger"] = with_training_curves(
+        hparams["train_logger"], hparams["training_curves"], hparams["output_folder"]
+    )
     run_on_main(build_tokenizer, args=[hparams["train_csv"], hparams["tokenizer_file"]])
     tokenizer = build_tokenizer(hparams["train_csv"], hparams["tokenizer_file"])
     datasets = make_datasets(hparams, tokenizer)
@@ -283,6 +287,7 @@ def main(argv=None):
 
     from crossling_asr.data.datasets import check_train_hours
     from crossling_asr.data.preparation import prepare
+    from crossling_asr.training.curves import curve_logger_names
     from crossling_asr.training.feature_cache import check_cache_settings
 
     if RUN_OPTIONS_FLAG in argv:
@@ -296,6 +301,7 @@ def main(argv=None):
             check_cv_language_folder(data_folder)
         hparams, experiment_yaml, overrides = load_recipe_hparams(hparams_file, cli_overrides)
         check_cache_settings(hparams)
+        curve_logger_names(hparams["training_curves"])  # a missing tensorboard or wandb, before anything runs
         check_train_hours(hparams["train_hours"])
     except (HparamsError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
