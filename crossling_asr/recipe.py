@@ -32,8 +32,6 @@ from crossling_asr.hparams import (
 )
 
 logger = logging.getLogger(__name__)
-# The status of a process stopped by SIGINT (Ctrl-C), as shells report it (128 + 2).
-INTERRUPTED_EXIT_STATUS = 130
 
 
 def train_and_test(hparams, run_opts, overrides, report):
@@ -323,5 +321,5 @@ def main(argv=None):
         sys.exit(f"error: data preparation failed: {err}")
     except PreparationInterrupted as err:
         print(err, file=sys.stderr)
-        sys.exit(INTERRUPTED_EXIT_STATUS)
+        sys.exit(err.exit_status)
     return train_and_test(hparams, run_opts, overrides, report)

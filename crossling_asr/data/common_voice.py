@@ -55,8 +55,14 @@ class CommonVoiceFormatError(ValueError):
     """A Common Voice TSV that cannot be read as one."""
 
 
-class PreparationInterrupted(Exception):
-    """Preparation stopped by Ctrl-C; the message says what was kept and that a re-run resumes."""
+class PreparationInterrupted(KeyboardInterrupt):
+    """Preparation stopped by Ctrl-C; the message says what was kept and that a re-run resumes.
+
+    A KeyboardInterrupt still, so that what catches Exception (a failure to record) lets it pass.
+    """
+
+    # What a command stopped this way exits with: a shell's status for SIGINT (128 + 2).
+    exit_status = 130
 
 
 def cv_language_folder_entries(splits=SPLITS):
