@@ -1,10 +1,12 @@
 # make demo   set everything up, then train and score a tiny model on synthetic Spanish
-# make test   set everything up, then run the whole test suite
+# make test   set everything up, then lint, build the docs and run the whole test suite
+# make lint   ruff (lint and format) and the import layering (lint-imports)
+# make docs   the documentation site (mkdocs, strict: a broken link fails) into site/
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: setup system-packages test-system-packages demo test bench clean
+.PHONY: setup system-packages test-system-packages demo lint docs test bench clean
 
 setup: system-packages $(VENV)/.installed
 
@@ -28,11 +30,19 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 demo: setup
 	$(PY) local/demo.py
 
-test: setup test-system-packages
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+test: setup test-system-packages lint docs
 	$(PY) -m pytest tests --require-system-packages
 
 bench: setup
 	$(PY) bench/data_pipeline.py
 
 clean:
-	rm -rf demo results recipes/*/results .pytest_cache
+	rm -rf demo results recipes/*/results .pytest_cache site

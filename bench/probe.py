@@ -230,7 +230,7 @@ def main():
     args = parser.parse_args()
     print(
         "NOTE: CPU figures (no GPU here). On a GPU the encoder's forward pass is far cheaper "
-        "relative to reading cached states from disk; see README."
+        "relative to reading cached states from disk; see docs/probes.md."
     )
     end_to_end(args.out, args.train, args.epochs)
     if not args.skip_large:

@@ -31,13 +31,7 @@ import torch
 
 from crossling_asr.atomic import write_json
 from crossling_asr.decoding.beam_search import LM_DEFAULTS
-from crossling_asr.decoding.transcribe import (
-    OK,
-    Decoder,
-    collect_inputs,
-    iter_batches,
-    transcribe,
-)
+from crossling_asr.decoding.transcribe import OK, Decoder, collect_inputs, iter_batches, transcribe
 from crossling_asr.model.trained_model import TrainedModel
 
 

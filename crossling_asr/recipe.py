@@ -99,10 +99,7 @@ def train_and_test(hparams, run_opts, overrides, report):
         1, hparams["number_of_epochs"] * (len(train_loader) // brain.grad_accumulation_factor)
     )
     brain.fit(
-        hparams["epoch_counter"],
-        train_loader,
-        datasets["dev"],
-        valid_loader_kwargs=hparams["eval_dataloader_options"],
+        hparams["epoch_counter"], train_loader, datasets["dev"], valid_loader_kwargs=hparams["eval_dataloader_options"]
     )
     training = brain.training_summary()
     brain.evaluate(datasets["test"], min_key="CER", test_loader_kwargs=hparams["eval_dataloader_options"])

@@ -150,10 +150,7 @@ def build_results(
             "test": brain.test_stats,
             "dev_best": {k: best_meta.get(k) for k in ("WER", "CER", "epoch")},
         },
-        "data": {
-            **prepared_data(prep_report),
-            "train_used": {**train_used, "budget_hours": hparams["train_hours"]},
-        },
+        "data": {**prepared_data(prep_report), "train_used": {**train_used, "budget_hours": hparams["train_hours"]}},
         "training": training,
         "layers": {
             "aggregation": hparams["layer_aggregation"],

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages the project needs, if missing:
 #   espeak-ng        speaks the synthetic Common Voice-style corpus (demo, tests)
+#   libicu-dev pkg-config  ICU's headers, which pip builds PyICU (requirements.txt) against:
+#                    CLDR's alphabets of the languages (crossling_asr/data/cldr.py)
 #   slurm-wlm munge  a single-node SLURM for the grid runner's cluster tests
 # Usage: bash local/install_system_packages.sh [--with-slurm]
 set -euo pipefail
-packages=(espeak-ng)
+packages=(espeak-ng libicu-dev pkg-config)
 [[ "${1:-}" == "--with-slurm" ]] && packages+=(slurm-wlm munge)
 
 missing=()

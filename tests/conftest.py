@@ -135,11 +135,7 @@ def load_cpu_hparams(data_folder, encoder_source, results_root, lang="es", **ove
 
     args = (
         CPU_TINY_OVERRIDES
-        + [
-            f"--encoder_source={encoder_source}",
-            f"--data_folder={data_folder}",
-            f"--results_root={results_root}",
-        ]
+        + [f"--encoder_source={encoder_source}", f"--data_folder={data_folder}", f"--results_root={results_root}"]
         + [f"--{key}={value}" for key, value in overrides.items()]
     )
     options = dict(arg[2:].split("=", 1) for arg in args)  # later options win

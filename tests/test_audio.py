@@ -7,13 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from crossling_asr.data.audio import (
-    EmptyAudioError,
-    UndecodableAudioError,
-    read_mono,
-    read_resampled,
-    resample,
-)
+from crossling_asr.data.audio import EmptyAudioError, UndecodableAudioError, read_mono, read_resampled, resample
 
 
 def tone(rate, seconds, hz=440.0):

@@ -1,6 +1,6 @@
 """The benchmark scripts still run (small settings) and print their ratios.
 
-No timing is asserted: the figures are for BENCHMARKS.md, not for tests. These
+No timing is asserted: the figures are for docs/benchmarks.md, not for tests. These
 runs only keep the scripts from rotting between the occasions they are used,
 above all bench/gpu_throughput.py, whose GPU path can only run when a GPU is
 lent and whose CPU path must then still work and say it is not a GPU figure.
@@ -20,18 +20,12 @@ RATIO = r"([0-9]+\.[0-9]+)"
 CASES = {
     "gpu_throughput": (
         ["bench/gpu_throughput.py", "--device", "cpu"],
-        [
-            r"NOTE: no GPU here.*NOT GPU figures",
-            rf"project / baseline: throughput x{RATIO}, MFU x{RATIO}",
-        ],
+        [r"NOTE: no GPU here.*NOT GPU figures", rf"project / baseline: throughput x{RATIO}, MFU x{RATIO}"],
     ),
     "padding": (["bench/padding.py"], [r"padding +([0-9.]+)%"]),
     "data_pipeline": (
         ["bench/data_pipeline.py", "--clips", "16", "--epochs", "1"],
-        [
-            rf"preparation: .* x{RATIO}",
-            rf"\n +2 +[0-9.]+ +[0-9.]+ +{RATIO}x +[0-9.]+ +{RATIO}x",
-        ],
+        [rf"preparation: .* x{RATIO}", rf"\n +2 +[0-9.]+ +[0-9.]+ +{RATIO}x +[0-9.]+ +{RATIO}x"],
     ),
     "train_step": (["bench/train_step.py", "--steps", "3", "--skip-large"], [rf"ratio {RATIO}"]),
     "probe": (

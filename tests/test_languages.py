@@ -205,8 +205,7 @@ def test_every_language_has_cases():
 
 
 @pytest.mark.parametrize(
-    "lang,sentence,expected,reason",
-    [(lang, s, e, r) for lang, cases in CASES.items() for s, e, r in cases],
+    "lang,sentence,expected,reason", [(lang, s, e, r) for lang, cases in CASES.items() for s, e, r in cases]
 )
 def test_normalisation(lang, sentence, expected, reason):
     normalizer = normalizer_for(lang)
@@ -219,12 +218,7 @@ def test_normalisation(lang, sentence, expected, reason):
 
 def test_turkish_dotted_and_dotless_i():
     """A case map before lower-casing keeps Turkish ı/i apart (str.lower() cannot)."""
-    tr = LanguageSpec(
-        code="tr",
-        alphabet="a-zçğıöşü",
-        word_internal_punctuation="'",
-        case_map={"I": "ı", "İ": "i"},
-    )
+    tr = LanguageSpec(code="tr", alphabet="a-zçğıöşü", word_internal_punctuation="'", case_map={"I": "ı", "İ": "i"})
     normalizer = TextNormalizer(tr)
     assert normalizer.normalize("DİYARBAKIR ve IĞDIR'a gittik.") == "diyarbakır ve ığdır'a gittik"
     assert normalizer.normalize("Işık İstanbul'da") == "ışık istanbul'da"
@@ -474,13 +468,17 @@ def test_new_language_catalan_trains(tiny_encoders, tmp_path):
 
 @pytest.mark.needs_espeak  # asks espeak-ng for its voices
 def test_new_language_defaults(tmp_path):
-    """Without --alphabet or --sentences the copied alphabet is flagged loudly; voice from espeak."""
+    """Without --alphabet or --sentences the alphabet is CLDR's, else the copied one is flagged loudly;
+    voice from espeak."""
     recipes = tmp_path / "recipes"
     proc = new_language("tr", "--recipes-dir", recipes)
-    assert "alphabet of es was copied" in proc.stdout
+    assert "Alphabet from CLDR's standard exemplar set of tr" in proc.stdout
     text = (recipes / "tr" / "hparams" / "tr.yaml").read_text(encoding="utf-8")
-    assert "COPIED FROM THE SOURCE RECIPE" in text
+    assert "COPIED FROM THE SOURCE RECIPE" not in text
     assert "voice: tr" in text
+    proc = new_language("ba", "--recipes-dir", recipes)  # Bashkir: CLDR does not know it
+    assert "alphabet of es was copied" in proc.stdout
+    assert "COPIED FROM THE SOURCE RECIPE" in (recipes / "ba" / "hparams" / "ba.yaml").read_text(encoding="utf-8")
     # an existing recipe is not overwritten
     again = new_language("tr", "--recipes-dir", recipes, check=False)
     assert again.returncode != 0 and "exists" in again.stderr

@@ -179,10 +179,7 @@ def test_lm_decoding_lowers_test_wer_of_an_undertrained_model(usage_run, tmp_pat
     weights = resolve_lm_weights(arpa, beam_size=32)
     scores = {
         name: score(transcribe(model, collect_inputs([test_csv]), decoder, progress=False), model.normalizer)
-        for name, decoder in (
-            ("greedy", Decoder(model)),
-            ("lm", Decoder(model, arpa, **weights)),
-        )
+        for name, decoder in (("greedy", Decoder(model)), ("lm", Decoder(model, arpa, **weights)))
     }
     print("test WER/CER greedy vs LM:", scores)
     assert scores["lm"]["n_scored"] == scores["greedy"]["n_scored"] > 0

@@ -169,13 +169,7 @@ def test_probe_keeps_the_encoder_bitwise_and_records_layer_weights(probe_corpus,
 
     source = tiny_encoders["wav2vec2"]
     hparams, overrides, report = load_cpu_hparams(
-        probe_corpus,
-        source,
-        tmp_path,
-        protocol="probe",
-        probe_head="linear",
-        number_of_epochs=2,
-        train_hours=0.01,
+        probe_corpus, source, tmp_path, protocol="probe", probe_head="linear", number_of_epochs=2, train_hours=0.01
     )
     brain = train_and_test(hparams, CPU_RUN_OPTS, overrides, report)
     pretrained = load_file(source / "model.safetensors")
@@ -208,13 +202,7 @@ def test_probe_keeps_the_encoder_bitwise_and_records_layer_weights(probe_corpus,
     assert checkpoints and all((c / "encoder.ckpt").stat().st_size < 4096 for c in checkpoints)
     assert (source / "model.safetensors").stat().st_size > 100_000
     again, overrides, report = load_cpu_hparams(
-        probe_corpus,
-        source,
-        tmp_path,
-        protocol="probe",
-        probe_head="linear",
-        number_of_epochs=3,
-        train_hours=0.01,
+        probe_corpus, source, tmp_path, protocol="probe", probe_head="linear", number_of_epochs=3, train_hours=0.01
     )
     train_and_test(again, CPU_RUN_OPTS, overrides, report)
     resumed = json.loads((save.parent / "results.json").read_text())

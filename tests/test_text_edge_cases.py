@@ -50,12 +50,7 @@ def test_german_sentence_with_a_turkish_city_is_kept():
 
 def test_turkish_case_map_still_decides_dotted_and_dotless_i():
     turkish = TextNormalizer(
-        LanguageSpec(
-            code="tr",
-            alphabet="a-zçğıöşü",
-            word_internal_punctuation="'",
-            case_map={"I": "ı", "İ": "i"},
-        )
+        LanguageSpec(code="tr", alphabet="a-zçğıöşü", word_internal_punctuation="'", case_map={"I": "ı", "İ": "i"})
     )
     assert turkish.normalize("DİYARBAKIR'a ISPARTA'dan gittik.") == "diyarbakır'a ısparta'dan gittik"
 

@@ -53,8 +53,7 @@ def clip_folder(model_and_run, tmp_path_factory):
     references = folder.parent / "references.tsv"
     # Raw-looking references: capitals and punctuation, as a user would write them.
     references.write_text(
-        "ID\ttranscript\n" + "".join(f"{i}\t¡{t.capitalize()}!\n" for i, t in manifest_text.items()),
-        encoding="utf-8",
+        "ID\ttranscript\n" + "".join(f"{i}\t¡{t.capitalize()}!\n" for i, t in manifest_text.items()), encoding="utf-8"
     )
     return folder, references, manifest_text
 

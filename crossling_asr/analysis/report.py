@@ -33,18 +33,18 @@ PRIMARY_TRANSFER_KIND = "genetic"
 
 
 def build_report(
-    results_root,
-    out_dir,
-    languages=None,
-    encoders=None,
-    seeds=None,
-    typology_file=TYPOLOGY_FILE,
-    ie_metric="CER",
-    n_resamples=BOOTSTRAP_RESAMPLES,
-    recipes_dir=RECIPES_DIR,
-    protocol=STUDY_PROTOCOL,
-    include_replaced_sources=False,
-):
+    results_root: str | Path,
+    out_dir: str | Path,
+    languages: list[str] | None = None,
+    encoders: list[str] | None = None,
+    seeds: list[int] | None = None,
+    typology_file: Path = TYPOLOGY_FILE,
+    ie_metric: str = "CER",
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    recipes_dir: Path = RECIPES_DIR,
+    protocol: str = STUDY_PROTOCOL,
+    include_replaced_sources: bool = False,
+) -> Path:
     """Write the report of `results_root` into `out_dir`; returns the path of report.md.
 
     languages, encoders, seeds: the expected grid (default: everything found),

@@ -10,7 +10,7 @@
    epoch (the starting point) and at its best, the test WER and CER, and a few
    test references beside their hypotheses.
 
-Usage: python local/demo.py [--epochs N] [--out demo]
+Usage: `python local/demo.py [--epochs N] [--out demo]`
 """
 
 import argparse

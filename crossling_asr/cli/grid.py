@@ -57,16 +57,18 @@ from crossling_asr.grid.cost import (
 from crossling_asr.grid.job import GridJob
 from crossling_asr.grid.local import LocalExecutor, make_slots, visible_gpus
 from crossling_asr.grid.released import LIST_FORMAT, released_grid, retraining_run
-from crossling_asr.grid.runs import (
-    STALE_AFTER_SECONDS,
-    GridError,
-    format_status,
-    grid_status,
-    select_grid,
-)
+from crossling_asr.grid.runs import STALE_AFTER_SECONDS, GridError, format_status, grid_status, select_grid
 from crossling_asr.grid.slurm import SlurmExecutor, SlurmOptions, parse_gpu_types
 from crossling_asr.run_layout import STUDY_PROTOCOL
 from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
+
+# The cost model's assumptions as options: (CostAssumptions field, argument type, help).
+COST_OPTIONS = (
+    ("audio_hours_per_gpu_hour", positive_float, "training throughput at the reference size (default %(default)s)"),
+    ("reference_params_millions", positive_float, "default %(default)s"),
+    ("eval_cost_ratio", non_negative_float, "cost of decoding an hour relative to training on it (default 1/3)"),
+    ("overhead_gpu_hours", non_negative_float, "fixed GPU-hours per run (default %(default)s)"),
+)
 
 
 def key_value(text):
@@ -168,30 +170,9 @@ def build_parser():
     hours.add_argument(
         "--hours-per-lang", type=Path, help="YAML {lang: {train: h, dev: h, test: h}} for languages not prepared yet"
     )
-    hours.add_argument(
-        "--audio-hours-per-gpu-hour",
-        type=positive_float,
-        default=CostAssumptions.audio_hours_per_gpu_hour,
-        help="training throughput at the reference size (default %(default)s)",
-    )
-    hours.add_argument(
-        "--reference-params-millions",
-        type=positive_float,
-        default=CostAssumptions.reference_params_millions,
-        help="default %(default)s",
-    )
-    hours.add_argument(
-        "--eval-cost-ratio",
-        type=non_negative_float,
-        default=CostAssumptions.eval_cost_ratio,
-        help="cost of decoding an hour relative to training on it (default 1/3)",
-    )
-    hours.add_argument(
-        "--overhead-gpu-hours",
-        type=non_negative_float,
-        default=CostAssumptions.overhead_gpu_hours,
-        help="fixed GPU-hours per run (default %(default)s)",
-    )
+    for field, kind, text in COST_OPTIONS:
+        option = "--" + field.replace("_", "-")
+        hours.add_argument(option, type=kind, default=getattr(CostAssumptions, field), help=text)
 
     executors = argparse.ArgumentParser(add_help=False)
     executors.add_argument(
@@ -308,12 +289,9 @@ def make_released_job(args):
 
 
 def cost_assumptions(args, overrides):
+    """The cost model's assumptions: the options' values, the epochs from the recipe overrides."""
     return CostAssumptions(
-        epochs=epochs_from_overrides(overrides),
-        audio_hours_per_gpu_hour=args.audio_hours_per_gpu_hour,
-        reference_params_millions=args.reference_params_millions,
-        eval_cost_ratio=args.eval_cost_ratio,
-        overhead_gpu_hours=args.overhead_gpu_hours,
+        epochs=epochs_from_overrides(overrides), **{field: getattr(args, field) for field, _, _ in COST_OPTIONS}
     )
 
 

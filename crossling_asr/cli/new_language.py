@@ -14,17 +14,23 @@ Copies recipes/<from>/ (default es) to recipes/<code>/: train.py unchanged
   (the code of a macrolanguage such as ar, fa, zh: URIEL may know it under
   one of its languages, arb, pes, cmn; the family of an isolate) is asked
   for on an interactive terminal, else written as null under a loud comment;
-* text.alphabet: --alphabet, else derived from --sentences FILE (one sentence
-  a line, e.g. `cut -f3 validated.tsv`: the letters and marks that occur
-  often enough, written as compact Unicode ranges), else the source
-  language's alphabet under a comment saying it must be replaced;
+* text.alphabet: --alphabet, else CLDR's letters of the language (its
+  standard exemplar set, read with ICU), plus the letters --sentences FILE
+  (one sentence a line, e.g. `cut -f3 validated.tsv`) show outside CLDR's
+  sets, each reported; for a language CLDR does not know, derived from
+  --sentences alone (the letters and marks that occur often enough), else
+  the source language's alphabet under a comment saying it must be
+  replaced (docs/alphabets.md);
 * text.word_internal_punctuation: --word-internal, else the apostrophe,
-  middle dot, ZWNJ and Hebrew geresh/gershayim where --sentences write them
-  between letters, else the source's;
+  middle dot, ZWNJ and Hebrew geresh/gershayim that CLDR lists among the
+  letters or --sentences write between letters, else the source's;
 * text.case_map: Turkish-style dotted/dotless i ({"I": "ı", "İ": "i"}) for
   tr, az, crh, gag and any language whose --sentences contain "ı";
-* text.char_map: deletions of the marks the sample's script writes only
+* text.char_map: deletions of the marks the language's script writes only
   sometimes (Arabic, Hebrew, Cyrillic, Armenian);
+* text.word_map: the language's variant spellings unified, where the
+  package knows them (Vietnamese tone placement: "hòa" -> "hoà");
+* text.foreign_letters: skip, with CLDR's foreign letters named above it;
 * synthetic.voice: --voice, else the espeak-ng voice named like the code
   ("sv-SE" -> "sv"), else null;
 * synthetic.words: --words FILE (one word a line; "written<TAB>reading" for
@@ -32,7 +38,7 @@ Copies recipes/<from>/ (default es) to recipes/<code>/: train.py unchanged
   words of --sentences, else none.
 
 Everything else (text rules the language needs: char_map, ...) is then
-edited in the yaml; see the README's "Adding a language".
+edited in the yaml; see docs/adding-a-language.md.
 """
 
 import argparse

@@ -11,7 +11,7 @@ middle one; after each decode it rescores every (alpha, beta) pair over the
 hypotheses the final beams kept (N-best rescoring) and decodes next the
 undecoded pair with the lowest rescored dev WER: on the default 35-pair grid
 x10-13 faster than --search exhaustive, which decodes every pair, with the
-same dev WER (BENCHMARKS.md). The choice is the decoded pair with the lowest
+same dev WER (docs/benchmarks.md). The choice is the decoded pair with the lowest
 dev WER at --beam-size. A choice at the edge of the grid is warned about.
 The tuning file records the LM's SHA-256: transcribe.py and export_model.py
 use its weights only with that very LM (an LM rebuilt at the same path needs

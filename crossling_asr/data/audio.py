@@ -13,11 +13,14 @@ RuntimeError; decoding here keeps the failures apart (undecodable, no
 samples, operating-system errors) so callers can report each.
 """
 
+from __future__ import annotations
+
 import contextlib
 import functools
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import soundfile as sf
@@ -38,7 +41,7 @@ class EmptyAudioError(AudioError):
 
 
 @contextlib.contextmanager
-def c_stderr_lines():
+def c_stderr_lines() -> Iterator[list[str]]:
     """Yield a list that receives, on exit, the lines written meanwhile to the process's stderr (fd 2).
 
     libsndfile's MP3 decoder (mpg123) writes "Note: Trying to resync..." and
@@ -62,13 +65,13 @@ def c_stderr_lines():
             lines.extend(capture.read().decode(errors="replace").splitlines())
 
 
-def audio_suffixes():
+def audio_suffixes() -> set[str]:
     """File name suffixes of the formats this soundfile build reads."""
     suffixes = {f".{fmt.lower()}" for fmt in sf.available_formats()}
     return suffixes | {".opus", ".aif", ".oga"}
 
 
-def _undecodable(path, err):
+def _undecodable(path: Path, err: Exception) -> UndecodableAudioError:
     """The UndecodableAudioError of soundfile's `err` on `path`, worded for users.
 
     libsndfile says "File does not exist or is not a regular file (possibly a
@@ -80,7 +83,7 @@ def _undecodable(path, err):
     return UndecodableAudioError(str(err))
 
 
-def audio_info(path):
+def audio_info(path: str | Path) -> sf._SoundFileInfo:
     """soundfile's header information (frames, samplerate, ...) of an audio file, without decoding it.
 
     Raises UndecodableAudioError as read_mono does; OSError passes through.
@@ -92,7 +95,7 @@ def audio_info(path):
         raise _undecodable(path, err) from err
 
 
-def read_mono(path):
+def read_mono(path: str | Path) -> tuple[torch.Tensor, int]:
     """(samples, rate) of an audio file: a 1-D float32 tensor, channels averaged.
 
     Raises UndecodableAudioError or EmptyAudioError; OSError passes through.
@@ -114,14 +117,14 @@ def _resampler(orig_rate, new_rate):
     return torchaudio.transforms.Resample(orig_rate, new_rate)
 
 
-def resample(signal, orig_rate, new_rate):
+def resample(signal: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
     """`signal` (..., time) resampled from `orig_rate` to `new_rate` (itself when they are equal)."""
     if orig_rate == new_rate:
         return signal
     return _resampler(orig_rate, new_rate)(signal)
 
 
-def read_resampled(path, sample_rate):
+def read_resampled(path: str | Path, sample_rate: int) -> torch.Tensor:
     """An audio file as a 1-D float32 tensor at `sample_rate`, mixed to mono (see read_mono)."""
     signal, rate = read_mono(path)
     return resample(signal, rate, sample_rate)

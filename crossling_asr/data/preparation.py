@@ -10,6 +10,8 @@ of the shared experiment file that constructs an object is overridden with null,
 needs no model download and no GPU.
 """
 
+from __future__ import annotations
+
 from pathlib import Path
 
 import ruamel.yaml
@@ -28,7 +30,7 @@ OBJECT_TAGS = ("!new:", "!apply:", "!applyref:")
 PREPARATION_ERRORS = (HparamsError, CommonVoiceFormatError, OSError)
 
 
-def prepare(hparams):
+def prepare(hparams: dict) -> dict:
     """Data preparation on the main process only; returns the report."""
     normalizer = TextNormalizer(language_spec_from_hparams(hparams))
     kwargs = dict(
@@ -46,7 +48,7 @@ def prepare(hparams):
     return read_prep_report(hparams["prep_folder"])
 
 
-def object_keys(base_file):
+def object_keys(base_file: str | Path) -> list[str]:
     """Top-level keys of a HyperPyYAML file whose value is built by calling code."""
     tree = ruamel.yaml.YAML(typ="rt").load(Path(base_file).read_text(encoding="utf-8"))
     keys = []
@@ -57,7 +59,7 @@ def object_keys(base_file):
     return keys
 
 
-def preparation_hparams(language, recipe_args):
+def preparation_hparams(language: str, recipe_args: list[str]) -> dict:
     """The recipe's hparams for `language` with `recipe_args` (--key=value), objects left unbuilt."""
     lang_file = language_file(language)
     _, _, overrides_text = sb.parse_arguments([str(lang_file), *recipe_args])
@@ -71,7 +73,7 @@ def preparation_hparams(language, recipe_args):
     return hparams
 
 
-def prepare_language(language, recipe_args):
+def prepare_language(language: str, recipe_args: list[str]) -> dict:
     """Prepare `language` (no-op when already prepared with these options); returns the prep report."""
     hparams = preparation_hparams(language, recipe_args)
     prep_folder = Path(hparams["prep_folder"])

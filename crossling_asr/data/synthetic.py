@@ -7,6 +7,8 @@ seed. With `faults=True` it also writes the defects real releases contain,
 so that data preparation can be tested against each of them.
 """
 
+from __future__ import annotations
+
 import csv
 import hashlib
 import os
@@ -38,7 +40,7 @@ CV_RATE = 48000
 VOICE_VARIANTS = ["m1", "f1", "m2", "f2", "m3", "f3", "m4", "f4"]
 
 
-def require_espeak():
+def require_espeak() -> str:
     """The espeak-ng executable, or a clear error saying how to install it."""
     exe = shutil.which("espeak-ng")
     if exe is None:
@@ -68,7 +70,7 @@ class Utterance:
     speaker: Speaker
 
 
-def make_speakers(n, rng, language):
+def make_speakers(n: int, rng: random.Random, language: str) -> list[Speaker]:
     """`n` distinct speakers with stable client ids."""
     speakers = []
     for i in range(n):
@@ -78,7 +80,9 @@ def make_speakers(n, rng, language):
     return speakers
 
 
-def make_sentence(words, rng, word_delimiter, min_words=2, max_words=5):
+def make_sentence(
+    words: list, rng: random.Random, word_delimiter: bool, min_words: int = 2, max_words: int = 5
+) -> tuple[str, str]:
     """Pick words; return (written sentence, espeak reading)."""
     picked = [rng.choice(words) for _ in range(rng.randint(min_words, max_words))]
     written = [w[0] if isinstance(w, (list, tuple)) else w for w in picked]
@@ -90,7 +94,7 @@ def make_sentence(words, rng, word_delimiter, min_words=2, max_words=5):
     return sentence, " ".join(spoken)
 
 
-def speak(text, voice, speaker, wav_path):
+def speak(text: str, voice: str, speaker: Speaker, wav_path: Path) -> tuple[np.ndarray, int]:
     """Run espeak-ng once; return (samples float32, rate)."""
     cmd = [
         require_espeak(),
@@ -109,7 +113,7 @@ def speak(text, voice, speaker, wav_path):
     return audio, rate
 
 
-def write_mp3(path, audio, rate):
+def write_mp3(path: Path, audio: np.ndarray, rate: int) -> None:
     """Write mono or stereo float audio as MP3 (libsndfile's LAME encoder)."""
     sf.write(str(path), audio, rate, format="MP3")
 

@@ -8,8 +8,11 @@ model, the LM and the scoring on the same alphabet.
 
 import re
 import unicodedata
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+
+from crossling_asr.data.cldr import cldr_exemplars
 
 # Typographic variants that every language writes the same way in ASR targets.
 TYPOGRAPHIC_MAP = {
@@ -88,7 +91,13 @@ class LanguageSpec:
         base letter (NFD with its combining marks removed) is in it: "skip"
         leaves it out of alphabet, "fold" writes the base letter ("é" in a
         German "Café" -> "e"; counted in `Normalized.folded`). Letters of the
-        alphabet are never touched, whatever their diacritics.
+        alphabet are never touched, whatever their diacritics, and neither
+        are letters CLDR lists as the language's own (an alphabet missing
+        "ộ" must not write Vietnamese "ộ" as "o"): those stay out of
+        alphabet, with a warning naming them.
+    fold_own_letters : letters of the language's own CLDR alphabet that
+        "fold" may nevertheless write as their base letter, on purpose
+        (Portuguese "ò", found only in Italian names: "Niccolò" -> "niccolo").
     lowercase : lower-case the text (no effect on caseless scripts).
     word_delimiter : False for scripts written without spaces (ja, zh-CN, th):
         spaces are then removed and CER is the meaningful metric.
@@ -108,6 +117,7 @@ class LanguageSpec:
     word_delimiter: bool = True
     out_of_alphabet: str = "skip"
     foreign_letters: str = "skip"
+    fold_own_letters: str = ""
 
     def __post_init__(self):
         if self.out_of_alphabet not in OUT_OF_ALPHABET_POLICIES:
@@ -185,6 +195,34 @@ class TextNormalizer:
         self._word_map = self._word_map_pattern(spec.word_map)
         self._classes = {}
         self._folds = {}
+        # Letters of the language's own CLDR alphabet that "fold" must leave alone.
+        self._own_unfoldable = frozenset()
+        self._own_unfoldable = self._own_letters_fold_would_strip()
+        if self._own_unfoldable:
+            letters = " ".join(sorted(self._own_unfoldable))
+            warnings.warn(
+                f"{spec.code}: foreign_letters: fold leaves {letters} as they are (out of alphabet): CLDR "
+                f"lists them as letters of the language, not foreign ones. Add them to the alphabet, or "
+                f"to fold_own_letters where writing them as their base letter is meant.",
+                stacklevel=2,
+            )
+
+    def _own_letters_fold_would_strip(self):
+        """Letters of the language's CLDR standard set (as `rewrite` writes them) that
+        `foreign_letters: fold` would write as their base letter, unless `fold_own_letters`
+        lists them: with an incomplete alphabet, folding would silently remove tones and
+        accents ("ộ" -> "o" in Vietnamese)."""
+        if self.spec.foreign_letters != "fold":
+            return frozenset()
+        exemplars = cldr_exemplars(self.spec.code)
+        if exemplars is None:
+            return frozenset()
+        own = {ch for string in exemplars.standard for ch in self.rewrite(string)}
+        return frozenset(
+            ch
+            for ch in own
+            if not self._letter.fullmatch(ch) and ch not in self.spec.fold_own_letters and self._fold(ch)
+        )
 
     @staticmethod
     def _word_map_pattern(word_map):
@@ -251,7 +289,7 @@ class TextNormalizer:
                 cls = "foreign"
             elif category[0] in "PS" or category in ("Zs", "Cc"):
                 cls = "punct"
-            elif self.spec.foreign_letters == "fold" and self._fold(ch):
+            elif self.spec.foreign_letters == "fold" and ch not in self._own_unfoldable and self._fold(ch):
                 cls = "fold"
             else:
                 cls = "foreign"

@@ -23,7 +23,7 @@ TUNING_SEARCHES = ("rescore", "exhaustive")
 
 
 # Pairs the rescoring search decodes at the full beam: 3 of the default grid's 35, which
-# chose as the exhaustive search did, x12-13 faster (bench/lm_tuning.py, BENCHMARKS.md).
+# chose as the exhaustive search did, x12-13 faster (bench/lm_tuning.py, docs/benchmarks.md).
 RESCORING_DECODES = 3
 
 

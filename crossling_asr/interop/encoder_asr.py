@@ -20,10 +20,13 @@ the padded batch tensor. For one file at a time (no padding) the two agree;
 in batches of clips of different lengths SpeechBrain's may differ slightly.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -41,6 +44,9 @@ from crossling_asr.model.trained_model import (
     load_finished_run,
 )
 
+if TYPE_CHECKING:
+    from speechbrain.inference.ASR import EncoderASR
+
 logger = logging.getLogger(__name__)
 
 
@@ -48,7 +54,7 @@ class ExportError(ValueError):
     """An export that cannot be written (its LM, its head's layers, a moved folder), naming what is wrong."""
 
 
-def head_layers_yaml(head):
+def head_layers_yaml(head: torch.nn.Sequential) -> str:
     """The head's layers as HyperPyYAML list items of torch / SpeechBrain classes."""
     items = []
     for layer in head:
@@ -70,7 +76,9 @@ def head_layers_yaml(head):
     return "\n".join(items)
 
 
-def exported_hyperparams(model_dir, head, blank_index, beam=None):
+def exported_hyperparams(
+    model_dir: str | Path, head: torch.nn.Sequential, blank_index: int, beam: dict | None = None
+) -> str:
     """The hyperparams.yaml text of an exported model.
 
     `beam`: None for greedy decoding, else {alpha, beta, beam_size} for
@@ -148,7 +156,13 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
 """
 
 
-def export_model(output_folder, export_dir, lm_file=None, lm_weights=None, overwrite=False):
+def export_model(
+    output_folder: str | Path,
+    export_dir: str | Path,
+    lm_file: str | Path | None = None,
+    lm_weights: dict | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Write the self-contained EncoderASR folder of a finished run; returns its path.
 
     `lm_file` (an ARPA word LM) makes the export decode with beam search;
@@ -184,7 +198,7 @@ def export_model(output_folder, export_dir, lm_file=None, lm_weights=None, overw
     return export_dir
 
 
-def load_encoder_asr(source, savedir, **kwargs):
+def load_encoder_asr(source: str | Path, savedir: str | Path, **kwargs) -> EncoderASR:
     """SpeechBrain's EncoderASR of an export, wherever its folder now is (or of a hub repo id).
 
     An export's hyperparams.yaml names its folder by the absolute path it was
@@ -209,7 +223,7 @@ def load_encoder_asr(source, savedir, **kwargs):
     return EncoderASR.from_hparams(source=str(source), savedir=str(savedir), overrides=overrides, **kwargs)
 
 
-def stale_model_dir_message(source, model_dir):
+def stale_model_dir_message(source: str | Path, model_dir: str) -> str:
     """What to do when an export's model_dir (its folder at export time) is no longer there."""
     return (
         f"model_dir {model_dir!r} is not a folder (the export was moved?): load {str(source)!r} with "

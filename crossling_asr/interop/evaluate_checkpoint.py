@@ -17,6 +17,8 @@ run leaves: results.json (crossling_asr.results, with the checkpoint's provenanc
 vocabulary against the language), <split>_hypotheses.tsv, wer_<split>.txt and log.txt.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 from dataclasses import asdict
@@ -34,6 +36,7 @@ from crossling_asr.decoding.metrics import error_rate_stats
 from crossling_asr.decoding.transcribe import iter_batches, read_manifest
 from crossling_asr.interop.external_ctc import (
     ExternalCheckpointError,
+    ExternalCTCModel,
     card_base_model,
     checkpoint_language,
     checkpoint_seed,
@@ -59,7 +62,9 @@ class EvaluationError(ValueError):
     """An evaluation that cannot run (language, seed, prepared data), saying what to give instead."""
 
 
-def prepared_language(results_root, language, data_folder=None):
+def prepared_language(
+    results_root: str | Path, language: str, data_folder: str | Path | None = None
+) -> tuple[dict, dict]:
     """(hparams, prep report) of `language`'s data prepared under `results_root`.
 
     With `data_folder` (the language's Common Voice folder) the recipe's own preparation
@@ -87,7 +92,14 @@ def prepared_language(results_root, language, data_folder=None):
     return hparams, json.loads((prep_folder / REPORT_FILE).read_text(encoding="utf-8"))
 
 
-def decode_split(model, manifest, normalizer, batch_seconds, batch_size, workers):
+def decode_split(
+    model: ExternalCTCModel,
+    manifest: str | Path,
+    normalizer: TextNormalizer,
+    batch_seconds: float,
+    batch_size: int,
+    workers: int,
+) -> tuple[list[tuple[str, str, str]], int]:
     """(rows sorted by ID: (ID, reference, hypothesis), hypotheses the normalisation changed)."""
     items = read_manifest(manifest)
     rows, changed = [], 0
@@ -105,21 +117,21 @@ def decode_split(model, manifest, normalizer, batch_seconds, batch_size, workers
 
 
 def evaluate_checkpoint(
-    source,
-    results_root,
-    language=None,
-    data_folder=None,
-    splits=SPLITS,
-    encoder=None,
-    seed=None,
-    revision=None,
-    device=None,
-    precision="fp32",
-    batch_seconds=DECODE_BATCH_SECONDS,
-    batch_size=DECODE_BATCH_SIZE,
-    workers=0,
-    force=False,
-):
+    source: str | Path,
+    results_root: str | Path,
+    language: str | None = None,
+    data_folder: str | Path | None = None,
+    splits: tuple[str, ...] = SPLITS,
+    encoder: str | None = None,
+    seed: int | None = None,
+    revision: str | None = None,
+    device: str | None = None,
+    precision: str = "fp32",
+    batch_seconds: float = DECODE_BATCH_SECONDS,
+    batch_size: int = DECODE_BATCH_SIZE,
+    workers: int = 0,
+    force: bool = False,
+) -> Path:
     """Evaluate `source` (hub id or local folder) on `splits`; returns its output folder.
 
     `encoder`, a registry name, overrides the mapping from the checkpoint's card and name;

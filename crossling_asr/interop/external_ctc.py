@@ -26,6 +26,8 @@ vocabulary (`vocab.json`, read by `Wav2Vec2CTCTokenizer`) and a feature extracto
   maps or removes, characters outside its alphabet, and how much of the references it can write.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import pickle
@@ -40,6 +42,7 @@ import transformers
 from huggingface_hub import ModelCard
 from transformers import AutoConfig, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor
 
+from crossling_asr.data.text import LanguageSpec, TextNormalizer
 from crossling_asr.decoding.greedy import greedy_ctc_decode
 from crossling_asr.hparams import recipe_languages
 
@@ -101,7 +104,7 @@ class UnsafeCheckpointError(ExternalCheckpointError):
 # ---- names ---------------------------------------------------------------------------------
 
 
-def is_release(source):
+def is_release(source: str | Path) -> bool:
     """Whether `source` is one of the study's released checkpoints: so named, and either on the
     release account of the hub or a local folder of that name (a downloaded copy)."""
     if parse_released_name(source) is None:
@@ -110,7 +113,7 @@ def is_release(source):
     return hub_id is None or hub_id.split("/")[0] == RELEASE_ACCOUNT
 
 
-def checkpoint_language(source, language=None):
+def checkpoint_language(source: str | Path, language: str | None = None) -> str:
     """The recipe language to evaluate on: `language`, else the one a released name gives (zh-cn -> zh-CN)."""
     released = parse_released_name(source)
     languages = recipe_languages()
@@ -128,7 +131,7 @@ def checkpoint_language(source, language=None):
     return language
 
 
-def checkpoint_seed(source, seed=None):
+def checkpoint_seed(source: str | Path, seed: int | None = None) -> int:
     """The seed of the output folder: a released name's, else the one given."""
     released = parse_released_name(source)
     if released is None:
@@ -153,7 +156,7 @@ class CheckpointFiles:
     revision: str | None = None
 
 
-def fetch_checkpoint(source, revision=None):
+def fetch_checkpoint(source: str | Path, revision: str | None = None) -> CheckpointFiles:
     """A local folder as it is, or a hub model's inference files at `revision` (default: main).
 
     Only the metadata files and one set of weights are downloaded (safetensors when the
@@ -188,7 +191,7 @@ def fetch_checkpoint(source, revision=None):
     return CheckpointFiles(Path(folder), str(source), hub_id, info.sha)
 
 
-def check_pickled_weights(path):
+def check_pickled_weights(path: Path) -> None:
     """Read a pickled weights file with weights_only loading (tensors and containers only).
 
     A pickle that would import or call anything else is refused by torch before any of it
@@ -205,7 +208,7 @@ def check_pickled_weights(path):
         raise ExternalCheckpointError(f"{path} is not a readable PyTorch weights file: {err}") from err
 
 
-def weights_file(folder):
+def weights_file(folder: Path) -> str:
     """The name of the checkpoint's weights (file or shard index), pickled files checked first.
 
     safetensors are preferred; a pytorch_model.bin (or each shard of its index) is read with
@@ -229,7 +232,7 @@ def weights_file(folder):
 # ---- the encoder it fine-tuned -------------------------------------------------------------
 
 
-def card_base_model(folder):
+def card_base_model(folder: Path) -> tuple[str | None, str | None]:
     """(hub id of the model the checkpoint was fine-tuned from, where the card says so) or (None, None).
 
     The card's `base_model` metadata first, else HuggingSound's sentence "Fine-tuned <org/name> ...".
@@ -252,7 +255,9 @@ def card_base_model(folder):
     return None, None
 
 
-def registry_encoder(registry, card_base=None, released_model=None, given=None):
+def registry_encoder(
+    registry: dict, card_base: str | None = None, released_model: str | None = None, given: str | None = None
+) -> tuple[str | None, str]:
     """(registry name, how it was found) of the encoder a checkpoint fine-tuned.
 
     `given` (a name of the registry) wins. Otherwise the card's base hub id picks the
@@ -300,7 +305,7 @@ def registry_encoder(registry, card_base=None, released_model=None, given=None):
 # ---- loading ---------------------------------------------------------------------------------
 
 
-def load_tokenizer(folder, config):
+def load_tokenizer(folder: Path, config: transformers.PretrainedConfig) -> transformers.Wav2Vec2CTCTokenizer:
     """The checkpoint's character CTC tokenizer, checked against its CTC head (config.json)."""
     folder = Path(folder)
     vocab_file = folder / "vocab.json"
@@ -332,7 +337,7 @@ def load_tokenizer(folder, config):
     return tokenizer
 
 
-def load_ctc_checkpoint(files, device="cpu", precision="fp32"):
+def load_ctc_checkpoint(files: CheckpointFiles, device: str = "cpu", precision: str = "fp32") -> ExternalCTCModel:
     """The ExternalCTCModel of a fetched checkpoint (CheckpointFiles)."""
     folder = files.folder
     if not (folder / "config.json").is_file():
@@ -430,8 +435,7 @@ class ExternalCTCModel:
         dtype = PRECISIONS[self.precision]
         with torch.autocast(device_type=self.device.type, dtype=dtype, enabled=dtype is not None):
             logits = self.model(
-                inputs["input_values"].to(self.device),
-                attention_mask=mask if self.pass_attention_mask else None,
+                inputs["input_values"].to(self.device), attention_mask=mask if self.pass_attention_mask else None
             ).logits
         frames = self.frame_counts(mask.sum(dim=-1)).cpu()
         return logits.float().log_softmax(dim=-1).cpu(), frames
@@ -449,7 +453,7 @@ class ExternalCTCModel:
 # ---- the vocabulary against a language ----------------------------------------------------------
 
 
-def alphabet_characters(spec):
+def alphabet_characters(spec: LanguageSpec) -> list[str]:
     """Every character of a LanguageSpec's alphabet (its regex class), in code point order."""
     every_character = "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))  # no surrogates
     return re.findall(f"[{spec.alphabet}]", every_character)
@@ -461,7 +465,9 @@ def _case(characters):
     return {(True, False): "upper", (False, True): "lower", (True, True): "mixed"}.get((upper, lower), "caseless")
 
 
-def vocabulary_report(tokenizer, blank_index, normalizer, references):
+def vocabulary_report(
+    tokenizer: transformers.Wav2Vec2CTCTokenizer, blank_index: int, normalizer: TextNormalizer, references: list[str]
+) -> tuple[dict, list[str]]:
     """(report, warnings): the checkpoint's vocabulary against the language of `normalizer`.
 
     Each output character goes through the language's TextNormalizer as a hypothesis does:

@@ -6,13 +6,22 @@ its data, scores, limits, usage and citation. `model_info` is what the project i
 back from an exported folder (crossling_asr.model.trained_model) beyond hyperparams.yaml.
 """
 
+from __future__ import annotations
+
 import json
 import re
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from crossling_asr.model.trained_model import HEAD_FILE, LM_FILE, TOKENIZER_FILE, hub_model_id
+from crossling_asr.model.trained_model import (
+    HEAD_FILE,
+    LM_FILE,
+    TOKENIZER_FILE,
+    FinishedRun,
+    TrainedModel,
+    hub_model_id,
+)
 from crossling_asr.registry import load_registry
 from crossling_asr.run_layout import source_tag
 
@@ -29,7 +38,7 @@ LICENSE_NOTE = (
 )
 
 
-def model_info(run, model, beam):
+def model_info(run: FinishedRun, model: TrainedModel, beam: dict | None) -> dict:
     """model_info.json: what a reader of the export needs beyond hyperparams.yaml."""
     results = run.results
     encoder = model.encoder
@@ -57,12 +66,12 @@ def model_info(run, model, beam):
     }
 
 
-def fmt(value, digits=2):
+def fmt(value: float | None, digits: int = 2) -> str:
     """A score for a card: fixed decimals, or n/a when missing."""
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def model_card(run, info):
+def model_card(run: FinishedRun, info: dict) -> ModelCard:
     """The export's README.md as a huggingface_hub ModelCard: metadata (card_metadata), then the
     model, its data, scores, limits, usage and citation."""
     results = run.results
@@ -241,7 +250,7 @@ passes it for you and names what is wrong when it cannot.
     return ModelCard(f"---\n{card_metadata(results, info, title).to_yaml()}\n---\n\n{body}")
 
 
-def common_voice_release(release_folder):
+def common_voice_release(release_folder: str | Path | None) -> str | None:
     """The Common Voice release ("7.0") named by a folder of the data path, or None.
 
     Mozilla names release folders cv-corpus-<version>-<date>; the recipe's
@@ -255,7 +264,7 @@ def common_voice_release(release_folder):
     return None
 
 
-def card_metadata(results, info, title):
+def card_metadata(results: dict, info: dict, title: str) -> ModelCardData:
     """The card's ModelCardData: language, tags, base model, and a model-index of the test scores.
 
     The dataset is Mozilla's hub copy of the release the data folder names
@@ -301,7 +310,7 @@ def card_metadata(results, info, title):
     )
 
 
-def transformers_card(run, info, ctc_class):
+def transformers_card(run: FinishedRun, info: dict, ctc_class: str) -> ModelCard:
     """The export's README.md: card_metadata's metadata (model-index with the test
     WER/CER, datasets, base model) for the transformers library, and how to use it."""
     language, encoder = info["language"], info["encoder"]
@@ -344,7 +353,7 @@ training encoder did, so transformers prepares audio as training did.
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
-def imported_card(info):
+def imported_card(info: dict) -> ModelCard:
     """The imported folder's README.md: where the weights come from and how to load them."""
     checkpoint = info["checkpoint"]
     origin = checkpoint["hub_id"] or checkpoint["source"]

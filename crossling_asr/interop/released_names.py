@@ -8,6 +8,8 @@ gridding those checkpoints all read their names here, so that the grid's status,
 cost answer at once.
 """
 
+from __future__ import annotations
+
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,7 @@ class ReleasedName:
     seed: int
 
 
-def parse_released_name(source):
+def parse_released_name(source: str | Path) -> ReleasedName | None:
     """The ReleasedName of a hub id or folder named exp_w2v2t_<lang>_<model>_s<seed>, else None."""
     match = RELEASED_NAME.fullmatch(Path(str(source).rstrip("/")).name)
     if match is None:
@@ -38,7 +40,7 @@ def parse_released_name(source):
     return ReleasedName(match["language"], match["model"], int(match["seed"]))
 
 
-def released_model_encoder(model, registry):
+def released_model_encoder(model: str, registry: dict) -> tuple[str | None, str]:
     """(registry name of the encoder whose `released_name` is `model`, or None; the known released names
     as text, for the message when it is None)."""
     matches = [name for name, entry in registry.items() if entry.get("released_name") == model]
@@ -46,7 +48,7 @@ def released_model_encoder(model, registry):
     return (matches[0] if matches else None), known
 
 
-def recipe_language(released_language, languages=None):
+def recipe_language(released_language: str, languages: list[str] | None = None) -> str | None:
     """The recipe whose Common Voice code is a released name's language (zh-cn -> zh-CN), or None."""
     matches = [code for code in (languages or recipe_languages()) if code.lower() == released_language]
     return matches[0] if matches else None

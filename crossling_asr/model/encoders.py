@@ -53,11 +53,7 @@ def write_architecture_dir(entry, directory):
     config = AutoConfig.for_model(**entry["architecture"])
     config.save_pretrained(directory)
     extractor = Wav2Vec2FeatureExtractor(
-        feature_size=1,
-        sampling_rate=16000,
-        padding_value=0.0,
-        do_normalize=True,
-        return_attention_mask=True,
+        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True
     )
     extractor.save_pretrained(directory)
     return str(directory)
@@ -90,16 +86,16 @@ class SSLEncoder(Wav2Vec2):
 
     def __init__(
         self,
-        source,
-        save_path,
-        family=None,
-        random_init=False,
-        config_overrides=None,
-        freeze=False,
-        freeze_feature_extractor=True,
-        apply_spec_augment=True,
-        gradient_checkpointing=False,
-        layer_aggregation="last",
+        source: str | Path,
+        save_path: str | Path,
+        family: str | None = None,
+        random_init: bool = False,
+        config_overrides: dict | None = None,
+        freeze: bool = False,
+        freeze_feature_extractor: bool = True,
+        apply_spec_augment: bool = True,
+        gradient_checkpointing: bool = False,
+        layer_aggregation: str = "last",
     ):
         if layer_aggregation not in LAYER_AGGREGATIONS:
             raise ValueError(

@@ -42,11 +42,7 @@ def make_tiny_encoder(model_type, directory, seed=0):
     directory = Path(directory)
     model.save_pretrained(directory)
     Wav2Vec2FeatureExtractor(
-        feature_size=1,
-        sampling_rate=16000,
-        padding_value=0.0,
-        do_normalize=True,
-        return_attention_mask=True,
+        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True
     ).save_pretrained(directory)
     return directory
 

@@ -81,12 +81,27 @@ def fact_lines(key, fact, code):
     return [f"# {fact.source}", f"{key}: {fact.value if plain else yaml_string(fact.value)}"]
 
 
-def build_yaml(code, source, base_rel, facts, alphabet_line, alphabet_note, text, primary_metric, voice, words):
+def build_yaml(
+    code,
+    source,
+    base_rel,
+    facts,
+    alphabet_line,
+    alphabet_note,
+    text,
+    variants_note,
+    foreign,
+    primary_metric,
+    voice,
+    words,
+):
     """Text of hparams/<code>.yaml.
 
     facts: {"language_name"|"iso639_3"|"family": facts.Fact}; text: the
     `text:` keys written; alphabet_line: the alphabet as a YAML scalar,
-    alphabet_note: comment lines above it.
+    alphabet_note: comment lines above it; variants_note: what text["word_map"]
+    unifies (None without one); foreign: CLDR's foreign letters left out of
+    the alphabet, named above foreign_letters.
     """
     name = facts["language_name"].value or code
     out = [
@@ -108,9 +123,22 @@ def build_yaml(code, source, base_rel, facts, alphabet_line, alphabet_note, text
         out.append("    # Marks the script writes only sometimes, deleted (SCRIPT_CHAR_MAPS in")
         out.append("    # crossling_asr/new_language/text_rules.py); add the language's variant letters here.")
     out.append(f"    char_map: {json.dumps(text['char_map'])}")
+    if text["word_map"]:
+        out += [f"    # {line}" for line in textwrap.wrap(f"Variant spellings unified: {variants_note}", 76)]
+        out.append("    # (crossling_asr/new_language/variants.py; keys starting with - are word endings)")
+        out.append(f"    word_map: {json.dumps(text['word_map'], ensure_ascii=False)}")
     out.append(f"    lowercase: {text['lowercase']}")
     out.append(f"    word_delimiter: {text['word_delimiter']}")
     out.append(f"    out_of_alphabet: {text['out_of_alphabet']}")
+    fold_note = (
+        "fold writes a letter outside the alphabet as its base letter where that is in it; letters CLDR lists "
+        "as the language's own are never folded. "
+        + (f"CLDR's foreign letters here: {' '.join(sorted(foreign))}." if foreign else "")
+    )
+    out += [
+        f"    # {line}" for line in textwrap.wrap(f"Foreign letters: skip leaves them out of alphabet; {fold_note}", 76)
+    ]
+    out.append(f"    foreign_letters: {text['foreign_letters']}")
     out.append(f"primary_metric: {primary_metric}")
     out.append("synthetic:")
     if voice is None:

@@ -11,18 +11,23 @@ and printed.
 import os
 import re
 import shutil
+import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import ruamel.yaml
 
 from crossling_asr.atomic import write_text
+from crossling_asr.data.cldr import cldr_exemplars
 from crossling_asr.data.text import LanguageSpec, TextNormalizer
 from crossling_asr.hparams import RECIPES_DIR
 from crossling_asr.new_language import facts as lookup
 from crossling_asr.new_language import text_rules
+from crossling_asr.new_language.alphabet import cldr_script, cldr_word_internal, from_cldr, from_sample
 from crossling_asr.new_language.recipe_readme import render_readme
 from crossling_asr.new_language.recipe_yaml import FACT_NEEDED_FOR, build_yaml, yaml_alphabet
+from crossling_asr.new_language.variants import known_variants
 from crossling_asr.new_language.voices import default_voice, espeak_voices
 
 CODE_PATTERN = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
@@ -86,23 +91,50 @@ def language_facts(code, name=None, iso639_3=None, family=None, ask=None):
     return facts
 
 
+def kept_between_letters_line(word_internal, found, listed_by_cldr):
+    """What the scaffold says about the characters kept between letters, plainly when there are none."""
+    if not word_internal:
+        return (
+            "Kept between letters: nothing (no apostrophe, middle dot, ZWNJ, geresh or gershayim stands "
+            "between two letters in enough sentences, nor among CLDR's letters): all punctuation becomes a space"
+        )
+    sources = []
+    for c in word_internal:
+        where = " and ".join(w for w, chars in (("CLDR", listed_by_cldr), ("the sentences", found)) if c in chars)
+        sources.append(f"U+{ord(c):04X} {unicodedata.name(c, '?').lower()} (from {where})")
+    return "Kept between letters: " + ", ".join(sources)
+
+
+def kept_figure_line(code, text, alphabet, choice, sentences):
+    """How many sample sentences rules the sample did not shape keep, and what those rules are."""
+    if choice is None:
+        reference, name, measured_on = alphabet, "the alphabet given with --alphabet", sentences
+    else:
+        reference, name, measured_on = choice.reference, choice.reference_name, choice.measured_on
+    if not reference:
+        return "Sample sentences: too few to measure an alphabet on sentences it was not derived from"
+    normalizer = TextNormalizer(LanguageSpec(code=code, alphabet=reference, **text))
+    outcome = Counter(normalizer.reject_reason(normalizer(sentence)) or "kept" for sentence in measured_on)
+    return f"Sample sentences under {name}: {dict(outcome)} of {len(measured_on)}"
+
+
 def create_recipe(
-    code,
-    source="es",
-    voice=None,
-    alphabet=None,
-    sentences_file=None,
-    words_file=None,
-    word_internal=None,
-    word_delimiter="auto",
-    name=None,
-    iso639_3=None,
-    family=None,
-    recipes_dir=RECIPES_DIR,
-    force=False,
-    ask=None,
-    echo=print,
-):
+    code: str,
+    source: str = "es",
+    voice: str | None = None,
+    alphabet: str | None = None,
+    sentences_file: Path | None = None,
+    words_file: Path | None = None,
+    word_internal: str | None = None,
+    word_delimiter: str | bool = "auto",
+    name: str | None = None,
+    iso639_3: str | None = None,
+    family: str | None = None,
+    recipes_dir: Path = RECIPES_DIR,
+    force: bool = False,
+    ask: Callable[[str], str] | None = None,
+    echo: Callable[[str], None] = print,
+) -> Path:
     """Write `recipes_dir`/<code>/ and return it; `echo` prints what was derived and what to check.
 
     Options as local/new_language.py's (see its --help); `ask(prompt)`
@@ -133,65 +165,81 @@ def create_recipe(
     if case_map:
         echo(f"Dotted/dotless i: case_map {case_map} (I -> ı, İ -> i before lower-casing)")
 
-    # Optional marks of the sample's script, deleted (and so kept out of the alphabet)
+    exemplars = cldr_exemplars(code)
+
+    # Spellings written two ways, unified (data in new_language/variants.py)
+    variants = known_variants(code)
+    word_map = dict(variants.word_map) if variants else {}
+    if variants:
+        echo(f"Variant spellings unified (word_map, {len(word_map)} entries): {variants.note}")
+
+    # Optional marks of the script, deleted (and so kept out of the alphabet)
     char_map = {}
     if sentences:
         script = text_rules.main_script_of(sentences, text_rules.sample_normalizer(code, case_map, lowercase=lowercase))
-        if script in text_rules.SCRIPT_CHAR_MAPS:
-            char_map = dict(text_rules.SCRIPT_CHAR_MAPS[script])
-            echo(f"{script} script: char_map deletes its optional marks ({len(char_map)} entries)")
+    else:
+        script = cldr_script(exemplars) if exemplars else None
+    if script in text_rules.SCRIPT_CHAR_MAPS:
+        char_map = dict(text_rules.SCRIPT_CHAR_MAPS[script])
+        echo(f"{script} script: char_map deletes its optional marks ({len(char_map)} entries)")
+
+    def rules_normalizer(word_internal=""):
+        return text_rules.sample_normalizer(code, case_map, char_map, lowercase, word_internal, word_map)
 
     # Characters kept between letters
-    if word_internal is None and sentences:
-        word_internal = text_rules.word_internal_characters(
-            sentences, text_rules.sample_normalizer(code, case_map, char_map, lowercase)
-        )
-        echo(f"Kept between letters (found there in the sentences): {word_internal!r}")
+    if word_internal is None and (sentences or exemplars):
+        found = text_rules.word_internal_characters(sentences, rules_normalizer()) if sentences else ""
+        listed_by_cldr = cldr_word_internal(exemplars, rules_normalizer()) if exemplars else ""
+        word_internal = "".join(c for c in text_rules.WORD_INTERNAL_CANDIDATES if c in found + listed_by_cldr)
+        echo(kept_between_letters_line(word_internal, found, listed_by_cldr))
     elif word_internal is None:
         word_internal = src_text.get("word_internal_punctuation", "")
 
     # Alphabet
     delimited = bool(src_text.get("word_delimiter", True))
+    normalizer = rules_normalizer(word_internal)
+    choice = None
     if alphabet:
         alphabet_note = ["Letters given on the command line of local/new_language.py."]
+    elif exemplars:
+        choice = from_cldr(exemplars, sentences, normalizer)
     elif sentences:
-        normalizer = text_rules.sample_normalizer(code, case_map, char_map, lowercase, word_internal)
-        kept, rare, scripts, spaces_per_letter = text_rules.analyse_sentences(sentences, normalizer)
-        if not kept:
+        choice = from_sample(code, sentences, normalizer, Path(sentences_file).name)
+        if choice is None:
             raise NewLanguageError(f"no letters found in {sentences_file}")
-        letters, main_scripts = text_rules.alphabet_for_scripts(kept, scripts)
-        main_script = "/".join(main_scripts)
-        alphabet = text_rules.compact_class(letters)
-        others = sorted(c for c in kept if c not in letters)
-        alphabet_note = [
-            f"Derived from {len(sentences)} sentences of {Path(sentences_file).name}: the {main_script} letters",
-            "and marks found in them. Check it against the language's spelling.",
-        ]
-        if others:
-            alphabet_note.append("Left out (other scripts): " + " ".join(others[:40]))
-        if rare:
-            alphabet_note.append("Left out (too rare): " + " ".join(sorted(rare)[:40]))
-        if word_delimiter == "auto" and text_rules.written_without_spaces(main_scripts, spaces_per_letter):
-            delimited = False
-        echo(f"Alphabet from {len(sentences)} sentences ({main_script}): {alphabet}")
-        if rare:
-            echo("  rare characters left out: " + " ".join(sorted(rare)))
     else:
         alphabet = src_text["alphabet"]
         alphabet_note = [
             f"!!! COPIED FROM THE SOURCE RECIPE: the letters below are those of {source}, not of {code}.",
             "!!! Replace them (--alphabet, or --sentences FILE to derive them) before training.",
         ]
-        echo(f"WARNING: no --alphabet or --sentences: the alphabet of {source} was copied; set it in the yaml")
+        echo(
+            f"WARNING: CLDR does not know {code} and no --alphabet or --sentences were given: "
+            f"the alphabet of {source} was copied; set it in the yaml"
+        )
+    if choice is not None:
+        alphabet = text_rules.compact_class(choice.letters)
+        alphabet_note = choice.note
+        for line in choice.report:
+            echo(line)
+        echo(f"Alphabet: {alphabet}")
+        if (
+            word_delimiter == "auto"
+            and choice.main_scripts
+            and text_rules.written_without_spaces(choice.main_scripts, choice.spaces_per_letter)
+        ):
+            delimited = False
     if word_delimiter != "auto":
         delimited = word_delimiter == "yes"
     text = {
         "word_internal_punctuation": word_internal,
         "case_map": case_map,
         "char_map": char_map,
+        "word_map": word_map,
         "lowercase": lowercase,
         "word_delimiter": delimited,
         "out_of_alphabet": src_text.get("out_of_alphabet", "skip"),
+        "foreign_letters": "skip",
     }
     try:
         normalizer = TextNormalizer(LanguageSpec(code=code, alphabet=alphabet, **text))
@@ -231,6 +279,8 @@ def create_recipe(
         yaml_alphabet(alphabet),
         alphabet_note,
         text,
+        variants.note if variants else None,
+        choice.foreign if choice else set(),
         primary_metric,
         voice,
         words,
@@ -248,8 +298,7 @@ def create_recipe(
     write_text(dest / "README.md", readme)
 
     if sentences:
-        rejected = Counter(normalizer.reject_reason(normalizer(sentence)) or "kept" for sentence in sentences)
-        echo(f"Sample sentences under these rules: {dict(rejected)}")
+        echo(kept_figure_line(code, text, alphabet, choice, sentences))
     echo(f"Created {dest}/ (train.py, README.md, hparams/{code}.yaml); voice: {voice}; {len(words)} words")
     if voice is None:
         echo("  no espeak-ng voice found for the code: set synthetic.voice (espeak-ng --voices)")

@@ -88,7 +88,7 @@ def dotless_i_case_map(code, sentences):
     return {}
 
 
-def sample_normalizer(code, case_map, char_map=None, lowercase=True, word_internal=""):
+def sample_normalizer(code, case_map, char_map=None, lowercase=True, word_internal="", word_map=None):
     """The language's TextNormalizer before its alphabet is known (every letter counts as the language's)."""
     return TextNormalizer(
         LanguageSpec(
@@ -97,12 +97,14 @@ def sample_normalizer(code, case_map, char_map=None, lowercase=True, word_intern
             word_internal_punctuation=word_internal,
             case_map=case_map,
             char_map=char_map or {},
+            word_map=word_map or {},
             lowercase=lowercase,
         )
     )
 
 
-def _is_letter(ch):
+def is_letter(ch):
+    """Whether `ch` can be part of a word's letters (a letter or a mark)."""
     return unicodedata.category(ch)[0] in "LM"  # marks too: Indic vowel signs, virama
 
 
@@ -149,7 +151,7 @@ def analyse_sentences(sentences, normalizer):
     for sentence in sentences:
         text = normalizer.rewrite(sentence)
         spaces += len(text.split()) - 1 if text.strip() else 0
-        counts.update(ch for ch in text if _is_letter(ch))
+        counts.update(ch for ch in text if is_letter(ch))
     total = sum(counts.values())
     threshold = max(MIN_COUNT, MIN_SHARE * total)
     kept = Counter({c: n for c, n in counts.items() if n >= threshold})
@@ -160,6 +162,15 @@ def analyse_sentences(sentences, normalizer):
     return kept, rare, scripts, spaces / max(1, total)
 
 
+def with_full_blocks(letters):
+    """`letters` plus the whole Unicode block of every FULL_BLOCKS script among them."""
+    letters = set(letters)
+    for prefix in {unicodedata.name(c, "?").split()[0] for c in letters} & set(FULL_BLOCKS):
+        for start, end in FULL_BLOCKS[prefix]:
+            letters |= {chr(p) for p in range(start, end + 1)}
+    return letters
+
+
 def alphabet_for_scripts(kept, scripts):
     """Letters of the language's script(s) (plus basic Latin where Latin is one); (letters, scripts)."""
     total = sum(scripts.values())
@@ -167,15 +178,15 @@ def alphabet_for_scripts(kept, scripts):
     letters = {c for c in kept if script_of(c) in main or unicodedata.category(c)[0] == "M"}
     if "LATIN" in main:
         letters |= set("abcdefghijklmnopqrstuvwxyz")
-    for prefix in {unicodedata.name(c, "?").split()[0] for c in letters} & set(FULL_BLOCKS):
-        for start, end in FULL_BLOCKS[prefix]:
-            letters |= {chr(p) for p in range(start, end + 1)}
-    return letters, main
+    return with_full_blocks(letters), main
 
 
 def written_without_spaces(main_scripts, spaces_per_letter):
-    """Whether a sample in these scripts, with this many spaces per letter, is written without spaces."""
-    return main_scripts[0] in UNSPACED_SCRIPTS or spaces_per_letter < MIN_SPACES_PER_LETTER
+    """Whether a sample in these scripts, with this many spaces per letter (None: no sample), is
+    written without spaces."""
+    return main_scripts[0] in UNSPACED_SCRIPTS or (
+        spaces_per_letter is not None and spaces_per_letter < MIN_SPACES_PER_LETTER
+    )
 
 
 def word_internal_characters(sentences, normalizer):
@@ -187,7 +198,7 @@ def word_internal_characters(sentences, normalizer):
             {
                 ch
                 for i, ch in enumerate(text[1:-1], 1)
-                if ch in WORD_INTERNAL_CANDIDATES and _is_letter(text[i - 1]) and _is_letter(text[i + 1])
+                if ch in WORD_INTERNAL_CANDIDATES and is_letter(text[i - 1]) and is_letter(text[i + 1])
             }
         )
     return "".join(

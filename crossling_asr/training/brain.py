@@ -418,8 +418,7 @@ class CTCBrain(sb.Brain):
             self.run_state.dev_history.append({"epoch": epoch, **stats})
             self.run_state.elapsed()
             self.checkpointer.save_and_keep_only(
-                meta={"CER": stats["CER"], "WER": stats["WER"], "epoch": epoch},
-                min_keys=["CER"],
+                meta={"CER": stats["CER"], "WER": stats["WER"], "epoch": epoch}, min_keys=["CER"]
             )
             self._stop_if_requested(save=False)
         else:

@@ -38,7 +38,7 @@ estimate before anything is computed.
 Cost: all states of wav2vec2-large are 50 frames/s x 25 x 1024 x 2 bytes =
 2.56 MB per second of audio (9.2 GB per hour). Reading that back is cheaper
 than the encoder on a CPU or a small GPU; a large GPU may compute the
-forward pass faster than a disk delivers it (see README), hence `none` as
+forward pass faster than a disk delivers it (see docs/probes.md), hence `none` as
 the default.
 """
 
@@ -187,11 +187,7 @@ class FeatureCache:
     def write_manifest(self):
         write_json(
             self.folder / MANIFEST_FILE,
-            {
-                "format": FORMAT_VERSION,
-                "key_digest": key_digest(self.key),
-                "entries": self.manifest,
-            },
+            {"format": FORMAT_VERSION, "key_digest": key_digest(self.key), "entries": self.manifest},
         )
 
     def write(self, utt_id, states, num_samples):
