@@ -103,7 +103,7 @@ def run_summary(results_file, n_examples=EXAMPLES_SHOWN):
     if rows:
         width = max(len(row["reference"]) for row in rows)
         lines += ["", f"  {'reference':<{width}}   hypothesis"]
-        lines += [f"  {row['reference']:<{width}}   {row['hypothesis']}" for row in rows]
+        lines += [f"  {row['reference']:<{width}}   {row['hypothesis'] or '(nothing)'}" for row in rows]
     return "\n".join(lines)
 
 
