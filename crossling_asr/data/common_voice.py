@@ -321,11 +321,12 @@ def prepare_common_voice(
         ) from None
 
     report = {"data_folder": str(data_folder), "splits": {}}
-    train_sentences = set()
+    train_sentences, damaged = set(), []
     for split in splits:
         entries, skipped, resynced = _finish_split(
             split, plans[split], converted, sample_rate, max_duration, min_duration
         )
+        damaged += resynced
         _write_manifest(prep_folder / f"{split}.csv", entries)
         if split == "train":
             train_sentences = {e["wrd"] for e in entries}
@@ -337,8 +338,6 @@ def prepare_common_voice(
             "skipped": dict(sorted(skipped.items())),
             "malformed_lines": plans[split]["malformed_lines"],
             "skipped_examples": plans[split]["examples"],
-            "clips_with_damaged_mp3_frames": len(resynced),
-            "damaged_mp3_frame_examples": resynced[:MAX_SKIP_EXAMPLES],
             "digits": dict(plans[split]["digits"].most_common(50)),
             "out_of_alphabet_characters": dict(plans[split]["foreign"].most_common(50)),
             "folded_letters": dict(plans[split]["folded"].most_common(50)),
@@ -352,6 +351,9 @@ def prepare_common_voice(
                     "sentence": shared[0]["wrd"],
                 }
     report["total_skipped"] = sum(sum(s["skipped"].values()) for s in report["splits"].values())
+    # Known only for the clips this run decoded (a resumed run reads the others' headers only).
+    report["damaged_mp3_clips_converted_in_this_run"] = len(damaged)
+    report["damaged_mp3_clip_examples"] = damaged[:MAX_SKIP_EXAMPLES]
     write_json(prep_folder / REPORT_FILE, report)
     write_json(done_file, {"fingerprint": fingerprint, "options": options})
     _log_report(report)
@@ -526,12 +528,12 @@ def _log_report(report):
                 example["ID"],
                 example["sentence"],
             )
-    damaged = sum(stats.get("clips_with_damaged_mp3_frames", 0) for stats in report["splits"].values())
+    damaged = report.get("damaged_mp3_clips_converted_in_this_run", 0)
     if damaged:
         logger.info(
             "%d of the clips converted in this run have damaged MP3 frames, which the decoder skipped (mpg123's "
             "'Trying to resync' notes, not shown); the rest of each clip is kept. Examples: "
-            "damaged_mp3_frame_examples in %s",
+            "damaged_mp3_clip_examples in %s",
             damaged,
             REPORT_FILE,
         )

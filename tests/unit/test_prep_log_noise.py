@@ -62,5 +62,5 @@ def test_already_prepared_is_said_only_when_it_is_so_and_once(tmp_path, caplog):
         assert already_prepared_lines() == 0
         prepare(hparams)
         assert already_prepared_lines() == 1
-    assert report["splits"]["train"]["clips_with_damaged_mp3_frames"] == 1
-    assert report["splits"]["train"]["damaged_mp3_frame_examples"] == ["train.mp3"]
+    assert report["damaged_mp3_clips_converted_in_this_run"] == 3
+    assert report["damaged_mp3_clip_examples"] == ["train.mp3", "dev.mp3", "test.mp3"]
