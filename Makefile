@@ -6,11 +6,16 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: setup system-packages demo lint docs test bench clean
+.PHONY: setup system-packages test-system-packages demo lint docs test bench clean
 
 setup: system-packages $(VENV)/.installed
 
+# espeak-ng, which the demo and the tests need
 system-packages:
+	bash local/install_system_packages.sh
+
+# and a single-node SLURM (slurm-wlm, munge), which only the grid runner's cluster tests need
+test-system-packages:
 	bash local/install_system_packages.sh --with-slurm
 
 # requirements.txt pins the versions tested together; the package itself is installed
@@ -33,7 +38,7 @@ lint: $(VENV)/.installed
 docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
-test: setup lint docs
+test: setup test-system-packages lint docs
 	$(PY) -m pytest tests --require-system-packages
 
 bench: setup

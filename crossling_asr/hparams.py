@@ -21,6 +21,8 @@ takes over a minute a step on 2 cores, whatever the encoder's size.
 
 import difflib
 import io
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import ruamel.yaml
@@ -41,6 +43,28 @@ def _plain_yaml(text, origin):
     if not isinstance(data, dict):
         raise HparamsError(f"{origin}: expected a mapping of keys to values")
     return data
+
+
+def plain_yaml_file(path):
+    """A data-only YAML file (a language's hparams) as a dict; HparamsError if it is not one."""
+    return _plain_yaml(Path(path).read_text(encoding="utf-8"), path)
+
+
+def flatten_keys(mapping, prefix=""):
+    """{"parent.child": value} of a nested mapping's leaves (a nested key's name in key_docs)."""
+    flat = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten_keys(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def command_line_value(cli_overrides, key):
+    """The value the command line's overrides (SpeechBrain's YAML string) give `key`, or None:
+    read before any hparams file is loaded, for checks that should come first."""
+    return _plain_yaml(cli_overrides, "command-line overrides").get(key) if cli_overrides else None
 
 
 def _merge(base, update):
@@ -193,3 +217,69 @@ def read_language_data(lang, recipes_dir=RECIPES_DIR):
     if not path.is_file():
         raise HparamsError(f"No recipe for language '{lang}': {path} not found")
     return _plain_yaml(path.read_text(encoding="utf-8"), path)
+
+
+# ---- what each key means, for --help -------------------------------------------------------
+
+OBJECT_TAGS = ("!new:", "!apply:", "!applyref:", "!name:")
+_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_]\w*):(?P<value>[^#]*?)\s*(?:(?P<hash>#)\s?(?P<comment>.*))?$")
+_SECTION_LINE = re.compile(r"^# -+ (?P<title>.+?) -+$")
+
+
+@dataclass
+class KeyDoc:
+    """One settable key of an hparams file: dotted name, default as written, the comment beside it, its block."""
+
+    key: str
+    default: str
+    meaning: str
+    section: str
+
+
+def key_docs(path):
+    """KeyDocs of the keys of an hparams file that a command line can set, in file order.
+
+    Read from the text (not with ruamel.yaml's comment API, which files a
+    comment under the neighbouring key and section headers under the key
+    before them): a key's meaning is its end-of-line comment plus the comment
+    lines below it that start in the same column; blocks are the
+    `# ---- Title ----` headers. Keys built by code (!new:, !apply:, !name:),
+    their arguments and private keys (__set_seed) are left out; a nested
+    mapping's keys are named parent.child.
+    """
+    docs, section, parents, skip_below, comment_column, above = [], "", [], None, None, []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        header = _SECTION_LINE.match(line)
+        if header:
+            section, comment_column, above = header["title"], None, []
+            continue
+        stripped = line.lstrip()
+        if stripped.startswith("#"):
+            if comment_column is not None and len(line) - len(stripped) == comment_column and docs:
+                docs[-1].meaning = f"{docs[-1].meaning} {stripped[1:].strip()}".strip()
+            else:
+                comment_column = None
+                above.append(stripped[1:].strip())
+            continue
+        match = _KEY_LINE.match(line)
+        if not match:
+            comment_column, above = None, []
+            continue
+        comment_above, above = " ".join(above).split(". ")[0], []  # its first sentence
+        indent, key, value = len(match["indent"]), match["key"], match["value"].strip()
+        if skip_below is not None and indent > skip_below:
+            continue
+        skip_below = None
+        parents = [(i, k) for i, k in parents if i < indent]
+        if key.startswith("__") or value.startswith(OBJECT_TAGS) or any(k is None for _, k in parents):
+            skip_below, comment_column = indent, None
+            continue
+        name = ".".join([k for _, k in parents] + [key])
+        if value == "":
+            parents.append((indent, key))
+        default = "(required)" if value == "!PLACEHOLDER" else value.removeprefix("!ref ")
+        docs.append(KeyDoc(name, default, match["comment"] or comment_above, section))
+        comment_column = (
+            line.index("#", len(match["indent"]) + len(key) + 1 + len(match["value"])) if match["hash"] else None
+        )
+    return docs

@@ -1,36 +1,35 @@
 """The body of every recipe's train.py: prepare, train, test, record.
 
     python train.py hparams/<lang>.yaml [--key=value ...] [SpeechBrain run options]
+    python train.py [hparams/<lang>.yaml] --help     the recipe's keys, defaults and meanings
 
 Multi-GPU: torchrun --nproc_per_node=N train.py hparams/<lang>.yaml
+
+torch, SpeechBrain and the modules that load them are imported inside the
+functions that use them, so that --help and the checks of the command line
+answer at once.
 """
 
+import json
 import logging
 import os
 import sys
+import textwrap
 from pathlib import Path
 
-import speechbrain as sb
-import torch
-from speechbrain.utils.distributed import if_main_process, infer_device, run_on_main
-
 from crossling_asr.atomic import write_text
-from crossling_asr.data.common_voice import CommonVoiceFormatError
-from crossling_asr.data.datasets import (
-    build_tokenizer,
-    check_train_hours,
-    make_datasets,
-    split_summary,
-    train_loader_kwargs,
-    use_cached_features,
+from crossling_asr.data.common_voice import CommonVoiceFormatError, PreparationInterrupted, check_cv_language_folder
+from crossling_asr.hparams import (
+    CPU_TINY_FILE,
+    REPO_ROOT,
+    HparamsError,
+    command_line_value,
+    flatten_keys,
+    key_docs,
+    load_recipe_hparams,
+    plain_yaml_file,
+    resolved_yaml,
 )
-from crossling_asr.data.preparation import prepare
-from crossling_asr.hparams import HparamsError, load_recipe_hparams, resolved_yaml
-from crossling_asr.model.encoders import count_parameters
-from crossling_asr.model.layer_weights import LayerWeights
-from crossling_asr.results import build_results, write_results
-from crossling_asr.training.brain import MODEL_SELECTIONS, CTCBrain, RunState
-from crossling_asr.training.feature_cache import FeatureCacheError, check_cache_settings, open_feature_cache
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +37,26 @@ logger = logging.getLogger(__name__)
 def train_and_test(hparams, run_opts, overrides, report):
     """Fit on train, keep the last or the best dev CER checkpoint (model_selection), score test,
     write results.json."""
+    import speechbrain as sb
+    from speechbrain.utils.distributed import if_main_process, run_on_main
+
+    from crossling_asr.data.datasets import (
+        build_tokenizer,
+        make_datasets,
+        split_summary,
+        train_loader_kwargs,
+        use_cached_features,
+    )
+    from crossling_asr.model.encoders import count_parameters
+    from crossling_asr.model.layer_weights import LayerWeights
+    from crossling_asr.results import build_results, write_results
+    from crossling_asr.training.brain import CTCBrain, RunState
+    from crossling_asr.training.curves import with_training_curves
+    from crossling_asr.training.feature_cache import FeatureCacheError, open_feature_cache
+
+    hparams["train_logger"] = with_training_curves(
+        hparams["train_logger"], hparams["training_curves"], hparams["output_folder"]
+    )
     tokenizer_args = [hparams["train_csv"], hparams["tokenizer_file"], hparams["append_word_delimiter"]]
     run_on_main(build_tokenizer, args=tokenizer_args)
     tokenizer = build_tokenizer(*tokenizer_args)
@@ -118,6 +137,8 @@ def train_and_test(hparams, run_opts, overrides, report):
 
 def check_model_selection(selection):
     """Refuse at start-up a model_selection the Brain would only reject after the first epoch."""
+    from crossling_asr.training.brain import MODEL_SELECTIONS
+
     if selection not in MODEL_SELECTIONS:
         raise ValueError(f"model_selection: {selection!r}: expected one of {', '.join(MODEL_SELECTIONS)}")
 
@@ -149,6 +170,8 @@ def check_device_and_precision(hparams, run_opts):
     them: a command-line run option wins over the hparams key of that name.
     bf16 works on CPU (slowly); fp16 does not.
     """
+    import torch
+    from speechbrain.utils.distributed import infer_device
 
     def option(key):
         return run_opts[key] if key in run_opts.overridden_args or key not in hparams else hparams[key]
@@ -177,6 +200,78 @@ def check_device_and_precision(hparams, run_opts):
         sys.exit(f"error: {' and '.join(bfloat)}, but {torch.cuda.get_device_name()} has no bf16: give fp16 or fp32")
 
 
+HELP_FLAGS = ("-h", "--help")
+RUN_OPTIONS_FLAG = "--help-run-options"
+SHARED_HPARAMS = REPO_ROOT / "hparams" / "ctc_study.yaml"
+HELP_WIDTH = 110
+
+
+def _leading_sentence(path):
+    """The first sentence of the comment block a YAML file starts with."""
+    block = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        block.append(line.lstrip("# ").strip())
+    return " ".join(block).split(". ")[0].split(":")[0]
+
+
+def recipe_help(hparams_file=None):
+    """The recipe's --help: usage, then every key a command line can set, by block, with its
+    default and its meaning (the comments of the shared experiment file), the protocols and the
+    CPU settings, and where SpeechBrain's run options are listed.
+
+    With a language's hparams file, its values are the defaults shown (marked *).
+    """
+    language_values, base_file = {}, SHARED_HPARAMS
+    if hparams_file and Path(hparams_file).is_file():
+        try:
+            language = plain_yaml_file(hparams_file)
+        except HparamsError:
+            language = {}
+        if language.get("base_hparams") and (Path(hparams_file).parent / language["base_hparams"]).is_file():
+            base_file = (Path(hparams_file).parent / language.pop("base_hparams")).resolve()
+        language_values = flatten_keys(language)
+    shown_base = base_file.relative_to(REPO_ROOT) if base_file.is_relative_to(REPO_ROOT) else base_file
+    lines = [
+        "usage: python train.py hparams/<lang>.yaml [--key=value ...] [SpeechBrain run options]",
+        "",
+        "Fine-tune a self-supervised encoder with a CTC head on one Common Voice language: prepare the",
+        "data (once per language), train, select by dev CER, score test, write results.json.",
+        "",
+        f"Keys and their defaults ({shown_base}{f'; * set by {hparams_file}' if language_values else ''}).",
+        "Set one with --key=value, a nested one with --parent={key: value} (--encoder_config={layerdrop: 0.05}).",
+    ]
+    section = None
+    for doc in key_docs(base_file):
+        if doc.section != section:
+            section = doc.section
+            lines += ["", f"{section}:"]
+        default = doc.default
+        if doc.key in language_values:
+            value = json.dumps(language_values[doc.key], ensure_ascii=False)
+            default = f"{value if len(value) < 40 else value[:36] + ' ...'}*"
+        head = f"  {doc.key}={default}" if default else f"  {doc.key}:"
+        meaning = doc.meaning
+        if len(head) < 44 and meaning:
+            lines += textwrap.wrap(meaning, HELP_WIDTH, initial_indent=head.ljust(44) + " ", subsequent_indent=" " * 45)
+        else:
+            lines.append(head)
+            lines += textwrap.wrap(meaning, HELP_WIDTH, initial_indent=" " * 45, subsequent_indent=" " * 45)
+    protocols = sorted((base_file.parent / "protocols").glob("*.yaml"))
+    lines += ["", "Protocols (--protocol=NAME replaces some of the keys above):"]
+    lines += [f"  {p.stem:<12} {_leading_sentence(p)}" for p in protocols]
+    cpu_tiny = base_file.parent / CPU_TINY_FILE
+    if cpu_tiny.is_file():
+        lines += ["", f"--cpu_tiny=True: {_leading_sentence(cpu_tiny)} ({cpu_tiny.name})"]
+    lines += [
+        "",
+        "SpeechBrain's run options (--device, --precision, --eval_precision, --debug, --compile, ...) are",
+        f"also accepted: python train.py {RUN_OPTIONS_FLAG} lists them.",
+    ]
+    return "\n".join(lines)
+
+
 def log_resume(hparams):
     """Say when the run continues from a checkpoint of an earlier attempt (fit() recovers the latest)."""
     checkpoint = hparams["checkpointer"].find_checkpoint()
@@ -191,11 +286,29 @@ def log_resume(hparams):
 def main(argv=None):
     """Entry point used by recipes/<lang>/train.py."""
     argv = sys.argv[1:] if argv is None else argv
+    if any(arg in HELP_FLAGS for arg in argv):
+        print(recipe_help(next((arg for arg in argv if not arg.startswith("-")), None)))
+        return 0
+    import speechbrain as sb
+    from speechbrain.utils.distributed import if_main_process
+
+    from crossling_asr.data.datasets import check_train_hours
+    from crossling_asr.data.preparation import prepare
+    from crossling_asr.training.curves import curve_logger_names
+    from crossling_asr.training.feature_cache import check_cache_settings
+
+    if RUN_OPTIONS_FLAG in argv:
+        sb.parse_arguments(["--help"])  # SpeechBrain's own options; argparse exits after printing them
     hparams_file, run_opts, cli_overrides = sb.parse_arguments(argv)
     check_run_options(run_opts)
     try:
+        # Before the encoder is loaded or any folder is created: a wrong --data_folder fails at once.
+        data_folder = command_line_value(cli_overrides, "data_folder")
+        if data_folder is not None:
+            check_cv_language_folder(data_folder)
         hparams, experiment_yaml, overrides = load_recipe_hparams(hparams_file, cli_overrides)
         check_cache_settings(hparams)
+        curve_logger_names(hparams["training_curves"])  # a missing tensorboard or wandb, before anything runs
         check_train_hours(hparams["train_hours"])
         check_model_selection(hparams["model_selection"])
     except (HparamsError, FileNotFoundError, ValueError) as err:
@@ -216,4 +329,7 @@ def main(argv=None):
         report = prepare(hparams)
     except (OSError, CommonVoiceFormatError) as err:  # missing files, bad TSV, full disk
         sys.exit(f"error: data preparation failed: {err}")
+    except PreparationInterrupted as err:
+        print(err, file=sys.stderr)
+        sys.exit(err.exit_status)
     return train_and_test(hparams, run_opts, overrides, report)

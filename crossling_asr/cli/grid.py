@@ -325,6 +325,7 @@ def prepare_languages(job, runs):
     languages = list(dict.fromkeys(run.language for run in runs))
     for language in languages:
         job.check_data_folder(language)
+    from crossling_asr.data.common_voice import PreparationInterrupted
     from crossling_asr.data.preparation import PREPARATION_ERRORS  # imports torch
     from crossling_asr.grid.prep import prepare_for_grid
 
@@ -333,6 +334,9 @@ def prepare_languages(job, runs):
             report = prepare_for_grid(job, language, executor="prepare")
         except PREPARATION_ERRORS as err:
             sys.exit(f"error: preparing {language} failed: {err}")
+        except PreparationInterrupted as err:
+            print(f"{language}: {err}", file=sys.stderr)
+            sys.exit(err.exit_status)
         print(
             f"{language}: "
             + ", ".join(f"{split} {s['kept']} utterances ({s['hours']:.2f} h)" for split, s in report["splits"].items())

@@ -15,7 +15,12 @@ samples, operating-system errors) so callers can report each.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import soundfile as sf
@@ -35,10 +40,59 @@ class EmptyAudioError(AudioError):
     """The file decodes to no samples at all."""
 
 
+@contextlib.contextmanager
+def c_stderr_lines() -> Iterator[list[str]]:
+    """Yield a list that receives, on exit, the lines written meanwhile to the process's stderr (fd 2).
+
+    libsndfile's MP3 decoder (mpg123) writes "Note: Trying to resync..." and
+    "Note: Skipped N bytes in input." straight to fd 2 from C for every
+    damaged frame it skips, which Python's sys.stderr cannot intercept; a
+    corpus with a few damaged clips floods the log with them. Callers
+    decoding many files capture them here and report a count instead. Not
+    for threads: fd 2 is the whole process's.
+    """
+    lines = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines.extend(capture.read().decode(errors="replace").splitlines())
+
+
 def audio_suffixes() -> set[str]:
     """File name suffixes of the formats this soundfile build reads."""
     suffixes = {f".{fmt.lower()}" for fmt in sf.available_formats()}
     return suffixes | {".opus", ".aif", ".oga"}
+
+
+def _undecodable(path: Path, err: Exception) -> UndecodableAudioError:
+    """The UndecodableAudioError of soundfile's `err` on `path`, worded for users.
+
+    libsndfile says "File does not exist or is not a regular file (possibly a
+    pipe?)" of any existing file it cannot parse; that wording misleads, so an
+    existing file is said to be not decodable as audio.
+    """
+    if path.is_file():
+        return UndecodableAudioError(f"{path.name}: not decodable as audio ({type(err).__name__})")
+    return UndecodableAudioError(str(err))
+
+
+def audio_info(path: str | Path) -> sf._SoundFileInfo:
+    """soundfile's header information (frames, samplerate, ...) of an audio file, without decoding it.
+
+    Raises UndecodableAudioError as read_mono does; OSError passes through.
+    """
+    path = Path(path)
+    try:
+        return sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, ValueError) as err:
+        raise _undecodable(path, err) from err
 
 
 def read_mono(path: str | Path) -> tuple[torch.Tensor, int]:
@@ -52,10 +106,7 @@ def read_mono(path: str | Path) -> tuple[torch.Tensor, int]:
     try:
         audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError) as err:
-        if path.is_file():
-            # libsndfile says "File does not exist or is not a regular file" of any file it cannot parse.
-            raise UndecodableAudioError(f"{path.name}: not decodable as audio ({type(err).__name__})") from err
-        raise UndecodableAudioError(str(err)) from err
+        raise _undecodable(path, err) from err
     if audio.shape[0] == 0:
         raise EmptyAudioError("no audio samples")
     return torch.from_numpy(audio.mean(axis=1)), rate

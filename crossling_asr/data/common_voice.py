@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import unicodedata
 from collections import Counter, defaultdict, namedtuple
 from concurrent.futures import ProcessPoolExecutor
@@ -44,10 +45,56 @@ FRAMES_PER_SECOND = 50
 # keeps a few loader workers ahead of an H100; FLAC takes ~0.55x its disk.
 AudioFormat = namedtuple("AudioFormat", "soundfile_format size_vs_mp3")
 AUDIO_FORMATS = {"wav": AudioFormat("WAV", 4), "flac": AudioFormat("FLAC", 2.2)}
+# What mpg123 (libsndfile's MP3 decoder) writes on skipping a damaged frame.
+RESYNC_NOTE = "Trying to resync"
+# Rows the report shows for each skip reason (`skipped_examples`), so a reason can be checked by eye.
+MAX_SKIP_EXAMPLES = 5
 
 
 class CommonVoiceFormatError(ValueError):
     """A Common Voice TSV that cannot be read as one."""
+
+
+class PreparationInterrupted(KeyboardInterrupt):
+    """Preparation stopped by Ctrl-C; the message says what was kept and that a re-run resumes.
+
+    A KeyboardInterrupt still, so that what catches Exception (a failure to record) lets it pass.
+    """
+
+    # What a command stopped this way exits with: a shell's status for SIGINT (128 + 2).
+    exit_status = 130
+
+
+def cv_language_folder_entries(splits=SPLITS):
+    """What data preparation reads from a Common Voice language folder: clips/ and a TSV per split."""
+    return ("clips", *(f"{split}.tsv" for split in splits))
+
+
+def missing_cv_entries(folder, splits=SPLITS):
+    """The entries data preparation needs that `folder` lacks (empty: it is a Common Voice language folder)."""
+    return [name for name in cv_language_folder_entries(splits) if not (Path(folder) / name).exists()]
+
+
+def check_cv_language_folder(folder, splits=SPLITS):
+    """Raise FileNotFoundError, saying what is expected, unless `folder` is a Common Voice language folder.
+
+    Cheap, so commands check it before they load a model or create anything.
+    A release's root folder (one level too high) is recognised and named.
+    """
+    folder = Path(folder)
+    missing = missing_cv_entries(folder, splits)
+    if not missing:
+        return
+    expected = (
+        f"point it at a Common Voice language folder, the one holding {', '.join(cv_language_folder_entries(splits))}"
+    )
+    if not folder.is_dir():
+        raise FileNotFoundError(f"data_folder {folder} does not exist: {expected}")
+    languages = sorted(d.name for d in folder.iterdir() if d.is_dir() and not missing_cv_entries(d, splits))
+    if languages:
+        listed = ", ".join(languages[:5]) + (", ..." if len(languages) > 5 else "")
+        expected = f"it holds language folders ({listed}): give one, e.g. {folder / languages[0]}"
+    raise FileNotFoundError(f"data_folder {folder} lacks {', '.join(missing)}: {expected}")
 
 
 def read_cv_tsv(tsv_path):
@@ -102,21 +149,28 @@ def convert_clip(src, dst, sample_rate):
     """Decode `src`, mix to mono, resample (crossling_asr.data.audio), write 16-bit audio
     to `dst` atomically (FLAC or WAV, from the suffix of `dst`).
 
-    Returns (number of samples, None) or (None, reason) for an unusable clip.
-    Out-of-disk errors are raised: they are not a property of the clip.
+    Returns (number of samples, None, resynced) or (None, reason, resynced)
+    for an unusable clip; `resynced`: whether the MP3 decoder skipped damaged
+    frames (its notes on stderr are captured, not shown: see
+    crossling_asr.data.audio.c_stderr_lines). Out-of-disk errors are raised:
+    they are not a property of the clip.
     """
-    from crossling_asr.data.audio import EmptyAudioError, UndecodableAudioError, read_resampled
+    from crossling_asr.data.audio import EmptyAudioError, UndecodableAudioError, c_stderr_lines, read_resampled
 
-    try:
-        wav = read_resampled(src, sample_rate)
-    except EmptyAudioError as err:
-        return None, f"empty_clip: {err}"
-    except UndecodableAudioError as err:
-        return None, f"undecodable: {err}".splitlines()[0][:200]
+    with c_stderr_lines() as notes:
+        try:
+            wav, reason = read_resampled(src, sample_rate), None
+        except EmptyAudioError as err:
+            reason = f"empty_clip: {err}"
+        except UndecodableAudioError as err:
+            reason = f"undecodable: {err}".splitlines()[0][:200]
+    resynced = any(RESYNC_NOTE in line for line in notes)
+    if reason:
+        return None, reason, resynced
     with atomic_path(dst) as tmp:
         sound_format = AUDIO_FORMATS[Path(dst).suffix[1:]].soundfile_format
         sf.write(str(tmp), wav.numpy(), sample_rate, format=sound_format, subtype="PCM_16")
-    return wav.shape[0], None
+    return wav.shape[0], None, resynced
 
 
 def _convert_worker(job):
@@ -124,41 +178,66 @@ def _convert_worker(job):
     src, dst, sample_rate = job
     if os.path.exists(dst):
         try:
-            return src, sf.info(dst).frames, None
+            return src, sf.info(dst).frames, None, False
         except RuntimeError:
             os.unlink(dst)  # not a complete audio file: convert again
     try:
-        frames, reason = convert_clip(src, dst, sample_rate)
+        frames, reason, resynced = convert_clip(src, dst, sample_rate)
     except OSError as err:
         if err.errno == errno.ENOSPC:
             raise
-        frames, reason = None, f"unreadable: {err}"
-    return src, frames, reason
+        frames, reason, resynced = None, f"unreadable: {err}", False
+    return src, frames, reason, resynced
 
 
-def _init_worker():
+def _limit_threads():
     import torch
 
     torch.set_num_threads(1)
 
 
+def _init_worker():
+    """Conversion processes: one thread each, and Ctrl-C left to the main process, which stops the pool
+    (a worker of its own would print a KeyboardInterrupt traceback per process)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _limit_threads()
+
+
 def convert_clips(jobs, num_workers):
     """Convert (src, dst, rate) jobs in parallel with a progress bar.
 
-    Returns {src: (frames, reason)}.
+    The bar says how many outputs already exist (a resumed preparation reads
+    only their headers). Returns {src: (frames, reason, resynced)}.
     """
+    existing = sum(1 for _, dst, _ in jobs if os.path.exists(dst))
+    desc = f"Converting clips ({existing} of {len(jobs)} already converted)" if existing else "Converting clips"
     results = {}
-    if num_workers <= 1:
-        _init_worker()
-        for job in tqdm(jobs, desc="Converting clips", unit="clip"):
-            src, frames, reason = _convert_worker(job)
-            results[src] = (frames, reason)
-        return results
-    with ProcessPoolExecutor(num_workers, initializer=_init_worker) as pool:
-        stream = pool.map(_convert_worker, jobs, chunksize=16)
-        for src, frames, reason in tqdm(stream, total=len(jobs), desc="Converting clips", unit="clip"):
-            results[src] = (frames, reason)
+    with tqdm(total=len(jobs), desc=desc, unit="clip") as bar:
+        if num_workers <= 1:
+            _limit_threads()
+            stream = map(_convert_worker, jobs)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(num_workers, initializer=_init_worker)
+            stream = pool.map(_convert_worker, jobs, chunksize=16)
+        try:
+            for src, *result in stream:
+                results[src] = result
+                bar.update()
+        except BaseException:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)  # clips being written finish whole
+            raise
+        if pool is not None:
+            pool.shutdown()
     return results
+
+
+def _kept_clips(audio_folder, audio_format):
+    """How many converted clips `audio_folder` holds (temporary .part files of unfinished ones excluded)."""
+    if not audio_folder.is_dir():
+        return 0
+    return sum(1 for clip in audio_folder.glob(f"*.{audio_format}") if not clip.name.startswith("."))
 
 
 def _check_free_space(prep_folder, sources, audio_format):
@@ -208,18 +287,9 @@ def prepare_common_voice(
     Returns the report dict (also written to prep_report.json).
     """
     data_folder, prep_folder = Path(data_folder), Path(prep_folder)
-    if not data_folder.is_dir():
-        raise FileNotFoundError(
-            f"data_folder {data_folder} does not exist: point it at a Common Voice "
-            "language folder (the one holding clips/ and train.tsv)"
-        )
+    check_cv_language_folder(data_folder, splits)
     clips_dir = data_folder / "clips"
-    if not clips_dir.is_dir():
-        raise FileNotFoundError(f"{clips_dir} not found: a Common Voice language folder has clips/")
     tsvs = [data_folder / f"{split}.tsv" for split in splits]
-    for tsv in tsvs:
-        if not tsv.is_file():
-            raise FileNotFoundError(f"{tsv} not found (needed for split '{tsv.stem}')")
     if audio_format not in AUDIO_FORMATS:
         raise ValueError(f"audio_format must be one of {sorted(AUDIO_FORMATS)}, not {audio_format!r}")
     prep_folder.mkdir(parents=True, exist_ok=True)
@@ -236,29 +306,27 @@ def prepare_common_voice(
     done_file = prep_folder / DONE_FILE
     if done_file.is_file() and json.loads(done_file.read_text()).get("fingerprint") == fingerprint:
         logger.info("Data in %s already prepared with these options; skipping", prep_folder)
-        return json.loads((prep_folder / REPORT_FILE).read_text())
+        return read_prep_report(prep_folder)
+
+    try:
+        plans, converted = _plan_and_convert(
+            splits, tsvs, clips_dir, normalizer, sample_rate, prep_folder, audio_format, num_workers
+        )
+    except KeyboardInterrupt:
+        audio_folder = prep_folder / "wav16k"
+        raise PreparationInterrupted(
+            f"Preparation interrupted: the {_kept_clips(audio_folder, audio_format)} clips converted so far are "
+            f"kept in {audio_folder} (each written whole, atomically); run the same command again to resume "
+            "with the rest."
+        ) from None
 
     report = {"data_folder": str(data_folder), "splits": {}}
-    plans = {}
-    for split, tsv in zip(splits, tsvs):
-        rows, malformed = read_cv_tsv(tsv)
-        plans[split] = _plan_split(
-            split, rows, clips_dir, normalizer, sample_rate, prep_folder / "wav16k", audio_format
-        )
-        plans[split]["rows_read"] = len(rows) + len(malformed)
-        if malformed:
-            plans[split]["skipped"]["malformed_row"] += len(malformed)
-        plans[split]["malformed_lines"] = malformed[:50]
-
-    jobs = [job for split in splits for job in plans[split]["jobs"]]
-    for stale in (prep_folder / "wav16k").glob(".*.part"):
-        stale.unlink()  # left by a killed conversion
-    _check_free_space(prep_folder, [src for src, dst, _ in jobs if not os.path.exists(dst)], audio_format)
-    converted = convert_clips(jobs, num_workers or os.cpu_count() or 1)
-
-    train_sentences = set()
+    train_sentences, damaged = set(), []
     for split in splits:
-        entries, skipped = _finish_split(split, plans[split], converted, sample_rate, max_duration, min_duration)
+        entries, skipped, resynced = _finish_split(
+            split, plans[split], converted, sample_rate, max_duration, min_duration
+        )
+        damaged += resynced
         _write_manifest(prep_folder / f"{split}.csv", entries)
         if split == "train":
             train_sentences = {e["wrd"] for e in entries}
@@ -283,10 +351,37 @@ def prepare_common_voice(
                     "sentence": shared[0]["wrd"],
                 }
     report["total_skipped"] = sum(sum(s["skipped"].values()) for s in report["splits"].values())
+    # Known only for the clips this run decoded (a resumed run reads the others' headers only).
+    report["damaged_mp3_clips_converted_in_this_run"] = len(damaged)
+    report["damaged_mp3_clip_examples"] = damaged[:MAX_SKIP_EXAMPLES]
     write_json(prep_folder / REPORT_FILE, report)
     write_json(done_file, {"fingerprint": fingerprint, "options": options})
     _log_report(report)
     return report
+
+
+def read_prep_report(prep_folder):
+    """The report (prep_report.json) of the preparation written in `prep_folder`."""
+    return json.loads((Path(prep_folder) / REPORT_FILE).read_text(encoding="utf-8"))
+
+
+def _plan_and_convert(splits, tsvs, clips_dir, normalizer, sample_rate, prep_folder, audio_format, num_workers):
+    """Read and plan every split, then convert the clips they keep; returns (plans, conversion results)."""
+    plans = {}
+    for split, tsv in zip(splits, tsvs):
+        rows, malformed = read_cv_tsv(tsv)
+        plans[split] = _plan_split(
+            split, rows, clips_dir, normalizer, sample_rate, prep_folder / "wav16k", audio_format
+        )
+        plans[split]["rows_read"] = len(rows) + len(malformed)
+        if malformed:
+            plans[split]["skipped"]["malformed_row"] += len(malformed)
+        plans[split]["malformed_lines"] = malformed[:50]
+    jobs = [job for split in splits for job in plans[split]["jobs"]]
+    for stale in (prep_folder / "wav16k").glob(".*.part"):
+        stale.unlink()  # left by a killed conversion
+    _check_free_space(prep_folder, [src for src, dst, _ in jobs if not os.path.exists(dst)], audio_format)
+    return plans, convert_clips(jobs, num_workers or os.cpu_count() or 1)
 
 
 def _plan_split(split, rows, clips_dir, normalizer, sample_rate, audio_folder, audio_format):
@@ -299,7 +394,7 @@ def _plan_split(split, rows, clips_dir, normalizer, sample_rate, audio_folder, a
 
     def skip(reason, row):
         skipped[reason] += 1
-        if len(examples[reason]) < 5:
+        if len(examples[reason]) < MAX_SKIP_EXAMPLES:
             examples[reason].append({"line": row["line"], "path": row.get("path", "")})
 
     for row in rows:
@@ -342,25 +437,32 @@ def _finish_split(split, plan, converted, sample_rate, max_duration, min_duratio
     """Turn conversion results into manifest entries, counting what is skipped."""
     skipped, examples = plan["skipped"], plan["examples"]
     entries = []
+
+    def skip(reason, row, **details):
+        skipped[reason] += 1
+        if len(examples[reason]) < MAX_SKIP_EXAMPLES:
+            examples[reason].append({"line": row["line"], "path": row["path"], **details})
+
+    resynced = []
     for row, src, dst, text in plan["planned"]:
-        frames, error = converted[src]
+        frames, error, damaged = converted[src]
+        if damaged:
+            resynced.append(row["path"])
         if frames is None:
-            reason = error.split(":")[0]
-            skipped[reason] += 1
-            if len(examples[reason]) < 5:
-                examples[reason].append({"line": row["line"], "path": row["path"], "error": error})
+            skip(error.split(":")[0], row, error=error)
             continue
         duration = frames / sample_rate
         if split == "train":
-            n_labels = len(text)
+            seconds = round(duration, 3)
             if duration > max_duration:
-                skipped["too_long"] += 1
+                skip("too_long", row, duration=seconds, max_duration=max_duration)
                 continue
             if duration < min_duration:
-                skipped["too_short"] += 1
+                skip("too_short", row, duration=seconds, min_duration=min_duration)
                 continue
-            if duration * FRAMES_PER_SECOND < n_labels:
-                skipped["too_short_for_transcript"] += 1
+            if duration * FRAMES_PER_SECOND < len(text):
+                frames = int(duration * FRAMES_PER_SECOND)
+                skip("too_short_for_transcript", row, duration=seconds, encoder_frames=frames, characters=len(text))
                 continue
         entries.append(
             {
@@ -371,7 +473,7 @@ def _finish_split(split, plan, converted, sample_rate, max_duration, min_duratio
                 "wrd": text,
             }
         )
-    return entries, skipped
+    return entries, skipped, resynced
 
 
 def _write_manifest(path, entries):
@@ -426,6 +528,15 @@ def _log_report(report):
                 example["ID"],
                 example["sentence"],
             )
+    damaged = report.get("damaged_mp3_clips_converted_in_this_run", 0)
+    if damaged:
+        logger.info(
+            "%d of the clips converted in this run have damaged MP3 frames, which the decoder skipped (mpg123's "
+            "'Trying to resync' notes, not shown); the rest of each clip is kept. Examples: "
+            "damaged_mp3_clip_examples in %s",
+            damaged,
+            REPORT_FILE,
+        )
     train = report["splits"].get("train")
     if not train or not train["rows_read"]:
         return

@@ -19,7 +19,7 @@ import speechbrain as sb
 import yaml
 from speechbrain.utils.distributed import run_on_main
 
-from crossling_asr.data.common_voice import CommonVoiceFormatError, prepare_common_voice
+from crossling_asr.data.common_voice import CommonVoiceFormatError, prepare_common_voice, read_prep_report
 from crossling_asr.data.text import TextNormalizer, language_spec_from_hparams
 from crossling_asr.hparams import HparamsError, language_file, load_recipe_hparams, read_language_data
 from crossling_asr.locks import exclusive
@@ -44,8 +44,8 @@ def prepare(hparams: dict) -> dict:
         audio_format=hparams["prep_audio_format"],
     )
     run_on_main(prepare_common_voice, kwargs=kwargs)
-    # Every rank reads the finished report (the main rank wrote it).
-    return prepare_common_voice(**kwargs)
+    # Every rank reads the finished report (the main rank wrote it), without preparing (or saying so) again.
+    return read_prep_report(hparams["prep_folder"])
 
 
 def object_keys(base_file: str | Path) -> list[str]:

@@ -34,12 +34,11 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import soundfile as sf
 import torch
 from tqdm import tqdm
 
 from crossling_asr.atomic import atomic_path, write_json
-from crossling_asr.data.audio import AudioError, UndecodableAudioError, audio_suffixes, read_resampled
+from crossling_asr.data.audio import AudioError, UndecodableAudioError, audio_info, audio_suffixes, read_resampled
 from crossling_asr.data.common_voice import read_cv_tsv
 from crossling_asr.data.datasets import decode_text
 from crossling_asr.decoding.batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE, plan_batches
@@ -206,8 +205,8 @@ def probe_durations(items):
     """Fill each item's duration from its header (or an error status when unreadable)."""
     for item in items:
         try:
-            info = sf.info(item.path)
-        except (sf.LibsndfileError, RuntimeError, OSError) as err:
+            info = audio_info(item.path)
+        except (UndecodableAudioError, OSError) as err:
             item.error = f"unreadable audio: {err}"
             continue
         # Some MP3 headers give no length: order such files as long (read later anyway).

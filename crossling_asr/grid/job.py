@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from crossling_asr.atomic import write_json
-from crossling_asr.data.common_voice import SPLITS
+from crossling_asr.data.common_voice import cv_language_folder_entries, missing_cv_entries
 from crossling_asr.grid.runs import STALE_AFTER_SECONDS, GridError, Run
 from crossling_asr.hparams import REPO_ROOT, HparamsError, check_override_keys, experiment_text, language_file
 from crossling_asr.run_layout import STUDY_PROTOCOL
@@ -36,18 +36,12 @@ GRID_KEYS = {
     "protocol": "--protocol",
 }
 MANIFEST_VERSION = 1
-# What data preparation reads from a Common Voice language folder.
-CV_LANGUAGE_FOLDER_ENTRIES = ("clips", *(f"{split}.tsv" for split in SPLITS))
+CV_LANGUAGE_FOLDER_ENTRIES = cv_language_folder_entries()
 DATA_ROOT_LAYOUT = (
     "--data-root must hold one Common Voice folder per language, <data root>/<lang>/ with "
     f"{', '.join(CV_LANGUAGE_FOLDER_ENTRIES[1:])} and clips/ (e.g. /data/cv-corpus-7.0-2021-07-21, "
     "the folder that holds es/, de/, ...)"
 )
-
-
-def missing_cv_entries(folder):
-    """The entries data preparation needs that `folder` lacks (empty: it is a Common Voice language folder)."""
-    return [name for name in CV_LANGUAGE_FOLDER_ENTRIES if not (Path(folder) / name).exists()]
 
 
 def check_recipe_overrides(overrides, protocol=STUDY_PROTOCOL):

@@ -78,5 +78,5 @@ def test_missing_folders_and_files_fail_clearly(tmp_path):
     with pytest.raises(FileNotFoundError, match="data_folder .* does not exist"):
         prepare_common_voice(tmp_path / "nope", tmp_path / "prep", SPANISH)
     (tmp_path / "cv" / "clips").mkdir(parents=True)
-    with pytest.raises(FileNotFoundError, match=r"train\.tsv not found"):
+    with pytest.raises(FileNotFoundError, match=r"lacks train\.tsv"):
         prepare_common_voice(tmp_path / "cv", tmp_path / "prep", SPANISH)
