@@ -29,13 +29,13 @@ import tempfile
 import time
 from pathlib import Path
 
+# bench/probe.py: this script's own folder is on sys.path when it runs (python bench/choose_encoder.py).
+from probe import fill_cache, large_brain, run_epoch, tokenizer, utterances
+
 from crossling_asr.data.synthetic import synthesize_corpus
 from crossling_asr.hparams import REPO_ROOT as ROOT
 from crossling_asr.hparams import read_language_data
 from crossling_asr.model.tiny_encoders import make_tiny_encoder
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from probe import fill_cache, large_brain, run_epoch, tokenizer, utterances  # noqa: E402  (bench/probe.py)
 
 # registry name -> tiny family standing in for it
 CANDIDATES = {"xlsr-53": "wav2vec2", "hubert-large-ll60k": "hubert", "wavlm-large": "wavlm"}

@@ -261,6 +261,11 @@ def train_loader_kwargs(hparams, train_set):
     options = dict(hparams["train_dataloader_options"])
     # Workers that outlive an epoch: no process start-up cost every epoch.
     options["persistent_workers"] = options.get("num_workers", 0) > 0
+    # The loader draws its workers' base seed when an epoch's iteration starts. From the global RNG,
+    # that draw would fall before a resumed run restores the RNG state of an intra-epoch checkpoint
+    # but after it in the uninterrupted run, and dropout would then differ: a generator of its own
+    # leaves the global RNG to the model.
+    options["generator"] = torch.Generator().manual_seed(hparams["seed"])
     if hparams["dynamic_batching"]:
         options.pop("batch_size", None)
         options.pop("shuffle", None)

@@ -10,7 +10,6 @@ import sys
 
 import pytest
 import torch
-from speechbrain.utils.checkpoints import Checkpointer
 
 from crossling_asr.data.datasets import build_tokenizer, decode_text, read_audio
 from crossling_asr.decoding.greedy import greedy_ctc_decode
@@ -22,7 +21,7 @@ from crossling_asr.interop.hub import upload_export
 from crossling_asr.interop.staging import ExportTargetError
 from crossling_asr.model.encoders import build_encoder, resolve_encoder
 from crossling_asr.model.heads import CTCHead
-from crossling_asr.model.trained_model import TrainedModel, TrainedModelError, load_finished_run
+from crossling_asr.model.trained_model import TrainedModel, TrainedModelError, head_kwargs, load_finished_run
 
 
 def longest_test_clip(output_folder):
@@ -34,18 +33,19 @@ def longest_test_clip(output_folder):
 
 
 def project_transcript(output_folder, encoder_dir, clip, scratch):
-    """The clip decoded the way CTCBrain decodes: SSLEncoder + CTCHead of the best checkpoint."""
-    results = json.loads((output_folder / "results.json").read_text())
+    """The clip decoded the way CTCBrain decodes: SSLEncoder + CTCHead (the run's own head options) of the
+    checkpoint the run tested."""
+    run = load_finished_run(output_folder)
+    results = run.results
     encoder = build_encoder(
         resolve_encoder(results["run"]["encoder"], encoder_dir),
         scratch,
         config_overrides=results["hparams"]["encoder_config"],
     )
     tokenizer = build_tokenizer(results["hparams"]["train_csv"], output_folder / "save" / "label_encoder.txt")
-    head = CTCHead(input_size=encoder.output_size, n_tokens=len(tokenizer))
-    best = Checkpointer(output_folder / "save").find_checkpoint(min_key="CER")
-    encoder.load_state_dict(torch.load(best.path / "encoder.ckpt", weights_only=True))
-    head.load_state_dict(torch.load(best.path / "head.ckpt", weights_only=True))
+    head = CTCHead(input_size=encoder.output_size, n_tokens=len(tokenizer), **head_kwargs(run))
+    encoder.load_state_dict(torch.load(run.checkpoint / "encoder.ckpt", weights_only=True))
+    head.load_state_dict(torch.load(run.checkpoint / "head.ckpt", weights_only=True))
     encoder.eval(), head.eval()
     wavs, wav_lens = read_audio(clip)[None], torch.ones(1)
     with torch.no_grad():

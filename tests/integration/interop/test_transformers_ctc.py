@@ -114,7 +114,9 @@ def test_an_import_loads_in_speechbrain_and_transcribes_like_transformers(usage_
     asr = EncoderASR.from_hparams(source=str(imported), savedir=str(tmp_path / "sb_cache"))
     audio, _ = sf.read(row["wav"], dtype="float32")
     pipeline = transformers.pipeline("automatic-speech-recognition", model=str(export_dir), device="cpu")
-    assert asr.transcribe_file(row["wav"]) == pipeline({"raw": audio, "sampling_rate": 16000})["text"]
+    # The study's loop ends every target with the word delimiter, so transcripts may end with one:
+    # SpeechBrain's EncoderASR keeps it as a trailing space, transformers' pipeline drops it.
+    assert asr.transcribe_file(row["wav"]).rstrip(" ") == pipeline({"raw": audio, "sampling_rate": 16000})["text"]
     assert TrainedModel.load(imported, "cpu").language_spec.code == "es"  # the project's own loader reads it
 
 
