@@ -4,4 +4,4 @@ Everything that is the same for every language lives here once; a recipe
 directory only holds that language's data (its hparams file).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -15,6 +15,8 @@ TextNormalizer writes them (`TextNormalizer.rewrite`) decides which code
 points its alphabet needs.
 """
 
+from __future__ import annotations
+
 import functools
 import unicodedata
 from dataclasses import dataclass
@@ -38,7 +40,7 @@ def _languages_with_data():
 
 
 @functools.lru_cache(maxsize=256)
-def cldr_exemplars(code):
+def cldr_exemplars(code: str) -> Exemplars | None:
     """The exemplar sets of Common Voice language `code` ("vi", "sv-SE", "zh-CN"), or None
     where CLDR (as ICU ships it) does not know the language: ICU would answer with the
     root locale's a-z, which says nothing about the language."""
@@ -57,6 +59,6 @@ def cldr_exemplars(code):
     )
 
 
-def icu_version():
+def icu_version() -> str:
     """The ICU (and so CLDR) release the exemplar sets come from, e.g. "72.1"."""
     return icu.ICU_VERSION

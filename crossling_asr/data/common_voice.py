@@ -11,6 +11,8 @@ Rows that cannot be used are skipped and counted by reason in
 bad clip never stops the corpus.
 """
 
+from __future__ import annotations
+
 import csv
 import errno
 import hashlib
@@ -65,17 +67,17 @@ class PreparationInterrupted(KeyboardInterrupt):
     exit_status = 130
 
 
-def cv_language_folder_entries(splits=SPLITS):
+def cv_language_folder_entries(splits: tuple[str, ...] = SPLITS) -> tuple[str, ...]:
     """What data preparation reads from a Common Voice language folder: clips/ and a TSV per split."""
     return ("clips", *(f"{split}.tsv" for split in splits))
 
 
-def missing_cv_entries(folder, splits=SPLITS):
+def missing_cv_entries(folder: str | Path, splits: tuple[str, ...] = SPLITS) -> list[str]:
     """The entries data preparation needs that `folder` lacks (empty: it is a Common Voice language folder)."""
     return [name for name in cv_language_folder_entries(splits) if not (Path(folder) / name).exists()]
 
 
-def check_cv_language_folder(folder, splits=SPLITS):
+def check_cv_language_folder(folder: str | Path, splits: tuple[str, ...] = SPLITS) -> None:
     """Raise FileNotFoundError, saying what is expected, unless `folder` is a Common Voice language folder.
 
     Cheap, so commands check it before they load a model or create anything.
@@ -97,7 +99,7 @@ def check_cv_language_folder(folder, splits=SPLITS):
     raise FileNotFoundError(f"data_folder {folder} lacks {', '.join(missing)}: {expected}")
 
 
-def read_cv_tsv(tsv_path):
+def read_cv_tsv(tsv_path: Path) -> tuple[list[dict], list[tuple[int, str]]]:
     """Read a Common Voice TSV without CSV quoting (sentences contain quotes).
 
     Returns (rows, malformed): rows are dicts with a `line` number added;
@@ -134,7 +136,7 @@ def read_cv_tsv(tsv_path):
     return rows, malformed
 
 
-def safe_clip_path(clips_dir, relative):
+def safe_clip_path(clips_dir: str | Path, relative: str) -> Path | None:
     """The clip path inside clips_dir, or None if `relative` escapes it."""
     if not relative or os.path.isabs(relative):
         return None
@@ -145,7 +147,7 @@ def safe_clip_path(clips_dir, relative):
     return candidate
 
 
-def convert_clip(src, dst, sample_rate):
+def convert_clip(src: Path, dst: Path, sample_rate: int) -> tuple[int | None, str | None, bool]:
     """Decode `src`, mix to mono, resample (crossling_asr.data.audio), write 16-bit audio
     to `dst` atomically (FLAC or WAV, from the suffix of `dst`).
 
@@ -203,7 +205,9 @@ def _init_worker():
     _limit_threads()
 
 
-def convert_clips(jobs, num_workers):
+def convert_clips(
+    jobs: list[tuple[Path, Path, int]], num_workers: int
+) -> dict[Path, tuple[int | None, str | None, bool]]:
     """Convert (src, dst, rate) jobs in parallel with a progress bar.
 
     The bar says how many outputs already exist (a resumed preparation reads
@@ -259,16 +263,16 @@ def _options_fingerprint(options, tsvs):
 
 
 def prepare_common_voice(
-    data_folder,
-    prep_folder,
+    data_folder: str | Path,
+    prep_folder: str | Path,
     normalizer: TextNormalizer,
-    splits=SPLITS,
-    sample_rate=16000,
-    max_duration=20.0,
-    min_duration=0.3,
-    num_workers=None,
-    audio_format="wav",
-):
+    splits: tuple[str, ...] = SPLITS,
+    sample_rate: int = 16000,
+    max_duration: float = 20.0,
+    min_duration: float = 0.3,
+    num_workers: int | None = None,
+    audio_format: str = "wav",
+) -> dict:
     """Prepare one Common Voice language folder for training.
 
     Arguments
@@ -360,7 +364,7 @@ def prepare_common_voice(
     return report
 
 
-def read_prep_report(prep_folder):
+def read_prep_report(prep_folder: str | Path) -> dict:
     """The report (prep_report.json) of the preparation written in `prep_folder`."""
     return json.loads((Path(prep_folder) / REPORT_FILE).read_text(encoding="utf-8"))
 

@@ -4,9 +4,12 @@ Audio is read from the 16 kHz WAV (or FLAC) files written once by data preparati
 no MP3 decoding and no resampling happen per item, per epoch.
 """
 
+from __future__ import annotations
+
 import csv
 import logging
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import soundfile as sf
@@ -23,13 +26,13 @@ UNK = "<unk>"
 WORD_DELIMITER = " "  # the vocabulary's word delimiter (HuggingSound's "|"): transcripts' own space
 
 
-def read_audio(path):
+def read_audio(path: str | Path) -> torch.Tensor:
     """A 16 kHz mono FLAC/WAV as a float32 tensor (no resampling: prep did it)."""
     audio, _ = sf.read(path, dtype="float32")
     return torch.from_numpy(audio)
 
 
-def build_tokenizer(train_csv, path, word_delimiter=False):
+def build_tokenizer(train_csv: str | Path, path: str | Path, word_delimiter: bool = False) -> CTCTextEncoder:
     """The character CTC vocabulary of the training transcripts, saved at `path`.
 
     Index 0 is the CTC blank; characters that occur in dev/test but not in
@@ -57,13 +60,13 @@ def build_tokenizer(train_csv, path, word_delimiter=False):
     return encoder
 
 
-def decode_text(tokenizer, ids):
+def decode_text(tokenizer: CTCTextEncoder, ids: list[int]) -> str:
     """Token ids (blank-free) to a string; <unk> decodes to nothing; spaces collapsed
     and trimmed like references, so a stray space never counts as an error."""
     return " ".join("".join(ch for ch in tokenizer.decode_ndim(ids) if ch != UNK).split())
 
 
-def check_train_hours(train_hours):
+def check_train_hours(train_hours: float | None) -> None:
     """Refuse at start-up a training budget that is not a positive number of hours (or null)."""
     if train_hours is None:
         return
@@ -71,7 +74,7 @@ def check_train_hours(train_hours):
         raise ValueError(f"train_hours: {train_hours!r}: expected a positive number of hours, or null for all")
 
 
-def budget_subset(rows, hours, language, seed):
+def budget_subset(rows: list[dict], hours: float, language: str, seed: int) -> list[dict]:
     """IDs of a random subset of the training manifest with at most `hours` of audio.
 
     `rows` are (utterance id, duration in seconds). The order clips are drawn
@@ -93,13 +96,13 @@ def budget_subset(rows, hours, language, seed):
     return kept
 
 
-def split_summary(dataset):
+def split_summary(dataset: sb.dataio.dataset.DynamicItemDataset) -> dict:
     """{utterances, hours} of a dataset as it is used (after any training budget)."""
     seconds = sum(float(dataset.data[i]["duration"]) for i in dataset.data_ids)
     return {"utterances": len(dataset), "hours": round(seconds / 3600, 4)}
 
 
-def make_datasets(hparams, tokenizer):
+def make_datasets(hparams: dict, tokenizer: CTCTextEncoder) -> dict[str, sb.dataio.dataset.DynamicItemDataset]:
     """Train/dev/test DynamicItemDatasets with audio and token pipelines.
 
     With `train_hours` set, training uses a seeded subset of that many hours
@@ -157,7 +160,9 @@ def make_datasets(hparams, tokenizer):
     return datasets
 
 
-def use_cached_features(datasets, load_features):
+def use_cached_features(
+    datasets: dict[str, sb.dataio.dataset.DynamicItemDataset], load_features: Callable[[str], torch.Tensor]
+) -> None:
     """Make the datasets give `feats` (an utterance's cached hidden states,
     (time, states, hidden), from `load_features(id)`) instead of audio."""
 
@@ -171,7 +176,7 @@ def use_cached_features(datasets, load_features):
     sb.dataio.dataset.set_output_keys(items, ["id", "feats", "tokens", "wrd"])
 
 
-def quantile_boundaries(lengths, num_buckets):
+def quantile_boundaries(lengths: list[float], num_buckets: int) -> list[float]:
     """Bucket upper bounds at equal-count quantiles of the lengths.
 
     SpeechBrain's default boundaries are spaced by a fixed warping of the
@@ -183,7 +188,13 @@ def quantile_boundaries(lengths, num_buckets):
     return sorted({round(b, 3) + 1e-3 for b in bounds})
 
 
-def make_dynamic_batch_sampler(dataset, max_batch_length, num_buckets, seed, max_batch_ex=None):
+def make_dynamic_batch_sampler(
+    dataset: sb.dataio.dataset.DynamicItemDataset,
+    max_batch_length: float,
+    num_buckets: int,
+    seed: int,
+    max_batch_ex: int | None = None,
+) -> DynamicBatchSampler:
     """Batches of similar durations, at most `max_batch_length` seconds once padded,
     in a new random order every epoch (after set_epoch)."""
     lengths = [float(dataset.data[i]["duration"]) for i in dataset.data_ids]
@@ -220,7 +231,7 @@ class LengthGroupedBatchSampler(torch.utils.data.Sampler):
         self.seed = seed
         self.epoch = 0
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self):
@@ -249,7 +260,7 @@ class RankShardSampler(torch.utils.data.Sampler):
         return len(self.indices)
 
 
-def train_loader_kwargs(hparams, train_set):
+def train_loader_kwargs(hparams: dict, train_set: sb.dataio.dataset.DynamicItemDataset) -> dict:
     """DataLoader options for training: dynamic batches by total duration, length-grouped
     batches of a fixed number of utterances, or fixed-size batches in the dataset's order.
 

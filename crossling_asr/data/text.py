@@ -6,6 +6,8 @@ language's hparams (see `LanguageSpec`). Using this one function everywhere
 model, the LM and the scoring on the same alphabet.
 """
 
+from __future__ import annotations
+
 import re
 import unicodedata
 import warnings
@@ -360,7 +362,7 @@ class TextNormalizer:
         """The normalised text alone (for LM text and references)."""
         return self(sentence).text
 
-    def reject_reason(self, result: Normalized):
+    def reject_reason(self, result: Normalized) -> str | None:
         """Why `result` cannot be a training target under this language's policy, or None."""
         if self.spec.out_of_alphabet == "skip":
             if result.digits:
@@ -370,7 +372,7 @@ class TextNormalizer:
         return None if result.text else "empty_text"
 
 
-def language_spec_from_hparams(hparams) -> LanguageSpec:
+def language_spec_from_hparams(hparams: dict) -> LanguageSpec:
     """Build the LanguageSpec from a recipe's resolved hparams (key `text`)."""
     text = dict(hparams["text"])
     return LanguageSpec(code=hparams["language"], **text)

@@ -24,6 +24,8 @@ model_info.json (so crossling_asr.model.trained_model and local/transcribe.py re
 Both write through crossling_asr.interop.staging: staged beside the target, renamed into place.
 """
 
+from __future__ import annotations
+
 import copy
 import logging
 from pathlib import Path
@@ -83,7 +85,7 @@ TRANSFORMERS4_WEIGHT_NORM_NAMES = {
 }
 
 
-def transformers4_state_dict(model):
+def transformers4_state_dict(model: transformers.PreTrainedModel) -> dict[str, torch.Tensor]:
     """`model`'s state dict with its weight-norm parameters under transformers 4.x's names.
 
     Hand-written because transformers 5 keeps that renaming (its "legacy" conversion mapping) for
@@ -99,13 +101,13 @@ def transformers4_state_dict(model):
     return state
 
 
-def save_transformers4_compatible(model, folder):
+def save_transformers4_compatible(model: transformers.PreTrainedModel, folder: Path) -> None:
     """Save a transformers model as save_pretrained does (config.json, model.safetensors), its
     weights under the names both transformers 4.x and 5 load (`transformers4_state_dict`)."""
     model.save_pretrained(folder, state_dict=transformers4_state_dict(model))
 
 
-def linear_head(head):
+def linear_head(head: torch.nn.Sequential) -> tuple[torch.nn.Linear, float]:
     """(the Linear, dropout before it) of a study head; ConversionError for any other head."""
     layers = list(head)
     linears = [layer for layer in layers if isinstance(layer, torch.nn.Linear)]
@@ -119,7 +121,7 @@ def linear_head(head):
     return linears[0], (dropouts[0] if dropouts else 0.0)
 
 
-def transformers_vocabulary(tokenizer):
+def transformers_vocabulary(tokenizer: CTCTextEncoder) -> dict[str, int]:
     """vocab.json of a run's CTCTextEncoder: the blank as the pad token, the space as "|"."""
     blank = tokenizer.get_blank_index()
     vocab = {}
@@ -135,7 +137,7 @@ def transformers_vocabulary(tokenizer):
     return vocab
 
 
-def export_to_transformers(output_folder, export_dir, overwrite=False):
+def export_to_transformers(output_folder: str | Path, export_dir: str | Path, overwrite: bool = False) -> Path:
     """Write a finished run as a transformers CTC folder (see the module docstring); returns its path."""
     run = load_finished_run(output_folder)
     if run.hparams.get("layer_aggregation", "last") != "last":
@@ -189,7 +191,7 @@ def export_to_transformers(output_folder, export_dir, overwrite=False):
 # ---- transformers -> SpeechBrain ------------------------------------------------------------------
 
 
-def speechbrain_vocabulary(tokenizer, blank_index):
+def speechbrain_vocabulary(tokenizer: Wav2Vec2CTCTokenizer, blank_index: int) -> CTCTextEncoder:
     """The CTCTextEncoder of a transformers CTC vocabulary, id for id: the blank (pad token) as the
     project's blank, the word delimiter as a space, the unknown token as the project's <unk>;
     an upper-case vocabulary that the tokenizer lower-cases on decoding is lower-cased here too."""
@@ -209,7 +211,13 @@ def speechbrain_vocabulary(tokenizer, blank_index):
     return encoder
 
 
-def import_to_speechbrain(source, export_dir, language=None, revision=None, overwrite=False):
+def import_to_speechbrain(
+    source: str | Path,
+    export_dir: str | Path,
+    language: str | None = None,
+    revision: str | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Write a transformers CTC checkpoint as an EncoderASR folder (see the module docstring); returns its path."""
     language = checkpoint_language(source, language)
     files = fetch_checkpoint(source, revision)

@@ -46,7 +46,7 @@ HEAD_FILE = "ctc_head.pt"
 TOKENIZER_FILE = "label_encoder.txt"
 LM_FILE = "lm.arpa"
 # The only head class a run may have been trained with to be loaded or exported, under its
-# module path now and the one runs recorded before the package was split by job (0.x).
+# module path now and the one version 0.1 recorded (before the package was split by job).
 HEAD_CLASS_TAG = "!name:crossling_asr.model.heads.CTCHead"
 HEAD_CLASS_TAGS = (HEAD_CLASS_TAG, "!name:crossling_asr.model.CTCHead")
 

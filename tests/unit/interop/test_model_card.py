@@ -16,6 +16,7 @@ def test_card_metadata_names_the_release_and_the_base_model():
     encoder = {"source": "facebook/wav2vec2-large-xlsr-53", "family": "Wav2Vec2Model", "random_init": False}
     data = card_metadata(results, {"language": "sv-SE", "encoder": encoder}, "a title")
     assert data.language == "sv" and data.base_model == "facebook/wav2vec2-large-xlsr-53"
+    assert data.license == "apache-2.0"  # the licence the recipes are released under
     assert data.datasets == ["mozilla-foundation/common_voice_7_0"]
     assert [
         (r.dataset_type, r.dataset_config, r.dataset_split, r.metric_type, r.metric_value) for r in data.eval_results

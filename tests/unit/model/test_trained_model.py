@@ -9,6 +9,7 @@ from crossling_asr.model.trained_model import (
     TrainedModel,
     TrainedModelError,
     encoder_config_dir,
+    head_kwargs,
     hub_model_id,
     load_finished_run,
 )
@@ -50,3 +51,23 @@ def test_a_hub_encoders_config_is_found_in_the_runs_download_cache(tmp_path):
     (current / "preprocessor_config.json").unlink()
     with pytest.raises(TrainedModelError, match="org/encoder.*hub download cache"):
         encoder_config_dir(run)
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["crossling_asr.model.heads", "crossling_asr.model"],  # now, and as version 0.1 recorded it
+)
+def test_a_runs_head_options_are_read_under_its_recorded_module_path(tmp_path, module):
+    (tmp_path / "hyperparams.yaml").write_text(
+        f"ctc_head: !name:{module}.CTCHead\n    hidden_layers: [32]\n    dropout: 0.15\n    batch_norm: true\n"
+    )
+    run = FinishedRun(tmp_path, {}, tmp_path, tmp_path / "label_encoder.txt")
+    assert head_kwargs(run) == {"hidden_layers": [32], "dropout": 0.15, "batch_norm": True}
+
+
+def test_another_head_class_is_refused_naming_it(tmp_path):
+    probe_head = "ctc_head: !name:crossling_asr.model.heads.ProbeCTCHead\n    kind: linear\n"
+    (tmp_path / "hyperparams.yaml").write_text(probe_head)
+    run = FinishedRun(tmp_path, {}, tmp_path, tmp_path / "label_encoder.txt")
+    with pytest.raises(TrainedModelError, match="ProbeCTCHead, only .*heads.CTCHead can be loaded"):
+        head_kwargs(run)
