@@ -34,25 +34,21 @@ def linear_warmup_decay(step, warmup_steps, total_steps):
 
 
 @checkpoints.register_checkpoint_hooks
-class WarmupLinearDecay:
-    """Linear warm-up over `warmup_ratio` of the run, then linear decay to zero.
+class StepFactorSchedule:
+    """A schedule whose every step's rate is the peak rate times `factor(step, total_steps)`.
 
-    The schedule of Hugging Face's Trainer (lr_scheduler_type "linear"), which
-    the tuned protocol uses (as the study did before it followed HuggingSound
-    0.1.6): ceil(warmup_ratio x total) warm-up steps, as the Trainer counts
-    them from a ratio, and transformers'
-    get_linear_schedule_with_warmup for the rate of each step. The rate
-    follows from the Brain's optimizer step (which is checkpointed) and the
-    run's total number of steps, so a resumed run continues the same curve;
-    the checkpoint only records the ratio, so a resumed run with a different
-    ratio is noticed.
+    The rate follows from the Brain's optimizer step (which is checkpointed) and the run's
+    total number of steps, so a resumed run continues the same curve. The checkpoint records
+    the schedule's settings under `checkpoint_key`, so a resume with other settings, or from a
+    checkpoint of another schedule, stops with a clear error. Subclasses give `factor`,
+    `checkpoint_key` and `settings`.
     """
 
-    def __init__(self, warmup_ratio=0.1):
-        self.warmup_ratio = warmup_ratio
+    checkpoint_key = ""
+    settings = None
 
     def factor(self, step, total):
-        return linear_warmup_decay(step, math.ceil(total * self.warmup_ratio), total)
+        raise NotImplementedError
 
     def before_optimizer_step(self, brain):
         factor = self.factor(brain.optimizer_step, brain.total_optimizer_steps)
@@ -66,20 +62,45 @@ class WarmupLinearDecay:
 
     @checkpoints.mark_as_saver
     def save(self, path):
-        torch.save({"warmup_ratio": self.warmup_ratio}, path)
+        torch.save({self.checkpoint_key: self.settings}, path)
 
     @checkpoints.mark_as_loader
     def load(self, path, end_of_epoch=False):
         del end_of_epoch
         saved = torch.load(path, weights_only=True)
-        if "warmup_ratio" not in saved:
+        if self.checkpoint_key not in saved:
             raise ValueError(
                 f"{path}: checkpoint of another learning-rate schedule ({', '.join(saved)}): it was written "
                 "under other protocol settings; resume it with those, or start a new run folder"
             )
-        saved = saved["warmup_ratio"]
-        if saved != self.warmup_ratio:
-            raise ValueError(f"checkpoint was trained with warmup_ratio {saved}, not {self.warmup_ratio}")
+        if saved[self.checkpoint_key] != self.settings:
+            raise ValueError(
+                f"checkpoint was trained with {self.checkpoint_key} {saved[self.checkpoint_key]}, not {self.settings}"
+            )
+
+
+@checkpoints.register_checkpoint_hooks
+class WarmupLinearDecay(StepFactorSchedule):
+    """Linear warm-up over `warmup_ratio` of the run, then linear decay to zero.
+
+    The schedule of Hugging Face's Trainer (lr_scheduler_type "linear"), which
+    the tuned protocol uses (as the study did before it followed HuggingSound
+    0.1.6): ceil(warmup_ratio x total) warm-up steps, as the Trainer counts
+    them from a ratio, and transformers'
+    get_linear_schedule_with_warmup for the rate of each step. The rate
+    follows from the Brain's optimizer step (which is checkpointed) and the
+    run's total number of steps, so a resumed run continues the same curve;
+    the checkpoint only records the ratio, so a resumed run with a different
+    ratio is noticed.
+    """
+
+    checkpoint_key = "warmup_ratio"
+
+    def __init__(self, warmup_ratio=0.1):
+        self.warmup_ratio = self.settings = warmup_ratio
+
+    def factor(self, step, total):
+        return linear_warmup_decay(step, math.ceil(total * self.warmup_ratio), total)
 
 
 def warmup_constant_decay(step, total_steps, warmup_steps=0, decay_steps=0, min_lr_ratio=0.0):
@@ -99,7 +120,7 @@ def warmup_constant_decay(step, total_steps, warmup_steps=0, decay_steps=0, min_
 
 
 @checkpoints.register_checkpoint_hooks
-class WarmupConstantDecay:
+class WarmupConstantDecay(StepFactorSchedule):
     """HuggingSound 0.1.6's schedule (warmup_constant_decay): constant with its defaults.
 
     Like WarmupLinearDecay, the rate follows from the Brain's checkpointed optimizer step and
@@ -108,38 +129,13 @@ class WarmupConstantDecay:
     with a clear error.
     """
 
+    checkpoint_key = "warmup_constant_decay"
+
     def __init__(self, warmup_steps=0, decay_steps=0, min_lr_ratio=0.0):
         self.settings = {"warmup_steps": warmup_steps, "decay_steps": decay_steps, "min_lr_ratio": min_lr_ratio}
 
     def factor(self, step, total):
         return warmup_constant_decay(step, total, **self.settings)
-
-    def before_optimizer_step(self, brain):
-        factor = self.factor(brain.optimizer_step, brain.total_optimizer_steps)
-        for opt in brain.optimizers_dict.values():
-            for group in opt.param_groups:
-                group["lr"] = group["initial_lr"] * factor
-
-    def on_valid_end(self, brain, valid_loss):
-        """The rates of the epoch's last optimizer step."""
-        return current_lrs(brain)
-
-    @checkpoints.mark_as_saver
-    def save(self, path):
-        torch.save({"warmup_constant_decay": self.settings}, path)
-
-    @checkpoints.mark_as_loader
-    def load(self, path, end_of_epoch=False):
-        del end_of_epoch
-        saved = torch.load(path, weights_only=True)
-        if "warmup_constant_decay" not in saved:
-            raise ValueError(
-                f"{path}: checkpoint of another learning-rate schedule ({', '.join(saved)}): it was written "
-                "under other protocol settings; resume it with those, or start a new run folder"
-            )
-        if saved["warmup_constant_decay"] != self.settings:
-            saved = saved["warmup_constant_decay"]
-            raise ValueError(f"checkpoint was trained with schedule {saved}, not {self.settings}")
 
 
 @checkpoints.register_checkpoint_hooks

@@ -206,7 +206,7 @@ def test_study_loader_options_give_the_length_grouped_batches():
     }
     hparams["train_dataloader_options"] = {"batch_size": hp["batch_size"], "shuffle": True, "num_workers": 0}
     options = train_loader_kwargs(hparams, FakeTrainSet(LENGTHS))
-    assert set(options) == {"batch_sampler", "num_workers", "persistent_workers"}
+    assert set(options) == {"batch_sampler", "num_workers", "persistent_workers", "generator"}
     sampler = options["batch_sampler"]
     assert isinstance(sampler, LengthGroupedBatchSampler) and sampler.batch_size == 8 and sampler.seed == 1
     with pytest.raises(ValueError, match="sorting"):
