@@ -89,7 +89,9 @@ def test_the_transformers_pipeline_transcribes_the_export_like_the_project(usage
     asr = transformers.pipeline("automatic-speech-recognition", model=str(export_dir), device="cpu")
     text = asr({"raw": audio, "sampling_rate": 16000})["text"]
     project = read_hypotheses(output_folder / "test_hypotheses.tsv")[row["ID"]][1]
-    assert project.strip() and text == project
+    # transformers' decoding keeps a doubled space where the best path has two word delimiters with a blank
+    # between them; the project collapses spaces. The words are the same.
+    assert project.strip() and " ".join(text.split()) == project
 
     card = (export_dir / "README.md").read_text()
     from huggingface_hub import ModelCard
@@ -115,8 +117,9 @@ def test_an_import_loads_in_speechbrain_and_transcribes_like_transformers(usage_
     audio, _ = sf.read(row["wav"], dtype="float32")
     pipeline = transformers.pipeline("automatic-speech-recognition", model=str(export_dir), device="cpu")
     # The study's loop ends every target with the word delimiter, so transcripts may end with one:
-    # SpeechBrain's EncoderASR keeps it as a trailing space, transformers' pipeline drops it.
-    assert asr.transcribe_file(row["wav"]).rstrip(" ") == pipeline({"raw": audio, "sampling_rate": 16000})["text"]
+    # SpeechBrain's EncoderASR keeps it as a trailing space, transformers' pipeline drops it (and keeps
+    # a doubled space the project's decoding collapses). The words are the same.
+    assert asr.transcribe_file(row["wav"]).split() == pipeline({"raw": audio, "sampling_rate": 16000})["text"].split()
     assert TrainedModel.load(imported, "cpu").language_spec.code == "es"  # the project's own loader reads it
 
 
