@@ -160,19 +160,19 @@ def _row(language, utt, clip_name, sentence=None):
 
 
 def synthesize_corpus(
-    out_dir,
-    language,
-    voice,
-    words,
-    word_delimiter=True,
-    n_train=60,
-    n_dev=10,
-    n_test=10,
-    n_speakers=6,
-    seed=0,
-    faults=False,
-    num_workers=2,
-):
+    out_dir: str | Path,
+    language: str,
+    voice: str,
+    words: list,
+    word_delimiter: bool = True,
+    n_train: int = 60,
+    n_dev: int = 10,
+    n_test: int = 10,
+    n_speakers: int = 6,
+    seed: int = 0,
+    faults: bool = False,
+    num_workers: int = 2,
+) -> dict[str, list[dict]]:
     """Write a Common Voice-style language folder to `out_dir`.
 
     Returns {split: [rows]} of what was written (faults included).

@@ -410,19 +410,19 @@ class ExternalCTCModel:
         self.pass_attention_mask = bool(feature_extractor.return_attention_mask)
 
     @property
-    def architecture(self):
+    def architecture(self) -> str:
         return type(self.model).__name__
 
     @property
-    def encoder_family(self):
+    def encoder_family(self) -> str:
         return type(self.model.base_model).__name__
 
-    def frame_counts(self, num_samples):
+    def frame_counts(self, num_samples: torch.Tensor) -> torch.Tensor:
         """Output frames the feature encoder makes of inputs of `num_samples` samples."""
         return self.model._get_feat_extract_output_lengths(num_samples)
 
     @torch.no_grad()
-    def log_probs(self, signals):
+    def log_probs(self, signals: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """CTC log-posteriors (batch, frames, vocab) on the CPU, and each signal's own frame count."""
         inputs = self.feature_extractor(
             [signal.numpy() for signal in signals],
@@ -440,7 +440,7 @@ class ExternalCTCModel:
         frames = self.frame_counts(mask.sum(dim=-1)).cpu()
         return logits.float().log_softmax(dim=-1).cpu(), frames
 
-    def decode(self, log_probs, frames):
+    def decode(self, log_probs: torch.Tensor, frames: torch.Tensor) -> list[str]:
         """Best-path transcripts of a batch, each from its own frames only: repeats merged, blanks
         and special tokens dropped, the word delimiter a space, spaces collapsed and trimmed."""
         ids = greedy_ctc_decode(log_probs, frames.float() / log_probs.shape[1], self.blank_index)
