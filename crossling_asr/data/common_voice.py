@@ -49,6 +49,8 @@ AudioFormat = namedtuple("AudioFormat", "soundfile_format size_vs_mp3")
 AUDIO_FORMATS = {"wav": AudioFormat("WAV", 4), "flac": AudioFormat("FLAC", 2.2)}
 # What mpg123 (libsndfile's MP3 decoder) writes on skipping a damaged frame.
 RESYNC_NOTE = "Trying to resync"
+# How every note of mpg123 on damaged input starts ("Note: Illegal Audio-MPEG-Header ...", "Note: Skipped ...").
+DECODER_NOTE = "Note: "
 # Rows the report shows for each skip reason (`skipped_examples`), so a reason can be checked by eye.
 MAX_SKIP_EXAMPLES = 5
 

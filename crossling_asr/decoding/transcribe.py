@@ -31,6 +31,7 @@ best-path strings, so its test CER can differ slightly (WER does not).
 
 import csv
 import logging
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,8 +39,15 @@ import torch
 from tqdm import tqdm
 
 from crossling_asr.atomic import atomic_path, write_json
-from crossling_asr.data.audio import AudioError, UndecodableAudioError, audio_info, audio_suffixes, read_resampled
-from crossling_asr.data.common_voice import read_cv_tsv
+from crossling_asr.data.audio import (
+    AudioError,
+    UndecodableAudioError,
+    audio_info,
+    audio_suffixes,
+    c_stderr_lines,
+    read_resampled,
+)
+from crossling_asr.data.common_voice import DECODER_NOTE, RESYNC_NOTE, read_cv_tsv
 from crossling_asr.data.datasets import decode_text
 from crossling_asr.decoding.batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE, plan_batches
 from crossling_asr.decoding.beam_search import beam_decode, make_beam_searcher, resolve_lm_weights
@@ -190,15 +198,34 @@ def model_input(path):
 
     Raises AudioError (crossling_asr.data.audio) saying what is wrong with the file.
     """
+    notes = []
     try:
-        signal = read_resampled(path, SAMPLE_RATE)
+        with c_stderr_lines() as notes:
+            signal = read_resampled(path, SAMPLE_RATE)
     except (UndecodableAudioError, OSError) as err:
         raise AudioError(f"unreadable audio: {err}") from err
+    finally:
+        report_decoder_notes(path, notes)
     if signal.numel() < MIN_SAMPLES:
         raise AudioError(f"too short: {signal.numel() / SAMPLE_RATE:.3f} s (at least 0.025 s)")
     if not torch.isfinite(signal).all():
         raise AudioError("audio contains NaN or infinite samples")
     return signal
+
+
+def report_decoder_notes(path, notes):
+    """One warning for a file whose MP3 frames were damaged, instead of mpg123's note per skipped frame;
+    any other line the decoder wrote to stderr is passed on as it was."""
+    damaged = [line for line in notes if line.startswith(DECODER_NOTE)]
+    if damaged:
+        logger.warning(
+            "%s: damaged MP3 frames were skipped (the decoder resynchronised %d time(s)); the rest is transcribed",
+            path,
+            sum(RESYNC_NOTE in line for line in damaged),
+        )
+    for line in notes:
+        if line not in damaged:
+            print(line, file=sys.stderr)
 
 
 def probe_durations(items):

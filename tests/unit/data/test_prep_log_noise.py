@@ -64,3 +64,16 @@ def test_already_prepared_is_said_only_when_it_is_so_and_once(tmp_path, caplog):
         assert already_prepared_lines() == 1
     assert report["damaged_mp3_clips_converted_in_this_run"] == 3
     assert report["damaged_mp3_clip_examples"] == ["train.mp3", "dev.mp3", "test.mp3"]
+
+
+def test_transcription_says_once_that_frames_were_skipped_instead_of_mpg123s_notes(tmp_path, capfd, caplog):
+    from crossling_asr.decoding.transcribe import model_input
+
+    damaged_mp3(tmp_path / "damaged.mp3")
+    capfd.readouterr()
+    with caplog.at_level(logging.WARNING, logger="crossling_asr.decoding.transcribe"):
+        signal = model_input(tmp_path / "damaged.mp3")
+    assert 0 < signal.numel() < 2 * RATE
+    assert capfd.readouterr().err == ""  # no "Note: Trying to resync..." lines
+    warnings = [r.getMessage() for r in caplog.records if "damaged MP3 frames were skipped" in r.getMessage()]
+    assert len(warnings) == 1 and "damaged.mp3" in warnings[0]
