@@ -8,6 +8,7 @@ log). Both act on every optimizer in `brain.optimizers_dict` (encoder and
 head), whether or not it is frozen at that step.
 """
 
+import abc
 import math
 
 import torch
@@ -34,7 +35,7 @@ def linear_warmup_decay(step, warmup_steps, total_steps):
 
 
 @checkpoints.register_checkpoint_hooks
-class StepFactorSchedule:
+class StepFactorSchedule(abc.ABC):
     """A schedule whose every step's rate is the peak rate times `factor(step, total_steps)`.
 
     The rate follows from the Brain's optimizer step (which is checkpointed) and the run's
@@ -47,8 +48,9 @@ class StepFactorSchedule:
     checkpoint_key = ""
     settings = None
 
+    @abc.abstractmethod
     def factor(self, step, total):
-        raise NotImplementedError
+        """Share of the peak rate that 0-based optimizer step `step` of `total` uses."""
 
     def before_optimizer_step(self, brain):
         factor = self.factor(brain.optimizer_step, brain.total_optimizer_steps)
