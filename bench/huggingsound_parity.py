@@ -151,11 +151,15 @@ def main():
 
     project.update(run_all([("study", seed) for seed in args.seeds[1:]], corpus, encoder, results, args.epochs))
 
-    hs_curves = [[error_rates([h.strip() for h in e["hypotheses"]], references)["CER"] for e in hs[s]["evaluations"]]
-                 for s in args.seeds]
+    hs_curves = [
+        [error_rates([h.strip() for h in e["hypotheses"]], references)["CER"] for e in hs[s]["evaluations"]]
+        for s in args.seeds
+    ]
     project_curves = [project["study", s]["dev_CER"] for s in args.seeds]
     versions = hs[args.seeds[0]]
-    print(f"HuggingSound {versions['huggingsound']} (transformers {versions['transformers']}, torch {versions['torch']})")
+    print(
+        f"HuggingSound {versions['huggingsound']} (transformers {versions['transformers']}, torch {versions['torch']})"
+    )
     print(f"settings changed from HuggingSound's defaults: {training_args} {model_args}")
     print(f"dev CER per epoch, mean [min, max] over seeds {args.seeds}:")
     print(f"{'epoch':>5}  {'project study':>22}  {'HuggingSound':>22}  project mean inside HuggingSound's range")
@@ -168,12 +172,18 @@ def main():
     print(f"inside in {sum(inside)} of {len(inside)} epochs")
     project_seconds = statistics.mean(project["study", s]["seconds_per_epoch"] for s in args.seeds)
     hs_seconds = statistics.mean(hs[s]["evaluations"][-1]["seconds"] / args.epochs for s in args.seeds)
-    print(f"seconds per epoch (training and dev decoding): project {project_seconds:.1f}, HuggingSound "
-          f"{hs_seconds:.1f}, ratio project/HuggingSound {project_seconds / hs_seconds:.2f}")
+    print(
+        f"seconds per epoch (training and dev decoding): project {project_seconds:.1f}, HuggingSound "
+        f"{hs_seconds:.1f}, ratio project/HuggingSound {project_seconds / hs_seconds:.2f}"
+    )
     own = [round(hs[s]["evaluations"][-1]["huggingsound_cer"], 2) for s in args.seeds]
     print(f"HuggingSound's own last-epoch dev CER (its metric, its references): {own}")
-    summary = {"project": project_curves, "huggingsound": hs_curves, "inside": inside,
-               "seconds_per_epoch": {"project": project_seconds, "huggingsound": hs_seconds}}
+    summary = {
+        "project": project_curves,
+        "huggingsound": hs_curves,
+        "inside": inside,
+        "seconds_per_epoch": {"project": project_seconds, "huggingsound": hs_seconds},
+    }
     (args.work / f"parity_{args.epochs}.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
 
 

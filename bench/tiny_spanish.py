@@ -82,5 +82,5 @@ def run_summary(folder: Path) -> dict:
 
 
 def seed_spread(curves: list[list[float]]) -> list[str]:
-    """"mean [min, max]" per epoch of several seeds' dev-CER curves."""
+    """ "mean [min, max]" per epoch of several seeds' dev-CER curves."""
     return [f"{sum(v) / len(v):.1f} [{min(v):.1f}, {max(v):.1f}]" for v in zip(*curves)]
