@@ -135,12 +135,13 @@ def train_and_test(hparams, run_opts, overrides, report):
     return brain
 
 
-def check_model_selection(selection):
-    """Refuse at start-up a model_selection the Brain would only reject after the first epoch."""
-    from crossling_asr.training.brain import MODEL_SELECTIONS
+def check_loop_choices(hparams):
+    """Refuse at start-up a model_selection or grad_clipping the Brain would only reject later."""
+    from crossling_asr.training.brain import GRAD_CLIPPINGS, MODEL_SELECTIONS
 
-    if selection not in MODEL_SELECTIONS:
-        raise ValueError(f"model_selection: {selection!r}: expected one of {', '.join(MODEL_SELECTIONS)}")
+    for key, choices in (("model_selection", MODEL_SELECTIONS), ("grad_clipping", GRAD_CLIPPINGS)):
+        if hparams[key] not in choices:
+            raise ValueError(f"{key}: {hparams[key]!r}: expected one of {', '.join(choices)}")
 
 
 def check_run_options(run_opts):
@@ -310,7 +311,7 @@ def main(argv=None):
         check_cache_settings(hparams)
         curve_logger_names(hparams["training_curves"])  # a missing tensorboard or wandb, before anything runs
         check_train_hours(hparams["train_hours"])
-        check_model_selection(hparams["model_selection"])
+        check_loop_choices(hparams)
     except (HparamsError, FileNotFoundError, ValueError) as err:
         sys.exit(f"error: {err}")
     check_device_and_precision(hparams, run_opts)

@@ -41,7 +41,8 @@ with a new schema_version. Fields added within version 1 (run.protocol,
 data.train_used, layers, cost, parameters.layer_weights, metrics.dev_selected) are absent
 from files written before them; in those, dev_best is the checkpoint tested (then always
 the best by dev CER). A study run written before the study protocol followed HuggingSound
-0.1.6's training loop is told apart by study_loop() (its hparams lack HUGGINGSOUND_LOOP_KEYS).
+0.1.6's training loop in full is told apart by study_loop() (its hparams lack some of
+HUGGINGSOUND_LOOP_KEYS).
 
 An evaluated checkpoint that was fine-tuned elsewhere (crossling_asr.interop.evaluate_checkpoint:
 a released checkpoint of the study, or any other CTC checkpoint) has a results.json of the
@@ -195,8 +196,11 @@ def tested_checkpoint_key(results):
     return None if tested_dev_scores(results).get("selection") == "last" else "CER"
 
 
-# Keys of the training loop the study protocol took from HuggingSound 0.1.6 (hparams/ctc_study.yaml):
-# a study run's results.json records them all since; before, it recorded warmup_ratio and none of them.
+# Keys of the training loop the study protocol took from HuggingSound 0.1.6 (hparams/ctc_study.yaml).
+# A study run's results.json records them all since the protocol matched HuggingSound's loop in full;
+# runs of the earlier study settings recorded warmup_ratio and none of them (the tuned protocol's loop),
+# and runs of a first, partial match recorded all but grad_clipping and head_init_std (SpeechBrain's
+# per-optimizer clipping, torch's head initialisation).
 HUGGINGSOUND_LOOP_KEYS = (
     "lr_warmup_steps",
     "lr_decay_steps",
@@ -205,8 +209,10 @@ HUGGINGSOUND_LOOP_KEYS = (
     "model_selection",
     "append_word_delimiter",
     "ctc_zero_infinity",
+    "grad_clipping",
+    "head_init_std",
 )
-PRE_FAITHFUL_MARKER_KEY = "warmup_ratio"  # declared by the study file before and after the change
+PRE_FAITHFUL_MARKER_KEY = "warmup_ratio"  # declared by the study file in every version
 FAITHFUL_STUDY = "huggingsound-0.1.6"
 PRE_FAITHFUL_STUDY = "pre-faithful"
 
@@ -216,11 +222,11 @@ def study_loop(results):
 
     FAITHFUL_STUDY: HuggingSound 0.1.6's (constant rate, no layerdrop, final dropout, 8-utterance
     length-grouped batches, last checkpoint, targets ending with the delimiter, gradient
-    checkpointing, infinite losses not zeroed); its hparams hold every HUGGINGSOUND_LOOP_KEYS.
-    PRE_FAITHFUL_STUDY: the settings the tuned protocol keeps (warm-up and linear decay, layerdrop
-    0.1, no final dropout, dynamic batches, best dev CER checkpoint, no trailing delimiter); its
-    hparams hold warmup_ratio but none of those keys. None: another protocol's run, or a record
-    without the training settings (nothing to tell them by).
+    checkpointing, infinite losses not zeroed, one clipping norm over the whole model, the CTC
+    layer initialised as transformers does); its hparams hold every HUGGINGSOUND_LOOP_KEYS.
+    PRE_FAITHFUL_STUDY: an earlier version of the study settings; its hparams hold warmup_ratio
+    but not every one of those keys. None: another protocol's run, or a record without the
+    training settings (nothing to tell them by).
     """
     hparams = results.get("hparams") or {}
     protocol = hparams.get("protocol") or (results.get("run") or {}).get("protocol") or STUDY_PROTOCOL
@@ -228,7 +234,7 @@ def study_loop(results):
         return None
     if all(key in hparams for key in HUGGINGSOUND_LOOP_KEYS):
         return FAITHFUL_STUDY
-    if PRE_FAITHFUL_MARKER_KEY in hparams and not any(key in hparams for key in HUGGINGSOUND_LOOP_KEYS):
+    if PRE_FAITHFUL_MARKER_KEY in hparams:
         return PRE_FAITHFUL_STUDY
     return None
 

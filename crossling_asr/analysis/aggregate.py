@@ -258,7 +258,7 @@ def collect(results_root, protocol=STUDY_PROTOCOL, include_replaced_sources=Fals
 
 
 def pre_faithful_study_runs(collection):
-    """The set-aside runs trained under the study's settings from before HuggingSound 0.1.6's loop."""
+    """The set-aside runs trained under an earlier version of the study's settings (study_loop)."""
     frame = collection.set_aside
     return frame[frame["study_loop"] == PRE_FAITHFUL_STUDY]
 
@@ -271,9 +271,9 @@ def set_aside_reason(row, protocol, include_replaced_sources):
         reasons.append(f"protocol {row['protocol']} (this report analyses {protocol}; --protocol {row['protocol']})")
     if row["study_loop"] == PRE_FAITHFUL_STUDY:
         reasons.append(
-            "trained under the study protocol's settings from before it followed HuggingSound 0.1.6's "
-            "training loop (warm-up and decay, dynamic batches, best dev CER checkpoint: today's tuned "
-            "protocol, but in the study's folder); not mixed with faithful study runs: re-run it "
+            "trained under an earlier version of the study protocol's settings, from before it followed "
+            "HuggingSound 0.1.6's training loop in full (its results.json hparams lack some of "
+            "crossling_asr.results.HUGGINGSOUND_LOOP_KEYS); not mixed with faithful study runs: re-run it "
             "(in a fresh folder) to include it"
         )
     if row["source_replaced"] and not include_replaced_sources:

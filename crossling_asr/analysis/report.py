@@ -119,12 +119,13 @@ def add_checks(report, collection, languages, encoders, seeds):
     if not old_study.empty:
         folders = sorted({str(Path(path).parents[2]) for path in old_study["path"]})
         report.text(
-            f"**Warning:** {len(old_study)} finished study runs were trained under the study protocol's "
-            "settings from before it followed HuggingSound 0.1.6's training loop (their results.json "
-            "hparams lack its keys), and are not analysed with the faithful ones: "
+            f"**Warning:** {len(old_study)} finished study runs were trained under an earlier version of "
+            "the study protocol's settings, from before it followed HuggingSound 0.1.6's training loop in "
+            "full (their results.json hparams lack some of its keys), and are not analysed with the "
+            "faithful ones: "
             f"{', '.join(old_study['run'].head(10))}{' ...' if len(old_study) > 10 else ''} under "
-            f"{', '.join(folders[:5])}{' ...' if len(folders) > 5 else ''}. Those settings are today's "
-            "tuned protocol; re-run them to include them (docs/protocols.md)."
+            f"{', '.join(folders[:5])}{' ...' if len(folders) > 5 else ''}. Re-run them "
+            "in a fresh folder to include them (docs/protocols.md)."
         )
     for frame, name, caption in (
         (missing, "missing_runs", "Missing runs (expected grid, no finished results.json)"),

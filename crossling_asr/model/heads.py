@@ -16,9 +16,13 @@ class CTCHead(torch.nn.Sequential):
     in hparams), so the output layer cannot disagree with the vocabulary.
     The study uses no hidden layer (a single linear layer); SpeechBrain's
     stock recipe uses three of 1024 units with batch norm and LeakyReLU.
+    `init_std` None keeps torch's initialisation of the linear layers; a number
+    draws their weights from N(0, init_std^2) with zero biases, as transformers
+    initialises Wav2Vec2ForCTC's lm_head (Wav2Vec2PreTrainedModel._init_weights,
+    std config.initializer_range).
     """
 
-    def __init__(self, input_size, n_tokens, hidden_layers=(), dropout=0.0, batch_norm=False):
+    def __init__(self, input_size, n_tokens, hidden_layers=(), dropout=0.0, batch_norm=False, init_std=None):
         layers = []
         size = input_size
         for width in hidden_layers:
@@ -34,6 +38,11 @@ class CTCHead(torch.nn.Sequential):
         layers.append(torch.nn.Linear(size, n_tokens))
         super().__init__(*layers)
         self.n_tokens = n_tokens
+        if init_std is not None:
+            for layer in self:
+                if isinstance(layer, torch.nn.Linear):
+                    torch.nn.init.normal_(layer.weight, mean=0.0, std=init_std)
+                    torch.nn.init.zeros_(layer.bias)
 
     def forward(self, x, lengths=None):
         """Frame by frame: `lengths` is not needed."""

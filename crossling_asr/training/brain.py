@@ -30,6 +30,9 @@ MAX_PENDING_TIMINGS = 100
 # What `model_selection` keeps and tests: the checkpoint of the last epoch (HuggingSound 0.1.6,
 # TrainingArguments.load_best_model_at_end=False) or the one with the lowest dev CER.
 MODEL_SELECTIONS = ("last", "best_dev_cer")
+# How the gradient norm is clipped at max_grad_norm: once over every trainable parameter (transformers'
+# Trainer, HuggingSound 0.1.6) or over each optimizer's parameters on their own (SpeechBrain's Brain).
+GRAD_CLIPPINGS = ("whole_model", "per_optimizer")
 
 
 def ctc_loss(log_probs, targets, input_lens, target_lens, blank_index, reduction, zero_infinity):
@@ -399,9 +402,28 @@ class CTCBrain(sb.Brain):
             opt.zero_grad(set_to_none=set_to_none)
 
     def optimizers_step(self):
-        super().optimizers_step()
+        if self.hparams.grad_clipping == "per_optimizer":
+            super().optimizers_step()
+        else:
+            self._whole_model_step()
         # The frozen encoder's gradients must not pile up until it unfreezes.
         self.zero_grad(set_to_none=True)
+
+    def _whole_model_step(self):
+        """SpeechBrain's Brain.optimizers_step with one clipping of the gradient norm over every
+        trainable parameter, as transformers' Trainer clips model.parameters() (HuggingSound 0.1.6),
+        where SpeechBrain clips each optimizer's parameters on their own. Hand-written because
+        SpeechBrain has no option for it; the other steps are SpeechBrain's, in its order."""
+        optimizers = list(self.freeze_optimizers(self.optimizers_dict).values())
+        for opt in optimizers:
+            self.scaler.unscale_(opt)
+        params = [p for opt in optimizers for group in opt.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+        if not self.scaler.is_enabled() and self.skip_nonfinite_grads:
+            self.check_gradients()
+        for opt in optimizers:
+            self.scaler.step(opt)
+        self.scaler.update()
 
     # ---- stages ------------------------------------------------------------
 

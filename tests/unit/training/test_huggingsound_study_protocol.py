@@ -10,6 +10,7 @@ import functools
 import inspect
 import io
 import json
+from types import SimpleNamespace
 
 import pytest
 import ruamel.yaml
@@ -20,7 +21,10 @@ from crossling_asr.analysis import aggregate
 from crossling_asr.analysis.report import build_report
 from crossling_asr.data.datasets import LengthGroupedBatchSampler, build_tokenizer, make_datasets, train_loader_kwargs
 from crossling_asr.hparams import REPO_ROOT, apply_protocol, resolved_yaml
+from crossling_asr.model.heads import CTCHead
+from crossling_asr.recipe import check_loop_choices
 from crossling_asr.results import FAITHFUL_STUDY, PRE_FAITHFUL_STUDY, study_loop
+from crossling_asr.training.brain import CTCBrain
 from crossling_asr.training.schedules import WarmupConstantDecay, WarmupLinearDecay, warmup_constant_decay
 
 STUDY_FILE = REPO_ROOT / "hparams" / "ctc_study.yaml"
@@ -55,6 +59,16 @@ HUGGINGSOUND_0_1_6 = [
     (("encoder_config", "activation_dropout"), 0.1, "ModelArguments.activation_dropout=0.1"),
     (("encoder_config", "feat_proj_dropout"), 0.1, "ModelArguments.feat_proj_dropout=0.1"),
     (("encoder_optimizer", "lr"), 3e-4, "CTCTrainer.create_optimizer: AdamW(lr=learning_rate)"),
+    (
+        ("grad_clipping",),
+        "whole_model",
+        "transformers Trainer: nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm), one norm",
+    ),
+    (
+        ("ctc_head", "init_std"),
+        0.02,
+        "transformers Wav2Vec2PreTrainedModel._init_weights: lm_head N(0, config.initializer_range=0.02)",
+    ),
 ]
 # The settings the study protocol had before, which `tuned` keeps.
 TUNED = {
@@ -66,6 +80,8 @@ TUNED = {
     "append_word_delimiter": False,
     "gradient_checkpointing": False,
     "ctc_zero_infinity": True,
+    "grad_clipping": "per_optimizer",
+    "head_init_std": None,
 }
 
 
@@ -293,12 +309,17 @@ FAITHFUL_HPARAMS = {
     "model_selection": "last",
     "append_word_delimiter": True,
     "ctc_zero_infinity": False,
+    "grad_clipping": "whole_model",
+    "head_init_std": 0.02,
 }
+# The first, partial match of HuggingSound's loop: SpeechBrain's per-optimizer clipping, torch's head init.
+PARTLY_FAITHFUL_HPARAMS = {k: v for k, v in FAITHFUL_HPARAMS.items() if k not in ("grad_clipping", "head_init_std")}
 
 
 def test_study_loop_tells_faithful_from_pre_faithful_study_results():
     assert study_loop(results("xlsr-53", 1, 10.0, FAITHFUL_HPARAMS)) == FAITHFUL_STUDY
     assert study_loop(results("xlsr-53", 1, 10.0, PRE_FAITHFUL_HPARAMS)) == PRE_FAITHFUL_STUDY
+    assert study_loop(results("xlsr-53", 1, 10.0, PARTLY_FAITHFUL_HPARAMS)) == PRE_FAITHFUL_STUDY
     tuned = {**PRE_FAITHFUL_HPARAMS, "protocol": "tuned"}
     assert study_loop(results("xlsr-53.tuned", 1, 10.0, tuned)) is None
 
@@ -324,5 +345,61 @@ def test_report_never_mixes_pre_faithful_study_runs_with_faithful_ones_and_says_
     text = build_report(
         root, tmp_path / "report", languages=["es"], encoders=["xlsr-53"], seeds=[1, 2], n_resamples=20
     ).read_text()
-    assert "**Warning:** 1 finished study runs were trained under the study protocol's settings from before" in text
+    assert "**Warning:** 1 finished study runs were trained under an earlier version of the study protocol" in text
     assert f"es/xlsr-53/seed_3 under {root / 'es'}" in text
+
+
+def clipping_step(grad_clipping, encoder_grad, head_grad, max_grad_norm=1.0):
+    """The update CTCBrain.optimizers_step applies to an encoder and a head with the given gradients,
+    each under its own SGD at rate 1 (so the update is minus the clipped gradient)."""
+    encoder, head = torch.nn.Linear(2, 1, bias=False), torch.nn.Linear(2, 1, bias=False)
+    before = [encoder.weight.detach().clone(), head.weight.detach().clone()]
+    encoder.weight.grad = torch.tensor([encoder_grad])
+    head.weight.grad = torch.tensor([head_grad])
+    optimizers = {
+        "encoder": torch.optim.SGD(encoder.parameters(), lr=1.0),
+        "head": torch.optim.SGD(head.parameters(), lr=1.0),
+    }
+    brain = CTCBrain.__new__(CTCBrain)  # only what optimizers_step reads, no modules to build
+    brain.__dict__.update(
+        optimizers_dict=optimizers,
+        hparams=SimpleNamespace(grad_clipping=grad_clipping, encoder_freeze_steps=0),
+        optimizer_step=0,
+        max_grad_norm=max_grad_norm,
+        skip_nonfinite_grads=False,
+        scaler=torch.amp.GradScaler("cpu", enabled=False),
+        modules=torch.nn.ModuleDict({"encoder": encoder, "head": head}),
+    )
+    brain.optimizers_step()
+    return [(b - m.weight.detach()).squeeze(0).tolist() for b, m in zip(before, (encoder, head))]
+
+
+def test_study_clips_the_norm_of_all_gradients_at_once_as_transformers_trainer_does():
+    # encoder gradient (3, 0), head gradient (0, 4): the whole norm is 5, so both shrink by 1/5
+    encoder_update, head_update = clipping_step("whole_model", [3.0, 0.0], [0.0, 4.0])
+    assert encoder_update == pytest.approx([0.6, 0.0], rel=1e-5)
+    assert head_update == pytest.approx([0.0, 0.8], rel=1e-5)
+
+
+def test_tuned_clips_each_optimizers_gradients_on_their_own_as_speechbrain_does():
+    # each part's norm is brought to 1 on its own: (3, 0) / 3 and (0, 4) / 4
+    encoder_update, head_update = clipping_step("per_optimizer", [3.0, 0.0], [0.0, 4.0])
+    assert encoder_update == pytest.approx([1.0, 0.0], rel=1e-5)
+    assert head_update == pytest.approx([0.0, 1.0], rel=1e-5)
+
+
+def test_study_head_starts_as_transformers_initialises_the_lm_head_and_tuned_as_torch_does():
+    torch.manual_seed(0)
+    study = CTCHead(input_size=96, n_tokens=40, dropout=0.1, init_std=0.02)[-1]
+    assert torch.count_nonzero(study.bias) == 0
+    assert 0.018 < study.weight.std().item() < 0.022  # 3840 draws of N(0, 0.02^2)
+    tuned = CTCHead(input_size=96, n_tokens=40, dropout=0.0)[-1]
+    bound = 1 / 96**0.5  # torch's nn.Linear: U(-1/sqrt(in), 1/sqrt(in)) for weights and biases
+    assert tuned.weight.abs().max().item() <= bound and torch.count_nonzero(tuned.bias) == 40
+    assert tuned.weight.std().item() > 0.05  # the uniform's std is bound / sqrt(3) = 0.059
+
+
+def test_an_unknown_grad_clipping_is_refused_before_the_run_starts():
+    hparams = {"model_selection": "last", "grad_clipping": "per_layer"}
+    with pytest.raises(ValueError, match="grad_clipping: 'per_layer': expected one of whole_model, per_optimizer"):
+        check_loop_choices(hparams)
