@@ -26,7 +26,6 @@ Usage: python bench/huggingsound_parity.py --hs-python /tmp/hs-venv/bin/python [
        [--train 200] [--seeds 1 2 3] [--work /tmp/tiny-spanish-bench]
 """
 
-import argparse
 import csv
 import json
 import statistics
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from tiny_spanish import DEFAULT_WORK, corpus_and_encoder, run_all, run_folder, seed_spread
+from tiny_spanish import argument_parser, bench_setup, run_all, run_folder, seed_spread
 from transformers import AutoModel
 
 from crossling_asr.decoding.metrics import error_rates
@@ -114,16 +113,10 @@ def huggingsound_run(python, request, folder: Path) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__)
     parser.add_argument("--hs-python", required=True, help="the Python of an environment with HuggingSound 0.1.6")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--train", type=int, default=200, help="training clips (dev and test: a tenth)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     args = parser.parse_args()
-    corpus, encoder = corpus_and_encoder(args.work, args.train, max(4, args.train // 10))
-    results = args.work / f"results_{args.epochs}"
-    results.mkdir(parents=True, exist_ok=True)
+    corpus, encoder, results = bench_setup(args)
     # One project run first: it prepares the data both tools read and records the settings.
     project = run_all([("study", args.seeds[0])], corpus, encoder, results, args.epochs)
     prep = results / "prepared" / "es"

@@ -11,27 +11,19 @@ in the work folder are read, not run again (bench/huggingsound_parity.py shares 
 Usage: python bench/protocols.py [--epochs 10] [--train 200] [--seeds 1 2 3] [--work /tmp/tiny-spanish-bench]
 """
 
-import argparse
 import json
 import statistics
 import time
-from pathlib import Path
 
-from tiny_spanish import DEFAULT_WORK, corpus_and_encoder, run_all, seed_spread
+from tiny_spanish import argument_parser, bench_setup, run_all, seed_spread
 
 PROTOCOLS = ("study", "tuned")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--train", type=int, default=200, help="training clips (dev and test: a tenth)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser = argument_parser(__doc__)
     args = parser.parse_args()
-    corpus, encoder = corpus_and_encoder(args.work, args.train, max(4, args.train // 10))
-    results = args.work / f"results_{args.epochs}"
-    results.mkdir(parents=True, exist_ok=True)
+    corpus, encoder, results = bench_setup(args)
     started = time.time()
     runs = run_all([(p, s) for p in PROTOCOLS for s in args.seeds], corpus, encoder, results, args.epochs)
     for (protocol, seed), row in runs.items():

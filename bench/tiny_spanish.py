@@ -5,6 +5,7 @@ Imported by the bench scripts as `tiny_spanish` (they run as `python bench/<scri
 bench/ on the path).
 """
 
+import argparse
 import json
 import subprocess
 from pathlib import Path
@@ -16,6 +17,25 @@ from crossling_asr.run_layout import output_folder
 from crossling_asr.training.quick_run import recipe_command
 
 DEFAULT_WORK = Path("/tmp/tiny-spanish-bench")
+
+
+def argument_parser(description: str) -> argparse.ArgumentParser:
+    """The options every such benchmark takes: epochs, training clips, seeds, work folder."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--train", type=int, default=200, help="training clips (dev and test: a tenth)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    return parser
+
+
+def bench_setup(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    """(corpus, encoder, results root) for `args` of argument_parser(); runs of the same number of
+    epochs share the results root (and so one data preparation and each other's finished runs)."""
+    corpus, encoder = corpus_and_encoder(args.work, args.train, max(4, args.train // 10))
+    results = args.work / f"results_{args.epochs}"
+    results.mkdir(parents=True, exist_ok=True)
+    return corpus, encoder, results
 
 
 def corpus_and_encoder(work: Path, n_train: int, n_eval: int) -> tuple[Path, Path]:
