@@ -28,6 +28,7 @@ Usage: python bench/huggingsound_parity.py --hs-python /tmp/hs-venv/bin/python [
 
 import csv
 import json
+import shutil
 import statistics
 import subprocess
 from pathlib import Path
@@ -45,8 +46,9 @@ PREPROCESSOR = "preprocessor_config.json"
 
 
 def transformers4_encoder(encoder: Path, folder: Path) -> Path:
-    """The encoder as HuggingSound reads it: config, feature extractor, pytorch_model.bin under
-    transformers 4.x's names (its trainer resumes from a local folder, and only from that file)."""
+    """The encoder as HuggingSound reads it: config (with the initializer_range both tools draw the
+    new CTC layer from), feature extractor, pytorch_model.bin under transformers 4.x's names (its
+    trainer resumes from a local folder, and only from that file)."""
     if not (folder / "pytorch_model.bin").is_file():
         folder.mkdir(parents=True, exist_ok=True)
         model = AutoModel.from_pretrained(encoder)
@@ -78,6 +80,8 @@ def huggingsound_settings(run: Path) -> tuple[dict, dict]:
     hp = yaml.load((run / "hyperparams.yaml").read_text(encoding="utf-8"), Loader=RecordedHparams)
     if hp["encoder_lr"] != hp["head_lr"]:
         raise SystemExit(f"{run}: encoder and head rates differ; HuggingSound has one learning rate")
+    if hp["head_init_std"] != "encoder_config" or hp["grad_clipping"] != "whole_model":
+        raise SystemExit(f"{run}: head_init_std or grad_clipping is not HuggingSound's")
     config = hp["encoder_config"]
     training = {
         "learning_rate": hp["encoder_lr"],
@@ -99,7 +103,9 @@ def huggingsound_settings(run: Path) -> tuple[dict, dict]:
 
 def huggingsound_run(python, request, folder: Path) -> dict:
     """bench/huggingsound_finetune.py's result for `request` (run once; kept in `folder`)."""
-    result = folder / "result.json"
+    result, request_file = folder / "result.json", folder / "request.json"
+    if result.is_file() and json.loads(request_file.read_text(encoding="utf-8")) != request:
+        shutil.rmtree(folder)  # another request's run (HuggingSound would resume from its checkpoints)
     if not result.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "request.json").write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
@@ -154,6 +160,8 @@ def main():
         f"HuggingSound {versions['huggingsound']} (transformers {versions['transformers']}, torch {versions['torch']})"
     )
     print(f"settings changed from HuggingSound's defaults: {training_args} {model_args}")
+    range_ = json.loads((hs_encoder / "config.json").read_text(encoding="utf-8"))["initializer_range"]
+    print(f"CTC layer initialised from N(0, {range_}^2) in both (the encoder config's initializer_range)")
     print(f"dev CER per epoch, mean [min, max] over seeds {args.seeds}:")
     print(f"{'epoch':>5}  {'project study':>22}  {'HuggingSound':>22}  project mean inside HuggingSound's range")
     inside = []

@@ -63,7 +63,7 @@ def train_and_test(hparams, run_opts, overrides, report):
     datasets = make_datasets(hparams, tokenizer)
 
     encoder = hparams["encoder_module"]
-    head = hparams["ctc_head"](input_size=encoder.output_size, n_tokens=len(tokenizer))
+    head = hparams["ctc_head"](input_size=encoder.output_size, n_tokens=len(tokenizer), **head_init(hparams, encoder))
     hparams["checkpointer"].add_recoverable("head", head)
     modules = {"encoder": encoder, "head": head}
     if hparams["layer_aggregation"] == "weighted":
@@ -133,6 +133,19 @@ def train_and_test(hparams, run_opts, overrides, report):
         test = results["metrics"]["test"]
         logger.info("Test WER %.2f CER %.2f -> %s", test["WER"], test["CER"], hparams["results_file"])
     return brain
+
+
+def head_init(hparams, encoder):
+    """Keyword arguments setting how the CTC head is initialised (`head_init_std`): under
+    "encoder_config" its weights are drawn from N(0, initializer_range^2) of the encoder's config, as
+    transformers draws the lm_head AutoModelForCTC adds to a checkpoint; a number is that std; null
+    leaves the head's own initialisation."""
+    choice = hparams["head_init_std"]
+    if choice is None:
+        return {}
+    if choice == "encoder_config":
+        return {"init_std": encoder.model.config.initializer_range}
+    return {"init_std": float(choice)}
 
 
 def check_loop_choices(hparams):

@@ -29,6 +29,9 @@ TINY_ARCHITECTURE = dict(
 )
 
 
+TINY_HEAD_INIT_RANGE = 0.06
+
+
 def make_tiny_encoder(model_type, directory, seed=0):
     """Save a tiny random `model_type` encoder (weights, config, feature extractor)."""
     import torch
@@ -39,6 +42,12 @@ def make_tiny_encoder(model_type, directory, seed=0):
     config = getattr(transformers, config_name)(**TINY_ARCHITECTURE)
     torch.manual_seed(seed)
     model = AutoModel.from_config(config)
+    # Set after the weights are drawn, so it only sets the spread of the CTC layer a fine-tuning adds
+    # (transformers' lm_head, the study's head: head_init_std encoder_config). The checkpoints' 0.02
+    # suits a pre-trained encoder's output; from it this random model emits only blanks for most of a
+    # short run (synthetic Spanish, seed 1: dev CER 95.2 % after 10 epochs, against 61.4 % after 8
+    # with TINY_HEAD_INIT_RANGE, about torch's default spread for 96 inputs).
+    model.config.initializer_range = TINY_HEAD_INIT_RANGE
     directory = Path(directory)
     model.save_pretrained(directory)
     Wav2Vec2FeatureExtractor(

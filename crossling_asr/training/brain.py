@@ -424,6 +424,7 @@ class CTCBrain(sb.Brain):
         for opt in optimizers:
             self.scaler.step(opt)
         self.scaler.update()
+        self.optimizer_step += 1
 
     # ---- stages ------------------------------------------------------------
 

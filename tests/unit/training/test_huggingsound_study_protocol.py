@@ -22,7 +22,7 @@ from crossling_asr.analysis.report import build_report
 from crossling_asr.data.datasets import LengthGroupedBatchSampler, build_tokenizer, make_datasets, train_loader_kwargs
 from crossling_asr.hparams import REPO_ROOT, apply_protocol, resolved_yaml
 from crossling_asr.model.heads import CTCHead
-from crossling_asr.recipe import check_loop_choices
+from crossling_asr.recipe import check_loop_choices, head_init
 from crossling_asr.results import FAITHFUL_STUDY, PRE_FAITHFUL_STUDY, study_loop
 from crossling_asr.training.brain import CTCBrain
 from crossling_asr.training.schedules import WarmupConstantDecay, WarmupLinearDecay, warmup_constant_decay
@@ -65,9 +65,9 @@ HUGGINGSOUND_0_1_6 = [
         "transformers Trainer: nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm), one norm",
     ),
     (
-        ("ctc_head", "init_std"),
-        0.02,
-        "transformers Wav2Vec2PreTrainedModel._init_weights: lm_head N(0, config.initializer_range=0.02)",
+        ("head_init_std",),
+        "encoder_config",
+        "transformers Wav2Vec2PreTrainedModel._init_weights: lm_head N(0, config.initializer_range^2)",
     ),
 ]
 # The settings the study protocol had before, which `tuned` keeps.
@@ -371,6 +371,7 @@ def clipping_step(grad_clipping, encoder_grad, head_grad, max_grad_norm=1.0):
         modules=torch.nn.ModuleDict({"encoder": encoder, "head": head}),
     )
     brain.optimizers_step()
+    assert brain.optimizer_step == 1  # counted, as SpeechBrain's own step counts it (schedules read it)
     return [(b - m.weight.detach()).squeeze(0).tolist() for b, m in zip(before, (encoder, head))]
 
 
@@ -397,6 +398,14 @@ def test_study_head_starts_as_transformers_initialises_the_lm_head_and_tuned_as_
     bound = 1 / 96**0.5  # torch's nn.Linear: U(-1/sqrt(in), 1/sqrt(in)) for weights and biases
     assert tuned.weight.abs().max().item() <= bound and torch.count_nonzero(tuned.bias) == 40
     assert tuned.weight.std().item() > 0.05  # the uniform's std is bound / sqrt(3) = 0.059
+
+
+def test_study_head_is_drawn_with_the_encoder_configs_initializer_range():
+    encoder = SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(initializer_range=0.02)))
+    assert head_init({"head_init_std": resolved("study")["head_init_std"]}, encoder) == {"init_std": 0.02}
+    assert head_init({"head_init_std": 0.1}, encoder) == {"init_std": 0.1}
+    for protocol in ("tuned", "stock", "probe"):  # their heads keep their own initialisation
+        assert head_init({"head_init_std": resolved(protocol)["head_init_std"]}, encoder) == {}
 
 
 def test_an_unknown_grad_clipping_is_refused_before_the_run_starts():
