@@ -34,7 +34,6 @@ import subprocess
 from pathlib import Path
 
 import torch
-import yaml
 from tiny_spanish import argument_parser, bench_setup, run_all, run_folder, seed_spread
 from transformers import AutoModel
 
@@ -67,17 +66,10 @@ def prepared_split(prep_folder: Path, split: str) -> list[dict]:
         ]
 
 
-class RecordedHparams(yaml.SafeLoader):
-    """Reads a run's hyperparams.yaml as plain data: its object tags (!new:, !ref ...) as null."""
-
-
-RecordedHparams.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 def huggingsound_settings(run: Path) -> tuple[dict, dict]:
     """(TrainingArguments, ModelArguments) keys where the project run's hparams differ from
-    HuggingSound's defaults, read from the run's hyperparams.yaml (what --cpu_tiny=True set)."""
-    hp = yaml.load((run / "hyperparams.yaml").read_text(encoding="utf-8"), Loader=RecordedHparams)
+    HuggingSound's defaults, read from the hparams its results.json records (what --cpu_tiny=True set)."""
+    hp = json.loads((run / "results.json").read_text(encoding="utf-8"))["hparams"]
     if hp["encoder_lr"] != hp["head_lr"]:
         raise SystemExit(f"{run}: encoder and head rates differ; HuggingSound has one learning rate")
     if hp["head_init_std"] != "encoder_config" or hp["grad_clipping"] != "whole_model":
