@@ -149,10 +149,16 @@ def head_init(hparams, encoder):
 
 
 def check_loop_choices(hparams):
-    """Refuse at start-up a model_selection or grad_clipping the Brain would only reject later."""
-    from crossling_asr.training.brain import GRAD_CLIPPINGS, MODEL_SELECTIONS
+    """Refuse at start-up a model_selection, grad_clipping or ctc_input_lengths the Brain would only
+    reject (or misread) later."""
+    from crossling_asr.training.brain import CTC_INPUT_LENGTHS, GRAD_CLIPPINGS, MODEL_SELECTIONS
 
-    for key, choices in (("model_selection", MODEL_SELECTIONS), ("grad_clipping", GRAD_CLIPPINGS)):
+    choices_of = {
+        "model_selection": MODEL_SELECTIONS,
+        "grad_clipping": GRAD_CLIPPINGS,
+        "ctc_input_lengths": CTC_INPUT_LENGTHS,
+    }
+    for key, choices in choices_of.items():
         if hparams[key] not in choices:
             raise ValueError(f"{key}: {hparams[key]!r}: expected one of {', '.join(choices)}")
 

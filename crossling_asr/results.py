@@ -199,8 +199,9 @@ def tested_checkpoint_key(results):
 # Keys of the training loop the study protocol took from HuggingSound 0.1.6 (hparams/ctc_study.yaml).
 # A study run's results.json records them all since the protocol matched HuggingSound's loop in full;
 # runs of the earlier study settings recorded warmup_ratio and none of them (the tuned protocol's loop),
-# and runs of a first, partial match recorded all but grad_clipping and head_init_std (SpeechBrain's
-# per-optimizer clipping, torch's head initialisation).
+# runs of a first, partial match recorded all but grad_clipping and head_init_std (SpeechBrain's
+# per-optimizer clipping, torch's head initialisation), and runs of a second all but ctc_input_lengths
+# (each utterance's own frames, also where the encoder takes no attention mask).
 HUGGINGSOUND_LOOP_KEYS = (
     "lr_warmup_steps",
     "lr_decay_steps",
@@ -211,6 +212,7 @@ HUGGINGSOUND_LOOP_KEYS = (
     "ctc_zero_infinity",
     "grad_clipping",
     "head_init_std",
+    "ctc_input_lengths",
 )
 PRE_FAITHFUL_MARKER_KEY = "warmup_ratio"  # declared by the study file in every version
 FAITHFUL_STUDY = "huggingsound-0.1.6"
@@ -223,7 +225,8 @@ def study_loop(results):
     FAITHFUL_STUDY: HuggingSound 0.1.6's (constant rate, no layerdrop, final dropout, 8-utterance
     length-grouped batches, last checkpoint, targets ending with the delimiter, gradient
     checkpointing, infinite losses not zeroed, one clipping norm over the whole model, the CTC
-    layer initialised as transformers does); its hparams hold every HUGGINGSOUND_LOOP_KEYS.
+    layer initialised as transformers does, CTC input frames counted as transformers counts them);
+    its hparams hold every HUGGINGSOUND_LOOP_KEYS.
     PRE_FAITHFUL_STUDY: an earlier version of the study settings; its hparams hold warmup_ratio
     but not every one of those keys. None: another protocol's run, or a record without the
     training settings (nothing to tell them by).

@@ -33,6 +33,11 @@ MODEL_SELECTIONS = ("last", "best_dev_cer")
 # How the gradient norm is clipped at max_grad_norm: once over every trainable parameter (transformers'
 # Trainer, HuggingSound 0.1.6) or over each optimizer's parameters on their own (SpeechBrain's Brain).
 GRAD_CLIPPINGS = ("whole_model", "per_optimizer")
+# The frames the training CTC loss reads: each utterance's own (own_frames), or those transformers'
+# Wav2Vec2ForCTC.forward reads (transformers: HuggingSound 0.1.6's model), which are every frame of the
+# padded batch when the encoder takes no attention mask (feature extractors with
+# return_attention_mask=False, the wav2vec2-base style), since it counts frames from an all-ones mask.
+CTC_INPUT_LENGTHS = ("transformers", "own_frames")
 
 
 def ctc_loss(log_probs, targets, input_lens, target_lens, blank_index, reduction, zero_infinity):
@@ -211,8 +216,7 @@ class CTCBrain(sb.Brain):
                 wavs, lens = self.hparams.wav_augment(wavs, lens)
             with self.encoder_timer.measure(STAGE_NAMES[stage]):
                 states = self.modules.encoder(wavs, lens)
-            if self.encoder_module.freeze:
-                lens = self.frame_lengths(lens, wavs.shape[1], states.shape[-2])
+            lens = self.frame_lengths(lens, wavs.shape[1], states.shape[-2])
         features = self.combine_layers(states)
         logits = self.modules.head(features, lens)
         log_probs = logits.float().log_softmax(dim=-1)
@@ -226,10 +230,20 @@ class CTCBrain(sb.Brain):
         return states[-1] if states.dim() == 4 else states
 
     def frame_lengths(self, wav_lens, num_samples, num_frames):
-        """Each utterance's own frame count relative to the batch's `num_frames` (relative
-        sample lengths would round one frame of padding in for some utterances)."""
+        """Each utterance's own frame count (the encoder's convolution arithmetic, as transformers
+        counts it) relative to the batch's `num_frames`: relative sample lengths scaled to frames
+        round one frame of padding in, or one real frame out, for about a quarter of the utterances
+        of length-grouped batches."""
         samples = torch.round(wav_lens * num_samples).long()
         return self.encoder_module.frame_counts(samples).float() / num_frames
+
+    def training_ctc_lengths(self, frame_lens):
+        """The relative input lengths of the training CTC loss (`ctc_input_lengths`): each utterance's
+        own frames, or, as transformers' Wav2Vec2ForCTC counts them, the whole padded batch when the
+        encoder takes no attention mask. Dev and test always read each utterance's own frames."""
+        if self.hparams.ctc_input_lengths == "transformers" and not self.encoder_module.pass_attention_mask:
+            return torch.ones_like(frame_lens)
+        return frame_lens
 
     def compute_objectives(self, predictions, batch, stage):
         log_probs, wav_lens = predictions
@@ -241,7 +255,7 @@ class CTCBrain(sb.Brain):
             loss = ctc_loss(
                 log_probs,
                 tokens,
-                wav_lens,
+                self.training_ctc_lengths(wav_lens) if stage == sb.Stage.TRAIN else wav_lens,
                 token_lens,
                 blank_index=self.blank_index,
                 reduction=self.hparams.ctc_reduction,

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 import ruamel.yaml
 import torch
+from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from crossling_asr.analysis import aggregate
@@ -24,7 +25,7 @@ from crossling_asr.hparams import REPO_ROOT, apply_protocol, resolved_yaml
 from crossling_asr.model.heads import CTCHead
 from crossling_asr.recipe import check_loop_choices, head_init
 from crossling_asr.results import FAITHFUL_STUDY, PRE_FAITHFUL_STUDY, study_loop
-from crossling_asr.training.brain import CTCBrain
+from crossling_asr.training.brain import CTCBrain, ctc_loss
 from crossling_asr.training.schedules import WarmupConstantDecay, WarmupLinearDecay, warmup_constant_decay
 
 STUDY_FILE = REPO_ROOT / "hparams" / "ctc_study.yaml"
@@ -69,6 +70,11 @@ HUGGINGSOUND_0_1_6 = [
         "encoder_config",
         "transformers Wav2Vec2PreTrainedModel._init_weights: lm_head N(0, config.initializer_range^2)",
     ),
+    (
+        ("ctc_input_lengths",),
+        "transformers",
+        "transformers Wav2Vec2ForCTC.forward: frames from attention_mask, or torch.ones_like(input_values)",
+    ),
 ]
 # The settings the study protocol had before, which `tuned` keeps.
 TUNED = {
@@ -82,6 +88,7 @@ TUNED = {
     "ctc_zero_infinity": True,
     "grad_clipping": "per_optimizer",
     "head_init_std": None,
+    "ctc_input_lengths": "own_frames",
 }
 
 
@@ -311,15 +318,21 @@ FAITHFUL_HPARAMS = {
     "ctc_zero_infinity": False,
     "grad_clipping": "whole_model",
     "head_init_std": 0.02,
+    "ctc_input_lengths": "transformers",
 }
-# The first, partial match of HuggingSound's loop: SpeechBrain's per-optimizer clipping, torch's head init.
-PARTLY_FAITHFUL_HPARAMS = {k: v for k, v in FAITHFUL_HPARAMS.items() if k not in ("grad_clipping", "head_init_std")}
+# The first, partial match of HuggingSound's loop: SpeechBrain's per-optimizer clipping, torch's head init;
+# the second: each utterance's own CTC frames also where the encoder takes no attention mask.
+PARTLY_FAITHFUL_HPARAMS = {
+    k: v for k, v in FAITHFUL_HPARAMS.items() if k not in ("grad_clipping", "head_init_std", "ctc_input_lengths")
+}
+SECOND_PARTLY_FAITHFUL_HPARAMS = {k: v for k, v in FAITHFUL_HPARAMS.items() if k != "ctc_input_lengths"}
 
 
 def test_study_loop_tells_faithful_from_pre_faithful_study_results():
     assert study_loop(results("xlsr-53", 1, 10.0, FAITHFUL_HPARAMS)) == FAITHFUL_STUDY
     assert study_loop(results("xlsr-53", 1, 10.0, PRE_FAITHFUL_HPARAMS)) == PRE_FAITHFUL_STUDY
     assert study_loop(results("xlsr-53", 1, 10.0, PARTLY_FAITHFUL_HPARAMS)) == PRE_FAITHFUL_STUDY
+    assert study_loop(results("xlsr-53", 1, 10.0, SECOND_PARTLY_FAITHFUL_HPARAMS)) == PRE_FAITHFUL_STUDY
     tuned = {**PRE_FAITHFUL_HPARAMS, "protocol": "tuned"}
     assert study_loop(results("xlsr-53.tuned", 1, 10.0, tuned)) is None
 
@@ -408,7 +421,68 @@ def test_study_head_is_drawn_with_the_encoder_configs_initializer_range():
         assert head_init({"head_init_std": resolved(protocol)["head_init_std"]}, encoder) == {}
 
 
-def test_an_unknown_grad_clipping_is_refused_before_the_run_starts():
-    hparams = {"model_selection": "last", "grad_clipping": "per_layer"}
+def test_an_unknown_grad_clipping_or_ctc_input_lengths_is_refused_before_the_run_starts():
+    known = {"model_selection": "last", "grad_clipping": "whole_model", "ctc_input_lengths": "transformers"}
+    check_loop_choices(known)
     with pytest.raises(ValueError, match="grad_clipping: 'per_layer': expected one of whole_model, per_optimizer"):
-        check_loop_choices(hparams)
+        check_loop_choices({**known, "grad_clipping": "per_layer"})
+    with pytest.raises(ValueError, match="ctc_input_lengths: 'all': expected one of transformers, own_frames"):
+        check_loop_choices({**known, "ctc_input_lengths": "all"})
+
+
+def ctc_lengths_brain(ctc_input_lengths, model, pass_attention_mask):
+    """A CTCBrain with only what frame_lengths and training_ctc_lengths read: the encoder's frame
+    arithmetic and whether it takes an attention mask."""
+    brain = CTCBrain.__new__(CTCBrain)
+    brain.__dict__.update(
+        hparams=SimpleNamespace(ctc_input_lengths=ctc_input_lengths),
+        encoder_module=SimpleNamespace(
+            pass_attention_mask=pass_attention_mask, frame_counts=model._get_feat_extract_output_lengths
+        ),
+    )
+    return brain
+
+
+@pytest.mark.parametrize("attention_mask", [True, False], ids=["with_attention_mask", "without_attention_mask"])
+def test_study_training_ctc_loss_reads_the_frames_transformers_wav2vec2forctc_reads(attention_mask):
+    torch.manual_seed(0)
+    config = Wav2Vec2Config(
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(8, 8),
+        conv_stride=(5, 2),
+        conv_kernel=(10, 3),
+        num_conv_pos_embeddings=8,
+        num_conv_pos_embedding_groups=2,
+        vocab_size=6,
+        pad_token_id=0,
+        ctc_loss_reduction="sum",
+        ctc_zero_infinity=False,
+    )
+    model = Wav2Vec2ForCTC(config).eval()
+    samples = torch.tensor([1600, 1100, 700])
+    mask = (torch.arange(1600)[None, :] < samples[:, None]).long()
+    wavs = torch.randn(3, 1600) * mask
+    targets = torch.tensor([[1, 2, 3], [4, 5, 0], [2, 0, 0]])  # padded with the blank, 0
+    target_counts = torch.tensor([3, 2, 1])
+    labels = targets.masked_fill(torch.arange(3)[None, :] >= target_counts[:, None], -100)
+    with torch.no_grad():
+        output = model(wavs, attention_mask=mask if attention_mask else None, labels=labels)
+    log_probs = output.logits.float().log_softmax(dim=-1)
+    # kernel 10 stride 5, then kernel 3 stride 2: 1600 -> 319 -> 159, 1100 -> 219 -> 109, 700 -> 139 -> 69
+    assert log_probs.shape[1] == 159
+    study = ctc_lengths_brain("transformers", model, attention_mask)
+    own_frames = study.frame_lengths(samples / 1600, 1600, 159)
+    assert (own_frames * 159).round().int().tolist() == [159, 109, 69]  # 700 / 1600 * 159 would round to 70
+
+    def loss(input_lens):
+        return ctc_loss(log_probs, targets, input_lens, target_counts / 3, 0, "sum", False).item()
+
+    assert loss(study.training_ctc_lengths(own_frames)) == pytest.approx(output.loss.item(), rel=1e-5)
+    tuned = ctc_lengths_brain("own_frames", model, attention_mask)
+    assert tuned.training_ctc_lengths(own_frames) is own_frames
+    if not attention_mask:  # transformers reads the padding frames too: every utterance has 159
+        assert study.training_ctc_lengths(own_frames).tolist() == [1.0, 1.0, 1.0]
+        assert loss(own_frames) != pytest.approx(output.loss.item(), rel=1e-3)
