@@ -133,6 +133,9 @@ def executor_arguments():
     )
     slurm.add_argument("--sbatch-arg", action="append", default=[], help="extra sbatch option (repeatable)")
     slurm.add_argument("--sbatch", default="sbatch", help="sbatch executable")
+    slurm.add_argument(
+        "--squeue", default="squeue", help="squeue executable (asked which runs earlier submissions still hold)"
+    )
     return executors
 
 
@@ -367,6 +370,7 @@ def executor_settings(args):
             sbatch_args=args.sbatch_arg,
         ),
         sbatch=args.sbatch,
+        squeue=args.squeue,
     )
 
 

@@ -192,5 +192,9 @@ def read_manifest(path):
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if data.get("manifest_version") != MANIFEST_VERSION:
         raise GridError(f"{path}: manifest version {data.get('manifest_version')}, expected {MANIFEST_VERSION}")
-    runs = [Run(**{**r, "seed": int(r["seed"])}) for r in data["runs"]]
-    return GridJob(**data["job"]), runs, data["languages"]
+    return GridJob(**data["job"]), manifest_runs(data), data["languages"]
+
+
+def manifest_runs(data):
+    """The runs of a manifest's JSON, by index: a SLURM array task's id is its run's index."""
+    return [Run(**{**r, "seed": int(r["seed"])}) for r in data["runs"]]

@@ -19,6 +19,7 @@ class ExecutorSettings:
     runs_per_gpu: int = 1  # local: concurrent runs per GPU group (CPU-only machine: CPU slots)
     slurm: SlurmOptions = field(default_factory=SlurmOptions)
     sbatch: str = "sbatch"
+    squeue: str = "squeue"
 
 
 @dataclass
@@ -38,7 +39,7 @@ def launch(job, runs, settings, assumptions, hours_table=None):
     """Run the unfinished `runs` of `job` locally (waiting for them) or submit them to SLURM (returning
     at once); finished runs are never redone, and each language is prepared once before its runs."""
     if settings.executor == "slurm":
-        executor = SlurmExecutor(job, settings.slurm, sbatch=settings.sbatch)
+        executor = SlurmExecutor(job, settings.slurm, sbatch=settings.sbatch, squeue=settings.squeue)
         return Launch(submitted=executor.submit(runs, assumptions, hours_table))
     gpus = [] if job.gpus_per_run == 0 else (settings.gpus if settings.gpus is not None else visible_gpus())
     executor = LocalExecutor(job, make_slots(gpus, job.gpus_per_run, settings.runs_per_gpu))

@@ -11,7 +11,11 @@ and batch scripts, then submits
   checkpoints (crossling_asr.grid.released) the arrays evaluate them
   (eval<N>.sbatch), with time limits from their evaluation's cost.
 Each task runs `python -m crossling_asr.grid.worker`, which skips finished
-runs and runs claimed elsewhere, so resubmitting a grid is safe.
+runs and runs claimed elsewhere, so resubmitting a grid is safe. Before submitting,
+squeue is asked which tasks of the results root's earlier submissions (their
+submitted.json and manifest) are still pending or running: their runs are not
+submitted again, so re-running a grid command while its tasks wait in the
+queue takes no second queue slot or allocation for them.
 
 Plain sbatch scripts rather than submitit: the scripts are readable and
 editable by hand, resubmittable with plain `sbatch`, need no Python package
@@ -43,13 +47,17 @@ from pathlib import Path
 
 from crossling_asr.atomic import write_json, write_text
 from crossling_asr.grid.cost import estimate
-from crossling_asr.grid.job import write_manifest
-from crossling_asr.grid.runs import GridError, is_finished
+from crossling_asr.grid.job import manifest_runs, write_manifest
+from crossling_asr.grid.runs import GridError, is_finished, read_json
 from crossling_asr.hparams import REPO_ROOT
 from crossling_asr.registry import load_registry
 
 MAX_ARRAY_TASKS = 1000  # SLURM's default MaxArraySize is 1001 (task ids 0-1000)
 OUTPUT_FILE = "slurm-%A_%a.out"  # sbatch --output of every task: %A array job id, %a task id
+SQUEUE_TIMEOUT_SECONDS = 60
+# squeue's reason for a task whose --dependency=afterok job failed (a failed preparation): SLURM keeps
+# it pending for ever unless kill_invalid_depend is set, so its run is submitted again.
+NEVER_STARTS = "DependencyNeverSatisfied"
 
 
 @dataclass
@@ -175,13 +183,55 @@ def array_spec(indices, max_parallel):
     return ",".join(parts) + (f"%{max_parallel}" if max_parallel else "")
 
 
+class SqueueError(RuntimeError):
+    """squeue could not be run or failed: which tasks SLURM still holds is unknown."""
+
+
+def parse_array_tasks(squeue_id: str) -> tuple[str, set[int] | None]:
+    """(job id, task ids) of a job as squeue's %i prints it: '123_4' (one array task), '123_[4-7,9%2]'
+    (pending tasks compressed, as some squeue versions print them even with --array; %2 is the array's
+    throttle) or '123' (a job that is not an array: task ids None)."""
+    job, _, tasks = squeue_id.partition("_")
+    if not tasks:
+        return job, None
+    ids = set()
+    for part in tasks.strip("[]").split("%")[0].split(","):
+        first, _, last = part.partition("-")
+        ids.update(range(int(first), int(last or first) + 1))
+    return job, ids
+
+
+def squeue_tasks(job_ids, squeue="squeue") -> tuple[dict, dict]:
+    """The tasks of `job_ids` that SLURM still holds (pending or running), as {job id: task ids} (None:
+    all of a job that is not an array): those that can start, and those that never will (NEVER_STARTS).
+    Raises SqueueError when squeue cannot be run or fails."""
+    command = [squeue, "--noheader", "--array", "--format=%i %r", f"--jobs={','.join(job_ids)}"]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=SQUEUE_TIMEOUT_SECONDS)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise SqueueError(str(err)) from err
+    # Asked about one job that has left the queue, squeue fails; asked about several, it lists those left.
+    if proc.returncode != 0 and "Invalid job id specified" not in proc.stderr:
+        raise SqueueError(f"{shlex.join(command)} exited with {proc.returncode}: {proc.stderr.strip()}")
+    can_start, never_starts = {}, {}
+    for line in proc.stdout.splitlines():
+        squeue_id, _, reason = line.strip().partition(" ")
+        if squeue_id:
+            job, ids = parse_array_tasks(squeue_id)
+            tasks = never_starts if reason.strip() == NEVER_STARTS else can_start
+            known = tasks.get(job, set())
+            tasks[job] = None if ids is None or known is None else known | ids
+    return can_start, never_starts
+
+
 class SlurmExecutor:
     """Submits a grid to SLURM; see the module docstring."""
 
-    def __init__(self, job, options, sbatch="sbatch", out=print):
+    def __init__(self, job, options, sbatch="sbatch", squeue="squeue", out=print):
         self.job = job
         self.options = options
         self.sbatch = sbatch
+        self.squeue = squeue
         self.out = out
 
     def resource_classes(self, runs, assumptions, hours_table):
@@ -202,10 +252,64 @@ class SlurmExecutor:
             classes[(gres, limit, memory if gres else 0.0)].append(index)
         return classes
 
+    def earlier_arrays(self, names):
+        """{job id: (its runs, its submission's runs by task id)} of the results root's earlier training
+        arrays that hold any of the runs `names`."""
+        arrays = {}
+        for submitted in sorted((Path(self.job.results_root) / "grid").glob("slurm-*/submitted.json")):
+            records, manifest = read_json(submitted), read_json(submitted.with_name("manifest.json"))
+            if not (records and manifest):
+                continue
+            by_task = [run.name for run in manifest_runs(manifest)]
+            for record in records:
+                if names & set(record.get("runs", ())):
+                    arrays[record["job_id"]] = (record["runs"], by_task)
+        return arrays
+
+    def still_queued(self, runs):
+        """Names of the `runs` that tasks of earlier submissions still hold in SLURM (pending or running),
+        said in a line; none when squeue cannot tell, which is said too (the runs are then all submitted)."""
+        names = {run.name for run in runs}
+        arrays = self.earlier_arrays(names)
+        if not arrays:
+            return set()
+        try:
+            can_start, never_starts = squeue_tasks(list(arrays), self.squeue)
+        except SqueueError as err:
+            self.out(f"squeue could not tell which earlier tasks are still queued ({err}); submitting them all")
+            return set()
+
+        def held(tasks):
+            """{job id: names of the `runs` that its tasks among `tasks` hold}."""
+            by_job = {}
+            for job, (job_runs, by_task) in arrays.items():
+                ids = tasks.get(job, ())
+                held_runs = names & set(job_runs if ids is None else [by_task[i] for i in ids if i < len(by_task)])
+                if held_runs:
+                    by_job[job] = held_runs
+            return by_job
+
+        queued, stuck = held(can_start), held(never_starts)
+        queued_names = set().union(*queued.values())
+        if queued:
+            self.out(
+                f"{len(queued_names)} runs still pending or running in SLURM (job ids {', '.join(queued)}): "
+                "not submitting them again"
+            )
+        if set().union(*stuck.values()) - queued_names:
+            self.out(
+                f"SLURM jobs {', '.join(stuck)} wait for a job that failed ({NEVER_STARTS}) and will never start: "
+                f"submitting their runs again (scancel {' '.join(stuck)} removes them)"
+            )
+        return queued_names
+
     def submit(self, runs, assumptions, hours_table=None):
-        """Write the scripts and submit them; returns the submission records (also in submitted.json)."""
-        todo = [run for run in runs if not is_finished(run.folder(self.job.results_root))]
-        self.out(f"{len(runs) - len(todo)} of {len(runs)} runs already finished; submitting {len(todo)}")
+        """Write the scripts and submit them; returns the submission records (also in submitted.json).
+        Finished runs, and runs whose tasks of an earlier submission are still in SLURM's queue, are left out."""
+        unfinished = [run for run in runs if not is_finished(run.folder(self.job.results_root))]
+        queued = self.still_queued(unfinished)
+        todo = [run for run in unfinished if run.name not in queued]
+        self.out(f"{len(runs) - len(unfinished)} of {len(runs)} runs already finished; submitting {len(todo)}")
         if not todo:
             return []
         if len(todo) > MAX_ARRAY_TASKS:

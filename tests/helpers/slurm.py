@@ -1,5 +1,8 @@
-"""A fake sbatch: records the arguments it is called with and answers job ids, for the SLURM scripts
-without a cluster (the real one is started in tests/integration/grid/test_slurm.py)."""
+"""A fake sbatch and a fake squeue: they record the arguments they are called with and answer job ids
+or queued tasks, for the SLURM scripts without a cluster (the real one is started in
+tests/integration/grid/test_slurm.py)."""
+
+import shlex
 
 
 def write_fake_sbatch(folder, first_job_id):
@@ -11,3 +14,15 @@ def write_fake_sbatch(folder, first_job_id):
     )
     sbatch.chmod(0o755)
     return sbatch
+
+
+def write_fake_squeue(folder, output, returncode=0, stderr=""):
+    """A squeue that appends its arguments to folder/squeue_calls, prints `output` and `stderr`, and exits
+    with `returncode`."""
+    squeue = folder / "squeue"
+    squeue.write_text(
+        '#!/bin/bash\necho "$@" >> "$(dirname "$0")/squeue_calls"\n'
+        f"printf %s {shlex.quote(output)}\nprintf %s {shlex.quote(stderr)} >&2\nexit {returncode}\n"
+    )
+    squeue.chmod(0o755)
+    return squeue

@@ -5,7 +5,9 @@ A tiny grid (1 language x 2 tiny encoders of different families x 1 seed,
 preparation array, then a training array depending on it. While the first
 run trains, its task is requeued the way a preemption would (`scontrol
 requeue`, then `scontrol update StartTime=now` to skip the requeue delay);
-the requeued task must resume from the run's checkpoint and finish.
+the requeued task must resume from the run's checkpoint and finish. The
+same command given again while the tasks are queued submits nothing, and
+squeue's answers about held, orphaned and unknown jobs are read as meant.
 
 The daemons run from a temporary directory (slurm.conf found through
 SLURM_CONF, free ports, a private munged socket: nothing of the machine's own
@@ -27,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from crossling_asr.grid.runs import ATTEMPT_FILE, LOG_FILE, Run
+from crossling_asr.grid.slurm import NEVER_STARTS, squeue_tasks
 from crossling_asr.hparams import REPO_ROOT as ROOT
 from crossling_asr.training.quick_run import CPU_TINY_OVERRIDES
 from tests.helpers.system_packages import missing_system_package
@@ -236,6 +239,12 @@ def requeued_grid(slurm, tmp_path_factory, make_corpus, tiny_encoders):
     )
     assert submitted.returncode == 0, submitted.stderr + slurm.logs()
     train_job = re.search(r"submitted train0.sbatch as job (\d+)", submitted.stdout).group(1)
+    again = subprocess.run(  # at once: the runs' tasks are pending or running
+        [sys.executable, str(ROOT / "local" / "grid.py"), *map(str, args)],
+        env=slurm.env,
+        capture_output=True,
+        text=True,
+    )
 
     first = Run("es", "wav2vec2-large-lv60", 1, encoder_source=str(tiny_encoders["wav2vec2"]))  # task 0
     task = f"{train_job}_0"
@@ -251,6 +260,8 @@ def requeued_grid(slurm, tmp_path_factory, make_corpus, tiny_encoders):
         "task": task,
         "first": first,
         "submission": submitted.stdout,
+        "again_while_queued": again,
+        "train_job": train_job,
         "sources": sources,
     }
 
@@ -265,6 +276,11 @@ def test_grid_runs_through_sbatch(requeued_grid, slurm):
         attempt = json.loads((folder / ATTEMPT_FILE).read_text())
         assert attempt["outcome"] == "finished" and attempt["executor"] == "slurm" and attempt["slurm_job"]
     assert "submitted prep.sbatch" in requeued_grid["submission"]
+    again = requeued_grid["again_while_queued"]
+    assert again.returncode == 0, again.stderr
+    train_job = requeued_grid["train_job"]
+    assert f"2 runs still pending or running in SLURM (job ids {train_job}): not submitting them again" in again.stdout
+    assert "0 of 2 runs already finished; submitting 0" in again.stdout
 
     status = subprocess.run(
         [
@@ -311,3 +327,27 @@ def test_requeued_run_resumes_from_its_checkpoint(requeued_grid):
     slurm_log = next(folder.parents[2].glob(f"grid/slurm-*/slurm-{requeued_grid['task']}.out")).read_text()
     assert "TERM received: stopping the worker" in slurm_log
     assert "(restart 1)" in slurm_log
+
+
+@pytest.mark.needs_slurm
+def test_squeue_tasks_read_this_squeue(slurm, monkeypatch):
+    def sbatch(*args):
+        return slurm.run("sbatch", "--parsable", "--output=/dev/null", *args).strip().split(";")[0]
+
+    failing = sbatch("--wrap", "exit 1")
+    held = sbatch("--hold", "--array=0-3,7%2", "--wrap", "true")
+    orphaned = sbatch(f"--dependency=afterok:{failing}", "--array=0-1", "--wrap", "true")
+    monkeypatch.setenv("SLURM_CONF", str(slurm.conf))
+    try:
+        wait_for(
+            lambda: NEVER_STARTS in slurm.run("squeue", "-h", "-j", orphaned, "-o", "%r", check=False),
+            120,
+            f"{orphaned} to wait on the failed {failing}",
+        )
+        assert squeue_tasks([held, orphaned, failing], program("squeue")) == (
+            {held: {0, 1, 2, 3, 7}},
+            {orphaned: {0, 1}},
+        )
+        assert squeue_tasks(["999999"], program("squeue")) == ({}, {})  # a job SLURM does not know
+    finally:
+        slurm.run("scancel", held, orphaned, check=False)
