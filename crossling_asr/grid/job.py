@@ -167,7 +167,7 @@ class GridJob:
 
     def new_submission_dir(self, executor):
         """A fresh folder under <results root>/grid/ for one submission's manifest, scripts and logs."""
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")  # two submissions of one process never share it
         folder = Path(self.results_root) / "grid" / f"{executor}-{stamp}-{os.getpid()}"
         folder.mkdir(parents=True, exist_ok=False)
         return folder

@@ -117,7 +117,6 @@ def submit_twice(tmp_path, squeue):
     options = SlurmOptions(time="01:00:00")
     SlurmExecutor(job, options, sbatch=str(sbatch), out=lambda _: None).submit(runs, CostAssumptions(epochs=3))
     (first,) = (root / "grid").glob("slurm-*")
-    first = first.rename(root / "grid" / "slurm-20000101-000000-1")  # the second one, in the same second, gets its name
     out = []
     records = SlurmExecutor(job, options, sbatch=str(sbatch), squeue=str(squeue), out=out.append).submit(
         runs, CostAssumptions(epochs=3)
