@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from crossling_asr.decoding.batches import DECODE_BATCH_SECONDS, DECODE_BATCH_SIZE
-from crossling_asr.decoding.beam_search import LM_DEFAULTS
+from crossling_asr.decoding.beam_search import LM_DEFAULTS, PRUNING_OPTIONS
 
 
 def add_export_destination_arguments(parser, written="export"):
@@ -46,11 +46,37 @@ def write_model_folder(
 
 
 def add_lm_weight_arguments(parser):
-    """--alpha, --beta and --beam-size of a command that decodes with an LM
-    (crossling_asr.decoding.beam_search.resolve_lm_weights reads them)."""
+    """--alpha, --beta, --beam-size and the pruning options of a command that decodes with an LM;
+    each overrides what the LM was tuned with (lm_settings_given collects them for
+    crossling_asr.decoding.beam_search.resolve_lm_weights)."""
     parser.add_argument("--alpha", type=float, help=f"LM weight (default: tuned, else {LM_DEFAULTS['alpha']})")
     parser.add_argument("--beta", type=float, help=f"word insertion bonus (default: tuned, else {LM_DEFAULTS['beta']})")
-    parser.add_argument("--beam-size", type=positive_int, help=f"beam width (default {LM_DEFAULTS['beam_size']})")
+    parser.add_argument(
+        "--beam-size", type=positive_int, help=f"beam width (default: tuned, else {LM_DEFAULTS['beam_size']})"
+    )
+    add_pruning_arguments(parser, tuned=True)
+
+
+def lm_settings_given(args: argparse.Namespace) -> dict:
+    """add_lm_weight_arguments' values, None where not given: resolve_lm_weights' keyword arguments."""
+    return {name: getattr(args, name) for name in (*LM_DEFAULTS, *PRUNING_OPTIONS)}
+
+
+def add_pruning_arguments(parser, tuned):
+    """--token-prune-min-logp and --beam-prune-logp: CTCBeamSearcher's pruning
+    (crossling_asr.decoding.beam_search.PRUNING_OPTIONS). `tuned`: not giving one means the value
+    the LM was tuned with, rather than SpeechBrain's default."""
+    default = "tuned, else SpeechBrain's" if tuned else "SpeechBrain's"
+    parser.add_argument(
+        "--token-prune-min-logp",
+        type=non_positive_float,
+        help=f"extend hypotheses only with tokens above this log-probability (default: {default} -5.0)",
+    )
+    parser.add_argument(
+        "--beam-prune-logp",
+        type=non_positive_float,
+        help=f"drop hypotheses this far below the best (default: {default} -10.0)",
+    )
 
 
 def add_decode_batching_arguments(parser):
@@ -91,6 +117,14 @@ def positive_float(text):
 def non_negative_float(text):
     """An option that may be 0 but not negative (a cost added per run)."""
     return _number(text, float, allow_zero=True)
+
+
+def non_positive_float(text):
+    """A log-probability threshold: at most 0."""
+    value = float(text)
+    if value > 0:
+        raise argparse.ArgumentTypeError(f"a log-probability threshold is at most 0, got {text}")
+    return value
 
 
 def positive_int(text):

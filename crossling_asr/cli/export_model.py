@@ -4,10 +4,11 @@
 
 The export holds the checkpoint the run tested (encoder as model.safetensors,
 head and vocabulary), hyperparams.yaml and README.md. With --lm it decodes
-with beam search and that LM, with the weights tune_lm.py chose (from
-<LM>.tuning.json) unless --alpha/--beta are given. --upload pushes the folder
-to the Hugging Face hub in one commit (a private repo unless --public); needs
-a token (`hf auth login`).
+with beam search and that LM, with the weights tune_lm.py chose and the beam
+size and pruning it chose them with (from <LM>.tuning.json) unless
+--alpha/--beta/--beam-size/--token-prune-min-logp/--beam-prune-logp are given.
+--upload pushes the folder to the Hugging Face hub in one commit (a private
+repo unless --public); needs a token (`hf auth login`).
 """
 
 import argparse
@@ -16,7 +17,12 @@ import logging
 import sys
 from pathlib import Path
 
-from crossling_asr.cli import add_export_destination_arguments, add_lm_weight_arguments, write_model_folder
+from crossling_asr.cli import (
+    add_export_destination_arguments,
+    add_lm_weight_arguments,
+    lm_settings_given,
+    write_model_folder,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,10 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     from crossling_asr.model.trained_model import TrainedModelError
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    lm_weights = {"alpha": args.alpha, "beta": args.beta, "beam_size": args.beam_size}
 
     def write():
-        export_dir = export_model(args.output_folder, args.export_dir, args.lm, lm_weights, args.overwrite)
+        export_dir = export_model(args.output_folder, args.export_dir, args.lm, lm_settings_given(args), args.overwrite)
         info = json.loads((export_dir / "model_info.json").read_text(encoding="utf-8"))
         test = info["metrics"]["test"]
         print(f"Test WER {test['WER']:.2f}, CER {test['CER']:.2f}; decoding: {info['decoding']['method']}")

@@ -13,7 +13,8 @@ train/dev/test TSV, whose clip names without ".mp3" are the IDs of clips
 transcribed by file or from their folder) give WER and CER.
 
 Decoding is greedy unless --lm is given (CTC beam search with that ARPA word
-LM; weights from <LM>.tuning.json written by tune_lm.py unless --alpha/--beta),
+LM, with the weights, beam size and pruning of <LM>.tuning.json written by
+tune_lm.py unless --alpha/--beta/--beam-size/--token-prune-min-logp/--beam-prune-logp),
 or the exported model was exported with an LM (--greedy overrides).
 """
 
@@ -22,7 +23,7 @@ import logging
 import sys
 from pathlib import Path
 
-from crossling_asr.cli import add_decode_batching_arguments, add_lm_weight_arguments
+from crossling_asr.cli import add_decode_batching_arguments, add_lm_weight_arguments, lm_settings_given
 
 
 def make_decoder(model, args):
@@ -36,10 +37,9 @@ def make_decoder(model, args):
         require_word_delimiter(model.language_spec)
         if not args.lm.is_file():
             raise FileNotFoundError(f"LM file {args.lm} not found")
-        return Decoder(model, args.lm, args.alpha, args.beta, args.beam_size)
+        return Decoder(model, args.lm, **lm_settings_given(args))
     if model.exported_lm is not None:
-        lm = model.exported_lm
-        return Decoder(model, lm["lm"], lm["alpha"], lm["beta"], lm["beam_size"])
+        return Decoder(model, **model.exported_lm)
     return Decoder(model)
 
 

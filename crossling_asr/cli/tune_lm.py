@@ -20,13 +20,14 @@ under-trained model) make beam search slow, as every token above
 caps the estimate: the rescoring search decodes fewer pairs, and tuning that
 cannot fit stops with an error naming what to change (docs/lm-tuning-cost.md).
 --token-prune-min-logp and --beam-prune-logp prune harder than SpeechBrain's
-defaults (-5 and -10); transcription decodes with those defaults, so weights
-tuned with other pruning were chosen with a slightly different search.
+defaults (-5 and -10).
 The tuning file records the LM's SHA-256: transcribe.py and export_model.py
 use its weights only with that very LM (an LM rebuilt at the same path needs
 tuning again).
-The pairs decoded, the rescored grid and the best pair go to <LM>.tuning.json,
-where transcribe.py and export_model.py find them.
+The pairs decoded, the rescored grid and the best pair go to <LM>.tuning.json
+with the beam size and pruning they were decoded with, where transcribe.py and
+export_model.py find them: they decode with that same beam size and pruning
+unless given others.
 """
 
 import argparse
@@ -34,16 +35,9 @@ import logging
 import sys
 from pathlib import Path
 
-from crossling_asr.cli import positive_float, positive_int
+from crossling_asr.cli import add_pruning_arguments, positive_float, positive_int
 from crossling_asr.decoding.beam_search import LM_DEFAULTS
 from crossling_asr.decoding.lm_tuning import RESCORING_DECODES, TUNING_ALPHAS, TUNING_BETAS, TUNING_SEARCHES
-
-
-def non_positive_float(text):
-    value = float(text)
-    if value > 0:
-        raise argparse.ArgumentTypeError(f"a log-probability threshold is at most 0, got {text}")
-    return value
 
 
 def floats(text):
@@ -104,16 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         default=RESCORING_DECODES,
         help="pairs the rescoring search decodes (default %(default)s)",
     )
-    parser.add_argument(
-        "--token-prune-min-logp",
-        type=non_positive_float,
-        help="extend hypotheses only with tokens above this log-probability (default SpeechBrain's, -5.0)",
-    )
-    parser.add_argument(
-        "--beam-prune-logp",
-        type=non_positive_float,
-        help="drop hypotheses this far below the best (default SpeechBrain's, -10.0)",
-    )
+    add_pruning_arguments(parser, tuned=False)
     parser.add_argument(
         "--max-seconds",
         type=positive_float,

@@ -1,8 +1,9 @@
-"""CTC beam search with a word n-gram LM, and the LM weights it decodes with.
+"""CTC beam search with a word n-gram LM, and the settings it decodes with.
 
 Decoding is SpeechBrain's CTCBeamSearcher with the ARPA through KenLM; `alpha` weighs the LM
 and `beta` is a per-word insertion bonus, both tuned on dev (crossling_asr.decoding.lm_tuning)
-with that same decoder, so the tuned weights mean the same when transcribing.
+with that same decoder. resolve_lm_weights gives every consumer the tuned weights with the beam
+size and pruning they were tuned under, so the tuned weights mean the same when transcribing.
 """
 
 import hashlib
@@ -20,8 +21,16 @@ logger = logging.getLogger(__name__)
 LM_DEFAULTS = {"alpha": 0.5, "beta": 1.5, "beam_size": 100}
 
 
+# CTCBeamSearcher's pruning, which bounds the work per frame: a hypothesis scoring more than
+# `beam_prune_logp` below the best is dropped, and at each frame only the tokens whose
+# log-probability exceeds `token_prune_min_logp` (and the best one) extend the beam. Flat posteriors
+# (an under-trained model) leave many tokens above the default -5.0 (ln(1/30) is -3.4) and make every
+# frame cost up to beam_size x tokens LM-scored hypotheses. None keeps SpeechBrain's default.
+PRUNING_OPTIONS = ("beam_prune_logp", "token_prune_min_logp")
+
+
 def tuning_file(lm_path):
-    """Where tune_lm.py records the weights it chose for an LM: <lm>.tuning.json."""
+    """Where tune_lm.py records the weights it chose for an LM, and the decoder it chose them with: <lm>.tuning.json."""
     return Path(f"{lm_path}.tuning.json")
 
 
@@ -35,20 +44,30 @@ def lm_sha256(lm_path):
     return digest.hexdigest()
 
 
-def resolve_lm_weights(lm_path, alpha=None, beta=None, beam_size=None):
-    """{alpha, beta, beam_size} to decode with the LM at `lm_path`.
+def resolve_lm_weights(
+    lm_path, alpha=None, beta=None, beam_size=None, beam_prune_logp=None, token_prune_min_logp=None
+) -> dict:
+    """The settings to decode with the LM at `lm_path`, as make_beam_searcher takes them: {alpha,
+    beta, beam_size} and the pruning thresholds (PRUNING_OPTIONS) that are set.
 
-    Each given value wins; alpha and beta not given are those tune_lm.py
-    chose on dev for this LM (<lm>.tuning.json), else LM_DEFAULTS (with a
-    warning); beam_size not given is LM_DEFAULTS'.
+    The weights are chosen under one decoder, so by default the others decode with that decoder.
+    Each given value wins; the others are those tune_lm.py tuned with on dev for this LM
+    (<lm>.tuning.json: the alpha and beta it chose, its beam size and its pruning), else LM_DEFAULTS
+    (with a warning) and SpeechBrain's pruning. A tuning file written before the pruning was
+    recorded (no "pruning" key) was tuned without any.
     """
-    weights = dict(LM_DEFAULTS)
+    settings = dict(LM_DEFAULTS)
     path = tuning_file(lm_path)
     source = "defaults"
     if path.is_file():
         tuning = json.loads(path.read_text(encoding="utf-8"))
         if tuning.get("lm_sha256") == lm_sha256(lm_path):
-            weights.update(alpha=tuning["best"]["alpha"], beta=tuning["best"]["beta"])
+            settings.update(
+                alpha=tuning["best"]["alpha"],
+                beta=tuning["best"]["beta"],
+                beam_size=tuning.get("beam_size", LM_DEFAULTS["beam_size"]),
+                **tuning.get("pruning", {}),
+            )
             source = f"tuned on dev, {path}"
         elif alpha is None or beta is None:
             logger.warning(
@@ -67,26 +86,26 @@ def resolve_lm_weights(lm_path, alpha=None, beta=None, beam_size=None):
             LM_DEFAULTS["alpha"],
             LM_DEFAULTS["beta"],
         )
-    given = {"alpha": alpha, "beta": beta, "beam_size": beam_size}
-    weights.update({key: value for key, value in given.items() if value is not None})
+    given = {
+        "alpha": alpha,
+        "beta": beta,
+        "beam_size": beam_size,
+        "beam_prune_logp": beam_prune_logp,
+        "token_prune_min_logp": token_prune_min_logp,
+    }
+    settings.update({key: value for key, value in given.items() if value is not None})
+    pruning = {name: settings[name] for name in PRUNING_OPTIONS if name in settings}
     logger.info(
-        "LM %s: alpha %s, beta %s, beam %s (%s%s)",
+        "LM %s: alpha %s, beta %s, beam %s, pruning %s (%s%s)",
         lm_path,
-        weights["alpha"],
-        weights["beta"],
-        weights["beam_size"],
+        settings["alpha"],
+        settings["beta"],
+        settings["beam_size"],
+        pruning or "SpeechBrain's",
         source,
         "; given values win" if any(v is not None for v in given.values()) else "",
     )
-    return weights
-
-
-# CTCBeamSearcher's pruning, which bounds the work per frame: a hypothesis scoring more than
-# `beam_prune_logp` below the best is dropped, and at each frame only the tokens whose
-# log-probability exceeds `token_prune_min_logp` (and the best one) extend the beam. Flat posteriors
-# (an under-trained model) leave many tokens above the default -5.0 (ln(1/30) is -3.4) and make every
-# frame cost up to beam_size x tokens LM-scored hypotheses. None keeps SpeechBrain's default.
-PRUNING_OPTIONS = ("beam_prune_logp", "token_prune_min_logp")
+    return settings
 
 
 def make_beam_searcher(tokenizer, arpa_path, alpha, beta, beam_size, beam_prune_logp=None, token_prune_min_logp=None):

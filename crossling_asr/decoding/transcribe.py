@@ -276,18 +276,20 @@ def ctc_confidence(log_probs, frames, blank_index):
 class Decoder:
     """Greedy decoding as in training, or CTC beam search with a word LM when `lm` is given.
 
-    With an LM, alpha, beta and beam_size not given are the LM's tuned
-    weights or the defaults (crossling_asr.decoding.beam_search.resolve_lm_weights).
+    With an LM, the settings not given (alpha, beta, beam_size, the pruning thresholds) are those
+    the LM was tuned with, or the defaults (crossling_asr.decoding.beam_search.resolve_lm_weights).
     """
 
-    def __init__(self, model, lm=None, alpha=None, beta=None, beam_size=None):
+    def __init__(
+        self, model, lm=None, alpha=None, beta=None, beam_size=None, beam_prune_logp=None, token_prune_min_logp=None
+    ):
         self.model = model
         self.searcher = None
         self.settings = {"method": "greedy"}
         if lm is not None:
-            weights = resolve_lm_weights(lm, alpha, beta, beam_size)
-            self.searcher = make_beam_searcher(model.tokenizer, lm, **weights)
-            self.settings = {"method": "beam_lm", "lm": str(lm), **weights}
+            beam = resolve_lm_weights(lm, alpha, beta, beam_size, beam_prune_logp, token_prune_min_logp)
+            self.searcher = make_beam_searcher(model.tokenizer, lm, **beam)
+            self.settings = {"method": "beam_lm", "lm": str(lm), **beam}
 
     def __call__(self, log_probs, frames):
         """Transcripts of a batch of (batch, frames, vocab) log-posteriors with frame counts."""

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from crossling_asr.atomic import write_json, write_text
-from crossling_asr.decoding.beam_search import resolve_lm_weights
+from crossling_asr.decoding.beam_search import PRUNING_OPTIONS, resolve_lm_weights
 from crossling_asr.interop.model_card import model_card, model_info
 from crossling_asr.interop.staging import check_target, staged_folder
 from crossling_asr.model.trained_model import (
@@ -81,8 +81,9 @@ def exported_hyperparams(
 ) -> str:
     """The hyperparams.yaml text of an exported model.
 
-    `beam`: None for greedy decoding, else {alpha, beta, beam_size} for
-    SpeechBrain's CTCBeamSearcher with the folder's lm.arpa (needs kenlm).
+    `beam`: None for greedy decoding, else the settings resolve_lm_weights gives ({alpha, beta,
+    beam_size} and any pruning thresholds) for SpeechBrain's CTCBeamSearcher with the folder's
+    lm.arpa (needs kenlm): the decoder the weights were tuned with.
     """
     if beam is None:
         decoding = (
@@ -93,7 +94,8 @@ def exported_hyperparams(
     else:
         decoding = (
             "# CTC beam search with the word n-gram LM lm.arpa (pip install kenlm pygtrie);\n"
-            "# alpha weighs the LM, beta is a bonus per word (tuned on dev).\n"
+            "# alpha weighs the LM, beta is a bonus per word, tuned on dev with this decoder: this beam\n"
+            "# size and pruning (beam_prune_logp, token_prune_min_logp: SpeechBrain's defaults where not set).\n"
             "decoding_function: !name:speechbrain.decoders.ctc.CTCBeamSearcher\n"
             "test_beam_search:\n"
             f"    blank_index: {blank_index}\n"
@@ -101,7 +103,8 @@ def exported_hyperparams(
             f"    beam_size: {beam['beam_size']}\n"
             f"    alpha: {beam['alpha']}\n"
             f"    beta: {beam['beta']}\n"
-            f"    kenlm_model_path: !ref <model_dir>/{LM_FILE}\n"
+            + "".join(f"    {name}: {beam[name]}\n" for name in PRUNING_OPTIONS if name in beam)
+            + f"    kenlm_model_path: !ref <model_dir>/{LM_FILE}\n"
         )
     return f"""# ############################################################################
 # A wav2vec2-family encoder fine-tuned with a CTC head (see README.md).
@@ -166,8 +169,9 @@ def export_model(
     """Write the self-contained EncoderASR folder of a finished run; returns its path.
 
     `lm_file` (an ARPA word LM) makes the export decode with beam search;
-    `lm_weights` ({alpha, beta, beam_size}, any of them, None for unset)
-    then overrides the tuned weights (crossling_asr.decoding.beam_search.resolve_lm_weights).
+    `lm_weights` (resolve_lm_weights' keyword arguments: alpha, beta, beam_size and the pruning
+    thresholds, any of them, None for unset) then overrides what the LM was tuned with
+    (crossling_asr.decoding.beam_search.resolve_lm_weights).
     The folder is staged beside `export_dir` and renamed into place
     (crossling_asr.interop.staging), replacing only an earlier export, and that only with `overwrite`.
     """

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from crossling_asr.decoding.beam_search import PRUNING_OPTIONS
 from crossling_asr.model.trained_model import (
     HEAD_FILE,
     LM_FILE,
@@ -79,6 +80,18 @@ def checkpoint_choice(results: dict) -> str:
 def fmt(value: float | None, digits: int = 2) -> str:
     """A score for a card: fixed decimals, or n/a when missing."""
     return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def decoding_text(decoding: dict) -> str:
+    """How an export decodes (model_info's "decoding"), in words: every setting of its beam search,
+    pruning included, so the card names the decoder the LM weights were tuned with."""
+    if decoding["method"] == "greedy":
+        return "greedy (best path) CTC decoding, no language model"
+    pruning = "".join(f", `{name}` {decoding[name]}" for name in PRUNING_OPTIONS if name in decoding)
+    return (
+        f"CTC beam search (beam {decoding['beam_size']}) with the word n-gram LM `{LM_FILE}` "
+        f"(alpha {decoding['alpha']}, beta {decoding['beta']}{pruning}); needs `pip install kenlm pygtrie`"
+    )
 
 
 def model_card(run: FinishedRun, info: dict) -> ModelCard:
@@ -157,13 +170,6 @@ def model_card(run: FinishedRun, info: dict) -> ModelCard:
     settings = "\n".join(f"- `{k}`: {hp[k]}" for k in setting_keys if k in hp)
     if hp.get("encoder_config"):
         settings += f"\n- `encoder_config`: {json.dumps(hp['encoder_config'])}"
-    decoding = info["decoding"]
-    decoding_text = (
-        "greedy (best path) CTC decoding, no language model"
-        if decoding["method"] == "greedy"
-        else f"CTC beam search (beam {decoding['beam_size']}) with the word n-gram LM `{LM_FILE}` "
-        f"(alpha {decoding['alpha']}, beta {decoding['beta']}); needs `pip install kenlm pygtrie`"
-    )
     batching_note = (
         "SpeechBrain's `Wav2Vec2` normalises a batch over its padded length and always passes "
         "an attention mask, whereas training normalised each clip over its own samples"
@@ -205,7 +211,7 @@ splits used are those of that folder; Common Voice test sets of different releas
 
 Greedy decoding without a language model; the primary metric for {language} is
 {results["metrics"].get("primary")}.{wer_note}
-This export decodes with {decoding_text}.
+This export decodes with {decoding_text(info["decoding"])}.
 
 ## Training settings
 

@@ -226,7 +226,8 @@ class TrainedModel:
     """A fine-tuned encoder and CTC head with the vocabulary and text rules of its language.
 
     `head_config`: the CTCHead arguments. `exported_lm`: for an export made
-    with an LM, {lm (path), alpha, beta, beam_size}; else None.
+    with an LM, {lm (path), alpha, beta, beam_size, and the pruning thresholds it
+    recorded}: crossling_asr.decoding.transcribe.Decoder's keyword arguments; else None.
     """
 
     def __init__(self, encoder, head, head_config, tokenizer, language_spec, source, exported_lm=None, device="cpu"):
@@ -290,12 +291,8 @@ class TrainedModel:
         decoding = info.get("decoding", {})
         exported_lm = None
         if decoding.get("method") == "beam_lm":
-            exported_lm = {
-                "lm": path / LM_FILE,
-                "alpha": decoding["alpha"],
-                "beta": decoding["beta"],
-                "beam_size": decoding["beam_size"],
-            }
+            # Every beam search setting the export recorded: weights, beam size and any pruning.
+            exported_lm = {"lm": path / LM_FILE, **{key: value for key, value in decoding.items() if key != "method"}}
         tokenizer = load_tokenizer(path / TOKENIZER_FILE, info["head"]["n_tokens"])
         return cls(encoder, head, info["head"], tokenizer, spec, path, exported_lm, device or default_device())
 

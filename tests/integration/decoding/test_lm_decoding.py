@@ -30,13 +30,17 @@ def test_lm_decoding_lowers_test_wer_of_an_undertrained_model(usage_run, tmp_pat
     arpa = tmp_path / "3gram.arpa"
     report = json.loads(run_tool("build_lm.py", output_folder, "--out", arpa, "--order", "3").stdout)
     assert report["vocabulary"] <= 45  # the synthetic word list, </s> and <unk>
-    run_tool("tune_lm.py", output_folder, "--lm", arpa, "--alphas", "0.5,1", "--betas", "0,1.5", "--beam-size", "32")
+    # --beam-prune-logp -10 is SpeechBrain's own threshold: recorded as pruning, without changing the search.
+    grid = ["--alphas", "0.5,1", "--betas", "0,1.5", "--beam-size", "32", "--beam-prune-logp", "-10"]
+    run_tool("tune_lm.py", output_folder, "--lm", arpa, *grid)
     tuning = json.loads(tuning_file(arpa).read_text())
     assert tuning["best"]["WER"] <= tuning["greedy_WER"]
 
     model = TrainedModel.load(output_folder, "cpu")
     test_csv = json.loads((output_folder / "results.json").read_text())["hparams"]["test_csv"]
-    weights = resolve_lm_weights(arpa, beam_size=32)
+    weights = resolve_lm_weights(arpa)  # the decoder tuned: its weights, beam size and pruning
+    best = {key: tuning["best"][key] for key in ("alpha", "beta")}
+    assert weights == {**best, "beam_size": 32, "beam_prune_logp": -10.0}
     scores = {
         name: score(transcribe(model, collect_inputs([test_csv]), decoder, progress=False), model.normalizer)
         for name, decoder in (("greedy", Decoder(model)), ("lm", Decoder(model, arpa, **weights)))

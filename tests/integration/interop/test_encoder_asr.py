@@ -82,7 +82,8 @@ def test_exported_model_transcribes_like_the_project_in_plain_speechbrain(usage_
     greedy_dir = export_model(output_folder, tmp_path / "export")
     arpa = tmp_path / "lm.arpa"
     build_run_lm(load_finished_run(output_folder), arpa)
-    lm_dir = export_model(output_folder, tmp_path / "export_lm", arpa, {"alpha": 1.0, "beta": 1.0, "beam_size": 16})
+    beam = {"alpha": 1.0, "beta": 1.0, "beam_size": 16, "token_prune_min_logp": -4.0}
+    lm_dir = export_model(output_folder, tmp_path / "export_lm", arpa, beam)
     moved = shutil.copytree(greedy_dir, tmp_path / "moved" / "export")
 
     files = {p.name for p in greedy_dir.iterdir()}
@@ -126,9 +127,11 @@ def test_exported_model_transcribes_like_the_project_in_plain_speechbrain(usage_
     # trims spaces (as in references). The characters and words must be the same.
     assert plain["greedy_moved"].split() == expected.split()
 
+    # The export's own decoder, pruning included, in plain SpeechBrain and in transcribe.py alike.
     lm_model = TrainedModel.load(lm_dir, "cpu")
+    assert lm_model.exported_lm == {"lm": lm_dir / "lm.arpa", **beam}
     log_probs, frames = lm_model.log_probs([read_audio(clip)])
-    assert plain["lm_in_place"] == Decoder(lm_model, arpa, 1.0, 1.0, 16)(log_probs, frames)[0]
+    assert plain["lm_in_place"] == Decoder(lm_model, **lm_model.exported_lm)(log_probs, frames)[0]
 
 
 def test_a_moved_export_loads_with_the_helper_or_the_documented_override(usage_run, tmp_path):

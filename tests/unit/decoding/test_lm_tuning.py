@@ -11,7 +11,7 @@ import torch
 
 from crossling_asr.decoding.lm_tuning import RESCORING_DECODES, tune_lm_weights
 from crossling_asr.decoding.ngram_lm import KneserNeyLM
-from tests.helpers.lm import random_sentences
+from tests.helpers.lm import char_tokenizer, random_sentences
 
 
 def peaked_log_probs(text, tokenizer):
@@ -22,18 +22,6 @@ def peaked_log_probs(text, tokenizer):
     log_probs = torch.full((len(ids), len(tokenizer)), -30.0)
     log_probs[torch.arange(len(ids)), ids] = 0.0
     return log_probs
-
-
-def char_tokenizer(sentences):
-    """A CTC character tokenizer (blank first) for the characters of `sentences`."""
-    from speechbrain.dataio.encoder import CTCTextEncoder
-
-    tokenizer = CTCTextEncoder()
-    tokenizer.insert_blank(index=0)
-    for char in sorted(set("".join(sentences))):
-        tokenizer.add_label(char)
-    tokenizer.ignore_len()
-    return tokenizer
 
 
 def confusable_log_probs(text, tokenizer, rng):

@@ -1,9 +1,17 @@
-"""Transcription inputs: Common Voice TSV references, and bad inputs named in the error."""
+"""Transcription inputs: Common Voice TSV references, and bad inputs named in the error; the beam search
+decodes with the settings the LM was tuned with, or an export recorded."""
+
+import argparse
+import inspect
+from types import SimpleNamespace
 
 import pytest
 
 from crossling_asr.cli.transcribe import main as transcribe_command
-from crossling_asr.decoding.transcribe import InputError, attach_references, collect_inputs, read_references
+from crossling_asr.cli.transcribe import make_decoder
+from crossling_asr.decoding.beam_search import tuning_file
+from crossling_asr.decoding.transcribe import Decoder, InputError, attach_references, collect_inputs, read_references
+from tests.helpers.lm import char_tokenizer, random_sentences, tuned_lm
 
 
 def test_common_voice_tsv_references_by_hand(tmp_path):
@@ -52,3 +60,31 @@ def test_bad_inputs_are_named_in_the_error(tmp_path):
     manifest.write_text("ID,path\nu1,a.wav\n", encoding="utf-8")
     with pytest.raises(InputError, match="m.csv.*wav"):
         collect_inputs([manifest])
+
+
+def model_with(tokenizer, exported_lm=None):
+    """What Decoder and make_decoder read of a TrainedModel: its tokenizer and an export's LM settings."""
+    return SimpleNamespace(tokenizer=tokenizer, exported_lm=exported_lm)
+
+
+def test_beam_search_decodes_with_the_beam_size_and_pruning_the_lm_was_tuned_with(tmp_path):
+    from speechbrain.decoders.ctc import CTCBeamSearcher
+
+    speechbrains = inspect.signature(CTCBeamSearcher).parameters
+    arpa = tuned_lm(tmp_path, beam_size=32, pruning={"token_prune_min_logp": -4.0})
+    model = model_with(char_tokenizer(random_sentences()))
+    decoder = Decoder(model, arpa)
+    searcher = decoder.searcher
+    assert (searcher.alpha, searcher.beta, searcher.beam_size, searcher.token_prune_min_logp) == (1.25, 2.0, 32, -4.0)
+    assert searcher.beam_prune_logp == speechbrains["beam_prune_logp"].default  # not tuned: SpeechBrain's
+    assert decoder.settings["token_prune_min_logp"] == -4.0  # printed by transcribe.py, written to its JSON
+    assert Decoder(model, arpa, token_prune_min_logp=-6.0).searcher.token_prune_min_logp == -6.0  # given wins
+
+    # An export's settings (model_info.json's "decoding", as TrainedModel.from_export reads it) reach the
+    # decoder transcribe.py makes for it; its folder holds the LM, not the tuning file.
+    tuning_file(arpa).unlink()
+    exported_lm = {"lm": arpa, "alpha": 0.5, "beta": 1.0, "beam_size": 16, "beam_prune_logp": -7.0}
+    exported = make_decoder(model_with(model.tokenizer, exported_lm), argparse.Namespace(greedy=False, lm=None))
+    assert exported.settings == {"method": "beam_lm", **exported_lm, "lm": str(arpa)}
+    assert exported.searcher.beam_prune_logp == -7.0
+    assert exported.searcher.token_prune_min_logp == speechbrains["token_prune_min_logp"].default

@@ -1,6 +1,6 @@
-"""Model card metadata: the Common Voice release and the base model."""
+"""Model card metadata: the Common Voice release and the base model; the decoder the card names."""
 
-from crossling_asr.interop.model_card import card_metadata, common_voice_release
+from crossling_asr.interop.model_card import card_metadata, common_voice_release, decoding_text
 
 
 def test_card_metadata_names_the_release_and_the_base_model():
@@ -26,3 +26,11 @@ def test_card_metadata_names_the_release_and_the_base_model():
     ]
     baseline = card_metadata(results, {"language": "sv-SE", "encoder": {**encoder, "random_init": True}}, "t")
     assert baseline.base_model is None  # random weights: nothing of the hub model is in it
+
+
+def test_the_card_names_every_setting_of_the_exported_beam_search_pruning_included():
+    beam = {"method": "beam_lm", "alpha": 1.25, "beta": 2.0, "beam_size": 32}
+    assert "(beam 32)" in decoding_text(beam) and "(alpha 1.25, beta 2.0)" in decoding_text(beam)
+    pruned = decoding_text({**beam, "beam_prune_logp": -8.0, "token_prune_min_logp": -4.0})
+    assert "(alpha 1.25, beta 2.0, `beam_prune_logp` -8.0, `token_prune_min_logp` -4.0)" in pruned
+    assert decoding_text({"method": "greedy"}).startswith("greedy")
