@@ -145,9 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     result.update(lm=str(args.lm), lm_sha256=lm_sha256(args.lm), manifest=str(manifest), model=str(args.model))
     write_json(tuning_file(args.lm), result)
     best = result["best"]
+    pruning = ", ".join(f"{name} {value}" for name, value in result["pruning"].items()) or "SpeechBrain's default"
     print(
         f"dev WER: greedy {result['greedy_WER']:.2f}, with LM {best['WER']:.2f} "
-        f"(alpha {best['alpha']}, beta {best['beta']}, beam {result['beam_size']}; "
+        f"(alpha {best['alpha']}, beta {best['beta']}, beam {result['beam_size']}, "
+        f"pruning: {pruning}; "
         f"{len(result['decoded'])} of {len(args.alphas) * len(args.betas)} pairs decoded) -> {tuning_file(args.lm)}"
     )
     return 0
