@@ -15,8 +15,10 @@ So:
    HuggingSound's "|") and the same batches in the same order.
 
 Identical loops then give the same loss at every step, up to float rounding (the two read the same
-clips through different code: soundfile vs librosa, torch vs numpy normalisation), which the
-optimizer carries forward and which can grow over the steps.
+clips through different code: soundfile vs librosa, torch vs numpy normalisation, torch 2.11 vs
+2.13, fused vs foreach AdamW), which the optimizer carries forward and which can grow over the
+steps. How far rounding alone carries is measured by a control: the project run again with one CPU
+thread instead of two, which sums the same products in another order and changes nothing else.
 
 HuggingSound's vocabulary has two outputs the project's lacks, <s> and </s> (both have <unk>), and
 no target uses them. The replay runs twice: with them muted (bias -1e4, so their probability and
@@ -37,6 +39,7 @@ import os
 import statistics
 from pathlib import Path
 
+import torch
 from huggingsound_parity import huggingsound_run, huggingsound_settings, prepared_split, transformers4_encoder
 from tiny_spanish import argument_parser, corpus_and_encoder, run_folder, run_summary
 
@@ -80,20 +83,22 @@ def recording(record: dict):
         CTCBrain.on_fit_start, CTCBrain.fit_batch = on_fit_start, fit_batch
 
 
-def project_run(seed: int, corpus: Path, encoder: Path, results: Path, epochs: int) -> dict:
-    """The recorded project run of `seed` (kept as record.json in its run folder)."""
+def project_run(seed: int, corpus: Path, encoder: Path, results: Path, epochs: int, threads: int) -> dict:
+    """The recorded project run of `seed` on `threads` CPU threads (kept as record.json in its run folder)."""
     folder = run_folder(results, encoder, "study", seed)
     record_file = folder / "record.json"
     if not record_file.is_file() or not (folder / "results.json").is_file():
-        print(f"running the project, seed {seed} ({epochs} epochs, in this process)", flush=True)
+        print(f"running the project, seed {seed}, {threads} thread(s) ({epochs} epochs, in this process)", flush=True)
         argv = recipe_command("es", corpus, encoder, results, epochs, [*LOCKSTEP_OPTIONS, f"--seed={seed}"])[2:]
-        here = Path.cwd()
+        here, threads_before = Path.cwd(), torch.get_num_threads()
         os.chdir(REPO_ROOT / "recipes" / "es")
+        torch.set_num_threads(threads)
         try:
             with recording({}) as record:
                 recipe.main(argv)
         finally:
             os.chdir(here)
+            torch.set_num_threads(threads_before)
         record_file.write_text(json.dumps(record), encoding="utf-8")
     return {**json.loads(record_file.read_text(encoding="utf-8")), **run_summary(folder)}
 
@@ -122,8 +127,10 @@ def main():
     corpus, encoder = corpus_and_encoder(args.work, args.train, max(4, args.train // 10))
     results = args.work / f"lockstep_{args.epochs}"
     hs_encoder = transformers4_encoder(encoder, args.work / "encoder_transformers4")
+    threads = torch.get_num_threads()
     for seed in args.seeds:
-        project = project_run(seed, corpus, encoder, results, args.epochs)
+        project = project_run(seed, corpus, encoder, results, args.epochs, threads)
+        control = project_run(seed, corpus, encoder, results / "one_thread", args.epochs, 1)
         training_args, model_args = huggingsound_settings(run_folder(results, encoder, "study", seed))
         prep = results / "prepared" / "es"
         train, dev = prepared_split(prep, "train"), prepared_split(prep, "dev")
@@ -136,7 +143,10 @@ def main():
             "batches": replayed_batches(project, train_ids, args.epochs, training_args["per_device_train_batch_size"]),
         }
         references = [row["transcription"] for row in dev]
-        runs = {"project": (project["dev_CER"], [s["loss"] for s in project["steps"]])}
+        runs = {
+            "project": (project["dev_CER"], [s["loss"] for s in project["steps"]]),
+            "project, 1 thread": (control["dev_CER"], [s["loss"] for s in control["steps"]]),
+        }
         for name, mute in (("HuggingSound, <s> </s> muted", ["<s>", "</s>"]), ("HuggingSound as it is", [])):
             folder = results / "huggingsound" / f"seed_{seed}_{'muted' if mute else 'as_is'}"
             request = {
@@ -155,17 +165,17 @@ def main():
             cers = [error_rates([h.strip() for h in e["hypotheses"]], references)["CER"] for e in hs["evaluations"]]
             runs[name] = (cers, hs["losses"])
         steps = len(project["steps"]) // args.epochs
-        print(f"seed {seed}: the same initial CTC layer and batches in both; final_dropout 0")
+        print(f"seed {seed}: the same initial CTC layer and batches in all; final_dropout 0; {threads} threads")
         names = list(runs)
-        print(f"{'epoch':>5}  " + "  ".join(f"{n:>36}" for n in names))
+        print(f"{'epoch':>5}  " + "  ".join(f"{n:>34}" for n in names))
         project_losses = per_epoch(runs["project"][1], steps)
         for epoch in range(args.epochs):
             cells = []
             for name in names:
                 cer, losses = runs[name][0][epoch], per_epoch(runs[name][1], steps)[epoch]
                 worst = max(abs(a - b) / abs(b) for a, b in zip(losses, project_losses[epoch]))
-                cells.append(f"loss {statistics.mean(losses):7.1f} (<= {100 * worst:6.2f} %) CER {cer:5.1f}")
-            print(f"{epoch + 1:>5}  " + "  ".join(f"{c:>36}" for c in cells))
+                cells.append(f"loss {statistics.mean(losses):6.1f} (<={100 * worst:7.3f}%) CER {cer:5.1f}")
+            print(f"{epoch + 1:>5}  " + "  ".join(f"{c:>34}" for c in cells))
         print("(<= x %: the largest relative difference of one step's loss from the project's in that epoch)")
         summary = {name: {"dev_CER": cer, "losses": losses} for name, (cer, losses) in runs.items()}
         (results / f"lockstep_seed{seed}.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
