@@ -7,7 +7,7 @@
    (--cpu_tiny=True: hparams/cpu_tiny.yaml) and the protocol named on its
    command line, which is printed;
 4. what it learned is printed from results.json: the dev CER after the first
-   epoch (the starting point) and at its best, the test WER and CER, and a few
+   epoch, at the epoch tested and at its best, the test WER and CER, and a few
    test references beside their hypotheses.
 
 Usage: `python local/demo.py [--epochs N] [--out demo]`
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from crossling_asr.cli import positive_int
 from crossling_asr.hparams import REPO_ROOT
+from crossling_asr.results import tested_dev_scores
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,14 +89,17 @@ EXAMPLES_SHOWN = 5
 
 
 def run_summary(results_file, n_examples=EXAMPLES_SHOWN):
-    """What a finished run learned: the dev CER after its first epoch and at its best, the test
-    WER and CER, and the first `n_examples` test references beside their hypotheses."""
+    """What a finished run learned: the dev CER after its first epoch, at the epoch tested and at its
+    best, the test WER and CER, and the first `n_examples` test references beside their hypotheses.
+    The study protocol tests the last epoch, which need not be the best one, so both are named."""
     results = json.loads(Path(results_file).read_text(encoding="utf-8"))
     history = results["training"]["dev_history"]
     best, test = results["metrics"]["dev_best"], results["metrics"]["test"]
+    tested = tested_dev_scores(results)
+    best_text = "its best" if tested["epoch"] == best["epoch"] else f"best: {best['CER']:.1f}% at epoch {best['epoch']}"
     lines = [
-        f"Dev CER {history[0]['CER']:.1f}% after epoch 1 (the starting point), "
-        f"{best['CER']:.1f}% at its best (epoch {best['epoch']} of {len(history)})",
+        f"Dev CER {history[0]['CER']:.1f}% after epoch 1, {tested['CER']:.1f}% after epoch {tested['epoch']} "
+        f"of {len(history)}, the one tested ({best_text})",
         f"Test WER {test['WER']:.1f}%  CER {test['CER']:.1f}%  ({test['n_utterances']} utterances)",
     ]
     with open(Path(results_file).parent / "test_hypotheses.tsv", encoding="utf-8", newline="") as f:
