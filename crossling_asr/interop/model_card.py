@@ -209,8 +209,8 @@ splits used are those of that folder; Common Voice test sets of different releas
 | test ({test.get("n_utterances")} utterances) | {fmt(test.get("WER"))} | {fmt(test.get("CER"))} |
 | dev, the checkpoint exported (epoch {dev.get("epoch")}) | {fmt(dev.get("WER"))} | {fmt(dev.get("CER"))} |
 
-Greedy decoding without a language model; the primary metric for {language} is
-{results["metrics"].get("primary")}.{wer_note}
+These scores are of greedy decoding without a language model; the primary metric for {language}
+is {results["metrics"].get("primary")}.{wer_note}
 This export decodes with {decoding_text(info["decoding"])}.
 
 ## Training settings
